@@ -1,0 +1,24 @@
+/**
+ * JOIN (INSERTPEER): add the sender to the peer table (PROTOCOL.md §3.3).
+ * Unlike the legacy peer, the address in the payload must be the connection's own address:
+ * nobody can make a node list or dial a third party (btpeer-wire.md "Known defects").
+ */
+import { ProtocolError } from '../protocol/errors.ts'
+import { parseJoin } from '../protocol/messages.ts'
+import type { Handler } from '../net/server.ts'
+import { normalizeAddress, type NodeContext } from './context.ts'
+
+export const joinHandler =
+  (node: NodeContext): Handler =>
+  async (ctx) => {
+    const p = parseJoin(ctx.payload.toString('latin1'))
+    if (node.peers.full) return ctx.error('Join: too many peers')
+    if (p.host !== normalizeAddress(ctx.remoteAddress)) {
+      throw new ProtocolError('ERR_SPOOFED_ADDRESS', `Join: address ${p.host} is not the connection's address ${normalizeAddress(ctx.remoteAddress)}`)
+    }
+    if (p.id === node.id) return ctx.error(`Join: peer already inserted ${p.id}`)
+    const r = node.peers.add(p, 'joined')
+    if (r === 'exists') return ctx.error(`Join: peer already inserted ${p.id}`)
+    if (r === 'full') return ctx.error('Join: too many peers')
+    return ctx.reply(`Join: peer added: ${p.id}`)
+  }

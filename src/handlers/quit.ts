@@ -1,0 +1,21 @@
+/**
+ * QUIT (PEERQUIT): remove the sender from the peer table (PROTOCOL.md §3.6).
+ * Only a peer at the connection's own address can be removed (the legacy peer lets anyone
+ * remove anyone: btpeer-wire.md "Known defects").
+ */
+import { ProtocolError } from '../protocol/errors.ts'
+import type { Handler } from '../net/server.ts'
+import { normalizeAddress, type NodeContext } from './context.ts'
+
+export const quitHandler =
+  (node: NodeContext): Handler =>
+  async (ctx) => {
+    const id = ctx.payload.toString('latin1').trim()
+    const p = node.peers.get(id)
+    if (!p) return ctx.error(`Quit: peer not found: ${id.slice(0, 300)}`)
+    if (p.host !== normalizeAddress(ctx.remoteAddress)) {
+      throw new ProtocolError('ERR_SPOOFED_ADDRESS', `Quit: only ${id} itself may remove ${id}`)
+    }
+    node.peers.remove(id, 'quit')
+    return ctx.reply(`Quit: peer removed: ${id}`)
+  }

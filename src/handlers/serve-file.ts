@@ -1,0 +1,41 @@
+/**
+ * Send file bytes as REPL frames of exactly CHUNK_SIZE bytes, the last one shorter
+ * (PROTOCOL.md §4.7), reading in blocks, honouring backpressure and the upload rate limit.
+ * Memory per upload: one block (256 KiB) and its frames.
+ */
+import fs from 'node:fs/promises'
+import { CHUNK_SIZE } from '../protocol/constants.ts'
+import { P2PTubeError } from '../protocol/errors.ts'
+import { encodeChunkFrames } from '../protocol/frame.ts'
+import type { RequestContext } from '../net/server.ts'
+import type { LibraryEntry } from '../node/library.ts'
+import type { RateLimiter } from '../node/rate-limiter.ts'
+
+const BLOCK = CHUNK_SIZE * 128
+
+/**
+ * Stream [offset, offset+length) of `entry`.
+ * @throws P2PTubeError ERR_FILE_CHANGED when the file is no longer the indexed size
+ *   (the reply then ends short and the requester's checks fail), read errors.
+ */
+export async function serveFile(ctx: RequestContext, entry: LibraryEntry, offset: number, length: number, limiter: RateLimiter): Promise<void> {
+  const fh = await fs.open(entry.path, 'r')
+  try {
+    const st = await fh.stat()
+    if (st.size !== entry.size) throw new P2PTubeError('ERR_FILE_CHANGED', 'Error reading file: it changed since it was indexed')
+    const buf = Buffer.allocUnsafe(BLOCK)
+    let pos = offset
+    const end = offset + length
+    while (pos < end) {
+      if (ctx.signal.aborted) return
+      const want = Math.min(BLOCK, end - pos)
+      const { bytesRead } = await fh.read(buf, 0, want, pos)
+      if (bytesRead === 0) throw new P2PTubeError('ERR_FILE_CHANGED', 'Error reading file: it is shorter than indexed')
+      await limiter.take(bytesRead, ctx.signal)
+      await ctx.write(encodeChunkFrames(buf.subarray(0, bytesRead)))
+      pos += bytesRead
+    }
+  } finally {
+    await fh.close()
+  }
+}

@@ -1,0 +1,160 @@
+/**
+ * The requester side of one exchange: connect, send one frame, read reply frames until the
+ * server closes (docs/PROTOCOL.md §1 Connection model; btpeer-wire.md "Connection model").
+ * Every exchange has a connect timeout and an idle timeout, and takes an AbortSignal.
+ */
+import net from 'node:net'
+import { CONNECT_TIMEOUT_MS, IDLE_TIMEOUT_MS, MAX_CONTROL_REPLY, MAX_ERROR_REPLY, MAX_REPLY_FRAMES, MSG } from '../protocol/constants.ts'
+import { AbortError, P2PTubeError, ProtocolError, RemoteError, TimeoutError } from '../protocol/errors.ts'
+import { encodeFrame, FrameDecoder, type FramePolicy } from '../protocol/frame.ts'
+
+/** Where to connect. */
+export interface Endpoint {
+  host: string
+  port: number
+}
+
+/** Options of one exchange. Times in ms. */
+export interface ExchangeOptions {
+  connectTimeoutMs?: number
+  idleTimeoutMs?: number
+  signal?: AbortSignal
+}
+
+/** Callbacks for the reply stream of one exchange (see FrameDecoder). */
+export interface ReplyHandlers {
+  /** Which reply types to accept, with their limits. */
+  policy(type: string): FramePolicy | undefined
+  frame(type: string, payload: Buffer): void
+  start?(type: string, length: number): void
+  data?(type: string, data: Buffer): void
+  end?(type: string): void
+  /**
+   * Called after each socket read has been decoded. Return a promise to pause reading until it
+   * settles (backpressure: e.g. while file writes are pending); a rejection ends the exchange.
+   */
+  afterRead?(): void | Promise<void>
+}
+
+/**
+ * Run one exchange.
+ * @returns resolves when the server has closed the connection after whole frames.
+ * @throws TimeoutError (connect or idle), AbortError, InvalidFrameError (bad reply bytes or a
+ *   frame cut short), P2PTubeError ERR_CONNECT (refused/unreachable), or whatever a handler threw.
+ */
+export function exchange(to: Endpoint, type: string, payload: string | Buffer, handlers: ReplyHandlers, opts: ExchangeOptions = {}): Promise<void> {
+  const connectTimeoutMs = opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS
+  const idleTimeoutMs = opts.idleTimeoutMs ?? IDLE_TIMEOUT_MS
+  return new Promise<void>((resolve, reject) => {
+    if (opts.signal?.aborted) return reject(new AbortError())
+    const socket = net.connect({ host: to.host, port: to.port })
+    socket.setNoDelay(true)
+    let connected = false
+    let settled = false
+    const decoder = new FrameDecoder(handlers.policy, handlers)
+    const timer = setTimeout(() => done(new TimeoutError(`connect to ${to.host}:${to.port} timed out after ${connectTimeoutMs} ms`)), connectTimeoutMs)
+    const onAbort = (): void => done(new AbortError())
+    opts.signal?.addEventListener('abort', onAbort, { once: true })
+
+    function done(err?: unknown): void {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      opts.signal?.removeEventListener('abort', onAbort)
+      socket.removeAllListeners('data')
+      if (err) {
+        socket.destroy()
+        reject(err)
+      } else {
+        socket.end()
+        resolve()
+      }
+    }
+
+    socket.once('connect', () => {
+      connected = true
+      clearTimeout(timer)
+      socket.setTimeout(idleTimeoutMs, () => done(new TimeoutError(`${to.host}:${to.port} sent nothing for ${idleTimeoutMs} ms`)))
+      socket.write(encodeFrame(type, payload))
+    })
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        decoder.push(chunk)
+        const wait = handlers.afterRead?.()
+        if (wait) {
+          socket.pause()
+          wait.then(
+            () => {
+              if (!settled) socket.resume()
+            },
+            (err) => done(err)
+          )
+        }
+      } catch (err) {
+        done(err)
+      }
+    })
+    socket.once('end', () => {
+      try {
+        decoder.finish()
+        done()
+      } catch (err) {
+        done(err)
+      }
+    })
+    socket.once('error', (err: NodeJS.ErrnoException) => {
+      if (connected) done(err)
+      else done(new P2PTubeError('ERR_CONNECT', `cannot connect to ${to.host}:${to.port}: ${err.code ?? err.message}`, { cause: err }))
+    })
+    socket.once('close', () => done(new P2PTubeError('ERR_CONNECTION_CLOSED', `${to.host}:${to.port} closed the connection abruptly`)))
+  })
+}
+
+/** One buffered reply frame. */
+export interface ReplyFrame {
+  type: string
+  payload: Buffer
+}
+
+/** Reply policy for control requests: REPL and ERRO only, bounded (PROTOCOL.md §2). */
+export function controlPolicy(type: string): FramePolicy | undefined {
+  if (type === MSG.REPL) return { maxLength: MAX_CONTROL_REPLY }
+  if (type === MSG.ERRO) return { maxLength: MAX_ERROR_REPLY }
+  return undefined
+}
+
+/**
+ * Send one control request and collect its replies (at most MAX_REPLY_FRAMES).
+ * @returns every reply frame in order; [] when the peer closed without replying (a legacy
+ *   peer's answer to a type it does not know).
+ * @throws as exchange(), plus ProtocolError ERR_TOO_MANY_REPLIES.
+ */
+export async function request(to: Endpoint, type: string, payload: string | Buffer = '', opts: ExchangeOptions = {}): Promise<ReplyFrame[]> {
+  const frames: ReplyFrame[] = []
+  await exchange(
+    to,
+    type,
+    payload,
+    {
+      policy: controlPolicy,
+      frame(t, p) {
+        if (frames.length >= MAX_REPLY_FRAMES) throw new ProtocolError('ERR_TOO_MANY_REPLIES', `more than ${MAX_REPLY_FRAMES} reply frames`)
+        frames.push({ type: t, payload: p })
+      }
+    },
+    opts
+  )
+  return frames
+}
+
+/**
+ * Send a request that expects one REPL; return its text.
+ * @throws RemoteError when the first reply is ERRO, ProtocolError ERR_NO_REPLY when there is none.
+ */
+export async function requestText(to: Endpoint, type: string, payload: string | Buffer = '', opts: ExchangeOptions = {}): Promise<string> {
+  const frames = await request(to, type, payload, opts)
+  const first = frames[0]
+  if (!first) throw new ProtocolError('ERR_NO_REPLY', `${to.host}:${to.port} closed without replying to ${type}`)
+  if (first.type === MSG.ERRO) throw new RemoteError(first.payload.toString('utf8'))
+  return first.payload.toString('utf8')
+}

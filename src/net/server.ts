@@ -1,0 +1,205 @@
+/**
+ * The server side: accept a connection, read exactly one request frame, dispatch it to the
+ * handler for its type, write 0..n reply frames, close (docs/PROTOCOL.md §1, §2).
+ * Bad input gets ERRO with a reason (or a close where no reply can be framed); the server
+ * keeps serving.
+ */
+import { EventEmitter } from 'node:events'
+import net from 'node:net'
+import { MSG, REQUEST_LIMITS, REQUEST_TIMEOUT_MS } from '../protocol/constants.ts'
+import { P2PTubeError, ProtocolError } from '../protocol/errors.ts'
+import { encodeFrame, FrameDecoder } from '../protocol/frame.ts'
+
+/** What a handler gets for one request. */
+export interface RequestContext {
+  /** Upper-cased message type. */
+  type: string
+  payload: Buffer
+  /** Remote address and port as seen on the socket (never taken from the payload). */
+  remoteAddress: string
+  remotePort: number
+  /** Aborted when the connection closes. */
+  signal: AbortSignal
+  /** Write one REPL frame. */
+  reply(payload: string | Buffer): Promise<void>
+  /** Write one ERRO frame. */
+  error(reason: string): Promise<void>
+  /** Write raw, already-framed bytes; resolves when the socket can take more (backpressure). */
+  write(bytes: Buffer): Promise<void>
+}
+
+/** A message handler; the connection closes when it settles. */
+export type Handler = (ctx: RequestContext) => Promise<void> | void
+
+/** FrameServer options; times in ms. */
+export interface FrameServerOptions {
+  handlers: ReadonlyMap<string, Handler>
+  requestTimeoutMs?: number
+  /** Bytes read and discarded after the reply before the socket is destroyed. */
+  drainLimit?: number
+}
+
+/** Emitted as 'bad-input' for every rejected request (logs, tests, strike counting). */
+export interface BadInput {
+  remoteAddress: string
+  code: string
+  message: string
+}
+
+/**
+ * TCP server for the one-request-per-connection protocol.
+ * Events: 'bad-input' (BadInput), 'handler-error' (Error: a local bug, logged).
+ */
+export class FrameServer extends EventEmitter {
+  private readonly server: net.Server
+  private readonly sockets = new Set<net.Socket>()
+  private readonly requestTimeoutMs: number
+  private readonly drainLimit: number
+
+  constructor(private readonly opts: FrameServerOptions) {
+    super()
+    this.requestTimeoutMs = opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS
+    this.drainLimit = opts.drainLimit ?? 65536
+    this.server = net.createServer({ allowHalfOpen: true }, (s) => this.onConnection(s))
+  }
+
+  /**
+   * Listen on host:port (port 0 picks a free one).
+   * @returns the bound port.
+   * @throws the listen error (EADDRINUSE, EACCES...).
+   */
+  listen(port: number, host: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject)
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject)
+        resolve((this.server.address() as net.AddressInfo).port)
+      })
+    })
+  }
+
+  /** Stop accepting, destroy open connections. */
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy()
+    await new Promise<void>((resolve) => this.server.close(() => resolve()))
+  }
+
+  private onConnection(socket: net.Socket): void {
+    this.sockets.add(socket)
+    socket.setNoDelay(true)
+    const ac = new AbortController()
+    const remoteAddress = socket.remoteAddress ?? '?'
+    const remotePort = socket.remotePort ?? 0
+    let got = false
+    let closing = false
+    socket.once('close', () => {
+      this.sockets.delete(socket)
+      clearTimeout(timer)
+      ac.abort()
+    })
+    socket.on('error', () => socket.destroy())
+
+    const finish = (): void => {
+      if (closing) return
+      closing = true
+      clearTimeout(timer)
+      // Read and discard what the peer still sends (bounded), so the close is not a reset
+      // that could destroy the reply in flight; then give up on it.
+      let drained = 0
+      socket.removeAllListeners('data')
+      socket.on('data', (c: Buffer) => {
+        drained += c.length
+        if (drained > this.drainLimit) socket.destroy()
+      })
+      socket.resume()
+      socket.end()
+      setTimeout(() => socket.destroy(), 2000).unref()
+    }
+
+    const reject = (code: string, message: string): void => {
+      this.emit('bad-input', { remoteAddress, code, message } satisfies BadInput)
+      if (!socket.writable) return void socket.destroy()
+      socket.write(encodeFrame(MSG.ERRO, `${code}: ${message}`))
+      finish()
+    }
+
+    const timer = setTimeout(() => {
+      const msg = `request not received within ${this.requestTimeoutMs} ms`
+      reject('ERR_TIMEOUT', msg)
+    }, this.requestTimeoutMs)
+
+    const write = (bytes: Buffer): Promise<void> =>
+      new Promise((resolve, rejectWrite) => {
+        if (socket.destroyed) return rejectWrite(new P2PTubeError('ERR_CONNECTION_CLOSED', 'connection closed'))
+        if (socket.write(bytes)) return resolve()
+        const onDrain = (): void => {
+          socket.off('close', onClose)
+          resolve()
+        }
+        const onClose = (): void => {
+          socket.off('drain', onDrain)
+          rejectWrite(new P2PTubeError('ERR_CONNECTION_CLOSED', 'connection closed'))
+        }
+        socket.once('drain', onDrain)
+        socket.once('close', onClose)
+      })
+
+    const decoder = new FrameDecoder(
+      (type) => (this.opts.handlers.has(type) ? { maxLength: REQUEST_LIMITS[type] ?? 1024 } : undefined),
+      {
+        frame: (type, payload) => {
+          if (got) return // one request per connection: later frames are ignored
+          got = true
+          clearTimeout(timer)
+          socket.pause()
+          socket.removeAllListeners('data')
+          socket.removeAllListeners('end')
+          const handler = this.opts.handlers.get(type) as Handler
+          const ctx: RequestContext = {
+            type,
+            payload,
+            remoteAddress,
+            remotePort,
+            signal: ac.signal,
+            reply: (p) => write(encodeFrame(MSG.REPL, p)),
+            error: (reason) => write(encodeFrame(MSG.ERRO, reason)),
+            write
+          }
+          Promise.resolve()
+            .then(() => handler(ctx))
+            .then(finish, async (err: unknown) => {
+              if (err instanceof ProtocolError) {
+                this.emit('bad-input', { remoteAddress, code: err.code, message: err.message } satisfies BadInput)
+                await ctx.error(err.message).catch(() => {})
+              } else if (!(err instanceof P2PTubeError && err.code === 'ERR_CONNECTION_CLOSED')) {
+                this.emit('handler-error', err)
+                await ctx.error(err instanceof P2PTubeError ? err.message : 'Internal error').catch(() => {})
+              }
+              finish()
+            })
+        }
+      }
+    )
+
+    socket.on('data', (chunk: Buffer) => {
+      if (got) return
+      try {
+        decoder.push(chunk)
+      } catch (err) {
+        if (got) return
+        const e = err as P2PTubeError
+        reject(e.code ?? 'ERR_INVALID_FRAME', e.message)
+      }
+    })
+    socket.once('end', () => {
+      if (got || closing) return
+      try {
+        decoder.finish()
+        reject('ERR_NO_REQUEST', 'connection ended without a request')
+      } catch (err) {
+        const e = err as P2PTubeError
+        reject(e.code, e.message)
+      }
+    })
+  }
+}

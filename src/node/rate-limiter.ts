@@ -1,0 +1,64 @@
+/**
+ * Token bucket for upload rate limiting (`--rate-limit BYTES_PER_S`).
+ * One bucket per node, shared by all its uploads.
+ */
+
+/** Token bucket; `rate` in bytes/s (0 = unlimited), `burst` in bytes. */
+export class RateLimiter {
+  private tokens: number
+  private last: number
+  private tail: Promise<void> = Promise.resolve()
+
+  /**
+   * @param rate bytes per second, 0 for no limit.
+   * @param burst largest burst in bytes (default: rate/10, at least 16 KiB), so a limited
+   *   source sends in small steps instead of one large gulp a second.
+   * @param now clock in ms (injectable for tests).
+   */
+  constructor(
+    readonly rate: number,
+    private readonly burst = Math.max(16384, Math.floor(rate / 10)),
+    private readonly now: () => number = () => performance.now()
+  ) {
+    this.tokens = this.burst
+    this.last = this.now()
+  }
+
+  /**
+   * Wait until `bytes` may be sent. Callers are served in order.
+   * @param signal aborts the wait (rejects with the signal's reason).
+   */
+  take(bytes: number, signal?: AbortSignal): Promise<void> {
+    if (this.rate <= 0) return Promise.resolve()
+    const turn = this.tail.then(() => this.wait(bytes, signal))
+    this.tail = turn.catch(() => {})
+    return turn
+  }
+
+  private async wait(bytes: number, signal?: AbortSignal): Promise<void> {
+    for (;;) {
+      signal?.throwIfAborted()
+      const t = this.now()
+      this.tokens = Math.min(this.burst, this.tokens + ((t - this.last) * this.rate) / 1000)
+      this.last = t
+      // A request larger than the bucket goes through once the bucket is full (it then owes).
+      if (this.tokens >= Math.min(bytes, this.burst)) {
+        this.tokens -= bytes
+        return
+      }
+      const ms = ((Math.min(bytes, this.burst) - this.tokens) * 1000) / this.rate
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(done, Math.max(1, Math.ceil(ms)))
+        function done(): void {
+          signal?.removeEventListener('abort', onAbort)
+          resolve()
+        }
+        function onAbort(): void {
+          clearTimeout(timer)
+          reject(signal?.reason)
+        }
+        signal?.addEventListener('abort', onAbort, { once: true })
+      })
+    }
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * Every wire number of the p2ptube protocol, each linked to its section of docs/PROTOCOL.md.
+ * Pure data: no I/O here.
+ */
+
+/** Frame header: 4-byte ASCII type + 4-byte big-endian payload length (PROTOCOL.md §1 Frame). */
+export const HEADER_SIZE = 8
+/** Bytes of the type field (PROTOCOL.md §1). */
+export const TYPE_SIZE = 4
+/** Largest length the 32-bit field can state (PROTOCOL.md §1). */
+export const MAX_FRAME_LENGTH = 0xffff_ffff
+
+/** File data travels in REPL frames of exactly this many bytes, the last one shorter (PROTOCOL.md §4.7). */
+export const CHUNK_SIZE = 2048
+
+/** Message types (PROTOCOL.md §3 legacy, §4 p2ptube extensions). */
+export const MSG = {
+  NAME: 'NAME',
+  LIST: 'LIST',
+  JOIN: 'JOIN',
+  QUER: 'QUER',
+  RESP: 'RESP',
+  FGET: 'FGET',
+  QUIT: 'QUIT',
+  REPL: 'REPL',
+  ERRO: 'ERRO',
+  // p2ptube extensions: new 4-character types a legacy peer answers by closing (PROTOCOL.md §4).
+  CAPS: 'CAPS',
+  SRCH: 'SRCH',
+  HITS: 'HITS',
+  RGET: 'RGET'
+} as const
+export type MsgType = (typeof MSG)[keyof typeof MSG]
+
+/**
+ * Largest request payload a node buffers, per type, in bytes (PROTOCOL.md §2 Limits).
+ * A header announcing more is answered with ERRO before any of the body is read.
+ * Sizes follow Gnutella practice: a query over 1 KiB, a result over 64 KiB closes the connection.
+ */
+export const REQUEST_LIMITS: Readonly<Record<string, number>> = {
+  NAME: 1024,
+  LIST: 1024,
+  JOIN: 1024,
+  QUER: 1024,
+  RESP: 4096,
+  FGET: 4096,
+  QUIT: 1024,
+  CAPS: 1024,
+  SRCH: 4096,
+  HITS: 65536,
+  RGET: 4096
+}
+
+/** Largest control reply (REPL/ERRO outside a file transfer) a requester buffers, bytes (PROTOCOL.md §2). */
+export const MAX_CONTROL_REPLY = 65536
+/** Largest ERRO payload buffered, bytes (PROTOCOL.md §2). */
+export const MAX_ERROR_REPLY = 4096
+/** Most reply frames a requester reads for one control request (LIST: count line + peers) (PROTOCOL.md §2). */
+export const MAX_REPLY_FRAMES = 1024
+/** Most peers taken from one LIST reply (PROTOCOL.md §3.2). */
+export const MAX_LIST_PEERS = 1000
+/** Largest file a node fetches, bytes (a legacy FGET reply may be one frame of the whole file) (PROTOCOL.md §2). */
+export const MAX_FILE_SIZE = 64 * 1024 ** 3
+
+/** Flood search (PROTOCOL.md §4.2): default TTL, the cap a node applies to any TTL it receives or sends. */
+export const DEFAULT_TTL = 4
+export const MAX_TTL = 7
+/** Query id: 16 random bytes, hex (Gnutella GUID) (PROTOCOL.md §4.2). */
+export const QUERY_ID_BYTES = 16
+/** Seen-set of query ids: entries kept, and how long, ms (PROTOCOL.md §4.2). */
+export const SEEN_SET_SIZE = 10_000
+export const SEEN_TTL_MS = 60_000
+/** Results in one HITS message at most (OpenNap: 100) (PROTOCOL.md §4.3). */
+export const MAX_HITS = 100
+/** Longest search string, bytes (PROTOCOL.md §4.2). */
+export const MAX_QUERY_LENGTH = 256
+/** Longest file name on the wire, bytes (PROTOCOL.md §4.3). */
+export const MAX_NAME_LENGTH = 1024
+
+/** Timeouts, ms (PROTOCOL.md §2 Timeouts). */
+export const CONNECT_TIMEOUT_MS = 5_000
+/** A server closes a connection whose one request frame has not fully arrived in this time. */
+export const REQUEST_TIMEOUT_MS = 10_000
+/** A requester gives up when a reply stream is silent for this long. */
+export const IDLE_TIMEOUT_MS = 30_000
+
+/** Protocol name and version in the CAPS reply (PROTOCOL.md §4.1). */
+export const PROTOCOL_NAME = 'p2ptube'
+export const PROTOCOL_VERSION = 1

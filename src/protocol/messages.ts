@@ -1,0 +1,303 @@
+/**
+ * Payload codecs for every message (docs/PROTOCOL.md §3 legacy, §4 extensions).
+ * Legacy payloads are ASCII text split on whitespace, exactly as a btpeer peer sends them
+ * (../shared/reference/btpeer-wire.md "Messages"). Extension payloads are UTF-8 JSON objects
+ * with every field checked. Pure functions: they throw ProtocolError ERR_MALFORMED_PAYLOAD.
+ */
+import { MAX_HITS, MAX_NAME_LENGTH, MAX_QUERY_LENGTH, MAX_TTL, PROTOCOL_NAME, PROTOCOL_VERSION } from './constants.ts'
+import { ProtocolError } from './errors.ts'
+
+/** A dialable peer address; `id` is "host:port" (PROTOCOL.md §3 Peer id). */
+export interface PeerAddress {
+  id: string
+  host: string
+  port: number
+}
+
+function malformed(what: string): ProtocolError {
+  return new ProtocolError('ERR_MALFORMED_PAYLOAD', what)
+}
+
+/**
+ * Parse a decimal port. @throws ProtocolError ERR_MALFORMED_PAYLOAD unless 1..65535.
+ */
+export function parsePort(text: string): number {
+  if (!/^\d{1,5}$/.test(text)) throw malformed(`port must be a number from 1 to 65535, got ${JSON.stringify(text.slice(0, 32))}`)
+  const port = Number(text)
+  if (port < 1 || port > 65535) throw malformed(`port must be from 1 to 65535, got ${port}`)
+  return port
+}
+
+const HOST_RE = /^[A-Za-z0-9._\-\[\]:]{1,253}$/
+
+/**
+ * Parse a peer id "host:port" (the last colon splits, so "[::1]:9000" works).
+ * @throws ProtocolError ERR_MALFORMED_PAYLOAD
+ */
+export function parsePeerId(id: string): PeerAddress {
+  const at = id.lastIndexOf(':')
+  if (at <= 0) throw malformed(`peer id must be host:port, got ${JSON.stringify(id.slice(0, 64))}`)
+  const host = id.slice(0, at)
+  if (!HOST_RE.test(host)) throw malformed(`bad host in peer id ${JSON.stringify(id.slice(0, 64))}`)
+  const port = parsePort(id.slice(at + 1))
+  return { id, host: host.replace(/^\[(.*)\]$/, '$1'), port }
+}
+
+/** "host:port" for a host and port. */
+export function formatPeerId(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`
+}
+
+function tokens(payload: string): string[] {
+  const t = payload.trim()
+  return t === '' ? [] : t.split(/\s+/)
+}
+
+/** JOIN "<peerid> <host> <port>" (PROTOCOL.md §3.3). @throws ProtocolError */
+export function parseJoin(payload: string): PeerAddress {
+  const t = tokens(payload)
+  if (t.length !== 3) throw malformed('Join: incorrect arguments')
+  const [id, host, port] = t as [string, string, string]
+  parsePeerId(id)
+  if (!HOST_RE.test(host)) throw malformed('Join: incorrect arguments (bad host)')
+  return { id, host, port: parsePort(port) }
+}
+
+/** JOIN payload for an address. */
+export function formatJoin(p: PeerAddress): string {
+  return `${p.id} ${p.host} ${p.port}`
+}
+
+/** One LIST line "<peerid> <host> <port>" (PROTOCOL.md §3.2); same shape as JOIN. */
+export const parseListLine = parseJoin
+export const formatListLine = formatJoin
+
+/** Legacy QUER "<return-peerid> <key> <ttl>" (PROTOCOL.md §3.4). */
+export interface LegacyQuery {
+  returnId: string
+  key: string
+  ttl: number
+}
+
+/** @throws ProtocolError ERR_MALFORMED_PAYLOAD "Query: incorrect arguments" */
+export function parseQuer(payload: string): LegacyQuery {
+  const t = tokens(payload)
+  if (t.length !== 3) throw malformed('Query: incorrect arguments')
+  const [returnId, key, ttlText] = t as [string, string, string]
+  parsePeerId(returnId)
+  if (!/^\d{1,3}$/.test(ttlText)) throw malformed(`Query: incorrect arguments (ttl must be a number, got ${JSON.stringify(ttlText.slice(0, 16))})`)
+  if (key.length > MAX_QUERY_LENGTH) throw malformed('Query: key too long')
+  return { returnId, key, ttl: Math.min(Number(ttlText), MAX_TTL) }
+}
+
+export function formatQuer(q: LegacyQuery): string {
+  return `${q.returnId} ${q.key} ${q.ttl}`
+}
+
+/** Legacy RESP "<filename> <holder-peerid>" (PROTOCOL.md §3.5). */
+export interface LegacyResponse {
+  name: string
+  holder: string
+}
+
+/** @throws ProtocolError. The name is decoded from its legacy form (see encodeLegacyName). */
+export function parseResp(payload: string): LegacyResponse {
+  const t = tokens(payload)
+  if (t.length !== 2) throw malformed('Response: incorrect arguments')
+  const [name, holder] = t as [string, string]
+  parsePeerId(holder)
+  return { name: decodeLegacyName(name), holder }
+}
+
+export function formatResp(r: LegacyResponse): string {
+  return `${encodeLegacyName(r.name)} ${r.holder}`
+}
+
+/**
+ * A legacy peer splits payloads on whitespace, so a name travels in legacy messages with
+ * whitespace and '%' percent-encoded (PROTOCOL.md §3.5): "My clip.mp4" → "My%20clip.mp4".
+ */
+export function encodeLegacyName(name: string): string {
+  return name.replace(/[%\s]/gu, (c) => Array.from(Buffer.from(c, 'utf8'), (b) => '%' + b.toString(16).toUpperCase().padStart(2, '0')).join(''))
+}
+
+/** Inverse of encodeLegacyName; a name with no valid escapes is returned as is. */
+export function decodeLegacyName(name: string): string {
+  if (!name.includes('%')) return name
+  try {
+    return decodeURIComponent(name)
+  } catch {
+    return name
+  }
+}
+
+// ---------------------------------------------------------------- extensions (JSON) §4
+
+function parseJson(payload: Buffer | string, what: string): Record<string, unknown> {
+  let value: unknown
+  try {
+    value = JSON.parse(typeof payload === 'string' ? payload : payload.toString('utf8'))
+  } catch {
+    throw malformed(`${what}: payload is not JSON`)
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw malformed(`${what}: payload must be a JSON object`)
+  return value as Record<string, unknown>
+}
+
+function str(o: Record<string, unknown>, key: string, what: string, max: number, re?: RegExp): string {
+  const v = o[key]
+  if (typeof v !== 'string' || v.length === 0 || Buffer.byteLength(v) > max || (re && !re.test(v))) throw malformed(`${what}: field "${key}" is missing or invalid`)
+  return v
+}
+
+function int(o: Record<string, unknown>, key: string, what: string, min: number, max: number): number {
+  const v = o[key]
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) throw malformed(`${what}: field "${key}" must be an integer from ${min} to ${max}`)
+  return v
+}
+
+const HEX32 = /^[0-9a-f]{32}$/
+const HEX64 = /^[0-9a-f]{64}$/
+
+/** True for a content id: 64 lowercase hex digits of SHA-256. */
+export function isContentId(s: string): boolean {
+  return HEX64.test(s)
+}
+
+/** CAPS reply (PROTOCOL.md §4.1). */
+export interface Caps {
+  proto: string
+  version: number
+  id: string
+  features: string[]
+}
+
+export function formatCaps(id: string, features: string[]): string {
+  return JSON.stringify({ proto: PROTOCOL_NAME, version: PROTOCOL_VERSION, id, features })
+}
+
+/** @throws ProtocolError */
+export function parseCaps(payload: Buffer): Caps {
+  const o = parseJson(payload, 'CAPS')
+  if (o.proto !== PROTOCOL_NAME) throw malformed('CAPS: not a p2ptube peer')
+  const features = Array.isArray(o.features) ? o.features.filter((f): f is string => typeof f === 'string').slice(0, 64) : []
+  return { proto: PROTOCOL_NAME, version: int(o, 'version', 'CAPS', 1, 1_000_000), id: str(o, 'id', 'CAPS', 300), features }
+}
+
+/** SRCH: flood search with a query id (PROTOCOL.md §4.2). */
+export interface Search {
+  qid: string
+  origin: string
+  q: string
+  ttl: number
+  hops: number
+  cid?: string
+}
+
+export function formatSrch(s: Search): string {
+  return JSON.stringify(s)
+}
+
+/** @throws ProtocolError */
+export function parseSrch(payload: Buffer): Search {
+  const o = parseJson(payload, 'SRCH')
+  const qid = str(o, 'qid', 'SRCH', 32, HEX32)
+  const origin = str(o, 'origin', 'SRCH', 300)
+  parsePeerId(origin)
+  const q = typeof o.q === 'string' && Buffer.byteLength(o.q) <= MAX_QUERY_LENGTH ? o.q : undefined
+  if (q === undefined) throw malformed('SRCH: field "q" is missing or too long')
+  const ttl = int(o, 'ttl', 'SRCH', 0, 255)
+  const hops = int(o, 'hops', 'SRCH', 0, 255)
+  const search: Search = { qid, origin, q, ttl: Math.min(ttl, MAX_TTL), hops }
+  if (o.cid !== undefined) search.cid = str(o, 'cid', 'SRCH', 64, HEX64)
+  if (q.trim() === '' && !search.cid) throw malformed('SRCH: empty query')
+  return search
+}
+
+/** One search result as it travels in HITS (PROTOCOL.md §4.3). `cid` is the content id. */
+export interface Hit {
+  name: string
+  size: number
+  cid: string
+  kind: string
+}
+
+/** HITS: a holder's answer, sent to the query's origin on a new connection (PROTOCOL.md §4.3). */
+export interface Hits {
+  qid: string
+  holder: string
+  results: Hit[]
+}
+
+export function formatHits(h: Hits): string {
+  return JSON.stringify(h)
+}
+
+/** @throws ProtocolError */
+export function parseHits(payload: Buffer): Hits {
+  const o = parseJson(payload, 'HITS')
+  const qid = str(o, 'qid', 'HITS', 32, HEX32)
+  const holder = str(o, 'holder', 'HITS', 300)
+  parsePeerId(holder)
+  if (!Array.isArray(o.results) || o.results.length > MAX_HITS) throw malformed(`HITS: "results" must be an array of at most ${MAX_HITS}`)
+  const results = o.results.map((r): Hit => {
+    if (typeof r !== 'object' || r === null) throw malformed('HITS: result must be an object')
+    const x = r as Record<string, unknown>
+    return {
+      name: str(x, 'name', 'HITS', MAX_NAME_LENGTH),
+      size: int(x, 'size', 'HITS', 0, Number.MAX_SAFE_INTEGER),
+      cid: str(x, 'cid', 'HITS', 64, HEX64),
+      kind: typeof x.kind === 'string' ? x.kind.slice(0, 16) : 'other'
+    }
+  })
+  return { qid, holder, results }
+}
+
+/** RGET: ranged fetch by content id or name (PROTOCOL.md §4.4). */
+export interface RangeGet {
+  cid?: string
+  name?: string
+  offset: number
+  /** Bytes wanted; absent = to the end. */
+  length?: number
+}
+
+export function formatRget(r: RangeGet): string {
+  return JSON.stringify(r)
+}
+
+/** @throws ProtocolError */
+export function parseRget(payload: Buffer): RangeGet {
+  const o = parseJson(payload, 'RGET')
+  const r: RangeGet = { offset: int(o, 'offset', 'RGET', 0, Number.MAX_SAFE_INTEGER) }
+  if (o.cid !== undefined) r.cid = str(o, 'cid', 'RGET', 64, HEX64)
+  if (o.name !== undefined) r.name = str(o, 'name', 'RGET', MAX_NAME_LENGTH)
+  if (!r.cid && !r.name) throw malformed('RGET: needs "cid" or "name"')
+  if (o.length !== undefined) r.length = int(o, 'length', 'RGET', 0, Number.MAX_SAFE_INTEGER)
+  return r
+}
+
+/** First REPL of an RGET reply: what follows (PROTOCOL.md §4.4). */
+export interface RangeMeta {
+  name: string
+  size: number
+  cid: string
+  offset: number
+  length: number
+}
+
+export function formatRangeMeta(m: RangeMeta): string {
+  return JSON.stringify(m)
+}
+
+/** @throws ProtocolError */
+export function parseRangeMeta(payload: Buffer): RangeMeta {
+  const o = parseJson(payload, 'RGET reply')
+  return {
+    name: str(o, 'name', 'RGET reply', MAX_NAME_LENGTH),
+    size: int(o, 'size', 'RGET reply', 0, Number.MAX_SAFE_INTEGER),
+    cid: str(o, 'cid', 'RGET reply', 64, HEX64),
+    offset: int(o, 'offset', 'RGET reply', 0, Number.MAX_SAFE_INTEGER),
+    length: int(o, 'length', 'RGET reply', 0, Number.MAX_SAFE_INTEGER)
+  }
+}
