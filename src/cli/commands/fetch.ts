@@ -1,0 +1,64 @@
+/** `p2ptube fetch (CONTENT_ID|NAME) --peer H:P [--play]`: find a holder, download, verify, optionally play. */
+import type { Argv } from 'yargs'
+import { isContentId } from '../../protocol/messages.ts'
+import { checkNodeArgs, fetchAndMaybePlay, joinAll, makeNode, nodeOptions, onShutdown, pickResult, splitPlayerArgs, type NodeArgs } from '../common.ts'
+import { EXIT, formatBytes, Output } from '../output.ts'
+
+export const command = 'fetch <target>'
+export const describe = 'download a file by content id or name (resumes a partial download), optionally playing it in mpv while it downloads'
+
+export function builder(y: Argv) {
+  return nodeOptions(y)
+    .positional('target', { type: 'string', describe: 'content id (64 hex digits) or file name', demandOption: true })
+    .option('out', { type: 'string', describe: 'folder to save into (default: --downloads)' })
+    .option('play', { type: 'boolean', default: false, describe: 'play in mpv while downloading (headless when there is no display)' })
+    .option('ttl', { type: 'number', default: 4, describe: 'search TTL used to find holders' })
+    .option('timeout', { type: 'number', default: 3, describe: 'seconds to wait for holders to answer' })
+    .example('$0 fetch 3f5c...e1 --peer 127.0.0.1:9400', 'by content id')
+    .example('$0 fetch "my clip.mp4" --peer 127.0.0.1:9400 --play', 'by name, and watch it while it downloads')
+}
+
+/** Exit 0 when saved (and verified), 3 when no holder has it, 4 on a SHA-256 mismatch. */
+export async function handler(a: NodeArgs & { target: string; out?: string; play: boolean; ttl: number; timeout: number }): Promise<number> {
+  const out = new Output(a.json)
+  checkNodeArgs(a)
+  if (!a.peer.length) throw new Error('fetch needs at least one --peer H:P to join through')
+  const node = makeNode(a, out, { stabilizeIntervalMs: 0, ...(a.out ? { downloadsDir: a.out } : {}) })
+  await node.start()
+  const removeSignals = onShutdown(async () => {
+    out.info('interrupted: the partial download is kept; run the same fetch again to resume')
+    await node.stop()
+  })
+  try {
+    if ((await joinAll(node, a.peer, out)) === 0) {
+      out.error(`could not join any of ${a.peer.join(', ')}`, 'ERR_CONNECT')
+      return EXIT.ERROR
+    }
+    const byCid = isContentId(a.target)
+    const h = byCid ? node.search('', { ttl: a.ttl, timeoutMs: a.timeout * 1000, cid: a.target }) : node.search(a.target, { ttl: a.ttl, timeoutMs: a.timeout * 1000 })
+    // Take the first exact answer as soon as it arrives instead of waiting out the timeout.
+    const found = await new Promise<ReturnType<typeof pickResult>>((resolve) => {
+      h.on('result', (r) => {
+        if (r.contentId === a.target || r.name === a.target) resolve(r)
+      })
+      void h.finished.then((all) => resolve(pickResult(all, a.target)))
+    })
+    if (!found) {
+      out.error(`no holder of ${a.target} answered within ${a.timeout} s`, 'ERR_NOT_FOUND')
+      return EXIT.NOT_FOUND
+    }
+    out.info(`fetching ${found.name} (${formatBytes(found.size)}) from ${found.holder}`)
+    out.event('fetching', { name: found.name, size: found.size, contentId: found.contentId, holder: found.holder })
+    const r = await fetchAndMaybePlay(node, found, out, { play: a.play, playerArgs: splitPlayerArgs(a['player-args']) })
+    out.event('fetched', { path: r.path, sha256: r.sha256, size: r.size, ...(r.firstFrameMs !== undefined ? { firstFrameMs: r.firstFrameMs } : {}) })
+    out.line(`saved ${r.path} (${formatBytes(r.size)}), sha256 ${r.sha256}${found.contentId ? ' verified' : ' (legacy holder: nothing to verify against)'}`)
+    return EXIT.OK
+  } catch (err) {
+    const e = err as Error & { code?: string }
+    out.error(e.message, e.code)
+    return e.code === 'ERR_INTEGRITY' ? EXIT.INTEGRITY : EXIT.ERROR
+  } finally {
+    removeSignals()
+    await node.stop()
+  }
+}

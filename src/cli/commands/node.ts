@@ -1,0 +1,144 @@
+/**
+ * `p2ptube node`: a headless node. With --json it prints one JSON event per line on stdout
+ * (the first is {"event":"listening","id":"H:P",...}) and takes JSON commands on stdin, one per
+ * line: this is how test networks script nodes (README "Scripted nodes").
+ */
+import readline from 'node:readline'
+import type { Argv } from 'yargs'
+import type { P2PNode, SearchResult } from '../../node/node.ts'
+import { isContentId } from '../../protocol/messages.ts'
+import { checkNodeArgs, fetchAndMaybePlay, joinAll, makeNode, nodeOptions, onShutdown, pickResult, splitPlayerArgs, type NodeArgs } from '../common.ts'
+import { EXIT, formatBytes, Output } from '../output.ts'
+
+export const command = 'node'
+export const describe = 'run a headless node (scriptable with --json: JSON commands on stdin, JSON events on stdout)'
+
+export function builder(y: Argv) {
+  return nodeOptions(y)
+    .option('stabilize', { type: 'number', default: 10, describe: 'seconds between peer liveness checks (0 = off)' })
+    .example('$0 node --port 9400 --share ~/Videos', 'share a folder')
+    .example('$0 node --json --peer 127.0.0.1:9400', 'scripted: then type {"cmd":"search","q":"clip"}')
+    .epilog(
+      'JSON commands (one per line on stdin, optional "id" echoed back):\n' +
+        '  {"cmd":"search","q":"words","ttl":4,"timeout":3}   → result..., search-done\n' +
+        '  {"cmd":"fetch","contentId":"<hex>"|"name":"...","holder":"H:P","play":false} → fetching, progress..., fetched\n' +
+        '  {"cmd":"peers"} {"cmd":"library"} {"cmd":"stats"} {"cmd":"join","peer":"H:P"}\n' +
+        '  {"cmd":"share","path":"DIR"} {"cmd":"remove-peer","peer":"H:P"} {"cmd":"refresh"} {"cmd":"quit"}'
+    )
+}
+
+type Cmd = Record<string, unknown> & { cmd?: unknown; id?: unknown }
+
+/** Runs until quit, stdin EOF in --json mode, Ctrl-C or SIGTERM (QUIT is sent to peers). */
+export async function handler(a: NodeArgs & { stabilize: number }): Promise<number> {
+  const out = new Output(a.json)
+  checkNodeArgs(a)
+  const node = makeNode(a, out, { stabilizeIntervalMs: a.stabilize * 1000 })
+  await node.start()
+  out.event('listening', { id: node.id, host: node.host, port: node.port, files: node.library.size })
+  out.line(`${out.color.green('listening')} as ${out.color.bold(node.id)}, sharing ${node.library.size} files`)
+  node.on('peer-added', (p) => out.event('peer-added', { peer: p.id, source: p.source }))
+  node.on('peer-removed', (p, reason) => out.event('peer-removed', { peer: p.id, reason }))
+  node.on('search', (s) => out.event('query', s))
+  node.library.on('idle', () => out.event('indexed', { files: node.library.size }))
+  await joinAll(node, a.peer, out)
+
+  let resolveExit!: (code: number) => void
+  const exited = new Promise<number>((r) => (resolveExit = r))
+  const stop = async (): Promise<void> => {
+    await node.stop()
+  }
+  const removeSignals = onShutdown(stop)
+  if (a.json) {
+    const rl = readline.createInterface({ input: process.stdin })
+    rl.on('line', (line) => {
+      if (!line.trim()) return
+      let cmd: Cmd
+      try {
+        cmd = JSON.parse(line) as Cmd
+        if (typeof cmd !== 'object' || cmd === null) throw new Error('not an object')
+      } catch {
+        out.event('error', { message: `not a JSON command: ${line.slice(0, 200)}` })
+        return
+      }
+      runCommand(node, cmd, out, a).then(
+        (quit) => {
+          if (quit) {
+            rl.close()
+          }
+        },
+        (err: Error & { code?: string }) => out.event('error', { id: cmd.id ?? null, cmd: cmd.cmd ?? null, message: err.message, code: err.code ?? null })
+      )
+    })
+    rl.once('close', () => void stop().then(() => resolveExit(EXIT.OK)))
+  }
+  const code = await exited
+  removeSignals()
+  return code
+}
+
+async function runCommand(node: P2PNode, c: Cmd, out: Output, a: NodeArgs): Promise<boolean> {
+  const id = c.id ?? null
+  switch (c.cmd) {
+    case 'quit':
+      return true
+    case 'peers':
+      out.event('peers', { id, peers: node.peers.list().map((p) => ({ peer: p.id, source: p.source, lastSeen: p.lastSeen, extended: p.extended ?? null })) })
+      return false
+    case 'library':
+      out.event('library', { id, files: node.library.entries().map((e) => ({ name: e.name, size: e.size, contentId: e.cid ?? null, kind: e.kind })) })
+      return false
+    case 'stats':
+      out.event('stats', { id, ...node.stats, peers: node.peers.size, files: node.library.size })
+      return false
+    case 'join': {
+      const added = await node.join(String(c.peer))
+      out.event('joined', { id, peer: c.peer, added })
+      return false
+    }
+    case 'remove-peer':
+      out.event('peer-removed-by-user', { id, peer: c.peer, removed: node.removePeer(String(c.peer)) })
+      return false
+    case 'refresh': {
+      const dropped = await node.stabilize()
+      out.event('refreshed', { id, dropped, peers: node.peers.size })
+      return false
+    }
+    case 'share': {
+      const added = await node.library.addShare(String(c.path))
+      out.event('shared', { id, path: c.path, added: added.length, files: node.library.size })
+      return false
+    }
+    case 'search': {
+      const q = String(c.q ?? '')
+      const h = node.search(q, { ttl: num(c.ttl, 4), timeoutMs: num(c.timeout, 3) * 1000, ...(typeof c.cid === 'string' ? { cid: c.cid } : {}) })
+      out.event('search-started', { id, qid: h.qid, q })
+      h.on('result', (r) => out.event('result', { id, qid: r.qid, name: r.name, size: r.size, contentId: r.contentId, holder: r.holder, kind: r.kind, legacy: r.legacy }))
+      const results = await h.finished
+      out.event('search-done', { id, qid: h.qid, results: results.length })
+      return false
+    }
+    case 'fetch': {
+      let r: SearchResult | undefined
+      const target = typeof c.contentId === 'string' ? c.contentId : String(c.name ?? '')
+      if (typeof c.holder === 'string') {
+        r = { qid: '', name: String(c.name ?? target), holder: c.holder, contentId: typeof c.contentId === 'string' ? c.contentId : null, size: typeof c.size === 'number' ? c.size : null, kind: null, legacy: typeof c.contentId !== 'string' }
+      } else {
+        const h = isContentId(target) ? node.search('', { cid: target, timeoutMs: num(c.timeout, 3) * 1000 }) : node.search(target, { timeoutMs: num(c.timeout, 3) * 1000 })
+        r = pickResult(await h.finished, target)
+      }
+      if (!r) throw Object.assign(new Error(`no holder of ${target} found`), { code: 'ERR_NOT_FOUND' })
+      out.event('fetching', { id, name: r.name, contentId: r.contentId, holder: r.holder, size: r.size })
+      const rep = await fetchAndMaybePlay(node, r, out, { play: c.play === true, playerArgs: splitPlayerArgs(a['player-args']), ...(typeof c.dir === 'string' ? { dir: c.dir } : {}) })
+      out.event('fetched', { id, path: rep.path, sha256: rep.sha256, size: rep.size, firstFrameMs: rep.firstFrameMs ?? null, positionBeforeDone: rep.positionBeforeDone ?? null })
+      out.line(`saved ${rep.path} (${formatBytes(rep.size)})`)
+      return false
+    }
+    default:
+      throw new Error(`unknown command ${JSON.stringify(c.cmd)}; see p2ptube node --help`)
+  }
+}
+
+function num(v: unknown, dflt: number): number {
+  return typeof v === 'number' && Number.isFinite(v) ? v : dflt
+}

@@ -1,0 +1,44 @@
+/** `p2ptube search QUERY --peer H:P`: a one-shot node joins, floods a search, prints results. */
+import type { Argv } from 'yargs'
+import { isContentId } from '../../protocol/messages.ts'
+import { checkNodeArgs, joinAll, makeNode, nodeOptions, type NodeArgs } from '../common.ts'
+import { EXIT, formatBytes, Output } from '../output.ts'
+
+export const command = 'search <query..>'
+export const describe = 'search the network for media whose name contains every word of QUERY'
+
+export function builder(y: Argv) {
+  return nodeOptions(y)
+    .positional('query', { type: 'string', array: true, describe: 'words to match in file names (case-insensitive), or a content id' })
+    .option('ttl', { type: 'number', default: 4, describe: 'how many hops the query may travel (capped at 7)' })
+    .option('timeout', { type: 'number', default: 3, describe: 'seconds to wait for answers' })
+    .example('$0 search lebiniou 12-19 --peer 127.0.0.1:9400', 'names containing both words')
+    .example('$0 search drascula --peer 127.0.0.1:9400 --json', 'one JSON object per result')
+}
+
+/** Exit 0 with results, 3 with none. */
+export async function handler(a: NodeArgs & { query: string[]; ttl: number; timeout: number }): Promise<number> {
+  const out = new Output(a.json)
+  checkNodeArgs(a)
+  if (!a.peer.length) throw new Error('search needs at least one --peer H:P to join through')
+  const node = makeNode(a, out, { stabilizeIntervalMs: 0 })
+  await node.start()
+  try {
+    if ((await joinAll(node, a.peer, out)) === 0) {
+      out.error(`could not join any of ${a.peer.join(', ')}`, 'ERR_CONNECT')
+      return EXIT.ERROR
+    }
+    const q = a.query.join(' ')
+    const h = isContentId(q) ? node.search('', { ttl: a.ttl, timeoutMs: a.timeout * 1000, cid: q }) : node.search(q, { ttl: a.ttl, timeoutMs: a.timeout * 1000 })
+    h.on('result', (r) => {
+      out.event('result', { name: r.name, size: r.size, contentId: r.contentId, holder: r.holder, kind: r.kind, legacy: r.legacy })
+      out.line(`${out.color.bold(r.name)}  ${formatBytes(r.size)}  ${out.color.dim(r.holder)}  ${out.color.dim(r.contentId ?? '(legacy peer: no content id)')}`)
+    })
+    const results = await h.finished
+    out.event('done', { results: results.length })
+    if (!results.length) out.info(`no results for "${q}" within ${a.timeout} s`)
+    return results.length ? EXIT.OK : EXIT.NOT_FOUND
+  } finally {
+    await node.stop()
+  }
+}

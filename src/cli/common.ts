@@ -1,0 +1,216 @@
+/**
+ * Options shared by the commands that run a node, and the pieces they share: building the node,
+ * joining bootstrap peers, clean shutdown on Ctrl-C/SIGTERM, and fetch (+ play) with progress.
+ */
+import path from 'node:path'
+import type { Argv } from 'yargs'
+import { P2PNode, type SearchResult } from '../node/node.ts'
+import type { Download, DownloadResult } from '../node/download.ts'
+import { StreamServer } from '../node/stream-server.ts'
+import { MpvPlayer } from '../player/mpv-player.ts'
+import { parsePeerId } from '../protocol/messages.ts'
+import { formatBytes, type Output } from './output.ts'
+
+/** Parsed node options (see nodeOptions). */
+export interface NodeArgs {
+  port: number
+  host: string
+  share: string[]
+  peer: string[]
+  maxpeers: number
+  hops: number
+  downloads: string
+  'rate-limit': number
+  data: string | undefined
+  json: boolean
+  verbose: boolean
+  'player-args': string | undefined
+}
+
+/** Add the options every node-running command takes. */
+export function nodeOptions<T>(y: Argv<T>) {
+  return y
+    .option('port', { type: 'number', default: 0, describe: 'TCP port to listen on (0 = any free port)' })
+    .option('host', { type: 'string', default: '127.0.0.1', describe: 'address to listen on and advertise in the peer id (never looked up)' })
+    .option('share', { type: 'string', array: true, default: [] as string[], describe: 'folder or file to share (repeatable); videos, audio and images are indexed recursively' })
+    .option('peer', { type: 'string', array: true, default: [] as string[], describe: 'known peer host:port to join through (repeatable)' })
+    .option('maxpeers', { type: 'number', default: 5, describe: 'most peers to keep (0 = unlimited)' })
+    .option('hops', { type: 'number', default: 2, describe: 'how deep to crawl peer lists when joining' })
+    .option('downloads', { type: 'string', default: 'downloads', describe: 'folder for fetched files' })
+    .option('rate-limit', { type: 'number', default: 0, describe: 'upload cap in bytes per second (0 = none)' })
+    .option('data', { type: 'string', describe: 'folder for the content id cache (default ~/.cache/p2ptube)' })
+    .option('json', { type: 'boolean', default: false, describe: 'print one JSON object per line' })
+    .option('verbose', { type: 'boolean', default: false, describe: 'also print debug logs' })
+    .option('player-args', { type: 'string', describe: 'extra mpv flags, space-separated (e.g. "--volume=50")' })
+}
+
+/** Validate node options. @throws Error with a clear message (exit 2). */
+export function checkNodeArgs(a: NodeArgs): void {
+  if (!Number.isInteger(a.port) || a.port < 0 || a.port > 65535) throw new Error(`--port must be 0..65535, got ${a.port}`)
+  if (!Number.isInteger(a.maxpeers) || a.maxpeers < 0) throw new Error(`--maxpeers must be 0 or more, got ${a.maxpeers}`)
+  if (!Number.isInteger(a.hops) || a.hops < 0 || a.hops > 10) throw new Error(`--hops must be 0..10, got ${a.hops}`)
+  if (!Number.isFinite(a['rate-limit']) || a['rate-limit'] < 0) throw new Error(`--rate-limit must be 0 or more bytes/s, got ${a['rate-limit']}`)
+  for (const p of a.peer) parsePeerId(p)
+}
+
+/** Build (not start) a node from CLI options and route its logs to `out`. */
+export function makeNode(a: NodeArgs, out: Output, overrides: Partial<ConstructorParameters<typeof P2PNode>[0]> = {}): P2PNode {
+  const node = new P2PNode({
+    host: a.host,
+    port: a.port,
+    maxPeers: a.maxpeers,
+    hops: a.hops,
+    shares: a.share,
+    downloadsDir: a.downloads,
+    rateLimit: a['rate-limit'],
+    ...(a.data ? { dataDir: path.resolve(a.data) } : {}),
+    ...overrides
+  })
+  node.on('log', (l: { level: string; msg: string }) => {
+    if (l.level === 'debug' && !a.verbose) return
+    out.info(l.msg, l.level)
+  })
+  return node
+}
+
+/** Join every --peer; a peer that cannot be reached is reported, not fatal. @returns peers added. */
+export async function joinAll(node: P2PNode, peers: string[], out: Output): Promise<number> {
+  let added = 0
+  for (const p of peers) {
+    try {
+      added += await node.join(p)
+    } catch (err) {
+      out.info(`cannot join ${p}: ${(err as Error).message}`, 'warn')
+    }
+  }
+  return added
+}
+
+/**
+ * Run `fn` once on SIGINT/SIGTERM (then exit with `code`); returns a function that removes the
+ * handlers. A second Ctrl-C exits at once.
+ */
+export function onShutdown(fn: (signal: string) => Promise<void>): () => void {
+  let stopping = false
+  const handler = (signal: NodeJS.Signals): void => {
+    if (stopping) process.exit(130)
+    stopping = true
+    fn(signal).then(
+      () => process.exit(signal === 'SIGINT' ? 130 : 0),
+      () => process.exit(1)
+    )
+  }
+  process.on('SIGINT', handler)
+  process.on('SIGTERM', handler)
+  return () => {
+    process.off('SIGINT', handler)
+    process.off('SIGTERM', handler)
+  }
+}
+
+/** Split "--a --b=1" into mpv arguments. */
+export function splitPlayerArgs(s: string | undefined): string[] {
+  return s ? s.split(/\s+/).filter(Boolean) : []
+}
+
+/** What fetchAndMaybePlay reports. Times in ms since the fetch started. */
+export interface FetchReport extends DownloadResult {
+  firstFrameMs?: number
+  /** Bytes downloaded when mpv showed its first frame. */
+  receivedAtFirstFrame?: number
+  /** mpv's playback position (s) seen before the download finished, if any. */
+  positionBeforeDone?: number
+}
+
+/**
+ * Download a search result with progress output, optionally playing it in mpv while it
+ * downloads (through a loopback StreamServer).
+ * @param play when set, mpv is started and the promise resolves after the download is done and
+ *   mpv has ended the file (or `playFor` ms of playback passed).
+ * @throws the Download's errors (IntegrityError, RemoteError...), MpvNotInstalledError.
+ */
+export async function fetchAndMaybePlay(
+  node: P2PNode,
+  r: SearchResult,
+  out: Output,
+  opts: { dir?: string; play?: boolean; playerArgs?: string[]; headless?: boolean; stopPlayback?: 'end' | 'download-done' } = {}
+): Promise<FetchReport> {
+  const d = node.fetch({ ...r, ...(opts.dir ? { dir: opts.dir } : {}) })
+  const t0 = performance.now()
+  const report: Partial<FetchReport> = {}
+  let player: MpvPlayer | null = null
+  let streams: StreamServer | null = null
+  const progress = reportProgress(d, out, t0)
+  try {
+    if (opts.play) {
+      player = new MpvPlayer({ playerArgs: opts.playerArgs ?? [], ...(opts.headless !== undefined ? { headless: opts.headless } : {}), audioOnly: r.kind === 'audio' })
+      streams = new StreamServer()
+      await Promise.all([player.start(), streams.start()])
+      const p = player
+      p.once('playback-restart', () => {
+        report.firstFrameMs = Math.round(performance.now() - t0)
+        report.receivedAtFirstFrame = d.received
+        out.info(`mpv: first frame after ${report.firstFrameMs} ms, ${formatBytes(d.received)} of ${formatBytes(d.size)} downloaded`)
+        out.event('playing', { firstFrameMs: report.firstFrameMs, received: d.received, size: d.size ?? null })
+      })
+      p.on('position', (s: number) => {
+        if (s > 0 && d.state === 'downloading' && report.positionBeforeDone === undefined) {
+          report.positionBeforeDone = s
+          out.info(`mpv: playing at ${s.toFixed(2)} s while the download is at ${pct(d)}`)
+          out.event('position', { seconds: s, received: d.received, size: d.size ?? null, downloading: true })
+        }
+      })
+      const started = d.start()
+      await p.play(streams.add(d))
+      const result = await started
+      progress.stop()
+      if (opts.stopPlayback !== 'download-done') {
+        await new Promise<void>((resolve) => {
+          if (!p.running) return resolve()
+          p.once('end', () => resolve())
+          p.once('exit', () => resolve())
+        })
+      }
+      Object.assign(report, result)
+    } else {
+      Object.assign(report, await d.start())
+    }
+    return report as FetchReport
+  } finally {
+    progress.stop()
+    await player?.quit().catch(() => {})
+    await streams?.stop().catch(() => {})
+    await d.close()
+  }
+}
+
+function pct(d: Download): string {
+  return d.size ? `${((d.received / d.size) * 100).toFixed(0)}%` : formatBytes(d.received)
+}
+
+function reportProgress(d: Download, out: Output, t0: number): { stop(): void } {
+  let last = 0
+  const onProgress = (): void => {
+    const t = performance.now()
+    if (t - last < 250) return
+    last = t
+    const secs = (t - t0) / 1000
+    const rate = d.receivedThisRun / Math.max(secs, 0.001)
+    const eta = d.size && rate > 0 ? Math.max(0, (d.size - d.received) / rate) : null
+    out.progress(`${d.fileName}  ${pct(d)}  ${formatBytes(d.received)}/${formatBytes(d.size)}  ${formatBytes(rate)}/s${eta !== null ? `  ETA ${eta.toFixed(0)} s` : ''}`)
+    out.event('progress', { name: d.name, received: d.received, size: d.size ?? null, bytesPerSecond: Math.round(rate) })
+  }
+  d.on('progress', onProgress)
+  d.once('resumed', (n: number) => out.info(`resuming ${d.fileName} with ${formatBytes(n)} already downloaded`))
+  return {
+    stop() {
+      d.off('progress', onProgress)
+      out.progressDone()
+    }
+  }
+}
+
+/** Pick the best result for a fetch target: exact content id, exact name, then the first. */
+export function pickResult(results: SearchResult[], target: string): SearchResult | undefined {
+  return results.find((r) => r.contentId === target) ?? results.find((r) => r.name === target) ?? results.find((r) => r.name.endsWith('/' + target)) ?? results[0]
+}
