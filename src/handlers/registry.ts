@@ -18,6 +18,8 @@ import { srchHandler } from './srch.ts'
 export function createHandlers(node: NodeContext): Map<string, Handler> {
   return new Map<string, Handler>([
     [MSG.NAME, nameHandler(node)],
+    // The legacy stabilizer connects with PING and expects only the close (btpeer-wire.md).
+    [MSG.PING, () => {}],
     [MSG.LIST, listHandler(node)],
     [MSG.JOIN, joinHandler(node)],
     [MSG.QUER, querHandler(node)],

@@ -95,6 +95,14 @@ export interface NodeStats {
   badInput: number
 }
 
+/**
+ * The one key a legacy peer can match (it takes a single whitespace-free word): the longest word
+ * of the query, the last of equally long ones (people type general → specific).
+ */
+export function legacyKeyOf(query: string): string {
+  return query.split(/\s+/).filter(Boolean).reduce((a, b) => (b.length >= a.length ? b : a), '')
+}
+
 function errText(err: unknown): string {
   return err instanceof Error ? err.message : String(err)
 }
@@ -310,9 +318,7 @@ export class P2PNode extends EventEmitter implements NodeContext {
   search(query: string, opts: { ttl?: number; timeoutMs?: number; cid?: string } = {}): SearchHandle {
     const ttl = Math.max(1, Math.min(opts.ttl ?? DEFAULT_TTL, MAX_TTL))
     const qid = randomBytes(QUERY_ID_BYTES).toString('hex')
-    const words = query.split(/\s+/).filter(Boolean)
-    const legacyKey = words.reduce((a, b) => (b.length > a.length ? b : a), '')
-    const handle = new SearchHandle(qid, query, legacyKey, opts.cid)
+    const handle = new SearchHandle(qid, query, legacyKeyOf(query), opts.cid)
     this.searches.set(qid, handle)
     this.seen.add(qid)
     const s: Search = { qid, origin: this.id, q: query, ttl, hops: 0, ...(opts.cid ? { cid: opts.cid } : {}) }
@@ -334,7 +340,7 @@ export class P2PNode extends EventEmitter implements NodeContext {
       if (extended) {
         await request(p, MSG.SRCH, formatSrch(s), this.dialOpts)
       } else if (extended === false && !s.cid) {
-        const key = s.q.split(/\s+/).filter(Boolean).reduce((a, b) => (b.length > a.length ? b : a), '')
+        const key = legacyKeyOf(s.q)
         if (key) await request(p, MSG.QUER, formatQuer({ returnId: s.origin, key, ttl: s.ttl }), this.dialOpts)
       }
     } catch (err) {
@@ -407,7 +413,8 @@ export class P2PNode extends EventEmitter implements NodeContext {
     const name = r.name.toLowerCase()
     let accepted = false
     for (const h of this.searches.values()) {
-      if (h.cid || !h.legacyKey || !name.includes(h.legacyKey.toLowerCase())) continue
+      // A legacy peer matched one key; the result must still contain every word of the query.
+      if (h.cid || !h.legacyKey || !h.query.toLowerCase().split(/\s+/).filter(Boolean).every((w) => name.includes(w))) continue
       accepted = true
       this.addResult(h, { qid: h.qid, name: r.name, size: null, contentId: null, kind: null, holder: r.holder, legacy: true })
     }

@@ -24,6 +24,8 @@ export const MSG = {
   QUIT: 'QUIT',
   REPL: 'REPL',
   ERRO: 'ERRO',
+  /** The legacy stabilizer's liveness check: no reply, just the close (PROTOCOL.md §3.8). */
+  PING: 'PING',
   // p2ptube extensions: new 4-character types a legacy peer answers by closing (PROTOCOL.md §4).
   CAPS: 'CAPS',
   SRCH: 'SRCH',
@@ -39,6 +41,7 @@ export type MsgType = (typeof MSG)[keyof typeof MSG]
  */
 export const REQUEST_LIMITS: Readonly<Record<string, number>> = {
   NAME: 1024,
+  PING: 1024,
   LIST: 1024,
   JOIN: 1024,
   QUER: 1024,
