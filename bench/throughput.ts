@@ -5,7 +5,7 @@
  * → file, no framing, no hashing). Prints MB/s (10^6 bytes/s) and the peak RSS (VmHWM) of each
  * process. Targets: p2ptube ≥ 50 % of the plain copy; peak RSS < 150 MB on both sides.
  *
- * Usage: node --import=tsx bench/throughput.ts [--mib 1024] [--runs 1]
+ * Usage: node --import=tsx bench/throughput.ts [--mib 1024] [--runs 3]
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomFillSync } from 'node:crypto'
@@ -44,7 +44,7 @@ export async function makeFile(file: string, bytes: number): Promise<void> {
   for (let done = 0; done < bytes; ) {
     const n = Math.min(block.length, bytes - done)
     randomFillSync(block, 0, n)
-    if (!out.write(block.subarray(0, n))) await new Promise((r) => out.once('drain', r))
+    if (!out.write(block.subarray(0, n))) await new Promise<void>((r) => out.once('drain', () => r()))
     done += n
   }
   await new Promise<void>((r, j) => out.end((e?: Error | null) => (e ? j(e) : r())))
@@ -137,13 +137,14 @@ async function p2ptubeCopy(dir: string, outDir: string, tmp: string): Promise<{ 
 
 async function main(): Promise<void> {
   const mib = arg('mib', 1024)
-  const runs = arg('runs', 1)
+  const runs = arg('runs', 3)
   const work = path.join(ROOT, '.bench')
   const share = path.join(work, 'share')
   const src = path.join(share, `random-${mib}MiB.mp4`)
   console.log(`# throughput: ${mib} MiB over 127.0.0.1, ${runs} run(s), ${os.cpus().length} cores, node ${process.version}`)
   await makeFile(src, mib * 1024 * 1024)
   const mb = (b: number): string => `${(b / 1e6).toFixed(0)} MB`
+  const rows: Array<{ plain: number; p2p: number; ratio: number; rss: number }> = []
   for (let i = 0; i < runs; i++) {
     const tmp = await fs.mkdtemp(path.join(work, 'run-'))
     try {
@@ -151,13 +152,17 @@ async function main(): Promise<void> {
       await fs.rm(path.join(tmp, 'plain.bin'))
       const p2p = await p2ptubeCopy(share, path.join(tmp, 'out'), tmp)
       const ratio = p2p.mbps / plain.mbps
-      console.log(`plain socket copy : ${plain.mbps.toFixed(0)} MB/s   peak RSS sender ${mb(plain.rssSender)}, receiver ${mb(plain.rssReceiver)}`)
-      console.log(`p2ptube FGET/RGET : ${p2p.mbps.toFixed(0)} MB/s   peak RSS seeder ${mb(p2p.rssSender)}, fetcher ${mb(p2p.rssReceiver)}   (2 KB chunks, SHA-256 verified, ${(p2p.ms / 1000).toFixed(1)} s)`)
-      console.log(`ratio             : ${(ratio * 100).toFixed(0)} % of plain (target ≥ 50 %)   RSS target < 150 MB: ${p2p.rssSender < 150e6 && p2p.rssReceiver < 150e6 ? 'met' : 'NOT met'}`)
+      rows.push({ plain: plain.mbps, p2p: p2p.mbps, ratio, rss: Math.max(p2p.rssSender, p2p.rssReceiver) })
+      console.log(`run ${i + 1}: plain socket copy ${plain.mbps.toFixed(0)} MB/s (peak RSS ${mb(plain.rssSender)} / ${mb(plain.rssReceiver)});  p2ptube ${p2p.mbps.toFixed(0)} MB/s (peak RSS seeder ${mb(p2p.rssSender)}, fetcher ${mb(p2p.rssReceiver)});  ${(ratio * 100).toFixed(0)} %`)
     } finally {
       await fs.rm(tmp, { recursive: true, force: true })
     }
   }
+  const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number
+  const ratio = med(rows.map((r) => r.ratio))
+  const rss = Math.max(...rows.map((r) => r.rss))
+  console.log(`median: plain ${med(rows.map((r) => r.plain)).toFixed(0)} MB/s, p2ptube ${med(rows.map((r) => r.p2p)).toFixed(0)} MB/s (2 KB chunks, SHA-256 verified) = ${(ratio * 100).toFixed(0)} % of plain (target >= 50 %: ${ratio >= 0.5 ? 'met' : 'NOT met'})`)
+  console.log(`peak RSS of either p2ptube process: ${mb(rss)} (target < 150 MB: ${rss < 150e6 ? 'met' : 'NOT met'})`)
 }
 
 await main()

@@ -11,7 +11,7 @@ import type { RequestContext } from '../net/server.ts'
 import type { LibraryEntry } from '../node/library.ts'
 import type { RateLimiter } from '../node/rate-limiter.ts'
 
-const BLOCK = CHUNK_SIZE * 128
+const BLOCK = CHUNK_SIZE * 128 // 256 KiB
 
 /**
  * Stream [offset, offset+length) of `entry`.
@@ -23,18 +23,26 @@ export async function serveFile(ctx: RequestContext, entry: LibraryEntry, offset
   try {
     const st = await fh.stat()
     if (st.size !== entry.size) throw new P2PTubeError('ERR_FILE_CHANGED', 'Error reading file: it changed since it was indexed')
-    const buf = Buffer.allocUnsafe(BLOCK)
-    let pos = offset
+    // Two buffers: the next block is read from disk while the current one drains to the socket.
+    const bufs = [Buffer.allocUnsafe(BLOCK), Buffer.allocUnsafe(BLOCK)]
     const end = offset + length
+    const readAt = (pos: number, i: number): Promise<number> =>
+      pos < end ? fh.read(bufs[i] as Buffer, 0, Math.min(BLOCK, end - pos), pos).then((r) => r.bytesRead) : Promise.resolve(0)
+    let pos = offset
+    let i = 0
+    let pending = readAt(pos, i)
     while (pos < end) {
+      const bytesRead = await pending
       if (ctx.signal.aborted) return
-      const want = Math.min(BLOCK, end - pos)
-      const { bytesRead } = await fh.read(buf, 0, want, pos)
       if (bytesRead === 0) throw new P2PTubeError('ERR_FILE_CHANGED', 'Error reading file: it is shorter than indexed')
-      await limiter.take(bytesRead, ctx.signal)
-      await ctx.write(encodeChunkFrames(buf.subarray(0, bytesRead)))
+      const frames = encodeChunkFrames((bufs[i] as Buffer).subarray(0, bytesRead))
       pos += bytesRead
+      i ^= 1
+      pending = readAt(pos, i)
+      await limiter.take(bytesRead, ctx.signal)
+      await ctx.write(frames)
     }
+    await pending
   } finally {
     await fh.close()
   }

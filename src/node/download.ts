@@ -302,7 +302,8 @@ export class Download extends EventEmitter {
       },
       flush: () => {
         if (failure) throw failure
-        flushNow()
+        // Write in batches of >= 128 KiB (fewer thread-pool round trips), or when readers wait.
+        if (fill >= 128 * 1024 || this.waiters.length) flushNow()
         if (pending.size >= MAX_PENDING_WRITES) return Promise.race(pending)
       },
       drain: async () => {
