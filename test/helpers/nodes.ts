@@ -1,0 +1,132 @@
+/**
+ * Test helpers: temp folders, real media copies, in-process nodes and `p2ptube` child
+ * processes speaking --json, each torn down with the test.
+ */
+import type { ExecutionContext } from 'ava'
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { createReadStream } from 'node:fs'
+import fs from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { P2PNode, type NodeOptions } from '../../src/node/node.ts'
+
+/** Real media from Debian packages (scripts/setup.sh installs them). */
+export const VIDEO_DIR = '/usr/share/lebiniou/vue/media'
+export const AUDIO_DIR = '/usr/share/scummvm/drascula/audio'
+/** 4.3 MB, 10.6 s, H.264, moov at the end (not faststart). */
+export const BIG_CLIP = 'lebiniou-2021-06-10_12-19-53.mp4'
+/** 367 kB, 8.9 s. */
+export const SMALL_CLIP = 'lebiniou-2021-06-10_12-19-19.mp4'
+export const BIN = fileURLToPath(new URL('../../bin/p2ptube.js', import.meta.url))
+
+/** A fresh temp folder removed after the test. */
+export async function tempDir(t: ExecutionContext, label = 'p2ptube-test'): Promise<string> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), `${label}-`))
+  t.teardown(() => fs.rm(dir, { recursive: true, force: true }))
+  return dir
+}
+
+/** A temp share folder holding copies of real clips, optionally under other names. */
+export async function shareWith(t: ExecutionContext, files: Array<string | [string, string]>): Promise<string> {
+  const dir = await tempDir(t, 'p2ptube-share')
+  for (const f of files) {
+    const [src, name] = typeof f === 'string' ? [f, f] : f
+    await fs.mkdir(path.dirname(path.join(dir, name)), { recursive: true })
+    await fs.copyFile(path.join(VIDEO_DIR, src), path.join(dir, name))
+  }
+  return dir
+}
+
+/** SHA-256 of a file, hex. */
+export async function sha256File(file: string): Promise<string> {
+  const h = createHash('sha256')
+  for await (const c of createReadStream(file)) h.update(c as Buffer)
+  return h.digest('hex')
+}
+
+/** Start an in-process node on 127.0.0.1:0 (no cache, no stabilizer), stopped after the test. */
+export async function startNode(t: ExecutionContext, opts: NodeOptions = {}): Promise<P2PNode> {
+  const node = new P2PNode({ dataDir: null, stabilizeIntervalMs: 0, maxPeers: 0, downloadsDir: await tempDir(t, 'p2ptube-dl'), ...opts })
+  t.teardown(() => node.stop())
+  await node.start()
+  await node.library.whenHashed()
+  return node
+}
+
+/** A `p2ptube` child process whose stdout is JSON lines. */
+export interface JsonProc {
+  child: ChildProcessWithoutNullStreams
+  events: Array<Record<string, unknown>>
+  /** Next event (from the start of output) matching, waiting for it. */
+  next(match: string | ((e: Record<string, unknown>) => boolean), timeoutMs?: number): Promise<Record<string, unknown>>
+  send(cmd: Record<string, unknown>): void
+  exited: Promise<number | null>
+  stderr(): string
+}
+
+/** Spawn `p2ptube ARGS` (compiled build when present), killed after the test. */
+export function spawnCli(t: ExecutionContext, args: string[], env: NodeJS.ProcessEnv = {}): JsonProc {
+  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['pipe', 'pipe', 'pipe'] })
+  let err = ''
+  child.stderr.on('data', (d) => (err += String(d)))
+  const events: Array<Record<string, unknown>> = []
+  let cursor = 0
+  const waiters = new Set<() => void>()
+  createInterface({ input: child.stdout }).on('line', (l) => {
+    try {
+      events.push(JSON.parse(l) as Record<string, unknown>)
+    } catch {
+      events.push({ event: 'text', text: l })
+    }
+    for (const w of waiters) w()
+  })
+  const exited = new Promise<number | null>((r) => child.once('exit', (c) => r(c)))
+  t.teardown(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM')
+      await exited
+    }
+  })
+  void cursor
+  return {
+    child,
+    events,
+    exited,
+    stderr: () => err,
+    send: (cmd) => child.stdin.write(JSON.stringify(cmd) + '\n'),
+    next(match, timeoutMs = 60_000) {
+      const pred = typeof match === 'string' ? (e: Record<string, unknown>) => e.event === match : match
+      return new Promise((resolve, reject) => {
+        const check = (): boolean => {
+          const e = events.find(pred)
+          if (!e) return false
+          cleanup()
+          resolve(e)
+          return true
+        }
+        const timer = setTimeout(() => {
+          cleanup()
+          reject(new Error(`no ${String(match)} event in ${timeoutMs} ms; stderr: ${err.slice(-2000)}`))
+        }, timeoutMs)
+        const onExit = (): void => {
+          if (!check()) {
+            cleanup()
+            reject(new Error(`process exited before ${String(match)}; stderr: ${err.slice(-2000)}`))
+          }
+        }
+        const cleanup = (): void => {
+          clearTimeout(timer)
+          waiters.delete(w)
+          child.off('exit', onExit)
+        }
+        const w = (): void => void check()
+        if (check()) return
+        waiters.add(w)
+        child.once('exit', onExit)
+      })
+    }
+  }
+}
