@@ -22,6 +22,8 @@ export interface NodeContext {
   onHits(h: Hits, remoteAddress: string): boolean
   /** RESP arrived; returns false when it answers no query this node sent (dropped). */
   onLegacyResponse(r: LegacyResponse, remoteAddress: string): boolean
+  /** Count bytes of file data sent (for up-rate displays). */
+  countUpload(bytes: number): void
   /** Features named in CAPS. */
   readonly features: string[]
 }

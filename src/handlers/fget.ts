@@ -13,5 +13,5 @@ export const fgetHandler =
     const name = ctx.payload.toString('utf8')
     const entry = node.library.get(name) ?? node.library.get(name.trim())
     if (!entry) return ctx.error('File not found')
-    await serveFile(ctx, entry, 0, entry.size, node.limiter)
+    await serveFile(ctx, entry, 0, entry.size, node.limiter, (n) => node.countUpload(n))
   }

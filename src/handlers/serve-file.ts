@@ -1,7 +1,7 @@
 /**
  * Send file bytes as REPL frames of exactly CHUNK_SIZE bytes, the last one shorter
  * (PROTOCOL.md §4.7), reading in blocks, honouring backpressure and the upload rate limit.
- * Memory per upload: one block (256 KiB) and its frames.
+ * Memory per upload: two blocks (2 × 256 KiB) and the frames of one.
  */
 import fs from 'node:fs/promises'
 import { CHUNK_SIZE } from '../protocol/constants.ts'
@@ -18,7 +18,7 @@ const BLOCK = CHUNK_SIZE * 128 // 256 KiB
  * @throws P2PTubeError ERR_FILE_CHANGED when the file is no longer the indexed size
  *   (the reply then ends short and the requester's checks fail), read errors.
  */
-export async function serveFile(ctx: RequestContext, entry: LibraryEntry, offset: number, length: number, limiter: RateLimiter): Promise<void> {
+export async function serveFile(ctx: RequestContext, entry: LibraryEntry, offset: number, length: number, limiter: RateLimiter, onSent?: (bytes: number) => void): Promise<void> {
   const fh = await fs.open(entry.path, 'r')
   try {
     const st = await fh.stat()
@@ -41,6 +41,7 @@ export async function serveFile(ctx: RequestContext, entry: LibraryEntry, offset
       pending = readAt(pos, i)
       await limiter.take(bytesRead, ctx.signal)
       await ctx.write(frames)
+      onSent?.(bytesRead)
     }
     await pending
   } finally {

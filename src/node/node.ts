@@ -93,6 +93,9 @@ export interface NodeStats {
   legacyQueriesHandled: number
   hitsSent: number
   badInput: number
+  /** File bytes sent to and received from peers since start. */
+  bytesUp: number
+  bytesDown: number
 }
 
 /**
@@ -118,7 +121,7 @@ export class P2PNode extends EventEmitter implements NodeContext {
   readonly peers: PeerTable
   readonly library: Library
   readonly limiter: RateLimiter
-  readonly stats: NodeStats = { searchesHandled: 0, searchesDuplicate: 0, legacyQueriesHandled: 0, hitsSent: 0, badInput: 0 }
+  readonly stats: NodeStats = { searchesHandled: 0, searchesDuplicate: 0, legacyQueriesHandled: 0, hitsSent: 0, badInput: 0, bytesUp: 0, bytesDown: 0 }
   readonly features = [MSG.CAPS, MSG.SRCH, MSG.HITS, MSG.RGET]
   readonly downloads = new Map<string, Download>()
   readonly downloadsDir: string
@@ -153,6 +156,11 @@ export class P2PNode extends EventEmitter implements NodeContext {
       this.log('info', `peer ${p.id} removed: ${reason}`)
       this.emit('peer-removed', p, reason)
     })
+  }
+
+  /** @see NodeContext.countUpload */
+  countUpload(bytes: number): void {
+    this.stats.bytesUp += bytes
   }
 
   /** Emit a log line (the CLI and TUI decide where it goes). */
@@ -451,6 +459,7 @@ export class P2PNode extends EventEmitter implements NodeContext {
     const existing = this.downloads.get(key)
     if (existing && (existing.state === 'downloading' || existing.state === 'queued')) return existing
     const d = new Download(opts)
+    d.on('data', (_pos: number, n: number) => (this.stats.bytesDown += n))
     this.downloads.set(key, d)
     this.emit('download', d)
     return d

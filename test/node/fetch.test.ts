@@ -18,7 +18,7 @@ test('fetch of real media: REPL data frames, partial file renamed only after the
   t.false(existsSync(d.partPath))
   t.is(path.basename(res.path), 'Clip ñ.mp4')
   t.is(res.sha256, await sha256File(path.join(VIDEO_DIR, BIG_CLIP)))
-  t.is(res.sha256, r!.contentId)
+  t.is(res.sha256, r!.contentId as string)
 })
 
 test('interrupted fetch (cancel) resumes from the chunk map and completes with the right SHA-256', async (t) => {
@@ -43,7 +43,7 @@ test('interrupted fetch (cancel) resumes from the chunk map and completes with t
   const res = await second.start()
   t.true(resumedWith >= 1_000_000, `resumed with ${resumedWith} bytes`)
   t.true(second.receivedThisRun <= (r!.size as number) - resumedWith, 'only the missing bytes were fetched again')
-  t.is(res.sha256, r!.contentId)
+  t.is(res.sha256, r!.contentId as string)
 })
 
 test('a holder whose file changed (same size, other bytes) fails the SHA-256 check: ERR_INTEGRITY, nothing kept', async (t) => {
