@@ -20,7 +20,7 @@ async function mpvOf(pid: number): Promise<string[]> {
 
 test('fetch --play: a real video found by content id, played in headless mpv before the download ends, SHA-256 checked, no mpv left', async (t) => {
   const share = await shareWith(t, [BIG_CLIP, SMALL_CLIP])
-  const seeder = spawnCli(t, ['node', '--json', '--share', share, '--rate-limit', '1000000', '--data', path.join(share, '.cache')])
+  const seeder = spawnCli(t, ['node', '--json', '--share', share, '--rate-limit', '250000', '--data', path.join(share, '.cache')])
   const listening = await seeder.next('listening')
   await seeder.next('indexed')
   const cid = await sha256File(path.join(VIDEO_DIR, BIG_CLIP))

@@ -15,11 +15,17 @@ const BLOCK = CHUNK_SIZE * 128 // 256 KiB
 
 /**
  * Stream [offset, offset+length) of `entry`.
- * @throws P2PTubeError ERR_FILE_CHANGED when the file is no longer the indexed size
- *   (the reply then ends short and the requester's checks fail), read errors.
+ * @throws P2PTubeError ERR_READ when the file cannot be opened (deleted since indexing),
+ *   ERR_FILE_CHANGED when it is no longer the indexed size (the reply then ends short and the
+ *   requester's checks fail).
  */
 export async function serveFile(ctx: RequestContext, entry: LibraryEntry, offset: number, length: number, limiter: RateLimiter, onSent?: (bytes: number) => void): Promise<void> {
-  const fh = await fs.open(entry.path, 'r')
+  let fh: fs.FileHandle
+  try {
+    fh = await fs.open(entry.path, 'r')
+  } catch (err) {
+    throw new P2PTubeError('ERR_READ', `Error reading file (${(err as NodeJS.ErrnoException).code ?? 'unknown'})`)
+  }
   try {
     const st = await fh.stat()
     if (st.size !== entry.size) throw new P2PTubeError('ERR_FILE_CHANGED', 'Error reading file: it changed since it was indexed')

@@ -6,7 +6,7 @@
  */
 import { EventEmitter } from 'node:events'
 import net from 'node:net'
-import { MSG, REQUEST_LIMITS, REQUEST_TIMEOUT_MS } from '../protocol/constants.ts'
+import { IDLE_TIMEOUT_MS, MAX_CONNECTIONS, MSG, REQUEST_LIMITS, REQUEST_TIMEOUT_MS } from '../protocol/constants.ts'
 import { P2PTubeError, ProtocolError } from '../protocol/errors.ts'
 import { encodeFrame, FrameDecoder } from '../protocol/frame.ts'
 
@@ -35,6 +35,10 @@ export type Handler = (ctx: RequestContext) => Promise<void> | void
 export interface FrameServerOptions {
   handlers: ReadonlyMap<string, Handler>
   requestTimeoutMs?: number
+  /** A requester that reads nothing of its reply for this long is disconnected, ms. */
+  writeTimeoutMs?: number
+  /** Connections served at once; more are refused at accept. */
+  maxConnections?: number
   /** Bytes read and discarded after the reply before the socket is destroyed. */
   drainLimit?: number
 }
@@ -48,7 +52,8 @@ export interface BadInput {
 
 /**
  * TCP server for the one-request-per-connection protocol.
- * Events: 'bad-input' (BadInput), 'handler-error' (Error: a local bug, logged).
+ * Events: 'bad-input' (BadInput), 'request-failed' (BadInput: an expected failure such as a
+ * file deleted since indexing), 'handler-error' (Error: a local bug, logged).
  */
 export class FrameServer extends EventEmitter {
   private readonly server: net.Server
@@ -61,6 +66,7 @@ export class FrameServer extends EventEmitter {
     this.requestTimeoutMs = opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS
     this.drainLimit = opts.drainLimit ?? 65536
     this.server = net.createServer({ allowHalfOpen: true }, (s) => this.onConnection(s))
+    this.server.maxConnections = opts.maxConnections ?? MAX_CONNECTIONS
   }
 
   /**
@@ -132,11 +138,15 @@ export class FrameServer extends EventEmitter {
       new Promise((resolve, rejectWrite) => {
         if (socket.destroyed) return rejectWrite(new P2PTubeError('ERR_CONNECTION_CLOSED', 'connection closed'))
         if (socket.write(bytes)) return resolve()
+        // A requester that stops reading must not hold the upload (file handle, buffers) forever.
+        const stall = setTimeout(() => socket.destroy(), this.opts.writeTimeoutMs ?? IDLE_TIMEOUT_MS)
         const onDrain = (): void => {
+          clearTimeout(stall)
           socket.off('close', onClose)
           resolve()
         }
         const onClose = (): void => {
+          clearTimeout(stall)
           socket.off('drain', onDrain)
           rejectWrite(new P2PTubeError('ERR_CONNECTION_CLOSED', 'connection closed'))
         }
@@ -171,9 +181,15 @@ export class FrameServer extends EventEmitter {
               if (err instanceof ProtocolError) {
                 this.emit('bad-input', { remoteAddress, code: err.code, message: err.message } satisfies BadInput)
                 await ctx.error(err.message).catch(() => {})
-              } else if (!(err instanceof P2PTubeError && err.code === 'ERR_CONNECTION_CLOSED')) {
+              } else if (ac.signal.aborted || (err instanceof P2PTubeError && err.code === 'ERR_CONNECTION_CLOSED')) {
+                // The requester went away mid-reply: nothing to answer, nothing wrong here.
+              } else if (err instanceof P2PTubeError) {
+                // An expected failure (file deleted since indexing...): tell the requester.
+                this.emit('request-failed', { remoteAddress, code: err.code, message: err.message } satisfies BadInput)
+                await ctx.error(err.message).catch(() => {})
+              } else {
                 this.emit('handler-error', err)
-                await ctx.error(err instanceof P2PTubeError ? err.message : 'Internal error').catch(() => {})
+                await ctx.error('Internal error').catch(() => {})
               }
               finish()
             })

@@ -13,7 +13,7 @@ import { EventEmitter } from 'node:events'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { exchange, type Endpoint } from '../net/client.ts'
-import { CHUNK_SIZE, MAX_ERROR_REPLY, MAX_FILE_SIZE, MSG } from '../protocol/constants.ts'
+import { CHUNK_SIZE, MAX_ERROR_REPLY, MAX_FILE_SIZE, MAX_META_REPLY, MSG } from '../protocol/constants.ts'
 import { AbortError, IntegrityError, P2PTubeError, ProtocolError, RemoteError } from '../protocol/errors.ts'
 import type { FramePolicy } from '../protocol/frame.ts'
 import { formatRget, parseRangeMeta } from '../protocol/messages.ts'
@@ -348,7 +348,7 @@ export class Download extends EventEmitter {
     this.cursor = offset
     const policy = (type: string): FramePolicy | undefined => {
       if (type === MSG.ERRO) return { maxLength: MAX_ERROR_REPLY }
-      if (type === MSG.REPL) return meta ? { maxLength: CHUNK_SIZE, stream: true } : { maxLength: 4096 }
+      if (type === MSG.REPL) return meta ? { maxLength: CHUNK_SIZE, stream: true } : { maxLength: MAX_META_REPLY }
       return undefined
     }
     let remoteError: RemoteError | null = null
@@ -368,12 +368,13 @@ export class Download extends EventEmitter {
             if (m.cid !== this.opts.cid || (this.size !== undefined && m.size !== this.size) || m.offset !== offset) {
               throw new ProtocolError('ERR_BAD_REPLY', `holder ${this.opts.holder.id} answered RGET for another range or file`)
             }
-            if (m.size > MAX_FILE_SIZE) throw new ProtocolError('ERR_FRAME_TOO_LARGE', `file of ${m.size} bytes is over the ${MAX_FILE_SIZE} limit`)
+            if (m.size > MAX_FILE_SIZE) throw new ProtocolError('ERR_FILE_TOO_LARGE', `file of ${m.size} bytes is over the ${MAX_FILE_SIZE}-byte limit`)
+            if (m.length !== Math.min(length, m.size - offset)) throw new ProtocolError('ERR_BAD_REPLY', `holder ${this.opts.holder.id} announced ${m.length} bytes for a ${length}-byte range`)
             this.size = m.size
             meta = true
           },
           data: (_type, data) => {
-            if (this.size !== undefined && pos + data.length > this.size) throw new ProtocolError('ERR_BAD_REPLY', 'holder sent more bytes than the file has')
+            if (pos + data.length > offset + length || (this.size !== undefined && pos + data.length > this.size)) throw new ProtocolError('ERR_BAD_REPLY', 'holder sent more bytes than asked for')
             sink.push(pos, data)
             pos += data.length
             this.cursor = pos
@@ -394,6 +395,7 @@ export class Download extends EventEmitter {
   private async fetchLegacy(): Promise<void> {
     const sink = this.makeSink()
     let pos = 0
+    let frames = 0
     let remoteError: RemoteError | null = null
     const policy = (type: string): FramePolicy | undefined => {
       if (type === MSG.ERRO) return { maxLength: MAX_ERROR_REPLY }
@@ -410,8 +412,9 @@ export class Download extends EventEmitter {
           frame: (_type, payload) => {
             remoteError = new RemoteError(payload.toString('utf8'))
           },
+          start: () => void frames++,
           data: (_type, data) => {
-            if (pos + data.length > MAX_FILE_SIZE) throw new ProtocolError('ERR_FRAME_TOO_LARGE', 'file over the size limit')
+            if (pos + data.length > MAX_FILE_SIZE) throw new ProtocolError('ERR_FILE_TOO_LARGE', `file over the ${MAX_FILE_SIZE}-byte limit`)
             sink.push(pos, data)
             pos += data.length
           },
@@ -423,6 +426,8 @@ export class Download extends EventEmitter {
       await sink.drain()
     }
     if (remoteError) throw remoteError
+    // A legacy holder closing without any frame is a failure, not an empty file.
+    if (frames === 0) throw new ProtocolError('ERR_NO_REPLY', `legacy holder ${this.opts.holder.id} closed without sending ${this.name}`)
     this.size = pos
   }
 

@@ -184,15 +184,16 @@ export class Library extends EventEmitter {
 
   /**
    * Multi-word, case-insensitive keyword match on names: every word must occur.
+   * @param hashedOnly skip files whose content id is not known yet.
    * @returns at most `limit` entries.
    */
-  search(query: string, limit = 100): LibraryEntry[] {
+  search(query: string, limit = 100, hashedOnly = false): LibraryEntry[] {
     const words = query.toLowerCase().split(/\s+/).filter(Boolean)
     if (!words.length) return []
     const out: LibraryEntry[] = []
     for (const e of this.byName.values()) {
       const n = e.name.toLowerCase()
-      if (words.every((w) => n.includes(w))) {
+      if ((!hashedOnly || e.cid) && words.every((w) => n.includes(w))) {
         out.push(e)
         if (out.length >= limit) break
       }

@@ -10,7 +10,7 @@ import { request, requestText, type Endpoint } from '../net/client.ts'
 import { FrameServer, type BadInput } from '../net/server.ts'
 import { createHandlers } from '../handlers/registry.ts'
 import { normalizeAddress, type NodeContext } from '../handlers/context.ts'
-import { CONNECT_TIMEOUT_MS, DEFAULT_TTL, MAX_HITS, MAX_LIST_PEERS, MAX_TTL, MSG, QUERY_ID_BYTES, SEEN_SET_SIZE, SEEN_TTL_MS } from '../protocol/constants.ts'
+import { CONNECT_TIMEOUT_MS, DEFAULT_TTL, LEGACY_REPEAT_MS, MAX_HITS, MAX_HOPS, MAX_LEGACY_RESPONSES, MAX_LIST_PEERS, MAX_NAME_LENGTH, MAX_QUERY_LENGTH, MAX_TTL, MSG, QUERY_ID_BYTES, REQUEST_LIMITS, SEEN_SET_SIZE, SEEN_TTL_MS } from '../protocol/constants.ts'
 import { P2PTubeError } from '../protocol/errors.ts'
 import {
   formatHits,
@@ -127,7 +127,7 @@ export class P2PNode extends EventEmitter implements NodeContext {
   readonly downloadsDir: string
   private readonly server: FrameServer
   private readonly seen = new SeenSet(SEEN_SET_SIZE, SEEN_TTL_MS)
-  private readonly legacySeen = new SeenSet(SEEN_SET_SIZE, 10_000)
+  private readonly legacySeen = new SeenSet(SEEN_SET_SIZE, LEGACY_REPEAT_MS)
   private readonly searches = new Map<string, SearchHandle>()
   private stabilizer: NodeJS.Timeout | null = null
   private readonly timers = new Set<NodeJS.Timeout>()
@@ -147,6 +147,7 @@ export class P2PNode extends EventEmitter implements NodeContext {
       this.log('warn', `bad input from ${b.remoteAddress}: ${b.code}: ${b.message}`)
       this.emit('bad-input', b)
     })
+    this.server.on('request-failed', (b: BadInput) => this.log('warn', `request from ${b.remoteAddress} failed: ${b.code}: ${b.message}`))
     this.server.on('handler-error', (err: Error) => this.log('error', `handler failed: ${err.stack ?? err.message}`))
     this.peers.on('added', (p: PeerInfo) => {
       this.log('info', `peer ${p.id} added (${p.source})`)
@@ -322,8 +323,10 @@ export class P2PNode extends EventEmitter implements NodeContext {
    * Results arrive as 'result' events on the handle until `timeoutMs`.
    * @param query words, all of which must occur in a name (case-insensitive).
    * @param opts ttl (default 4, capped at 7), timeoutMs (default 3000), cid: find holders of a content id.
+   * @throws P2PTubeError ERR_QUERY_TOO_LONG over MAX_QUERY_LENGTH bytes.
    */
   search(query: string, opts: { ttl?: number; timeoutMs?: number; cid?: string } = {}): SearchHandle {
+    if (Buffer.byteLength(query) > MAX_QUERY_LENGTH) throw new P2PTubeError('ERR_QUERY_TOO_LONG', `a search may be at most ${MAX_QUERY_LENGTH} bytes`)
     const ttl = Math.max(1, Math.min(opts.ttl ?? DEFAULT_TTL, MAX_TTL))
     const qid = randomBytes(QUERY_ID_BYTES).toString('hex')
     const handle = new SearchHandle(qid, query, legacyKeyOf(query), opts.cid)
@@ -365,15 +368,24 @@ export class P2PNode extends EventEmitter implements NodeContext {
     }
     this.stats.searchesHandled++
     this.emit('search', { qid: s.qid, duplicate: false, hops: s.hops })
-    const matches = (s.cid ? [this.library.getByCid(s.cid)] : this.library.search(s.q, MAX_HITS)).filter((e) => e?.cid)
+    const matches = (s.cid ? [this.library.getByCid(s.cid)] : this.library.search(s.q, MAX_HITS, true)).filter((e) => e?.cid && Buffer.byteLength(e.name) <= MAX_NAME_LENGTH)
     if (matches.length) {
-      const hits: Hits = { qid: s.qid, holder: this.id, results: matches.map((e) => ({ name: e!.name, size: e!.size, cid: e!.cid as string, kind: e!.kind })) }
+      // Keep the payload under the receiver's HITS limit (§2): drop results that do not fit.
+      const results: Hits['results'] = []
+      let bytes = 200
+      for (const e of matches) {
+        const r = { name: e!.name, size: e!.size, cid: e!.cid as string, kind: e!.kind }
+        bytes += Buffer.byteLength(JSON.stringify(r)) + 1
+        if (bytes > REQUEST_LIMITS.HITS!) break
+        results.push(r)
+      }
+      const hits: Hits = { qid: s.qid, holder: this.id, results }
       const origin = parsePeerId(s.origin)
       this.stats.hitsSent++
       void request(origin, MSG.HITS, formatHits(hits), this.dialOpts).catch((err) => this.log('warn', `HITS to ${s.origin} failed: ${errText(err)}`))
     }
     // TTL counts the hops a query may still travel: forward while ttl-1 >= 1 (Gnutella).
-    if (s.ttl - 1 >= 1) {
+    if (s.ttl - 1 >= 1 && s.hops < MAX_HOPS) {
       const fwd: Search = { ...s, ttl: s.ttl - 1, hops: s.hops + 1 }
       for (const p of this.peers.list()) if (p.id !== s.origin) void this.sendSearch(p, fwd)
     }
@@ -382,13 +394,15 @@ export class P2PNode extends EventEmitter implements NodeContext {
 
   /** @see NodeContext.onLegacyQuery — legacy semantics: answer on a match, else forward with ttl-1. */
   onLegacyQuery(q: LegacyQuery): void {
+    // Our own legacy query echoed back by a legacy peer (it forwards to every neighbour).
+    if (q.returnId === this.id) return
     // Legacy queries carry no id: suppress repeats of the same origin+key for 10 s.
     if (!this.legacySeen.add(`${q.returnId}\n${q.key}`)) {
       this.stats.searchesDuplicate++
       return
     }
     this.stats.legacyQueriesHandled++
-    const matches = this.library.search(q.key, 10)
+    const matches = this.library.search(q.key, MAX_LEGACY_RESPONSES).filter((e) => Buffer.byteLength(e.name) * 3 + 300 < REQUEST_LIMITS.RESP!)
     if (matches.length) {
       const to = parsePeerId(q.returnId)
       for (const e of matches) {
@@ -441,7 +455,8 @@ export class P2PNode extends EventEmitter implements NodeContext {
   /**
    * Start (or resume) a download. A search result is the usual input.
    * @returns the Download; call `start()` on it to run it (it is also registered in `downloads`).
-   * @throws P2PTubeError ERR_NO_CONTENT_ID for a p2ptube holder without a content id.
+   * @throws P2PTubeError ERR_NO_CONTENT_ID for a p2ptube holder without a content id, ERR_BUSY
+   *   when another download is writing the same partial file.
    */
   fetch(r: { name: string; holder: string; contentId?: string | null; size?: number | null; legacy?: boolean; dir?: string }): Download {
     const holder = parsePeerId(r.holder)
@@ -459,6 +474,11 @@ export class P2PNode extends EventEmitter implements NodeContext {
     const existing = this.downloads.get(key)
     if (existing && (existing.state === 'downloading' || existing.state === 'queued')) return existing
     const d = new Download(opts)
+    for (const other of this.downloads.values()) {
+      if (other.partPath === d.partPath && (other.state === 'downloading' || other.state === 'verifying')) {
+        throw new P2PTubeError('ERR_BUSY', `${other.fileName} is already being downloaded into ${other.partPath}`)
+      }
+    }
     d.on('data', (_pos: number, n: number) => (this.stats.bytesDown += n))
     this.downloads.set(key, d)
     this.emit('download', d)

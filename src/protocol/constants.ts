@@ -30,7 +30,22 @@ export const MSG = {
   CAPS: 'CAPS',
   SRCH: 'SRCH',
   HITS: 'HITS',
-  RGET: 'RGET'
+  RGET: 'RGET',
+  // Tracker messages: a node (or any client) to a tracker, never node to node (PROTOCOL.md §7).
+  /** Register: the sender's listening port; the host is the socket's (§7.2). */
+  TREG: 'TREG',
+  /** Announce: a library delta against a version, or a heartbeat (§7.3). */
+  TANN: 'TANN',
+  /** Unregister at once (a clean leave) (§7.4). */
+  TBYE: 'TBYE',
+  /** Peer list for bootstrap (§7.5). */
+  TPRS: 'TPRS',
+  /** Holders of a content id (§7.6). */
+  TWHO: 'TWHO',
+  /** Keyword search over every announced name, ranked, with holder counts (§7.7). */
+  TFND: 'TFND',
+  /** Tracker status: peers online, files indexed, announces/s (§7.8). */
+  TSTA: 'TSTA'
 } as const
 export type MsgType = (typeof MSG)[keyof typeof MSG]
 
@@ -51,11 +66,20 @@ export const REQUEST_LIMITS: Readonly<Record<string, number>> = {
   CAPS: 1024,
   SRCH: 4096,
   HITS: 65536,
-  RGET: 4096
+  RGET: 4096,
+  TREG: 1024,
+  TANN: 65536,
+  TBYE: 1024,
+  TPRS: 1024,
+  TWHO: 1024,
+  TFND: 1024,
+  TSTA: 1024
 }
 
 /** Largest control reply (REPL/ERRO outside a file transfer) a requester buffers, bytes (PROTOCOL.md §2). */
 export const MAX_CONTROL_REPLY = 65536
+/** Largest RGET meta frame (the first REPL of an RGET reply) a requester buffers, bytes (PROTOCOL.md §4.4). */
+export const MAX_META_REPLY = 4096
 /** Largest ERRO payload buffered, bytes (PROTOCOL.md §2). */
 export const MAX_ERROR_REPLY = 4096
 /** Most reply frames a requester reads for one control request (LIST: count line + peers) (PROTOCOL.md §2). */
@@ -73,6 +97,12 @@ export const QUERY_ID_BYTES = 16
 /** Seen-set of query ids: entries kept, and how long, ms (PROTOCOL.md §4.2). */
 export const SEEN_SET_SIZE = 10_000
 export const SEEN_TTL_MS = 60_000
+/** SRCH is not forwarded once it has travelled this many hops (the field is one byte) (PROTOCOL.md §4.2). */
+export const MAX_HOPS = 255
+/** Legacy QUER carries no id: the same return id + key is ignored for this long, ms (PROTOCOL.md §3.4). */
+export const LEGACY_REPEAT_MS = 10_000
+/** RESP messages sent for one legacy QUER at most (PROTOCOL.md §3.4). */
+export const MAX_LEGACY_RESPONSES = 10
 /** Results in one HITS message at most (OpenNap: 100) (PROTOCOL.md §4.3). */
 export const MAX_HITS = 100
 /** Longest search string, bytes (PROTOCOL.md §4.2). */
@@ -84,9 +114,37 @@ export const MAX_NAME_LENGTH = 1024
 export const CONNECT_TIMEOUT_MS = 5_000
 /** A server closes a connection whose one request frame has not fully arrived in this time. */
 export const REQUEST_TIMEOUT_MS = 10_000
-/** A requester gives up when a reply stream is silent for this long. */
+/** A requester gives up when a reply stream is silent for this long; a server gives up on a
+ * requester that has not read its reply for this long. */
 export const IDLE_TIMEOUT_MS = 30_000
+/** Connections a node serves at once; more are refused at accept (PROTOCOL.md §2). */
+export const MAX_CONNECTIONS = 512
 
 /** Protocol name and version in the CAPS reply (PROTOCOL.md §4.1). */
 export const PROTOCOL_NAME = 'p2ptube'
 export const PROTOCOL_VERSION = 1
+
+// ---------------------------------------------------------------- tracker (PROTOCOL.md §7)
+
+/** Announce interval a tracker tells its nodes by default, ms, and the least it accepts (tests) (§7.2). */
+export const DEFAULT_ANNOUNCE_INTERVAL_MS = 30_000
+export const MIN_ANNOUNCE_INTERVAL_MS = 1_000
+/** A peer is dropped after this many missed announce intervals (Syncthing: 30 s / 90 s) (§7.3). */
+export const ANNOUNCE_EXPIRY_INTERVALS = 3
+/** Most library entries added, and content ids removed, in one TANN (§7.3). */
+export const MAX_ANNOUNCE_ENTRIES = 200
+/** Most files a tracker indexes for one peer (the library's own cap) (§7.3). */
+export const MAX_FILES_PER_PEER = 100_000
+/** Peers in one TPRS reply by default and at most (opentracker: 50; RFC 7846 suggests < 30) (§7.5). */
+export const TRACKER_PEERS_DEFAULT = 30
+export const TRACKER_PEERS_MAX = 50
+/** Holders listed per result in TFND and at most in TWHO (§7.6, §7.7). */
+export const TRACKER_HOLDERS_PER_RESULT = 5
+export const TRACKER_HOLDERS_MAX = 50
+/** Results in one TFND reply at most (OpenNap: 100) (§7.7). */
+export const TRACKER_RESULTS_MAX = 100
+/** Announce rate limit per peer address: a bucket of this many, refilled at this many per second (§7.3). */
+export const ANNOUNCE_BURST = 32
+export const ANNOUNCE_REFILL_PER_S = 8
+/** Default TCP port of a tracker. */
+export const DEFAULT_TRACKER_PORT = 9410

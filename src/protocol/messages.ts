@@ -14,7 +14,8 @@ export interface PeerAddress {
   port: number
 }
 
-function malformed(what: string): ProtocolError {
+/** ProtocolError ERR_MALFORMED_PAYLOAD with `what` as the message. */
+export function malformed(what: string): ProtocolError {
   return new ProtocolError('ERR_MALFORMED_PAYLOAD', what)
 }
 
@@ -54,13 +55,20 @@ function tokens(payload: string): string[] {
 }
 
 /** JOIN "<peerid> <host> <port>" (PROTOCOL.md §3.3). @throws ProtocolError */
-export function parseJoin(payload: string): PeerAddress {
+export function parseJoin(payload: string, what = 'Join'): PeerAddress {
   const t = tokens(payload)
-  if (t.length !== 3) throw malformed('Join: incorrect arguments')
-  const [id, host, port] = t as [string, string, string]
-  parsePeerId(id)
-  if (!HOST_RE.test(host)) throw malformed('Join: incorrect arguments (bad host)')
-  return { id, host, port: parsePort(port) }
+  if (t.length !== 3) throw malformed(`${what}: incorrect arguments`)
+  const [id, host, portText] = t as [string, string, string]
+  try {
+    const p = parsePeerId(id)
+    if (!HOST_RE.test(host)) throw malformed('bad host')
+    const port = parsePort(portText)
+    // The peer id is "host:port" of the same peer: a mismatch would advertise another address.
+    if (p.host !== host.replace(/^\[(.*)\]$/, '$1') || p.port !== port) throw malformed('peer id does not match host and port')
+    return { id, host, port }
+  } catch (err) {
+    throw malformed(`${what}: incorrect arguments (${(err as Error).message})`)
+  }
 }
 
 /** JOIN payload for an address. */
@@ -69,7 +77,7 @@ export function formatJoin(p: PeerAddress): string {
 }
 
 /** One LIST line "<peerid> <host> <port>" (PROTOCOL.md §3.2); same shape as JOIN. */
-export const parseListLine = parseJoin
+export const parseListLine = (line: string): PeerAddress => parseJoin(line, 'List')
 export const formatListLine = formatJoin
 
 /** Legacy QUER "<return-peerid> <key> <ttl>" (PROTOCOL.md §3.4). */
@@ -84,9 +92,13 @@ export function parseQuer(payload: string): LegacyQuery {
   const t = tokens(payload)
   if (t.length !== 3) throw malformed('Query: incorrect arguments')
   const [returnId, key, ttlText] = t as [string, string, string]
-  parsePeerId(returnId)
+  try {
+    parsePeerId(returnId)
+  } catch (err) {
+    throw malformed(`Query: incorrect arguments (${(err as Error).message})`)
+  }
   if (!/^\d{1,3}$/.test(ttlText)) throw malformed(`Query: incorrect arguments (ttl must be a number, got ${JSON.stringify(ttlText.slice(0, 16))})`)
-  if (key.length > MAX_QUERY_LENGTH) throw malformed('Query: key too long')
+  if (Buffer.byteLength(key) > MAX_QUERY_LENGTH) throw malformed('Query: key too long')
   return { returnId, key, ttl: Math.min(Number(ttlText), MAX_TTL) }
 }
 
@@ -133,7 +145,8 @@ export function decodeLegacyName(name: string): string {
 
 // ---------------------------------------------------------------- extensions (JSON) §4
 
-function parseJson(payload: Buffer | string, what: string): Record<string, unknown> {
+/** Parse a JSON-object payload. @throws ProtocolError ERR_MALFORMED_PAYLOAD */
+export function parseJson(payload: Buffer | string, what: string): Record<string, unknown> {
   let value: unknown
   try {
     value = JSON.parse(typeof payload === 'string' ? payload : payload.toString('utf8'))
@@ -144,13 +157,15 @@ function parseJson(payload: Buffer | string, what: string): Record<string, unkno
   return value as Record<string, unknown>
 }
 
-function str(o: Record<string, unknown>, key: string, what: string, max: number, re?: RegExp): string {
+/** A required string field of at most `max` UTF-8 bytes, matching `re`. @throws ProtocolError */
+export function str(o: Record<string, unknown>, key: string, what: string, max: number, re?: RegExp): string {
   const v = o[key]
   if (typeof v !== 'string' || v.length === 0 || Buffer.byteLength(v) > max || (re && !re.test(v))) throw malformed(`${what}: field "${key}" is missing or invalid`)
   return v
 }
 
-function int(o: Record<string, unknown>, key: string, what: string, min: number, max: number): number {
+/** A required integer field within [min, max]. @throws ProtocolError */
+export function int(o: Record<string, unknown>, key: string, what: string, min: number, max: number): number {
   const v = o[key]
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) throw malformed(`${what}: field "${key}" must be an integer from ${min} to ${max}`)
   return v

@@ -5,7 +5,7 @@
 import type { ExecutionContext } from 'ava'
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { createReadStream } from 'node:fs'
+import { createReadStream, existsSync, readdirSync, statSync } from 'node:fs'
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
@@ -21,6 +21,21 @@ export const BIG_CLIP = 'lebiniou-2021-06-10_12-19-53.mp4'
 /** 367 kB, 8.9 s. */
 export const SMALL_CLIP = 'lebiniou-2021-06-10_12-19-19.mp4'
 export const BIN = fileURLToPath(new URL('../../bin/p2ptube.js', import.meta.url))
+
+/**
+ * bin/p2ptube.js runs dist/ when it exists. `npm test` builds first; when ava is run directly
+ * after editing src/, the build may be stale: then child processes run the sources (tsx).
+ */
+function distIsStale(): boolean {
+  const main = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url))
+  if (!existsSync(main)) return false
+  const built = statSync(main).mtimeMs
+  const src = fileURLToPath(new URL('../../src', import.meta.url))
+  const newest = (dir: string): number =>
+    readdirSync(dir, { withFileTypes: true }).reduce((m, e) => Math.max(m, e.isDirectory() ? newest(path.join(dir, e.name)) : statSync(path.join(dir, e.name)).mtimeMs), 0)
+  return newest(src) > built
+}
+const CHILD_ENV: NodeJS.ProcessEnv = distIsStale() ? { P2PTUBE_FROM_SOURCE: '1' } : {}
 
 /** A fresh temp folder removed after the test. */
 export async function tempDir(t: ExecutionContext, label = 'p2ptube-test'): Promise<string> {
@@ -69,7 +84,7 @@ export interface JsonProc {
 
 /** Spawn `p2ptube ARGS` (compiled build when present), killed after the test. */
 export function spawnCli(t: ExecutionContext, args: string[], env: NodeJS.ProcessEnv = {}): JsonProc {
-  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['pipe', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, NO_COLOR: '1', ...CHILD_ENV, ...env }, stdio: ['pipe', 'pipe', 'pipe'] })
   let err = ''
   child.stderr.on('data', (d) => (err += String(d)))
   const events: Array<Record<string, unknown>> = []
