@@ -7,6 +7,7 @@ import type { Argv } from 'yargs'
 import { P2PNode, type SearchResult } from '../node/node.ts'
 import type { Download, DownloadResult } from '../node/download.ts'
 import { StreamServer } from '../node/stream-server.ts'
+import { mdnsOptionsFromEnv } from '../node/mdns.ts'
 import { MpvPlayer } from '../player/mpv-player.ts'
 import { parsePeerId } from '../protocol/messages.ts'
 import { formatBytes, type Output } from './output.ts'
@@ -25,6 +26,8 @@ export interface NodeArgs {
   json: boolean
   verbose: boolean
   'player-args': string | undefined
+  tracker: string | undefined
+  mdns: boolean
 }
 
 /** Add the options every node-running command takes. */
@@ -42,6 +45,8 @@ export function nodeOptions<T>(y: Argv<T>) {
     .option('json', { type: 'boolean', default: false, describe: 'print one JSON object per line' })
     .option('verbose', { type: 'boolean', default: false, describe: 'also print debug logs' })
     .option('player-args', { type: 'string', describe: 'extra mpv flags, space-separated (e.g. "--volume=50")' })
+    .option('tracker', { type: 'string', describe: 'tracker host:port: register, bootstrap from it and search it first' })
+    .option('mdns', { type: 'boolean', default: false, describe: 'find peers and a tracker on the LAN over mDNS (and publish this node)' })
 }
 
 /** Validate node options. @throws Error with a clear message (exit 2). */
@@ -51,6 +56,7 @@ export function checkNodeArgs(a: NodeArgs): void {
   if (!Number.isInteger(a.hops) || a.hops < 0 || a.hops > 10) throw new Error(`--hops must be 0..10, got ${a.hops}`)
   if (!Number.isFinite(a['rate-limit']) || a['rate-limit'] < 0) throw new Error(`--rate-limit must be 0 or more bytes/s, got ${a['rate-limit']}`)
   for (const p of a.peer) parsePeerId(p)
+  if (a.tracker !== undefined) parsePeerId(a.tracker)
 }
 
 /** Build (not start) a node from CLI options and route its logs to `out`. */
@@ -64,6 +70,8 @@ export function makeNode(a: NodeArgs, out: Output, overrides: Partial<Constructo
     downloadsDir: a.downloads,
     rateLimit: a['rate-limit'],
     ...(a.data ? { dataDir: path.resolve(a.data) } : {}),
+    ...(a.tracker ? { tracker: a.tracker } : {}),
+    ...(a.mdns ? { mdns: mdnsOptionsFromEnv() } : {}),
     ...overrides
   })
   node.on('log', (l: { level: string; msg: string }) => {
@@ -84,6 +92,27 @@ export async function joinAll(node: P2PNode, peers: string[], out: Output): Prom
     }
   }
   return added
+}
+
+/**
+ * Wait for discovery before a one-shot search or fetch: mDNS sightings (the first one, then
+ * `graceMs` for the joins and for more, at most `maxMs`), then the tracker's bootstrap.
+ */
+export async function awaitDiscovery(node: P2PNode, maxMs = 3000, graceMs = 500): Promise<void> {
+  const mdns = node.mdns
+  if (mdns) {
+    await new Promise<void>((resolve) => {
+      const cap = setTimeout(resolve, maxMs)
+      const onFound = (): void => {
+        mdns.off('found', onFound)
+        clearTimeout(cap)
+        setTimeout(resolve, graceMs)
+      }
+      if (mdns.found().length) onFound()
+      else mdns.on('found', onFound)
+    })
+  }
+  await node.tracker?.ready
 }
 
 /**

@@ -8,6 +8,7 @@ import * as demo from './commands/demo.ts'
 import * as fetchCmd from './commands/fetch.ts'
 import * as nodeCmd from './commands/node.ts'
 import * as search from './commands/search.ts'
+import * as trackerCmd from './commands/tracker.ts'
 import { EXIT } from './output.ts'
 
 type CommandModule = { command: string; describe: string; builder: (y: Argv) => Argv<any>; handler: (a: any) => Promise<number> }
@@ -34,6 +35,7 @@ export function buildParser(argv: string[] = hideBin(process.argv)): Argv {
     .command(wrap(search))
     .command(wrap(fetchCmd))
     .command(wrap(demo))
+    .command(wrap(trackerCmd))
     .demandCommand(1, 'name a command: node, search, fetch or demo (see --help)')
     .strict()
     .epilog('Exit codes: 0 ok, 1 error, 2 bad usage, 3 not found, 4 integrity (SHA-256) failure, 130 interrupted.')

@@ -29,9 +29,11 @@ import {
 } from '../protocol/messages.ts'
 import { Download, type DownloadOptions } from './download.ts'
 import { Library } from './library.ts'
+import { MdnsDiscovery, type MdnsFound, type MdnsOptions } from './mdns.ts'
 import { PeerTable, type PeerInfo, type PeerSource } from './peer-table.ts'
 import { RateLimiter } from './rate-limiter.ts'
 import { SeenSet } from './seen-set.ts'
+import { TrackerClient } from './tracker-client.ts'
 
 /** Node options. Sizes in bytes, times in ms. */
 export interface NodeOptions {
@@ -55,6 +57,12 @@ export interface NodeOptions {
   connectTimeoutMs?: number
   idleTimeoutMs?: number
   requestTimeoutMs?: number
+  /** Tracker "host:port" to register and announce with, bootstrap from and search first (docs/TRACKER.md). */
+  tracker?: string
+  /** false: only query the tracker (one-shot search/fetch), never register (default true). */
+  trackerRegister?: boolean
+  /** Publish and browse on the LAN over mDNS (true = default options). */
+  mdns?: boolean | MdnsOptions
 }
 
 /** One search result. `contentId` and `size` are null for answers from a legacy peer. */
@@ -132,6 +140,10 @@ export class P2PNode extends EventEmitter implements NodeContext {
   private stabilizer: NodeJS.Timeout | null = null
   private readonly timers = new Set<NodeJS.Timeout>()
   private started = false
+  /** The tracker this node uses (from `tracker`, or found over mDNS), if any. */
+  tracker: TrackerClient | null = null
+  /** LAN discovery, when `mdns` is on. */
+  mdns: MdnsDiscovery | null = null
 
   constructor(readonly opts: NodeOptions = {}) {
     super()
@@ -188,6 +200,27 @@ export class P2PNode extends EventEmitter implements NodeContext {
       this.stabilizer.unref()
     }
     this.log('info', `listening as ${this.id}, sharing ${this.library.size} files`)
+    if (this.opts.tracker) this.useTracker(this.opts.tracker)
+    if (this.opts.mdns) this.startMdns(this.opts.mdns === true ? {} : this.opts.mdns)
+  }
+
+  /** Start using a tracker (once; a later call is ignored). @throws ProtocolError for a bad address. */
+  useTracker(address: string): TrackerClient {
+    if (this.tracker) return this.tracker
+    this.tracker = new TrackerClient(this, address, { register: this.opts.trackerRegister ?? true, connectTimeoutMs: this.dialOpts.connectTimeoutMs })
+    this.tracker.start()
+    return this.tracker
+  }
+
+  private startMdns(o: MdnsOptions): void {
+    this.mdns = new MdnsDiscovery({ role: 'node', peerId: this.id, port: this.port }, o)
+    this.mdns.on('status', (st: { state: string; reason: string }) => this.log(st.state === 'ok' || st.state === 'off' ? 'info' : 'warn', `mDNS ${st.state}: ${st.reason}`))
+    // A found node is joined like a --peer; a found tracker is used like --tracker.
+    this.mdns.on('found', (f: MdnsFound) => {
+      if (f.role === 'tracker') void this.useTracker(f.id)
+      else if (!this.peers.has(f.id) && f.id !== this.id) void this.join(f.id, 1, 'mdns').catch((err) => this.log('debug', `mDNS: cannot join ${f.id}: ${errText(err)}`))
+    })
+    this.mdns.start()
   }
 
   /**
@@ -201,6 +234,7 @@ export class P2PNode extends EventEmitter implements NodeContext {
     for (const t of this.timers) clearTimeout(t)
     for (const s of this.searches.values()) this.finishSearch(s)
     for (const d of this.downloads.values()) d.cancel()
+    await Promise.allSettled([this.tracker?.stop(), this.mdns?.stop()])
     await Promise.allSettled(this.peers.list().map((p) => request(p, MSG.QUIT, this.id, { connectTimeoutMs: 1000, idleTimeoutMs: 1000 })))
     await Promise.allSettled([...this.downloads.values()].map(async (d) => {
       await d.start().catch(() => {})
@@ -333,6 +367,13 @@ export class P2PNode extends EventEmitter implements NodeContext {
     this.searches.set(qid, handle)
     this.seen.add(qid)
     const s: Search = { qid, origin: this.id, q: query, ttl, hops: 0, ...(opts.cid ? { cid: opts.cid } : {}) }
+    // Indexed results from the tracker first (at once); the flood finds what it does not know.
+    if (this.tracker && (query.trim() || opts.cid)) {
+      void this.tracker.search(query, opts.cid).then(
+        (rs) => rs.forEach((r) => !handle.done && this.addResult(handle, { qid, ...r })),
+        (err) => this.log('debug', `tracker search failed: ${errText(err)}`)
+      )
+    }
     for (const p of this.peers.list()) void this.sendSearch(p, s)
     this.later(opts.timeoutMs ?? 3000, () => this.finishSearch(handle))
     return handle

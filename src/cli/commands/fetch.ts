@@ -1,7 +1,7 @@
 /** `p2ptube fetch (CONTENT_ID|NAME) --peer H:P [--play]`: find a holder, download, verify, optionally play. */
 import type { Argv } from 'yargs'
 import { isContentId } from '../../protocol/messages.ts'
-import { checkNodeArgs, fetchAndMaybePlay, joinAll, makeNode, nodeOptions, onShutdown, pickResult, splitPlayerArgs, type NodeArgs } from '../common.ts'
+import { awaitDiscovery, checkNodeArgs, fetchAndMaybePlay, joinAll, makeNode, nodeOptions, onShutdown, pickResult, splitPlayerArgs, type NodeArgs } from '../common.ts'
 import { EXIT, formatBytes, Output } from '../output.ts'
 
 export const command = 'fetch <target>'
@@ -22,18 +22,19 @@ export function builder(y: Argv) {
 export async function handler(a: NodeArgs & { target: string; out?: string; play: boolean; ttl: number; timeout: number }): Promise<number> {
   const out = new Output(a.json)
   checkNodeArgs(a)
-  if (!a.peer.length) throw new Error('fetch needs at least one --peer H:P to join through')
-  const node = makeNode(a, out, { stabilizeIntervalMs: 0, ...(a.out ? { downloadsDir: a.out } : {}) })
+  if (!a.peer.length && !a.tracker && !a.mdns) throw new Error('fetch needs at least one --peer H:P to join through (or --tracker H:P, or --mdns)')
+  const node = makeNode(a, out, { stabilizeIntervalMs: 0, trackerRegister: false, ...(a.out ? { downloadsDir: a.out } : {}) })
   await node.start()
   const removeSignals = onShutdown(async () => {
     out.info('interrupted: the partial download is kept; run the same fetch again to resume')
     await node.stop()
   })
   try {
-    if ((await joinAll(node, a.peer, out)) === 0) {
+    if ((await joinAll(node, a.peer, out)) === 0 && !a.tracker && !a.mdns) {
       out.error(`could not join any of ${a.peer.join(', ')}`, 'ERR_CONNECT')
       return EXIT.ERROR
     }
+    await awaitDiscovery(node)
     const byCid = isContentId(a.target)
     const h = byCid ? node.search('', { ttl: a.ttl, timeoutMs: a.timeout * 1000, cid: a.target }) : node.search(a.target, { ttl: a.ttl, timeoutMs: a.timeout * 1000 })
     // Take the first exact answer as soon as it arrives instead of waiting out the timeout.

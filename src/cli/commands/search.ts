@@ -1,7 +1,7 @@
 /** `p2ptube search QUERY --peer H:P`: a one-shot node joins, floods a search, prints results. */
 import type { Argv } from 'yargs'
 import { isContentId } from '../../protocol/messages.ts'
-import { checkNodeArgs, joinAll, makeNode, nodeOptions, type NodeArgs } from '../common.ts'
+import { awaitDiscovery, checkNodeArgs, joinAll, makeNode, nodeOptions, type NodeArgs } from '../common.ts'
 import { EXIT, formatBytes, Output } from '../output.ts'
 
 export const command = 'search <query..>'
@@ -20,14 +20,15 @@ export function builder(y: Argv) {
 export async function handler(a: NodeArgs & { query: string[]; ttl: number; timeout: number }): Promise<number> {
   const out = new Output(a.json)
   checkNodeArgs(a)
-  if (!a.peer.length) throw new Error('search needs at least one --peer H:P to join through')
-  const node = makeNode(a, out, { stabilizeIntervalMs: 0 })
+  if (!a.peer.length && !a.tracker && !a.mdns) throw new Error('search needs at least one --peer H:P to join through (or --tracker H:P, or --mdns)')
+  const node = makeNode(a, out, { stabilizeIntervalMs: 0, trackerRegister: false })
   await node.start()
   try {
-    if ((await joinAll(node, a.peer, out)) === 0) {
+    if ((await joinAll(node, a.peer, out)) === 0 && !a.tracker && !a.mdns) {
       out.error(`could not join any of ${a.peer.join(', ')}`, 'ERR_CONNECT')
       return EXIT.ERROR
     }
+    await awaitDiscovery(node)
     const q = a.query.join(' ')
     const h = isContentId(q) ? node.search('', { ttl: a.ttl, timeoutMs: a.timeout * 1000, cid: q }) : node.search(q, { ttl: a.ttl, timeoutMs: a.timeout * 1000 })
     h.on('result', (r) => {

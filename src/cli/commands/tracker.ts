@@ -1,0 +1,103 @@
+/**
+ * `p2ptube tracker`: run a group's tracker (docs/TRACKER.md), or `p2ptube tracker status
+ * --tracker H:P` to ask a running one. With --json the tracker prints one JSON event per line:
+ * first {"event":"listening","id":"H:P","tracker":"<tracker id>",...}, then a "status" event
+ * every --status-interval seconds and peer events.
+ */
+import os from 'node:os'
+import path from 'node:path'
+import type { Argv } from 'yargs'
+import { requestText } from '../../net/client.ts'
+import { mdnsOptionsFromEnv } from '../../node/mdns.ts'
+import { DEFAULT_ANNOUNCE_INTERVAL_MS, DEFAULT_TRACKER_PORT, MIN_ANNOUNCE_INTERVAL_MS, MSG } from '../../protocol/constants.ts'
+import { formatPeerId, parsePeerId } from '../../protocol/messages.ts'
+import { parseTrackerStatus, type TrackerStatus } from '../../protocol/tracker-messages.ts'
+import { Tracker } from '../../tracker/tracker.ts'
+import { onShutdown } from '../common.ts'
+import { EXIT, formatBytes, Output } from '../output.ts'
+
+export const command = 'tracker [action]'
+export const describe = "run a group's tracker (peer index, instant search), or ask one for its status"
+
+export function builder(y: Argv) {
+  return y
+    .positional('action', { type: 'string', choices: ['run', 'status'], default: 'run', describe: 'run a tracker, or print the status of --tracker' })
+    .option('port', { type: 'number', default: DEFAULT_TRACKER_PORT, describe: 'TCP port to listen on (0 = any free port)' })
+    .option('host', { type: 'string', default: '127.0.0.1', describe: 'address to listen on (0.0.0.0 for a LAN)' })
+    .option('data', { type: 'string', describe: 'folder of the persistent store (default ~/.local/share/p2ptube/tracker)' })
+    .option('announce-interval', { type: 'number', default: DEFAULT_ANNOUNCE_INTERVAL_MS / 1000, describe: 'seconds between a node\'s announces (at least 1); a node expires after 3 missed' })
+    .option('max-peers-per-host', { type: 'number', default: 64, describe: 'most peers online from one address (0 = unlimited)' })
+    .option('mdns', { type: 'boolean', default: false, describe: 'publish the tracker on the LAN so `p2ptube --mdns` nodes find it' })
+    .option('status-interval', { type: 'number', default: 10, describe: 'seconds between status lines in the log (0 = none)' })
+    .option('tracker', { type: 'string', describe: 'for `status`: the tracker host:port to ask' })
+    .option('json', { type: 'boolean', default: false, describe: 'print one JSON object per line' })
+    .option('verbose', { type: 'boolean', default: false, describe: 'also print debug logs' })
+    .example('$0 tracker --host 0.0.0.0 --mdns', 'run a tracker for the LAN')
+    .example('$0 tracker status --tracker 192.168.1.10:9410', 'peers online, files indexed, announces/s')
+}
+
+interface TrackerArgs {
+  action: 'run' | 'status'
+  port: number
+  host: string
+  data?: string
+  'announce-interval': number
+  'max-peers-per-host': number
+  mdns: boolean
+  'status-interval': number
+  tracker?: string
+  json: boolean
+  verbose: boolean
+}
+
+/** One status line for humans. */
+export function statusLine(s: TrackerStatus): string {
+  return `${s.peers} peers online, ${s.files} files indexed (${s.names} names), ${s.announcesPerSecond} announces/s, ${s.searches} searches, ${s.knownPeers} known peers, RSS ${formatBytes(s.rssBytes)}`
+}
+
+/** `run`: until SIGINT/SIGTERM (the store is snapshotted on the way out). `status`: exit 0, or 1 when unreachable. */
+export async function handler(a: TrackerArgs): Promise<number> {
+  const out = new Output(a.json)
+  if (a.action === 'status') {
+    if (!a.tracker) throw new Error('tracker status needs --tracker H:P')
+    const t = parsePeerId(a.tracker)
+    const s = parseTrackerStatus(Buffer.from(await requestText(t, MSG.TSTA, '{}')))
+    out.event('status', { ...s })
+    out.line(`tracker ${s.tracker} at ${a.tracker}: ${statusLine(s)}, up ${Math.round(s.uptimeMs / 1000)} s`)
+    return EXIT.OK
+  }
+  if (!Number.isInteger(a.port) || a.port < 0 || a.port > 65535) throw new Error(`--port must be 0..65535, got ${a.port}`)
+  if (!(a['announce-interval'] * 1000 >= MIN_ANNOUNCE_INTERVAL_MS)) throw new Error(`--announce-interval must be at least ${MIN_ANNOUNCE_INTERVAL_MS / 1000} s`)
+  const tracker = new Tracker({
+    host: a.host,
+    port: a.port,
+    dataDir: path.resolve(a.data ?? path.join(os.homedir(), '.local', 'share', 'p2ptube', 'tracker')),
+    announceIntervalMs: Math.round(a['announce-interval'] * 1000),
+    maxPeersPerHost: a['max-peers-per-host'],
+    mdns: a.mdns ? mdnsOptionsFromEnv() : false
+  })
+  tracker.on('log', (l: { level: string; msg: string }) => {
+    if (l.level !== 'debug' || a.verbose) out.info(l.msg, l.level)
+  })
+  for (const ev of ['peer-registered', 'peer-left', 'peer-expired']) tracker.on(ev, (id: string) => out.event(ev, { peer: id }))
+  await tracker.start()
+  const id = formatPeerId(a.host, tracker.port)
+  out.event('listening', { id, host: a.host, port: tracker.port, tracker: tracker.id, knownPeers: tracker.knownPeers, interval: tracker.intervalMs })
+  out.line(`${out.color.green('tracker')} ${out.color.bold(tracker.id)} listening on ${out.color.bold(id)}`)
+  let timer: NodeJS.Timeout | null = null
+  if (a['status-interval'] > 0) {
+    timer = setInterval(() => {
+      const s = tracker.status()
+      out.event('status', { ...s })
+      if (!a.json) out.info(statusLine(s))
+    }, a['status-interval'] * 1000)
+  }
+  await new Promise<void>((resolve) => {
+    onShutdown(async () => {
+      if (timer) clearInterval(timer)
+      await tracker.stop()
+      resolve()
+    })
+  })
+  return EXIT.OK
+}

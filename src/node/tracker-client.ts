@@ -1,0 +1,281 @@
+/**
+ * A node's side of the tracker (docs/PROTOCOL.md §7, docs/TRACKER.md): register, announce the
+ * library incrementally at the tracker's interval, bootstrap peers from it, ask it for holders
+ * and keyword matches, unregister on a clean stop. A tracker that is down never stops the node:
+ * it keeps its peers, retries every interval and registers again (with a full resend) when the
+ * tracker answers that it does not know it.
+ */
+import { EventEmitter } from 'node:events'
+import { requestText, type Endpoint } from '../net/client.ts'
+import { CONNECT_TIMEOUT_MS, MAX_ANNOUNCE_ENTRIES, MSG, REQUEST_LIMITS, TRACKER_PEERS_DEFAULT } from '../protocol/constants.ts'
+import { P2PTubeError, RemoteError } from '../protocol/errors.ts'
+import { parsePeerId } from '../protocol/messages.ts'
+import {
+  formatAnnounce,
+  parseAnnounceReply,
+  parseHitList,
+  parsePeerList,
+  parseRegisterReply,
+  type AnnouncedFile
+} from '../protocol/tracker-messages.ts'
+import type { Library } from './library.ts'
+import type { PeerSource, PeerTable } from './peer-table.ts'
+
+/** What the client needs of its node. */
+export interface TrackedNode {
+  readonly id: string
+  readonly port: number
+  readonly library: Library
+  readonly peers: PeerTable
+  readonly features: string[]
+  join(address: string, hops?: number, source?: PeerSource): Promise<number>
+  log(level: 'debug' | 'info' | 'warn' | 'error', msg: string): void
+}
+
+/** Client options; times in ms. */
+export interface TrackerClientOptions {
+  /** Register and announce (default true); false: only query (one-shot `search`/`fetch`). */
+  register?: boolean
+  /** Peers to ask for when bootstrapping (default 30). */
+  bootstrapMax?: number
+  /** Retry delay while the tracker is unreachable, before it told us an interval (default 5 000). */
+  retryMs?: number
+  connectTimeoutMs?: number
+  idleTimeoutMs?: number
+}
+
+/** A tracker result as a search result (see P2PNode SearchResult). */
+export interface TrackerResult {
+  name: string
+  size: number
+  contentId: string
+  kind: string
+  holder: string
+  legacy: false
+}
+
+/** Connection state: `online` after a successful exchange, `down` after a failed one. */
+export type TrackerState = 'idle' | 'online' | 'down' | 'stopped'
+
+const ANNOUNCE_BUDGET = (REQUEST_LIMITS.TANN ?? 65536) - 512
+
+/** Events: 'state' (TrackerState, reason), 'synced' (version: library fully announced). */
+export class TrackerClient extends EventEmitter {
+  readonly endpoint: Endpoint
+  state: TrackerState = 'idle'
+  /** Announce interval the tracker asked for (ms); the retry delay until it has told us. */
+  intervalMs: number
+  /** Resolves once the first register/sync (or bootstrap query) attempt has finished. */
+  ready: Promise<void> = Promise.resolve()
+  private registered = false
+  private ver = 0
+  /** What the tracker holds for us (as far as we know): content id → file. */
+  private readonly sent = new Map<string, AnnouncedFile>()
+  private timer: NodeJS.Timeout | null = null
+  private soon: NodeJS.Timeout | null = null
+  private running: Promise<void> | null = null
+  private readonly onLibrary = (): void => this.flushSoon()
+
+  constructor(
+    private readonly node: TrackedNode,
+    readonly address: string,
+    private readonly opts: TrackerClientOptions = {}
+  ) {
+    super()
+    const a = parsePeerId(address)
+    this.endpoint = { host: a.host, port: a.port }
+    this.intervalMs = opts.retryMs ?? 5000
+  }
+
+  private get dial(): { connectTimeoutMs: number; idleTimeoutMs: number } {
+    const c = this.opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS
+    return { connectTimeoutMs: c, idleTimeoutMs: this.opts.idleTimeoutMs ?? c * 2 }
+  }
+
+  /** Start: register + announce (or just bootstrap), then keep announcing. Never throws. */
+  start(): void {
+    if (this.opts.register === false) {
+      this.ready = this.bootstrap().catch((err) => this.setState('down', errText(err)))
+      return
+    }
+    this.node.library.on('hashed', this.onLibrary)
+    this.node.library.on('added', this.onLibrary)
+    this.ready = this.tick()
+  }
+
+  /** Stop announcing; unregister at once when registered (bounded to 1 s). */
+  async stop(): Promise<void> {
+    if (this.state === 'stopped') return
+    this.node.library.off('hashed', this.onLibrary)
+    this.node.library.off('added', this.onLibrary)
+    if (this.timer) clearTimeout(this.timer)
+    if (this.soon) clearTimeout(this.soon)
+    this.timer = this.soon = null
+    await this.running?.catch(() => {})
+    const wasRegistered = this.registered
+    this.registered = false
+    this.setState('stopped', 'node stopping')
+    if (wasRegistered) {
+      await requestText(this.endpoint, MSG.TBYE, JSON.stringify({ port: this.node.port }), { connectTimeoutMs: 1000, idleTimeoutMs: 1000 }).catch((err) =>
+        this.node.log('debug', `tracker: unregister failed: ${errText(err)}`)
+      )
+    }
+  }
+
+  /**
+   * Keyword search on the tracker (PROTOCOL.md §7.7), or holders of `cid` (§7.6).
+   * @returns one result per (name, holder) for up to 5 holders of each match; self excluded.
+   * @throws connection errors, RemoteError, ProtocolError for a bad reply.
+   */
+  async search(q: string, cid?: string): Promise<TrackerResult[]> {
+    const text = cid ? await this.ask(MSG.TWHO, { cid }) : await this.ask(MSG.TFND, { q })
+    const out: TrackerResult[] = []
+    for (const h of parseHitList(Buffer.from(text), cid ? 'TWHO reply' : 'TFND reply')) {
+      for (const p of h.peers) if (p !== this.node.id) out.push({ name: h.name, size: h.size, contentId: h.cid, kind: h.kind, holder: p, legacy: false })
+    }
+    return out
+  }
+
+  /** Peer ids from the tracker (§7.5), self excluded. @throws as search(). */
+  async peerList(max = this.opts.bootstrapMax ?? TRACKER_PEERS_DEFAULT): Promise<string[]> {
+    const text = await this.ask(MSG.TPRS, this.registered ? { port: this.node.port, max } : { max })
+    return parsePeerList(Buffer.from(text)).filter((p) => p !== this.node.id)
+  }
+
+  private async ask(type: string, body: object | string): Promise<string> {
+    try {
+      const text = await requestText(this.endpoint, type, typeof body === 'string' ? body : JSON.stringify(body), this.dial)
+      if (this.state === 'down' || this.state === 'idle') this.setState('online', 'answered')
+      return text
+    } catch (err) {
+      if (!(err instanceof RemoteError)) this.setState('down', errText(err))
+      throw err
+    }
+  }
+
+  /** Join the tracker's peers we do not know yet (one hop each: the tracker already spreads them). */
+  private async bootstrap(): Promise<void> {
+    if (this.node.peers.full) return
+    const ids = (await this.peerList()).filter((p) => !this.node.peers.has(p))
+    await Promise.all(ids.map((p) => this.node.join(p, 1, 'tracker').catch((err) => this.node.log('debug', `tracker: cannot join ${p}: ${errText(err)}`))))
+  }
+
+  private schedule(ms: number): void {
+    if (this.state === 'stopped') return
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = setTimeout(() => void this.tick(), ms)
+    this.timer.unref()
+  }
+
+  private flushSoon(): void {
+    if (this.soon || this.state === 'stopped' || !this.registered) return
+    this.soon = setTimeout(() => {
+      this.soon = null
+      void this.tick()
+    }, 250)
+    this.soon.unref()
+  }
+
+  /** One announce round; rounds never overlap. */
+  private tick(): Promise<void> {
+    if (this.running) return this.running
+    this.running = this.round()
+      .catch((err) => {
+        this.setState('down', errText(err))
+      })
+      .finally(() => {
+        this.running = null
+        this.schedule(this.intervalMs)
+      })
+    return this.running
+  }
+
+  private async round(): Promise<void> {
+    for (let attempt = 0; attempt < 64 && this.state !== 'stopped'; attempt++) {
+      if (!this.registered) await this.register()
+      const { add, remove } = this.delta()
+      const a = { port: this.node.port, base: this.ver, seq: add.length || remove.length ? this.ver + 1 : this.ver, add, remove }
+      let text: string
+      try {
+        text = await this.ask(MSG.TANN, formatAnnounce(a))
+      } catch (err) {
+        if (err instanceof RemoteError && /rate limited/.test(err.reason)) {
+          await new Promise((r) => setTimeout(r, Math.min(this.intervalMs, 1000)))
+          continue
+        }
+        throw err
+      }
+      const reply = parseAnnounceReply(Buffer.from(text))
+      if ('register' in reply) {
+        this.node.log('info', `tracker ${this.address} does not know us (restarted or expired us): registering again`)
+        this.registered = false
+        continue
+      }
+      if ('resync' in reply) {
+        this.ver = 0
+        this.sent.clear()
+        continue
+      }
+      this.intervalMs = reply.interval
+      // The tracker applies removes first, then adds (a rename is both).
+      for (const c of remove) this.sent.delete(c)
+      for (const f of add) this.sent.set(f.cid, f)
+      this.ver = reply.seq
+      const more = this.delta()
+      if (!more.add.length && !more.remove.length) {
+        this.emit('synced', this.ver)
+        return
+      }
+    }
+  }
+
+  private async register(): Promise<void> {
+    const text = await this.ask(MSG.TREG, { port: this.node.port, features: this.node.features })
+    const r = parseRegisterReply(Buffer.from(text))
+    this.registered = true
+    this.ver = 0
+    this.sent.clear()
+    this.intervalMs = r.interval
+    if (r.peer !== this.node.id) this.node.log('warn', `tracker sees this node as ${r.peer}, not ${this.node.id}: peers will dial ${r.peer}`)
+    this.node.log('info', `registered with tracker ${this.address} (announce every ${r.interval / 1000} s)`)
+    void this.bootstrap().catch((err) => this.node.log('debug', `tracker bootstrap failed: ${errText(err)}`))
+  }
+
+  /** Library entries the tracker lacks (one announce's worth) and content ids it should drop. */
+  private delta(): { add: AnnouncedFile[]; remove: string[] } {
+    const want = new Map<string, AnnouncedFile>()
+    for (const e of this.node.library.entries()) {
+      if (e.cid && !want.has(e.cid)) want.set(e.cid, { cid: e.cid, name: e.name, size: e.size, kind: e.kind })
+    }
+    const remove: string[] = []
+    for (const [cid, f] of this.sent) {
+      const w = want.get(cid)
+      if (!w || w.name !== f.name) remove.push(cid)
+      if (remove.length >= MAX_ANNOUNCE_ENTRIES) break
+    }
+    const add: AnnouncedFile[] = []
+    let bytes = 200 + remove.length * 70
+    for (const [cid, f] of want) {
+      const s = this.sent.get(cid)
+      if (s && s.name === f.name) continue
+      bytes += Buffer.byteLength(JSON.stringify(f)) + 1
+      if (add.length >= MAX_ANNOUNCE_ENTRIES || bytes > ANNOUNCE_BUDGET) break
+      add.push(f)
+    }
+    return { add, remove }
+  }
+
+  private setState(state: TrackerState, reason: string): void {
+    if (this.state === state || this.state === 'stopped') return
+    const was = this.state
+    this.state = state
+    if (state === 'down') {
+      this.node.log('warn', `tracker ${this.address} unreachable (${reason}); keeping current peers, retrying every ${this.intervalMs / 1000} s`)
+    } else if (state === 'online' && was === 'down') this.node.log('info', `tracker ${this.address} is back`)
+    this.emit('state', state, reason)
+  }
+}
+
+function errText(err: unknown): string {
+  return err instanceof P2PTubeError || err instanceof Error ? err.message : String(err)
+}

@@ -1,0 +1,235 @@
+/**
+ * Payload codecs of the tracker messages (docs/PROTOCOL.md §7): UTF-8 JSON objects, every field
+ * checked and every count capped, like the other extensions (§4). Pure functions; parsers throw
+ * ProtocolError ERR_MALFORMED_PAYLOAD (or ERR_SPOOFED_ADDRESS, see parseRegister).
+ */
+import {
+  MAX_ANNOUNCE_ENTRIES,
+  MAX_NAME_LENGTH,
+  MAX_QUERY_LENGTH,
+  TRACKER_HOLDERS_MAX,
+  TRACKER_PEERS_DEFAULT,
+  TRACKER_PEERS_MAX,
+  TRACKER_RESULTS_MAX
+} from './constants.ts'
+import { ProtocolError } from './errors.ts'
+import { int, isContentId, malformed, parseJson, str } from './messages.ts'
+
+/** Kinds a tracker indexes; anything else is stored as 'other'. */
+export const TRACKER_KINDS: ReadonlySet<string> = new Set(['video', 'audio', 'image', 'other'])
+
+/** One library entry as announced: content id, name, size in bytes, kind. */
+export interface AnnouncedFile {
+  cid: string
+  name: string
+  size: number
+  kind: string
+}
+
+/** TREG request (§7.2). The host is never in the payload: the tracker takes it from the socket. */
+export interface Register {
+  /** The node's listening port. */
+  port: number
+  /** Features the node speaks (CAPS names), informative. */
+  features?: string[]
+}
+
+/** TREG reply: the peer id the tracker gave the node, and the timing it must keep (ms). */
+export interface RegisterReply {
+  peer: string
+  interval: number
+  expiry: number
+  tracker: string
+}
+
+/** TANN request (§7.3): apply `add`/`remove` to version `base`, giving version `seq`. */
+export interface Announce {
+  port: number
+  /** Version the delta applies to; 0 = from an empty library (a full resend). */
+  base: number
+  /** Version after applying; equal to `base` for a heartbeat without changes. */
+  seq: number
+  add: AnnouncedFile[]
+  remove: string[]
+}
+
+/** TANN reply: `ok` with the version now held, or `resync` (send again from base 0) or `register` (TREG first). */
+export type AnnounceReply = { ok: true; seq: number; interval: number } | { resync: true; have: number } | { register: true }
+
+/** TFND result: one name of one content id, with how many peers hold it and a few of them. */
+export interface TrackerHit extends AnnouncedFile {
+  holders: number
+  peers: string[]
+}
+
+/** TSTA reply (§7.8); rates per second, sizes in bytes, times in ms. */
+export interface TrackerStatus {
+  tracker: string
+  uptimeMs: number
+  peers: number
+  files: number
+  names: number
+  announces: number
+  announcesPerSecond: number
+  searches: number
+  rejected: number
+  rssBytes: number
+  knownPeers: number
+  interval: number
+}
+
+function portOf(o: Record<string, unknown>, what: string): number {
+  return int(o, 'port', what, 1, 65535)
+}
+
+/**
+ * @param socketHost the connection's address: a payload naming another host is refused.
+ * @throws ProtocolError ERR_MALFORMED_PAYLOAD, ERR_SPOOFED_ADDRESS (a `host` field that is not the socket's).
+ */
+export function parseRegister(payload: Buffer, socketHost: string): Register {
+  const o = parseJson(payload, 'TREG')
+  checkHost(o, socketHost, 'TREG')
+  const r: Register = { port: portOf(o, 'TREG') }
+  if (Array.isArray(o.features)) r.features = o.features.filter((f): f is string => typeof f === 'string' && f.length <= 16).slice(0, 32)
+  return r
+}
+
+function checkHost(o: Record<string, unknown>, socketHost: string, what: string): void {
+  if (o.host === undefined || o.host === socketHost) return
+  throw new ProtocolError('ERR_SPOOFED_ADDRESS', `${what}: a peer registers its own address only (the tracker takes it from the connection, ${socketHost})`)
+}
+
+export function formatRegister(r: Register): string {
+  return JSON.stringify(r)
+}
+
+/** @throws ProtocolError */
+export function parseRegisterReply(payload: Buffer): RegisterReply {
+  const o = parseJson(payload, 'TREG reply')
+  return {
+    peer: str(o, 'peer', 'TREG reply', 300),
+    interval: int(o, 'interval', 'TREG reply', 1, 86_400_000),
+    expiry: int(o, 'expiry', 'TREG reply', 1, 86_400_000 * 3),
+    tracker: str(o, 'tracker', 'TREG reply', 64)
+  }
+}
+
+/** One announced file. @throws ProtocolError */
+export function parseAnnouncedFile(x: unknown, what = 'TANN'): AnnouncedFile {
+  if (typeof x !== 'object' || x === null || Array.isArray(x)) throw malformed(`${what}: file must be an object`)
+  const f = x as Record<string, unknown>
+  const cid = str(f, 'cid', what, 64)
+  if (!isContentId(cid)) throw malformed(`${what}: "cid" must be 64 lowercase hex digits`)
+  const name = str(f, 'name', what, MAX_NAME_LENGTH)
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(name)) throw malformed(`${what}: "name" has control characters`)
+  const kind = typeof f.kind === 'string' && TRACKER_KINDS.has(f.kind) ? f.kind : 'other'
+  return { cid, name, size: int(f, 'size', what, 0, Number.MAX_SAFE_INTEGER), kind }
+}
+
+/**
+ * @throws ProtocolError ERR_MALFORMED_PAYLOAD: not JSON, a bad field, more than
+ *   MAX_ANNOUNCE_ENTRIES adds or removes, `seq` below `base`, or changes in a heartbeat.
+ */
+export function parseAnnounce(payload: Buffer, socketHost: string): Announce {
+  const o = parseJson(payload, 'TANN')
+  checkHost(o, socketHost, 'TANN')
+  const base = int(o, 'base', 'TANN', 0, Number.MAX_SAFE_INTEGER)
+  const seq = int(o, 'seq', 'TANN', base, Number.MAX_SAFE_INTEGER)
+  const addRaw = o.add ?? []
+  const removeRaw = o.remove ?? []
+  if (!Array.isArray(addRaw) || addRaw.length > MAX_ANNOUNCE_ENTRIES) throw malformed(`TANN: "add" must be an array of at most ${MAX_ANNOUNCE_ENTRIES}`)
+  if (!Array.isArray(removeRaw) || removeRaw.length > MAX_ANNOUNCE_ENTRIES) throw malformed(`TANN: "remove" must be an array of at most ${MAX_ANNOUNCE_ENTRIES}`)
+  const add = addRaw.map((x) => parseAnnouncedFile(x))
+  const remove = removeRaw.map((c) => {
+    if (typeof c !== 'string' || !isContentId(c)) throw malformed('TANN: "remove" holds content ids')
+    return c
+  })
+  if (seq === base && (add.length || remove.length) && base !== 0) throw malformed('TANN: a change must advance "seq"')
+  return { port: portOf(o, 'TANN'), base, seq, add, remove }
+}
+
+export function formatAnnounce(a: Announce): string {
+  const o: Record<string, unknown> = { port: a.port, base: a.base, seq: a.seq }
+  if (a.add.length) o.add = a.add
+  if (a.remove.length) o.remove = a.remove
+  return JSON.stringify(o)
+}
+
+/** @throws ProtocolError */
+export function parseAnnounceReply(payload: Buffer): AnnounceReply {
+  const o = parseJson(payload, 'TANN reply')
+  if (o.register === true) return { register: true }
+  if (o.resync === true) return { resync: true, have: int(o, 'have', 'TANN reply', 0, Number.MAX_SAFE_INTEGER) }
+  if (o.ok === true) return { ok: true, seq: int(o, 'seq', 'TANN reply', 0, Number.MAX_SAFE_INTEGER), interval: int(o, 'interval', 'TANN reply', 1, 86_400_000) }
+  throw malformed('TANN reply: needs "ok", "resync" or "register"')
+}
+
+/** TBYE / TPRS carry the sender's port (TPRS: optional, to leave the asker out) and a count. */
+export function parsePortRequest(payload: Buffer, what: string, required: boolean): { port?: number; max: number } {
+  const o = payload.length ? parseJson(payload, what) : {}
+  const r: { port?: number; max: number } = { max: TRACKER_PEERS_DEFAULT }
+  if (o.port !== undefined || required) r.port = portOf(o, what)
+  if (o.max !== undefined) r.max = int(o, 'max', what, 1, TRACKER_PEERS_MAX)
+  return r
+}
+
+/** TPRS reply: peer ids. @throws ProtocolError */
+export function parsePeerList(payload: Buffer): string[] {
+  const o = parseJson(payload, 'TPRS reply')
+  if (!Array.isArray(o.peers) || o.peers.length > TRACKER_PEERS_MAX) throw malformed(`TPRS reply: "peers" must be an array of at most ${TRACKER_PEERS_MAX}`)
+  return o.peers.map((p) => {
+    if (typeof p !== 'string' || p.length > 300) throw malformed('TPRS reply: peer ids are strings')
+    return p
+  })
+}
+
+/** TWHO request. @throws ProtocolError */
+export function parseWho(payload: Buffer): { cid: string; max: number } {
+  const o = parseJson(payload, 'TWHO')
+  const cid = str(o, 'cid', 'TWHO', 64)
+  if (!isContentId(cid)) throw malformed('TWHO: "cid" must be 64 lowercase hex digits')
+  return { cid, max: o.max === undefined ? TRACKER_HOLDERS_MAX : int(o, 'max', 'TWHO', 1, TRACKER_HOLDERS_MAX) }
+}
+
+/** TFND request: words (all must occur in a name, case-insensitive). @throws ProtocolError */
+export function parseFind(payload: Buffer): { q: string; max: number } {
+  const o = parseJson(payload, 'TFND')
+  const q = str(o, 'q', 'TFND', MAX_QUERY_LENGTH)
+  if (!q.trim()) throw malformed('TFND: empty query')
+  return { q, max: o.max === undefined ? TRACKER_RESULTS_MAX : int(o, 'max', 'TFND', 1, TRACKER_RESULTS_MAX) }
+}
+
+/** TFND and TWHO replies: results (TWHO: one per name of the content id). @throws ProtocolError */
+export function parseHitList(payload: Buffer, what: string): TrackerHit[] {
+  const o = parseJson(payload, what)
+  if (!Array.isArray(o.results) || o.results.length > TRACKER_RESULTS_MAX) throw malformed(`${what}: "results" must be an array of at most ${TRACKER_RESULTS_MAX}`)
+  return o.results.map((x) => {
+    const f = parseAnnouncedFile(x, what)
+    const r = x as Record<string, unknown>
+    const holders = int(r, 'holders', what, 0, Number.MAX_SAFE_INTEGER)
+    if (!Array.isArray(r.peers) || r.peers.length > TRACKER_HOLDERS_MAX) throw malformed(`${what}: "peers" must be an array of at most ${TRACKER_HOLDERS_MAX}`)
+    const peers = r.peers.filter((p): p is string => typeof p === 'string' && p.length <= 300)
+    return { ...f, holders, peers }
+  })
+}
+
+/** @throws ProtocolError */
+export function parseTrackerStatus(payload: Buffer): TrackerStatus {
+  const o = parseJson(payload, 'TSTA reply')
+  const n = (k: string): number => (typeof o[k] === 'number' && Number.isFinite(o[k]) ? (o[k] as number) : 0)
+  return {
+    tracker: typeof o.tracker === 'string' ? o.tracker.slice(0, 64) : '?',
+    uptimeMs: n('uptimeMs'),
+    peers: n('peers'),
+    files: n('files'),
+    names: n('names'),
+    announces: n('announces'),
+    announcesPerSecond: n('announcesPerSecond'),
+    searches: n('searches'),
+    rejected: n('rejected'),
+    rssBytes: n('rssBytes'),
+    knownPeers: n('knownPeers'),
+    interval: n('interval')
+  }
+}

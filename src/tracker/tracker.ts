@@ -1,0 +1,213 @@
+/**
+ * The tracker (docs/TRACKER.md, PROTOCOL.md §7): a group admin's index of who is online and what
+ * they share. Soft state (SwarmIndex) is rebuilt from announces; the tracker's identity and the
+ * registry of every peer ever registered survive restarts in a TrackerStore under `dataDir`.
+ */
+import { randomBytes } from 'node:crypto'
+import { EventEmitter } from 'node:events'
+import { FrameServer, type BadInput } from '../net/server.ts'
+import { MdnsDiscovery, type MdnsOptions } from '../node/mdns.ts'
+import { ANNOUNCE_EXPIRY_INTERVALS, DEFAULT_ANNOUNCE_INTERVAL_MS, MIN_ANNOUNCE_INTERVAL_MS } from '../protocol/constants.ts'
+import { formatPeerId } from '../protocol/messages.ts'
+import type { TrackerStatus } from '../protocol/tracker-messages.ts'
+import { AnnounceLimiter } from './announce-limiter.ts'
+import { createTrackerHandlers } from './handlers.ts'
+import { SwarmIndex } from './swarm-index.ts'
+import { TrackerStore, type Json } from './store.ts'
+
+/** Tracker options; times in ms. */
+export interface TrackerOptions {
+  /** Listen address (default 127.0.0.1). */
+  host?: string
+  /** Port (default 0: any free port). */
+  port?: number
+  /** Folder of the persistent store; null keeps nothing (tests, benches). */
+  dataDir: string | null
+  /** Announce interval told to nodes (default 30 000, at least 1 000). */
+  announceIntervalMs?: number
+  /** Most peers online from one host (0 = unlimited; default 64). */
+  maxPeersPerHost?: number
+  /** Publish the tracker on the LAN over mDNS. */
+  mdns?: MdnsOptions | false
+  /** Announce rate limit per peer: burst and refill per second (defaults in constants.ts). */
+  announceBurst?: number
+  announceRefillPerS?: number
+  now?: () => number
+  random?: () => number
+}
+
+/** Counters; `rejected` counts refused registrations and announces (rate, host cap). */
+export interface TrackerStats {
+  announces: number
+  registrations: number
+  searches: number
+  rejected: number
+  badInput: number
+  expired: number
+}
+
+/**
+ * Events: 'log' ({ level, msg }), 'peer-registered' (id), 'peer-left' (id), 'peer-expired' (id),
+ * 'bad-input' (BadInput).
+ */
+export class Tracker extends EventEmitter {
+  readonly index = new SwarmIndex()
+  readonly limiter: AnnounceLimiter
+  readonly stats: TrackerStats = { announces: 0, registrations: 0, searches: 0, rejected: 0, badInput: 0, expired: 0 }
+  readonly intervalMs: number
+  readonly expiryMs: number
+  readonly maxPeersPerHost: number
+  readonly now: () => number
+  readonly random: () => number
+  /** Persistent tracker id (random, kept in the store). */
+  id = ''
+  port = 0
+  mdns: MdnsDiscovery | null = null
+  private readonly server: FrameServer
+  private readonly store: TrackerStore | null
+  private sweeper: NodeJS.Timeout | null = null
+  private readonly startedAt: number
+  /** Announces per second over the last 10 s: a ring of per-second counts. */
+  private readonly ring = new Array<number>(10).fill(0)
+  private ringSecond = 0
+  private knownPeersMemory = new Set<string>()
+
+  constructor(readonly opts: TrackerOptions) {
+    super()
+    this.now = opts.now ?? Date.now
+    this.random = opts.random ?? Math.random
+    this.intervalMs = Math.max(MIN_ANNOUNCE_INTERVAL_MS, opts.announceIntervalMs ?? DEFAULT_ANNOUNCE_INTERVAL_MS)
+    this.expiryMs = this.intervalMs * ANNOUNCE_EXPIRY_INTERVALS
+    this.maxPeersPerHost = opts.maxPeersPerHost ?? 64
+    this.limiter = new AnnounceLimiter(opts.announceBurst, opts.announceRefillPerS)
+    this.store = opts.dataDir ? new TrackerStore({ dir: opts.dataDir, log: (level, msg) => this.log(level, msg) }) : null
+    this.startedAt = this.now()
+    this.server = new FrameServer({ handlers: createTrackerHandlers(this) })
+    this.server.on('bad-input', (b: BadInput) => {
+      this.stats.badInput++
+      this.log('warn', `bad input from ${b.remoteAddress}: ${b.code}: ${b.message}`)
+      this.emit('bad-input', b)
+    })
+    this.server.on('handler-error', (err: Error) => this.log('error', `handler failed: ${err.stack ?? err.message}`))
+  }
+
+  log(level: 'debug' | 'info' | 'warn' | 'error', msg: string): void {
+    this.emit('log', { level, msg })
+  }
+
+  /**
+   * Open the store (creating the tracker id on first start), listen, start expiring peers, and
+   * publish over mDNS when asked.
+   * @throws the store's open error or the listen error.
+   */
+  async start(): Promise<void> {
+    if (this.store) {
+      await this.store.open()
+      const meta = this.store.get('meta', 'identity') as { id?: string } | undefined
+      if (typeof meta?.id === 'string') this.id = meta.id
+      else {
+        this.id = randomBytes(8).toString('hex')
+        this.store.put('meta', 'identity', { id: this.id, createdAt: this.now() })
+        await this.store.flush()
+      }
+    } else this.id = randomBytes(8).toString('hex')
+    const host = this.opts.host ?? '127.0.0.1'
+    this.port = await this.server.listen(this.opts.port ?? 0, host)
+    this.sweeper = setInterval(() => this.sweep(), Math.max(250, Math.floor(this.intervalMs / 2)))
+    this.sweeper.unref()
+    if (this.opts.mdns) {
+      this.mdns = new MdnsDiscovery({ role: 'tracker', peerId: formatPeerId(host, this.port), port: this.port }, this.opts.mdns)
+      this.mdns.on('status', (s: { state: string; reason: string }) => this.log(s.state === 'ok' || s.state === 'off' ? 'info' : 'warn', `mDNS ${s.state}: ${s.reason}`))
+      this.mdns.start()
+    }
+    this.log('info', `tracker ${this.id} listening on ${formatPeerId(host, this.port)}, announce interval ${this.intervalMs / 1000} s, ${this.knownPeers} known peers`)
+  }
+
+  /** Stop: mDNS goodbye, close the server, write the store's snapshot. */
+  async stop(): Promise<void> {
+    if (this.sweeper) clearInterval(this.sweeper)
+    this.sweeper = null
+    await this.mdns?.stop()
+    await this.server.close()
+    await this.store?.close()
+  }
+
+  /** Peers ever registered (persistent registry). */
+  get knownPeers(): number {
+    return this.store ? this.store.count('peers') : this.knownPeersMemory.size
+  }
+
+  /** Registry row of a peer id, or undefined. */
+  knownPeer(id: string): Json | undefined {
+    return this.store?.get('peers', id)
+  }
+
+  /** A registration: fresh soft state, and a durable registry row. */
+  onRegister(host: string, port: number, id: string): void {
+    const t = this.now()
+    const { fresh } = this.index.register(host, port, id, t)
+    this.stats.registrations++
+    const row = (this.store?.get('peers', id) ?? null) as { firstSeen?: number; registrations?: number } | null
+    const value = { firstSeen: row?.firstSeen ?? t, lastSeen: t, registrations: (row?.registrations ?? 0) + 1 }
+    if (this.store) this.store.put('peers', id, value)
+    else this.knownPeersMemory.add(id)
+    if (fresh) this.emit('peer-registered', id)
+  }
+
+  /** Count one accepted announce (for announces/s). */
+  countAnnounce(): void {
+    this.stats.announces++
+    const sec = Math.floor(this.now() / 1000)
+    this.advanceRing(sec)
+    this.ring[sec % this.ring.length]!++
+  }
+
+  private advanceRing(sec: number): void {
+    if (sec === this.ringSecond) return
+    const gap = Math.min(sec - this.ringSecond, this.ring.length)
+    for (let i = 1; i <= gap; i++) this.ring[(this.ringSecond + i) % this.ring.length] = 0
+    this.ringSecond = sec
+  }
+
+  /** Accepted announces per second over the last full 10 s. */
+  announcesPerSecond(): number {
+    const sec = Math.floor(this.now() / 1000)
+    this.advanceRing(sec)
+    let sum = 0
+    for (let i = 1; i < this.ring.length; i++) sum += this.ring[(sec - i + this.ring.length * 2) % this.ring.length]!
+    return sum / (this.ring.length - 1)
+  }
+
+  /** Drop peers that missed ANNOUNCE_EXPIRY_INTERVALS announces. @returns their ids. */
+  sweep(): string[] {
+    const t = this.now()
+    const gone = this.index.expire(t - this.expiryMs)
+    for (const id of gone) {
+      this.stats.expired++
+      this.emit('peer-expired', id)
+      const row = this.store?.get('peers', id)
+      if (row && typeof row === 'object' && !Array.isArray(row)) this.store?.putSoft('peers', id, { ...row, lastSeen: t })
+    }
+    this.limiter.sweep(t)
+    if (gone.length) this.log('info', `expired ${gone.length} peer(s) silent for ${this.expiryMs / 1000} s`)
+    return gone
+  }
+
+  /** What TSTA answers and `p2ptube tracker status` prints. */
+  status(): TrackerStatus {
+    return {
+      tracker: this.id,
+      uptimeMs: this.now() - this.startedAt,
+      peers: this.index.peers.size,
+      files: this.index.files,
+      names: this.index.names,
+      announces: this.stats.announces,
+      announcesPerSecond: Math.round(this.announcesPerSecond() * 10) / 10,
+      searches: this.stats.searches,
+      rejected: this.stats.rejected,
+      rssBytes: process.memoryUsage.rss(),
+      knownPeers: this.knownPeers,
+      interval: this.intervalMs
+    }
+  }
+}
