@@ -9,9 +9,10 @@ import * as fetchCmd from './commands/fetch.ts'
 import * as nodeCmd from './commands/node.ts'
 import * as search from './commands/search.ts'
 import * as trackerCmd from './commands/tracker.ts'
+import * as tui from './commands/tui.ts'
 import { EXIT } from './output.ts'
 
-type CommandModule = { command: string; describe: string; builder: (y: Argv) => Argv<any>; handler: (a: any) => Promise<number> }
+type CommandModule = { command: string | string[]; describe: string; builder: (y: Argv) => Argv<any>; handler: (a: any) => Promise<number> }
 
 let exitCode: number = EXIT.OK
 
@@ -36,7 +37,8 @@ export function buildParser(argv: string[] = hideBin(process.argv)): Argv {
     .command(wrap(fetchCmd))
     .command(wrap(demo))
     .command(wrap(trackerCmd))
-    .demandCommand(1, 'name a command: node, search, fetch or demo (see --help)')
+    .command(wrap(tui))
+    .demandCommand(1, 'name a command: tui (the default), node, search, fetch or demo (see --help)')
     .strict()
     .epilog('Exit codes: 0 ok, 1 error, 2 bad usage, 3 not found, 4 integrity (SHA-256) failure, 130 interrupted.')
     .help()

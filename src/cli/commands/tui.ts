@@ -1,0 +1,61 @@
+/**
+ * `p2ptube tui` (also `p2ptube` with no command): run a node with the `node` options and open the
+ * full-screen terminal UI on it (src/tui). Needs a terminal: with stdin or stdout not a TTY it
+ * prints why and exits 2 instead of drawing into a pipe.
+ */
+import path from 'node:path'
+import type { Argv } from 'yargs'
+import { P2PNode } from '../../node/node.ts'
+import { TuiApp } from '../../tui/app.ts'
+import { checkNodeArgs, nodeOptions, splitPlayerArgs, type NodeArgs } from '../common.ts'
+import { EXIT } from '../output.ts'
+
+export const command = ['tui', '$0']
+export const describe = 'open the terminal UI on a node (the default command): share, search, fetch, play'
+
+export function builder(y: Argv) {
+  return nodeOptions(y)
+    .option('stabilize', { type: 'number', default: 10, describe: 'seconds between peer liveness checks (0 = off)' })
+    .option('ttl', { type: 'number', default: 4, describe: 'search TTL (capped at 7)' })
+    .option('timeout', { type: 'number', default: 3, describe: 'seconds a search waits for answers' })
+    .example('$0 --share ~/Videos --peer 127.0.0.1:9400', 'share a folder and join a friend')
+}
+
+type TuiArgs = NodeArgs & { stabilize: number; ttl: number; timeout: number }
+
+/** Runs until q / Ctrl-C / SIGTERM / SIGHUP; QUIT is sent to peers and mpv is closed. */
+export async function handler(a: TuiArgs): Promise<number> {
+  checkNodeArgs(a)
+  if (!process.stdout.isTTY || !process.stdin.isTTY) {
+    process.stderr.write(
+      `p2ptube tui needs a terminal: ${!process.stdout.isTTY ? 'stdout' : 'stdin'} is not a TTY.\n` +
+        'Run it in a terminal, or use `p2ptube node` (with --json for scripts) for a headless node.\n'
+    )
+    return EXIT.USAGE
+  }
+  if (!Number.isFinite(a.timeout) || a.timeout <= 0) throw new Error(`--timeout must be more than 0 seconds, got ${a.timeout}`)
+  const node = new P2PNode({
+    host: a.host,
+    port: a.port,
+    maxPeers: a.maxpeers,
+    hops: a.hops,
+    shares: a.share,
+    downloadsDir: a.downloads,
+    rateLimit: a['rate-limit'],
+    stabilizeIntervalMs: a.stabilize * 1000,
+    ...(a.data ? { dataDir: path.resolve(a.data) } : {})
+  })
+  const app = new TuiApp(node, {
+    peers: a.peer,
+    verbose: a.verbose,
+    color: process.env.NO_COLOR === undefined && process.env.TERM !== 'dumb',
+    search: { ttl: a.ttl, timeoutMs: a.timeout * 1000 },
+    playerArgs: splitPlayerArgs(a['player-args'])
+  })
+  const onSignal = (): void => void app.quit()
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, onSignal)
+  await app.start()
+  await app.exited
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(sig, onSignal)
+  return EXIT.OK
+}

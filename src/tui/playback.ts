@@ -1,0 +1,108 @@
+/**
+ * Playback for the TUI: one mpv at a time (MpvPlayer), fed through a loopback StreamServer for
+ * a file still downloading or directly from disk for a finished one. Reports what it knows through
+ * `onUpdate` (plain PlaybackState fields); owns and closes the mpv process and the server.
+ */
+import type { Download } from '../node/download.ts'
+import { StreamServer } from '../node/stream-server.ts'
+import { MpvPlayer } from '../player/mpv-player.ts'
+import type { PlaybackState } from './state.ts'
+
+/** Options: extra mpv flags; `headless` overrides the DISPLAY check (tests). */
+export interface PlaybackOptions {
+  playerArgs?: string[]
+  headless?: boolean
+  onUpdate: (p: Partial<PlaybackState>) => void
+  log: (level: 'info' | 'warn' | 'debug', msg: string) => void
+}
+
+export class Playback {
+  private player: MpvPlayer | null = null
+  private streams: StreamServer | null = null
+  private closed = false
+
+  constructor(private readonly opts: PlaybackOptions) {}
+
+  /** PID of the running mpv, or null. */
+  get pid(): number | null {
+    return this.player?.running ? this.player.pid : null
+  }
+
+  /** True while mpv runs. */
+  get running(): boolean {
+    return this.player?.running ?? false
+  }
+
+  /** Play a download (while it downloads, through the stream server). @throws MpvError, MpvNotInstalledError */
+  async playDownload(d: Download, title: string, audioOnly = false): Promise<void> {
+    if (!this.streams) {
+      this.streams = new StreamServer()
+      await this.streams.start()
+    }
+    await this.playUrl(this.streams.add(d), title, audioOnly)
+  }
+
+  /** Play a file on disk (a finished transfer, a file of your library). */
+  async playFile(file: string, title: string, audioOnly = false): Promise<void> {
+    await this.playUrl(file, title, audioOnly)
+  }
+
+  private async playUrl(url: string, title: string, audioOnly: boolean): Promise<void> {
+    if (this.closed) throw new Error('closing')
+    // A fresh mpv per file: audio-only files get quicker probing (MpvPlayer audioOnly).
+    await this.stopPlayer()
+    const p = new MpvPlayer({ playerArgs: this.opts.playerArgs ?? [], audioOnly, ...(this.opts.headless !== undefined ? { headless: this.opts.headless } : {}), logger: (m) => this.opts.log('debug', `mpv: ${m}`) })
+    this.player = p
+    const mine = (): boolean => this.player === p
+    p.on('position', (s) => mine() && this.opts.onUpdate({ position: s }))
+    p.on('duration', (s) => mine() && this.opts.onUpdate({ duration: s }))
+    p.on('pause', (paused) => mine() && this.opts.onUpdate({ paused }))
+    p.on('end', (e) => {
+      if (mine() && e.reason === 'eof') this.opts.log('info', `mpv: finished ${title}`)
+    })
+    p.on('exit', () => {
+      if (!mine()) return
+      this.player = null
+      this.opts.onUpdate({ active: false, position: null, duration: null, paused: false })
+    })
+    this.opts.onUpdate({ active: true, title, position: null, duration: null, paused: false })
+    await p.start()
+    this.opts.log('info', `mpv (pid ${p.pid}) playing ${title}`)
+    await p.play(url)
+  }
+
+  /** Space: pause or resume. @returns the new paused state. @throws Error when nothing plays. */
+  async togglePause(): Promise<boolean> {
+    const p = this.requirePlayer()
+    await p.togglePause()
+    return p.paused
+  }
+
+  /** Left/Right: seek by `seconds` (negative = back). @returns the new position (s). */
+  async seek(seconds: number): Promise<number | null> {
+    const p = this.requirePlayer()
+    await p.seek(seconds, 'relative')
+    return p.position
+  }
+
+  private requirePlayer(): MpvPlayer {
+    if (!this.player?.running) throw new Error('nothing is playing (p plays the selected result)')
+    return this.player
+  }
+
+  private async stopPlayer(): Promise<void> {
+    const p = this.player
+    this.player = null
+    await p?.quit().catch(() => {})
+  }
+
+  /** Quit mpv (waits for its exit) and close the stream server. Safe to call repeatedly. */
+  async close(): Promise<void> {
+    this.closed = true
+    await this.stopPlayer()
+    this.opts.onUpdate({ active: false, position: null, duration: null, paused: false })
+    const s = this.streams
+    this.streams = null
+    await s?.stop().catch(() => {})
+  }
+}

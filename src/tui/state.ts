@@ -1,0 +1,312 @@
+/**
+ * TUI state: plain data, and the functions that update it from node events and key actions
+ * (STYLE.md "TUI"). No blessed, no node, no I/O: unit-tested on its own. Views only read it.
+ * Sizes are bytes, rates bytes/s, times epoch ms unless a field says otherwise.
+ */
+import { mediaKind } from '../node/library.ts'
+
+/** The focusable panes, in Tab order. */
+export const PANES = ['items', 'transfers', 'peers', 'log'] as const
+export type PaneId = (typeof PANES)[number]
+
+export type PeerSourceName = 'bootstrap' | 'crawl' | 'joined' | 'mdns' | 'tracker'
+
+/** A row of the peers pane. `lastSeen` is epoch ms. */
+export interface PeerRow {
+  id: string
+  address: string
+  source: PeerSourceName
+  lastSeen: number
+}
+
+/** A row of the library/results list. Results from several holders of one file merge into one row. */
+export interface ItemRow {
+  /** contentId, or "legacy:<name>" for results without one. */
+  key: string
+  name: string
+  kind: string
+  size: number | null
+  /** Peer ids that hold it; ["you"] for your own library. */
+  holders: string[]
+  contentId: string | null
+  legacy: boolean
+}
+
+export type TransferStateName = 'queued' | 'downloading' | 'verifying' | 'done' | 'failed' | 'cancelled'
+
+/** A row of the transfers pane. `rate` is a smoothed bytes/s; `etaSec` null when unknown. */
+export interface TransferRow {
+  id: number
+  name: string
+  kind: string
+  state: TransferStateName
+  size: number | null
+  received: number
+  rate: number
+  etaSec: number | null
+  sources: string[]
+  error: string | null
+  path: string | null
+  sha256: string | null
+  /** Internal: last sample for the rate (epoch ms, bytes). */
+  sampleAt: number
+  sampleBytes: number
+}
+
+export interface LogLine {
+  at: number
+  level: string
+  msg: string
+}
+
+/** mpv playback; times in seconds. */
+export interface PlaybackState {
+  active: boolean
+  title: string
+  position: number | null
+  duration: number | null
+  paused: boolean
+}
+
+export type StatusLevel = 'info' | 'ok' | 'warn' | 'error'
+
+/** A modal line prompt (the dispatcher is off while one is open). */
+export interface PromptState {
+  kind: 'add' | 'search' | 'rebuild'
+  label: string
+  value: string
+  /** Candidates of the last path completion, shown under the prompt. */
+  hint: string
+}
+
+/** Everything the views draw. */
+export interface TuiState {
+  node: { id: string; files: number; upRate: number; downRate: number; bytesUp: number; bytesDown: number; ratesAt: number }
+  peers: PeerRow[]
+  library: ItemRow[]
+  results: ItemRow[]
+  listMode: 'library' | 'results'
+  search: { query: string; running: boolean }
+  transfers: TransferRow[]
+  log: LogLine[]
+  /** Lines scrolled up from the bottom of the log (0 = follow). */
+  logScroll: number
+  playback: PlaybackState
+  focus: PaneId
+  selected: Record<PaneId, number>
+  status: { text: string; level: StatusLevel; at: number }
+  prompt: PromptState | null
+  help: boolean
+  quitting: boolean
+}
+
+/** Most log lines kept. */
+export const MAX_LOG = 500
+
+/** A fresh state for a node `id`. */
+export function initialState(id = '', now = Date.now()): TuiState {
+  return {
+    node: { id, files: 0, upRate: 0, downRate: 0, bytesUp: 0, bytesDown: 0, ratesAt: now },
+    peers: [],
+    library: [],
+    results: [],
+    listMode: 'library',
+    search: { query: '', running: false },
+    transfers: [],
+    log: [],
+    logScroll: 0,
+    playback: { active: false, title: '', position: null, duration: null, paused: false },
+    focus: 'items',
+    selected: { items: 0, peers: 0, transfers: 0, log: 0 },
+    status: { text: 'ready - press ? for help', level: 'info', at: now },
+    prompt: null,
+    help: false,
+    quitting: false
+  }
+}
+
+/** Set the status line (every action ends here: no silent keys). */
+export function setStatus(s: TuiState, text: string, level: StatusLevel = 'info', now = Date.now()): void {
+  s.status = { text, level, at: now }
+}
+
+/** Append a log line, dropping the oldest beyond MAX_LOG; a scrolled-up view stays put. */
+export function pushLog(s: TuiState, level: string, msg: string, now = Date.now()): void {
+  s.log.push({ at: now, level, msg })
+  if (s.log.length > MAX_LOG) s.log.splice(0, s.log.length - MAX_LOG)
+  if (s.logScroll > 0) s.logScroll = Math.min(s.logScroll + 1, s.log.length - 1)
+}
+
+/** Replace the peer rows from the peer table (sorted by id); keeps the selection in range. */
+export function setPeers(s: TuiState, peers: Array<{ id: string; host: string; port: number; source: PeerSourceName; lastSeen: number }>): void {
+  s.peers = peers.map((p) => ({ id: p.id, address: `${p.host}:${p.port}`, source: p.source, lastSeen: p.lastSeen })).sort((a, b) => a.id.localeCompare(b.id))
+  clampSelection(s)
+}
+
+/** Replace the library rows from the library entries (sorted by name). */
+export function setLibrary(s: TuiState, entries: Array<{ name: string; kind: string; size: number; cid?: string }>): void {
+  s.library = entries
+    .map((e) => ({ key: e.cid ?? `local:${e.name}`, name: e.name, kind: e.kind, size: e.size, holders: ['you'], contentId: e.cid ?? null, legacy: false }))
+    .sort((a, b) => a.name.localeCompare(b.name))
+  s.node.files = entries.length
+  clampSelection(s)
+}
+
+/** A new search: clears the results and shows the results list. */
+export function startSearch(s: TuiState, query: string): void {
+  s.search = { query, running: true }
+  s.results = []
+  s.listMode = 'results'
+  s.focus = 'items'
+  s.selected.items = 0
+}
+
+/** One answer of a holder: merged into the row of the same file (content id, or name for legacy). */
+export function addResult(s: TuiState, r: { name: string; size: number | null; contentId: string | null; kind: string | null; holder: string; legacy: boolean }): void {
+  const key = r.contentId ?? `legacy:${r.name}`
+  const row = s.results.find((x) => x.key === key)
+  if (row) {
+    if (!row.holders.includes(r.holder)) row.holders.push(r.holder)
+    return
+  }
+  s.results.push({ key, name: r.name, kind: r.kind ?? kindOf(r.name), size: r.size, holders: [r.holder], contentId: r.contentId, legacy: r.legacy })
+}
+
+/** The search timed out: no more answers will come. */
+export function finishSearch(s: TuiState): void {
+  s.search.running = false
+}
+
+/** The rows the items pane shows now. */
+export function visibleItems(s: TuiState): ItemRow[] {
+  return s.listMode === 'library' ? s.library : s.results
+}
+
+/** The selected row of a pane, if any. */
+export function selectedItem(s: TuiState): ItemRow | undefined {
+  return visibleItems(s)[s.selected.items]
+}
+export function selectedPeer(s: TuiState): PeerRow | undefined {
+  return s.peers[s.selected.peers]
+}
+export function selectedTransfer(s: TuiState): TransferRow | undefined {
+  return s.transfers[s.selected.transfers]
+}
+
+/** Switch the items pane between your library and the last search's results. */
+export function toggleListMode(s: TuiState): void {
+  s.listMode = s.listMode === 'library' ? 'results' : 'library'
+  s.selected.items = 0
+}
+
+/** Tab / Shift-Tab. */
+export function cycleFocus(s: TuiState, dir: 1 | -1 = 1): void {
+  const i = PANES.indexOf(s.focus)
+  s.focus = PANES[(i + dir + PANES.length) % PANES.length] as PaneId
+}
+
+/** Move the selection of the focused pane (the log pane scrolls instead). */
+export function moveSelection(s: TuiState, delta: number): void {
+  if (s.focus === 'log') {
+    s.logScroll = Math.max(0, Math.min(s.log.length - 1, s.logScroll - delta))
+    return
+  }
+  s.selected[s.focus] += delta
+  clampSelection(s)
+}
+
+function rowCount(s: TuiState, p: PaneId): number {
+  if (p === 'items') return visibleItems(s).length
+  if (p === 'peers') return s.peers.length
+  if (p === 'transfers') return s.transfers.length
+  return s.log.length
+}
+
+function clampSelection(s: TuiState): void {
+  for (const p of PANES) s.selected[p] = Math.max(0, Math.min(s.selected[p], rowCount(s, p) - 1))
+}
+
+/** What a Download looks like to the state (a snapshot; no methods). */
+export interface TransferSnapshot {
+  name: string
+  state: TransferStateName
+  size: number | undefined
+  received: number
+  holder: string
+  error?: Error | undefined
+  result?: { path: string; sha256: string } | undefined
+}
+
+/**
+ * Insert or update the row of transfer `id`. The rate is a moving average of the bytes received
+ * between samples at least 500 ms apart; the ETA follows from it.
+ */
+export function updateTransfer(s: TuiState, id: number, d: TransferSnapshot, now = Date.now()): TransferRow {
+  let row = s.transfers.find((x) => x.id === id)
+  if (!row) {
+    row = { id, name: d.name, kind: kindOf(d.name), state: d.state, size: null, received: d.received, rate: 0, etaSec: null, sources: [d.holder], error: null, path: null, sha256: null, sampleAt: now, sampleBytes: d.received }
+    s.transfers.push(row)
+    s.selected.transfers = s.transfers.length - 1
+  }
+  row.state = d.state
+  row.size = d.size ?? null
+  row.received = d.received
+  const dt = now - row.sampleAt
+  if (dt >= 500) {
+    const inst = Math.max(0, ((d.received - row.sampleBytes) * 1000) / dt)
+    row.rate = row.rate === 0 ? inst : row.rate * 0.5 + inst * 0.5
+    row.sampleAt = now
+    row.sampleBytes = d.received
+  }
+  if (d.state !== 'downloading') row.rate = 0
+  row.etaSec = d.state === 'downloading' && row.size !== null && row.rate > 0 ? (row.size - row.received) / row.rate : null
+  if (d.state === 'done' && d.result) {
+    row.path = d.result.path
+    row.sha256 = d.result.sha256
+    row.etaSec = 0
+  }
+  row.error = d.state === 'failed' || d.state === 'cancelled' ? (d.error?.message ?? d.state) : null
+  return row
+}
+
+/** Recompute up/down rates (bytes/s) from the node's byte counters; call about once a second. */
+export function tickRates(s: TuiState, stats: { bytesUp: number; bytesDown: number }, now = Date.now()): void {
+  const dt = (now - s.node.ratesAt) / 1000
+  if (dt <= 0) return
+  s.node.upRate = Math.max(0, (stats.bytesUp - s.node.bytesUp) / dt)
+  s.node.downRate = Math.max(0, (stats.bytesDown - s.node.bytesDown) / dt)
+  s.node.bytesUp = stats.bytesUp
+  s.node.bytesDown = stats.bytesDown
+  s.node.ratesAt = now
+}
+
+/** Merge mpv facts into the playback state. */
+export function updatePlayback(s: TuiState, p: Partial<PlaybackState>): void {
+  Object.assign(s.playback, p)
+}
+
+/** Open a prompt (the dispatcher is off until it closes). */
+export function openPrompt(s: TuiState, kind: PromptState['kind'], label: string, value = ''): void {
+  s.prompt = { kind, label, value, hint: '' }
+}
+
+/**
+ * Edit the open prompt with one key: printable characters append, backspace deletes, C-u clears.
+ * @returns 'submit' (enter), 'cancel' (escape/C-g), 'complete' (tab) or 'edit'.
+ */
+export function promptKey(s: TuiState, ch: string | undefined, full: string): 'submit' | 'cancel' | 'complete' | 'edit' {
+  const p = s.prompt
+  if (!p) return 'cancel'
+  if (full === 'enter') return 'submit'
+  if (full === 'escape' || full === 'C-g') return 'cancel'
+  if (full === 'tab') return 'complete'
+  if (full === 'backspace') p.value = p.value.slice(0, -1)
+  else if (full === 'C-u') p.value = ''
+  else if (ch && ch.length === 1 && ch >= ' ' && ch !== '\x7f') p.value += ch
+  return 'edit'
+}
+
+/** Media kind from a file name's extension ("video", "audio", "image" or "?"). */
+export function kindOf(name: string): string {
+  return mediaKind(name) ?? '?'
+}
