@@ -172,7 +172,8 @@ export class MdnsDiscovery extends EventEmitter {
 /**
  * mDNS options from the environment, for tests and scripts: P2PTUBE_MDNS_INTERFACE (e.g.
  * 127.0.0.1, which also binds 0.0.0.0 as the shared notes require), P2PTUBE_MDNS_BIND,
- * P2PTUBE_MDNS_UPDATE_MS.
+ * P2PTUBE_MDNS_UPDATE_MS, P2PTUBE_MDNS_TYPE (a private service type, so concurrent test runs
+ * on one machine do not find each other).
  */
 export function mdnsOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): MdnsOptions {
   const o: MdnsOptions = {}
@@ -182,5 +183,6 @@ export function mdnsOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): MdnsOp
   } else if (env.P2PTUBE_MDNS_BIND) o.bind = env.P2PTUBE_MDNS_BIND
   const ms = Number(env.P2PTUBE_MDNS_UPDATE_MS)
   if (Number.isFinite(ms) && ms >= 100) o.updateIntervalMs = ms
+  if (env.P2PTUBE_MDNS_TYPE && /^[a-z0-9-]{1,15}$/.test(env.P2PTUBE_MDNS_TYPE)) o.type = env.P2PTUBE_MDNS_TYPE
   return o
 }
