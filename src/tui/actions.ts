@@ -70,7 +70,7 @@ export function createHandlers(c: ActionContext): Handlers {
     const d = c.node.fetch({ name: item.name, holder, contentId: item.contentId, size: item.size, legacy: item.legacy })
     c.say(`${play ? 'fetching and playing' : 'fetching'} ${item.name} from ${holder}${item.holders.length > 1 ? ` (1 of ${item.holders.length} holders)` : ''}`)
     d.start().then(
-      (r) => c.say(`done: ${item.name} saved to ${r.path}, SHA-256 ${r.sha256.slice(0, 12)}... ${item.contentId ? 'matches the content id' : '(legacy: no content id)'}`, 'ok'),
+      (r) => c.say(`done: ${item.name}: ${item.contentId ? 'SHA-256 matches the content id' : `SHA-256 ${r.sha256.slice(0, 16)}... (legacy peer: no content id)`}; saved to ${r.path}`, 'ok'),
       (err) => c.say(`${item.name}: ${d.state === 'cancelled' ? 'cancelled' : `failed: ${msg(err)}`}`, d.state === 'cancelled' ? 'warn' : 'error')
     )
     if (play) await c.playback.playDownload(d, item.name, item.kind === 'audio')

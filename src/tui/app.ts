@@ -172,7 +172,7 @@ export class TuiApp {
       this.say('help closed', 'info', false)
       return
     }
-    if (!dispatcher.dispatch(full)) this.say(`${full}: no such key (press ? for help)`, 'warn', false)
+    if (!dispatcher.dispatch(full)) this.say(`${ch && ch.length === 1 && ch > ' ' ? ch : full}: no such key (press ? for help)`, 'warn', false)
     this.scheduleRender()
   }
 

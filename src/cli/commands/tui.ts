@@ -5,6 +5,7 @@
  */
 import path from 'node:path'
 import type { Argv } from 'yargs'
+import { mdnsOptionsFromEnv } from '../../node/mdns.ts'
 import { P2PNode } from '../../node/node.ts'
 import { TuiApp } from '../../tui/app.ts'
 import { checkNodeArgs, nodeOptions, splitPlayerArgs, type NodeArgs } from '../common.ts'
@@ -43,7 +44,9 @@ export async function handler(a: TuiArgs): Promise<number> {
     downloadsDir: a.downloads,
     rateLimit: a['rate-limit'],
     stabilizeIntervalMs: a.stabilize * 1000,
-    ...(a.data ? { dataDir: path.resolve(a.data) } : {})
+    ...(a.data ? { dataDir: path.resolve(a.data) } : {}),
+    ...(a.tracker ? { tracker: a.tracker } : {}),
+    ...(a.mdns ? { mdns: mdnsOptionsFromEnv() } : {})
   })
   const app = new TuiApp(node, {
     peers: a.peer,
