@@ -71,8 +71,14 @@ test('share, search two holders, fetch with SHA-256, remove a peer, rebuild, ref
   const file = path.join(downloads, BIG_CLIP)
   t.is(await sha256File(file), await sha256File(path.join(VIDEO_DIR, BIG_CLIP)))
 
+  // Open from the transfers pane: the saved path on the status line.
+  await tui.keys('Tab')
+  await tui.waitFor(/\[ Transfers/)
+  await tui.keys('o')
+  await tui.waitFor(new RegExp(`> lebiniou-2021-06-10_12-19-53\\.mp4: ${downloads.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').slice(0, 30)}`))
+
   // Remove the selected peer (Tab: items → transfers → peers).
-  await tui.keys('Tab', 'Tab')
+  await tui.keys('Tab')
   await tui.waitFor(/\[ Peers \(2\) \]/)
   const first = [a.id, b.id].sort()[0] as string
   const second = [a.id, b.id].sort()[1] as string
@@ -125,6 +131,28 @@ test('play while downloading in headless mpv: position, pause, seek; q closes mp
   await tui.keys('Space')
   await tui.waitFor(/mpv: playing/)
   await quitAndCheck(t, tui, [mpvPid])
+})
+
+test('cancel a transfer, resume it, and see a failure with its reason when the holder dies', async (t) => {
+  const a = await holder(t, await shareWith(t, [BIG_CLIP]), ['--rate-limit', '300000'])
+  const { args } = await tuiArgs(t, [a.id])
+  const tui = await startTui(t, args, { width: 100, height: 30 })
+  await tui.waitFor(/peers 1 /)
+  await tui.keys('s')
+  await tui.type('12-19-53')
+  await tui.keys('Enter')
+  await tui.waitFor(/1 result from 1 holder/)
+  await tui.keys('Enter')
+  await tui.waitFor(/\[#+-+\]\s+\d+%.*downloading/)
+  await tui.keys('Tab', 'x')
+  await tui.waitFor(/cancelled, resumable/)
+  await tui.keys('BTab', 'Enter')
+  let screen = await tui.waitFor(/Transfers \(1 active, 2 total\)/)
+  t.regex(screen, /resuming|downloading/)
+  a.proc.child.kill('SIGKILL')
+  screen = await tui.waitFor(/failed: \S+/, 15_000)
+  t.regex(screen, /> lebiniou-2021-06-10_12-19-53\.mp4: failed: /)
+  await quitAndCheck(t, tui)
 })
 
 test('80x24 with NO_COLOR: footer, help, no colour codes, resize, Ctrl-C quits', async (t) => {

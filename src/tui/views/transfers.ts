@@ -7,7 +7,8 @@ import { esc, innerSize, paint, row, setPaneLabel, windowStart, type ViewOptions
 const STATE_STYLE: Record<string, string> = { done: 'green-fg', failed: 'red-fg', cancelled: 'yellow-fg', verifying: 'cyan-fg', downloading: 'cyan-fg', queued: 'white-fg' }
 
 function stateText(t: TransferRow): string {
-  if (t.state === 'failed' || t.state === 'cancelled') return `${t.state}: ${t.error ?? ''}`
+  if (t.state === 'cancelled') return 'cancelled, resumable'
+  if (t.state === 'failed') return `failed: ${t.error ?? '?'}`
   if (t.state === 'done') return t.path ? 'done  p: play  o: path' : 'done'
   return t.state
 }
