@@ -150,8 +150,8 @@ test('cancel a transfer, resume it, and see a failure with its reason when the h
   let screen = await tui.waitFor(/Transfers \(1 active, 2 total\)/)
   t.regex(screen, /resuming|downloading/)
   a.proc.child.kill('SIGKILL')
-  screen = await tui.waitFor(/failed: \S+/, 15_000)
-  t.regex(screen, /> lebiniou-2021-06-10_12-19-53\.mp4: failed: /)
+  screen = await tui.waitFor(/> lebiniou-2021-06-10_12-19-53\.mp4: failed: \S+/, 15_000)
+  t.regex(screen, /\d+%.*failed: \S+/, 'the transfer row shows the reason too')
   await quitAndCheck(t, tui)
 })
 

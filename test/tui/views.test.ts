@@ -8,6 +8,7 @@ import { addResult, initialState, setPeers, startSearch, updateTransfer } from '
 import { headerText } from '../../src/tui/views/bars.ts'
 import { esc } from '../../src/tui/views/common.ts'
 import { itemLines } from '../../src/tui/views/items.ts'
+import { logLines, wrap } from '../../src/tui/views/log.ts'
 import { peerLines } from '../../src/tui/views/peers.ts'
 import { transferLines } from '../../src/tui/views/transfers.ts'
 import { tempDir } from '../helpers/nodes.ts'
@@ -65,4 +66,15 @@ test('path completion: unique directory gets a slash, several give the common pr
   t.deepEqual(await completePath(`${dir}/zz`), { value: `${dir}/zz`, candidates: [] })
   t.deepEqual(await completePath('vi', dir), { value: 'videos/', candidates: [] })
   t.is(commonPrefix(['abc', 'abd']), 'ab')
+})
+
+test('log rows wrap long entries and end at the newest', (t) => {
+  t.deepEqual(wrap('0123456789abcdefghijkl', 10, 2), ['0123456789', '  abcdefgh', '  ijkl'])
+  const s = initialState()
+  s.log.push({ at: 0, level: 'info', msg: 'x'.repeat(30) }, { at: 0, level: 'warn', msg: 'last' })
+  const rows = logLines(s, 20, 10, plain)
+  t.is(rows.length, 4)
+  t.true(rows.every((r) => r.length === 20))
+  t.regex(rows[3]!, /last/)
+  t.is(logLines(s, 20, 2, plain).length, 2)
 })

@@ -6,15 +6,30 @@ import { esc, innerSize, paint, setPaneLabel, type ViewOptions } from './common.
 
 const LEVEL_STYLE: Record<string, string> = { error: 'red-fg', warn: 'yellow-fg', debug: 'gray-fg' }
 
-/** The `height` lines ending `s.logScroll` lines above the newest, each cut to `width`. */
+/**
+ * The last `height` screen rows of the entries ending `s.logScroll` entries above the newest.
+ * Long entries wrap (continuation rows indented under the message).
+ */
 export function logLines(s: TuiState, width: number, height: number, o: ViewOptions): string[] {
   const end = s.log.length - s.logScroll
-  return s.log.slice(Math.max(0, end - height), end).map((l) => {
+  const rows: string[] = []
+  for (const l of s.log.slice(Math.max(0, end - height), end)) {
     const t = new Date(l.at).toTimeString().slice(0, 8)
-    const text = esc(fit(`${t} ${l.msg}`, width))
     const style = LEVEL_STYLE[l.level]
-    return style ? paint(o, style, text) : text
-  })
+    for (const part of wrap(`${t} ${l.msg}`, width, 9)) {
+      const text = esc(fit(part, width))
+      rows.push(style ? paint(o, style, text) : text)
+    }
+  }
+  return rows.slice(-height)
+}
+
+/** Split `text` into rows of `width`, continuation rows indented by `indent` spaces. */
+export function wrap(text: string, width: number, indent: number): string[] {
+  if (width <= indent + 1 || text.length <= width) return [text]
+  const out = [text.slice(0, width)]
+  for (let i = width; i < text.length; i += width - indent) out.push(' '.repeat(indent) + text.slice(i, i + width - indent))
+  return out
 }
 
 /** Render the pane into its box. */

@@ -10,7 +10,7 @@ export function peerLines(s: TuiState, width: number, height: number, now: numbe
   const idW = Math.max(10, width - 1 - 9 - 4 - 2)
   const lines = [' ' + paint(o, 'bold', esc(`${fit('id / address', idW)} ${fit('found', 9)} ${fit('seen', 4)}`))]
   if (!s.peers.length) {
-    lines.push(' ' + esc(fit('no peers: press b to join through a known peer', width - 1)))
+    lines.push(' ' + esc(fit('no peers yet: b joins one', width - 1)))
     return lines
   }
   const rows = Math.max(0, height - 1)
