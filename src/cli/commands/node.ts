@@ -3,12 +3,14 @@
  * (the first is {"event":"listening","id":"H:P",...}) and takes JSON commands on stdin, one per
  * line: this is how test networks script nodes (README "Scripted nodes").
  */
+import os from 'node:os'
 import readline from 'node:readline'
 import type { Argv } from 'yargs'
 import type { P2PNode, SearchResult } from '../../node/node.ts'
 import { isContentId } from '../../protocol/messages.ts'
 import { checkNodeArgs, fetchAndMaybePlay, joinAll, makeNode, nodeOptions, onShutdown, pickResult, splitPlayerArgs, type NodeArgs } from '../common.ts'
 import { EXIT, formatBytes, Output } from '../output.ts'
+import { WebServer } from '../../web/http-server.ts'
 
 export const command = 'node'
 export const describe = 'run a headless node (scriptable with --json: JSON commands on stdin, JSON events on stdout)'
@@ -16,6 +18,9 @@ export const describe = 'run a headless node (scriptable with --json: JSON comma
 export function builder(y: Argv) {
   return nodeOptions(y)
     .option('stabilize', { type: 'number', default: 10, describe: 'seconds between peer liveness checks (0 = off)' })
+    .option('http', { type: 'number', describe: 'serve a web page (library, search, play in the browser) on this TCP port' })
+    .option('http-host', { type: 'string', default: '0.0.0.0', describe: 'address for --http (0.0.0.0 = the whole LAN, 127.0.0.1 = this machine only)' })
+    .example('$0 node --share ~/Videos --http 8080', 'watch the library and the network in a browser on the LAN')
     .example('$0 node --port 9400 --share ~/Videos', 'share a folder')
     .example('$0 node --json --peer 127.0.0.1:9400', 'scripted: then type {"cmd":"search","q":"clip"}')
     .epilog(
@@ -30,9 +35,10 @@ export function builder(y: Argv) {
 type Cmd = Record<string, unknown> & { cmd?: unknown; id?: unknown }
 
 /** Runs until quit, stdin EOF in --json mode, Ctrl-C or SIGTERM (QUIT is sent to peers). */
-export async function handler(a: NodeArgs & { stabilize: number }): Promise<number> {
+export async function handler(a: NodeArgs & { stabilize: number; http?: number; 'http-host': string }): Promise<number> {
   const out = new Output(a.json)
   checkNodeArgs(a)
+  if (a.http !== undefined && (!Number.isInteger(a.http) || a.http < 0 || a.http > 65535)) throw new Error(`--http must be a port 0..65535, got ${a.http}`)
   const node = makeNode(a, out, { stabilizeIntervalMs: a.stabilize * 1000 })
   await node.start()
   out.event('listening', { id: node.id, host: node.host, port: node.port, files: node.library.size })
@@ -41,11 +47,25 @@ export async function handler(a: NodeArgs & { stabilize: number }): Promise<numb
   node.on('peer-removed', (p, reason) => out.event('peer-removed', { peer: p.id, reason }))
   node.on('search', (s) => out.event('query', s))
   node.library.on('idle', () => out.event('indexed', { files: node.library.size }))
+  let web: WebServer | null = null
+  if (a.http !== undefined) {
+    web = new WebServer(node)
+    try {
+      await web.start(a.http, a['http-host'])
+    } catch (err) {
+      await node.stop()
+      throw new Error(`cannot serve the web page on ${a['http-host']}:${a.http}: ${(err as Error).message}`)
+    }
+    const urls = webUrls(a['http-host'], web.port)
+    out.event('http', { url: web.url, host: a['http-host'], port: web.port, urls })
+    out.line(`${out.color.green('web page')} at ${urls.join('  ')}`)
+  }
   await joinAll(node, a.peer, out)
 
   let resolveExit!: (code: number) => void
   const exited = new Promise<number>((r) => (resolveExit = r))
   const stop = async (): Promise<void> => {
+    await web?.stop()
     await node.stop()
   }
   const removeSignals = onShutdown(stop)
@@ -137,6 +157,13 @@ async function runCommand(node: P2PNode, c: Cmd, out: Output, a: NodeArgs): Prom
     default:
       throw new Error(`unknown command ${JSON.stringify(c.cmd)}; see p2ptube node --help`)
   }
+}
+
+/** URLs a browser can use: each IPv4 address of this machine for a wildcard host. */
+function webUrls(host: string, port: number): string[] {
+  if (host !== '0.0.0.0' && host !== '::') return [`http://${host.includes(':') ? `[${host}]` : host}:${port}/`]
+  const addrs = Object.values(os.networkInterfaces()).flat().filter((i) => i && i.family === 'IPv4').map((i) => i!.address)
+  return (addrs.length ? addrs : ['127.0.0.1']).map((h) => `http://${h}:${port}/`)
 }
 
 function num(v: unknown, dflt: number): number {

@@ -1,0 +1,261 @@
+/**
+ * LAN web server (`p2ptube node --http PORT`): a page listing the node's library and searching
+ * the network, every file playable in the browser's <video>/<audio> element with byte ranges.
+ *
+ * Routes (GET and HEAD only):
+ *   /                      the page (src/web/page.ts)
+ *   /api/library           JSON: { node, files: [{ name, size, kind, contentId, url }] }
+ *   /api/search?q=WORDS    NDJSON: {"type":"result",...} per result, then {"type":"done","results":N}
+ *   /media/<contentId>     an indexed library file, looked up by content id only
+ *   /stream/<contentId>?holder=H:P
+ *                          a file from a search result this server returned, served from the
+ *                          download it starts (or reuses) while it downloads
+ * Nothing else is served: no path from a URL ever reaches the filesystem, and /stream only
+ * fetches (content id, holder) pairs that a search answered, so a browser cannot make the node
+ * connect to arbitrary hosts.
+ */
+import { randomBytes } from 'node:crypto'
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+import type { Download, DownloadResult } from '../node/download.ts'
+import type { P2PNode, SearchResult } from '../node/node.ts'
+import { MAX_QUERY_LENGTH } from '../protocol/constants.ts'
+import { isContentId } from '../protocol/messages.ts'
+import { pumpDownload, pumpFile, startMediaResponse } from './media.ts'
+import { pageCsp, renderPage } from './page.ts'
+
+/** Options. Times in ms. */
+export interface WebServerOptions {
+  /** How long a search collects results (default 3000, at most 15 000 via ?timeout=seconds). */
+  searchTimeoutMs?: number
+  /** Searches running at once; more answer 429 (default 4). */
+  maxSearches?: number
+  /** Search results remembered for /stream (default 5000; oldest forgotten first). */
+  maxKnownResults?: number
+  /** Downloads /stream may have running at once; more answer 503 (default 4). */
+  maxDownloads?: number
+}
+
+/** A streamable search result: what /stream will fetch, by `${cid} ${holder}`. */
+interface Known {
+  contentId: string
+  holder: string
+  name: string
+  size: number
+  kind: string | null
+}
+
+class HttpError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message)
+  }
+}
+
+const HOLDER_RE = /^[A-Za-z0-9.\-[\]:]{1,300}:\d{1,5}$/
+
+/** URL of a streamable search result (null for legacy results, which have no content id). */
+export function streamUrl(r: Pick<SearchResult, 'contentId' | 'holder' | 'name'>): string | null {
+  if (!r.contentId) return null
+  return `/stream/${r.contentId}?holder=${encodeURIComponent(r.holder)}&name=${encodeURIComponent(r.name)}`
+}
+
+/**
+ * The LAN web server over one P2PNode.
+ * Events: none; errors of single requests are answered (4xx/5xx) and logged on the node ('log').
+ */
+export class WebServer {
+  private readonly server: http.Server
+  private readonly known = new Map<string, Known>()
+  private readonly streams = new Map<string, { d: Download; result?: DownloadResult }>()
+  private searching = 0
+  /** Port listened on (after start). */
+  port = 0
+  host = ''
+
+  constructor(private readonly node: P2PNode, private readonly opts: WebServerOptions = {}) {
+    this.server = http.createServer((req, res) => void this.handle(req, res))
+    this.server.on('clientError', (_err, socket) => socket.destroy())
+  }
+
+  /**
+   * Listen.
+   * @param port TCP port (0 = any free one).
+   * @param host address to bind: '0.0.0.0' serves the LAN, '127.0.0.1' this machine only.
+   * @throws the listen error (EADDRINUSE, EACCES...).
+   */
+  async start(port: number, host = '0.0.0.0'): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject)
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject)
+        resolve()
+      })
+    })
+    const a = this.server.address() as AddressInfo
+    this.port = a.port
+    this.host = host
+  }
+
+  /** Base URL to reach the server from this machine (http://127.0.0.1:PORT for a wildcard host). */
+  get url(): string {
+    const h = this.host === '0.0.0.0' || this.host === '::' || this.host === '' ? '127.0.0.1' : this.host
+    return `http://${h.includes(':') ? `[${h}]` : h}:${this.port}`
+  }
+
+  /** Close the server and every open response. Downloads started here go on (the node owns them). */
+  async stop(): Promise<void> {
+    if (!this.server.listening) return
+    this.server.closeAllConnections()
+    await new Promise<void>((resolve) => this.server.close(() => resolve()))
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const ac = new AbortController()
+    res.once('close', () => ac.abort())
+    try {
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        res.setHeader('Allow', 'GET, HEAD')
+        throw new HttpError(405, 'only GET and HEAD are served')
+      }
+      let url: URL
+      try {
+        url = new URL(req.url ?? '/', 'http://localhost')
+      } catch {
+        throw new HttpError(400, 'bad URL')
+      }
+      const parts = url.pathname.split('/')
+      if (url.pathname === '/') return this.page(req, res)
+      if (url.pathname === '/api/library') return this.json(req, res, this.libraryJson())
+      if (url.pathname === '/api/search') return await this.search(req, res, url, ac.signal)
+      if (parts.length === 3 && parts[1] === 'media') return await this.media(req, res, parts[2] as string, ac.signal)
+      if (parts.length === 3 && parts[1] === 'stream') return await this.stream(req, res, parts[2] as string, url, ac.signal)
+      throw new HttpError(404, 'not found')
+    } catch (err) {
+      const status = err instanceof HttpError ? err.status : 500
+      if (status === 500 && !ac.signal.aborted) this.node.log('warn', `http ${req.method} ${(req.url ?? '').slice(0, 200)}: ${(err as Error).message}`)
+      if (res.headersSent) {
+        res.destroy()
+        return
+      }
+      const text = err instanceof HttpError ? err.message : 'internal error'
+      res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'no-store' })
+      res.end(req.method === 'HEAD' ? undefined : text + '\n')
+    }
+  }
+
+  private page(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const nonce = randomBytes(16).toString('base64')
+    const body = renderPage(this.node.id, this.node.library.entries(), nonce)
+    res.writeHead(200, {
+      'Content-Type': 'text/html; charset=utf-8',
+      'Content-Length': Buffer.byteLength(body),
+      'Content-Security-Policy': pageCsp(nonce),
+      'X-Content-Type-Options': 'nosniff',
+      'Referrer-Policy': 'no-referrer',
+      'Cache-Control': 'no-store'
+    })
+    res.end(req.method === 'HEAD' ? undefined : body)
+  }
+
+  private json(req: http.IncomingMessage, res: http.ServerResponse, value: unknown): void {
+    const body = JSON.stringify(value)
+    res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(body), 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'no-store' })
+    res.end(req.method === 'HEAD' ? undefined : body)
+  }
+
+  private libraryJson(): unknown {
+    const files = this.node.library.entries().map((e) => ({ name: e.name, size: e.size, kind: e.kind, contentId: e.cid ?? null, url: e.cid ? `/media/${e.cid}` : null }))
+    return { node: this.node.id, files }
+  }
+
+  private async search(req: http.IncomingMessage, res: http.ServerResponse, url: URL, signal: AbortSignal): Promise<void> {
+    const q = (url.searchParams.get('q') ?? '').trim()
+    if (!q) throw new HttpError(400, 'missing search words: /api/search?q=WORDS')
+    if (Buffer.byteLength(q) > MAX_QUERY_LENGTH) throw new HttpError(400, `a search may be at most ${MAX_QUERY_LENGTH} bytes`)
+    const t = url.searchParams.get('timeout')
+    const timeoutMs = t === null ? (this.opts.searchTimeoutMs ?? 3000) : Number(t) * 1000
+    if (!Number.isFinite(timeoutMs) || timeoutMs < 100 || timeoutMs > 15_000) throw new HttpError(400, 'timeout must be 0.1 to 15 seconds')
+    if (this.searching >= (this.opts.maxSearches ?? 4)) throw new HttpError(429, 'too many searches at once; try again shortly')
+    this.searching++
+    try {
+      const h = this.node.search(q, { timeoutMs })
+      res.writeHead(200, { 'Content-Type': 'application/x-ndjson; charset=utf-8', 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'no-store' })
+      if (req.method === 'HEAD') return void res.end()
+      const send = (r: SearchResult): void => {
+        if (r.contentId && typeof r.size === 'number') this.remember({ contentId: r.contentId, holder: r.holder, name: r.name, size: r.size, kind: r.kind })
+        const url = typeof r.size === 'number' ? streamUrl(r) : null
+        if (!signal.aborted) res.write(JSON.stringify({ type: 'result', name: r.name, size: r.size, kind: r.kind, contentId: r.contentId, holder: r.holder, legacy: r.legacy, url }) + '\n')
+      }
+      h.results.forEach(send)
+      h.on('result', send)
+      const results = await h.finished
+      h.off('result', send)
+      res.end(JSON.stringify({ type: 'done', results: results.length }) + '\n')
+    } finally {
+      this.searching--
+    }
+  }
+
+  private remember(k: Known): void {
+    const key = `${k.contentId} ${k.holder}`
+    this.known.delete(key)
+    this.known.set(key, k)
+    const max = this.opts.maxKnownResults ?? 5000
+    for (const old of this.known.keys()) {
+      if (this.known.size <= max) break
+      this.known.delete(old)
+    }
+  }
+
+  private async media(req: http.IncomingMessage, res: http.ServerResponse, cid: string, signal: AbortSignal): Promise<void> {
+    const e = isContentId(cid) ? this.node.library.getByCid(cid) : undefined
+    if (!e) throw new HttpError(404, 'no shared file has this content id')
+    const range = startMediaResponse(req, res, e.name, e.size)
+    if (range) await pumpFile(e.path, e.size, res, range[0], range[1], signal)
+  }
+
+  private async stream(req: http.IncomingMessage, res: http.ServerResponse, cid: string, url: URL, signal: AbortSignal): Promise<void> {
+    if (!isContentId(cid)) throw new HttpError(404, 'not a content id')
+    const holder = url.searchParams.get('holder') ?? ''
+    if (!HOLDER_RE.test(holder)) throw new HttpError(400, 'holder must be host:port')
+    const k = this.known.get(`${cid} ${holder}`)
+    if (!k) throw new HttpError(404, 'unknown search result: search for it first')
+    // A shared copy is the fastest source.
+    const own = this.node.library.getByCid(cid)
+    if (own) {
+      const range = startMediaResponse(req, res, k.name, own.size)
+      if (range) await pumpFile(own.path, own.size, res, range[0], range[1], signal)
+      return
+    }
+    const s = this.download(k)
+    if (s.result) {
+      const range = startMediaResponse(req, res, k.name, s.result.size)
+      if (range) await pumpFile(s.result.path, s.result.size, res, range[0], range[1], signal)
+      return
+    }
+    const range = startMediaResponse(req, res, k.name, k.size)
+    if (range) await pumpDownload(s.d, res, range[0], range[1], signal)
+  }
+
+  /** The download of a known result: reused while it runs or once done, (re)started otherwise. */
+  private download(k: Known): { d: Download; result?: DownloadResult } {
+    const s = this.streams.get(k.contentId)
+    if (s && s.d.state !== 'failed' && s.d.state !== 'cancelled') return s
+    const running = [...this.streams.values()].filter((x) => x.d.state === 'queued' || x.d.state === 'downloading' || x.d.state === 'verifying').length
+    if (running >= (this.opts.maxDownloads ?? 4)) throw new HttpError(503, 'too many downloads at once; try again when one finishes')
+    let d: Download
+    try {
+      d = this.node.fetch({ contentId: k.contentId, holder: k.holder, name: k.name, size: k.size })
+    } catch (err) {
+      throw new HttpError(409, `cannot download ${k.name}: ${(err as Error).message}`)
+    }
+    const entry: { d: Download; result?: DownloadResult } = { d }
+    this.streams.set(k.contentId, entry)
+    d.once('done', (r: DownloadResult) => (entry.result = r))
+    d.start().then(
+      (r) => (entry.result = r),
+      (err: Error) => this.node.log('warn', `browser stream of ${k.name} from ${k.holder} failed: ${err.message}`)
+    )
+    return entry
+  }
+}

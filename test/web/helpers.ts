@@ -1,0 +1,47 @@
+/**
+ * Web test helpers: a WebServer on 127.0.0.1 over a started node, raw HTTP requests (paths sent
+ * byte for byte, no URL normalisation) and NDJSON search.
+ */
+import type { ExecutionContext } from 'ava'
+import http from 'node:http'
+import type { P2PNode } from '../../src/node/node.ts'
+import { WebServer, type WebServerOptions } from '../../src/web/http-server.ts'
+
+/** Start a WebServer for `node` on 127.0.0.1, a free port, stopped after the test. */
+export async function startWeb(t: ExecutionContext, node: P2PNode, opts: WebServerOptions = {}): Promise<WebServer> {
+  const web = new WebServer(node, opts)
+  await web.start(0, '127.0.0.1')
+  t.teardown(() => web.stop())
+  return web
+}
+
+/** A whole HTTP response. */
+export interface Reply {
+  status: number
+  headers: http.IncomingHttpHeaders
+  body: Buffer
+}
+
+/** One request with `path` sent exactly as given (so `..` and `%2f` reach the server). */
+export function raw(web: WebServer, path: string, opts: { method?: string; headers?: http.OutgoingHttpHeaders } = {}): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port: web.port, path, method: opts.method ?? 'GET', headers: opts.headers ?? {} }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }))
+      res.on('error', reject)
+    })
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+/** Lines of an NDJSON search. */
+export type SearchLine = { type: 'result'; name: string; size: number | null; kind: string | null; contentId: string | null; holder: string; url: string | null } | { type: 'done'; results: number }
+
+/** GET /api/search and parse every line. */
+export async function webSearch(web: WebServer, q: string, timeoutS = 1): Promise<SearchLine[]> {
+  const r = await raw(web, `/api/search?q=${encodeURIComponent(q)}&timeout=${timeoutS}`)
+  if (r.status !== 200) throw new Error(`search: ${r.status} ${r.body.toString()}`)
+  return r.body.toString().split('\n').filter(Boolean).map((l) => JSON.parse(l) as SearchLine)
+}
