@@ -190,6 +190,7 @@ export async function fetchAndMaybePlay(
         }
       })
       const started = d.start()
+      started.catch(() => {}) // awaited below; a failure while mpv loads must not go unhandled
       await p.play(streams.add(d))
       const result = await started
       progress.stop()

@@ -4,6 +4,7 @@ import type { Handler } from '../net/server.ts'
 import { capsHandler } from './caps.ts'
 import type { NodeContext } from './context.ts'
 import { fgetHandler } from './fget.ts'
+import { hashHandler } from './hash.ts'
 import { hitsHandler } from './hits.ts'
 import { joinHandler } from './join.ts'
 import { listHandler } from './list.ts'
@@ -29,6 +30,7 @@ export function createHandlers(node: NodeContext): Map<string, Handler> {
     [MSG.CAPS, capsHandler(node)],
     [MSG.SRCH, srchHandler(node)],
     [MSG.HITS, hitsHandler(node)],
-    [MSG.RGET, rgetHandler(node)]
+    [MSG.RGET, rgetHandler(node)],
+    [MSG.HASH, hashHandler(node)]
   ])
 }

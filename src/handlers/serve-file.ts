@@ -30,10 +30,11 @@ export async function serveFile(ctx: RequestContext, entry: LibraryEntry, offset
     const st = await fh.stat()
     if (st.size !== entry.size) throw new P2PTubeError('ERR_FILE_CHANGED', 'Error reading file: it changed since it was indexed')
     // Two buffers: the next block is read from disk while the current one drains to the socket.
-    const bufs = [Buffer.allocUnsafe(BLOCK), Buffer.allocUnsafe(BLOCK)]
+    const block = Math.min(BLOCK, limiter.blockSize)
+    const bufs = [Buffer.allocUnsafe(block), Buffer.allocUnsafe(block)]
     const end = offset + length
     const readAt = (pos: number, i: number): Promise<number> =>
-      pos < end ? fh.read(bufs[i] as Buffer, 0, Math.min(BLOCK, end - pos), pos).then((r) => r.bytesRead) : Promise.resolve(0)
+      pos < end ? fh.read(bufs[i] as Buffer, 0, Math.min(block, end - pos), pos).then((r) => r.bytesRead) : Promise.resolve(0)
     let pos = offset
     let i = 0
     let pending = readAt(pos, i)

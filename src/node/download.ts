@@ -4,20 +4,22 @@
  * content id and only then moves the file to its final name (docs/PROTOCOL.md §4.4, §4.7).
  * Memory stays flat: data is written as it arrives, in batches of one socket read.
  *
- * From a p2ptube holder it uses RGET byte ranges, so a player's read position can jump the
- * queue (prioritize); from a legacy holder it uses FGET and takes the REPL frames in order,
- * however large each is (the original btpeer sends the whole file in one frame).
+ * From p2ptube holders it runs a Swarm: RGET runs of 64 KiB pieces from every holder, each piece
+ * checked against the hash list before it is written (§4.8), the player's read position first;
+ * SHA-256 work runs on a worker thread. From a legacy holder it uses FGET and takes the REPL
+ * frames in order, however large each is (the original btpeer sends the whole file in one frame).
  */
 import { createHash, type Hash } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { exchange, type Endpoint } from '../net/client.ts'
-import { CHUNK_SIZE, MAX_ERROR_REPLY, MAX_FILE_SIZE, MAX_META_REPLY, MSG } from '../protocol/constants.ts'
+import { MAX_ERROR_REPLY, MAX_FILE_SIZE, MSG, PIECE_SIZE } from '../protocol/constants.ts'
 import { AbortError, IntegrityError, P2PTubeError, ProtocolError, RemoteError } from '../protocol/errors.ts'
 import type { FramePolicy } from '../protocol/frame.ts'
-import { formatRget, parseRangeMeta } from '../protocol/messages.ts'
+import { HashWorker } from './hash-worker.ts'
 import { RangeSet } from './range-set.ts'
+import { Swarm } from './swarm.ts'
 
 /** Lifecycle of a download. */
 export type DownloadState = 'queued' | 'downloading' | 'verifying' | 'done' | 'failed' | 'cancelled'
@@ -36,6 +38,8 @@ export interface DownloadOptions {
   dir: string
   connectTimeoutMs?: number
   idleTimeoutMs?: number
+  /** Shared SHA-256 worker (one per node); a private one is made when absent. */
+  hasher?: HashWorker
 }
 
 /** Result of a finished download. */
@@ -75,16 +79,20 @@ export class Download extends EventEmitter {
   receivedThisRun = 0
   startedAt = 0
 
+  /** The p2ptube holders and the piece scheduler (null for a legacy download). */
+  readonly swarm: Swarm | null
   private fh: fs.FileHandle | null = null
+  /** Main-thread hash for legacy downloads (no pieces, no worker round trips needed). */
   private hash: Hash = createHash('sha256')
   private hashPos = 0
-  private priority: number | null = null
-  private cursor = 0
-  private rangeAbort: AbortController | null = null
+  private readonly hasher: HashWorker
+  private readonly ownHasher: boolean
+  private readonly hashKey = `${process.pid}:${Math.random()}`
   private readonly cancelAbort = new AbortController()
   private waiters: Array<{ offset: number; resolve: () => void; reject: (e: Error) => void }> = []
   private lastSave = 0
   private running: Promise<DownloadResult> | null = null
+  private moovHinted = false
 
   constructor(readonly opts: DownloadOptions) {
     super()
@@ -94,6 +102,32 @@ export class Download extends EventEmitter {
     this.size = opts.size
     this.have = new RangeSet()
     if (!opts.legacy && !opts.cid) throw new P2PTubeError('ERR_NO_CONTENT_ID', 'a p2ptube download needs a content id')
+    this.ownHasher = !opts.hasher
+    this.hasher = opts.hasher ?? new HashWorker()
+    if (opts.legacy) {
+      this.swarm = null
+    } else {
+      this.swarm = new Swarm({
+        cid: opts.cid as string,
+        verifyAndWrite: (i, off, buf, expected) => this.verifyAndWrite(i, off, buf, expected),
+        ...(opts.connectTimeoutMs !== undefined ? { connectTimeoutMs: opts.connectTimeoutMs } : {}),
+        ...(opts.idleTimeoutMs !== undefined ? { idleTimeoutMs: opts.idleTimeoutMs } : {})
+      })
+      this.swarm.on('source-added', (id: string) => this.emit('source-added', id))
+      this.swarm.on('source-dropped', (id: string, reason: string) => this.emit('source-dropped', id, reason))
+      this.swarm.on('bad-piece', (id: string, index: number) => this.emit('bad-piece', id, index))
+      this.swarm.addSource(opts.holder)
+    }
+  }
+
+  /** Another holder of the same content id (multi-source); ignored for legacy downloads. */
+  addSource(holder: Endpoint & { id: string }): void {
+    this.swarm?.addSource(holder)
+  }
+
+  /** Holder ids in use (not dropped). */
+  get sources(): string[] {
+    return this.swarm ? this.swarm.usable().map((s) => s.id) : [this.opts.holder.id]
   }
 
   /** Bytes present on disk. */
@@ -119,7 +153,7 @@ export class Download extends EventEmitter {
       await fs.mkdir(this.opts.dir, { recursive: true })
       await this.openPart()
       if (this.opts.legacy) await this.fetchLegacy()
-      else await this.fetchRanges()
+      else await this.fetchSwarm()
       this.setState('verifying')
       const sha256 = await this.finishHash()
       if (this.opts.cid && sha256 !== this.opts.cid) {
@@ -135,7 +169,7 @@ export class Download extends EventEmitter {
     } catch (err) {
       this.error = err as Error
       this.setState(this.cancelAbort.signal.aborted ? 'cancelled' : 'failed')
-      await this.saveState().catch(() => {})
+      await this.saveState(true).catch(() => {})
       this.failWaiters(err as Error)
       throw err
     }
@@ -144,7 +178,7 @@ export class Download extends EventEmitter {
   /** Stop the download; the partial file and its chunk map stay for a later resume. */
   cancel(): void {
     this.cancelAbort.abort()
-    this.rangeAbort?.abort()
+    this.swarm?.stop()
   }
 
   /** Close the file handle (after done/failed and when no reader needs it). */
@@ -152,6 +186,8 @@ export class Download extends EventEmitter {
     const fh = this.fh
     this.fh = null
     await fh?.close().catch(() => {})
+    this.hasher.close(this.hashKey)
+    if (this.ownHasher) await this.hasher.stop()
   }
 
   /** Bytes present contiguously from `offset`. */
@@ -189,12 +225,8 @@ export class Download extends EventEmitter {
    * No effect when the bytes are present or about to arrive on the current range.
    */
   prioritize(offset: number): void {
-    if (this.opts.legacy || this.available(offset) > 0 || this.state !== 'downloading') return
-    const aligned = offset - (offset % CHUNK_SIZE)
-    // Already streaming towards it and close (within 256 KiB): let it come.
-    if (this.rangeAbort && this.cursor <= aligned && aligned - this.cursor < 256 * 1024 && this.have.firstMissing(this.cursor, aligned) === this.cursor) return
-    this.priority = aligned
-    this.rangeAbort?.abort()
+    if (!this.swarm || this.available(offset) > 0 || this.state !== 'downloading') return
+    this.swarm.prioritize(offset)
   }
 
   /** Read bytes that are present. */
@@ -314,82 +346,50 @@ export class Download extends EventEmitter {
     }
   }
 
-  private async fetchRanges(): Promise<void> {
-    // Learn the size first when unknown (a zero-length range returns just the meta frame).
-    if (this.size === undefined) await this.fetchRange(0, 0)
-    const size = this.size as number
-    while (this.have.firstMissing(0, size) !== null) {
-      this.cancelAbort.signal.throwIfAborted()
-      let start: number | null = null
-      if (this.priority !== null) {
-        start = this.have.firstMissing(this.priority, size)
-        this.priority = null
-      }
-      start ??= this.have.firstMissing(this.cursor, size) ?? this.have.firstMissing(0, size)
-      if (start === null) break
-      const end = this.have.nextPresent(start, size)
-      try {
-        await this.fetchRange(start, end - start)
-      } catch (err) {
-        if (err instanceof AbortError && !this.cancelAbort.signal.aborted) continue // re-prioritized
-        if (this.cancelAbort.signal.aborted) throw new AbortError('download cancelled')
-        throw err
-      }
+  private async fetchSwarm(): Promise<void> {
+    const swarm = this.swarm as Swarm
+    await swarm.loadHashes(this.size)
+    this.size = swarm.size
+    for (let i = 0; i < swarm.pieceCount; i++) {
+      const off = i * PIECE_SIZE
+      if (this.have.covers(off, Math.min(off + PIECE_SIZE, swarm.size))) swarm.markHave(i)
     }
-    if (this.size === 0) this.hashPos = 0
+    this.hasher.open(this.hashKey, 0)
+    if (this.have.total > 0) this.hashPos = 0 // resumed bytes are hashed from disk at the end
+    const onCancel = (): void => swarm.stop()
+    this.cancelAbort.signal.addEventListener('abort', onCancel, { once: true })
+    try {
+      await Promise.race([
+        swarm.run(),
+        new Promise<never>((_, reject) => this.cancelAbort.signal.addEventListener('abort', () => reject(new AbortError('download cancelled')), { once: true }))
+      ])
+    } finally {
+      this.cancelAbort.signal.removeEventListener('abort', onCancel)
+      swarm.stop()
+    }
   }
 
-  private async fetchRange(offset: number, length: number): Promise<void> {
-    const ac = new AbortController()
-    this.rangeAbort = ac
-    const sink = this.makeSink()
-    let meta = false
-    let pos = offset
-    this.cursor = offset
-    const policy = (type: string): FramePolicy | undefined => {
-      if (type === MSG.ERRO) return { maxLength: MAX_ERROR_REPLY }
-      if (type === MSG.REPL) return meta ? { maxLength: CHUNK_SIZE, stream: true } : { maxLength: MAX_META_REPLY }
-      return undefined
+  /** Swarm callback: check a piece on the worker, then write it and mark it present. */
+  private async verifyAndWrite(index: number, offset: number, buf: Buffer, expected: Buffer): Promise<boolean> {
+    const r = await this.hasher.piece(this.hashKey, offset, buf, expected)
+    if (!r.ok) return false
+    this.hashPos = r.pos
+    if (!this.fh) throw new P2PTubeError('ERR_CLOSED', 'download file is closed')
+    await this.fh.write(r.buf, 0, r.buf.length, offset)
+    this.have.add(offset, offset + r.buf.length)
+    this.receivedThisRun += r.buf.length
+    this.emit('data', offset, r.buf.length)
+    this.emit('progress', { received: this.received, size: this.size })
+    this.wakeWaiters()
+    void this.saveState().catch(() => {})
+    if (index === 0 && !this.moovHinted) {
+      this.moovHinted = true
+      // An MP4 whose index (moov) sits after its media data: fetch the tail early, so a player
+      // does not wait for the whole file (../shared/reference/mpv-and-streaming.md).
+      const moov = mp4MoovOffset(r.buf, this.size as number)
+      if (moov !== null) this.swarm?.prioritize(moov)
     }
-    let remoteError: RemoteError | null = null
-    try {
-      await exchange(
-        this.opts.holder,
-        MSG.RGET,
-        formatRget({ cid: this.opts.cid as string, offset, length }),
-        {
-          policy,
-          frame: (type, payload) => {
-            if (type === MSG.ERRO) {
-              remoteError = new RemoteError(payload.toString('utf8'))
-              return
-            }
-            const m = parseRangeMeta(payload)
-            if (m.cid !== this.opts.cid || (this.size !== undefined && m.size !== this.size) || m.offset !== offset) {
-              throw new ProtocolError('ERR_BAD_REPLY', `holder ${this.opts.holder.id} answered RGET for another range or file`)
-            }
-            if (m.size > MAX_FILE_SIZE) throw new ProtocolError('ERR_FILE_TOO_LARGE', `file of ${m.size} bytes is over the ${MAX_FILE_SIZE}-byte limit`)
-            if (m.length !== Math.min(length, m.size - offset)) throw new ProtocolError('ERR_BAD_REPLY', `holder ${this.opts.holder.id} announced ${m.length} bytes for a ${length}-byte range`)
-            this.size = m.size
-            meta = true
-          },
-          data: (_type, data) => {
-            if (pos + data.length > offset + length || (this.size !== undefined && pos + data.length > this.size)) throw new ProtocolError('ERR_BAD_REPLY', 'holder sent more bytes than asked for')
-            sink.push(pos, data)
-            pos += data.length
-            this.cursor = pos
-          },
-          afterRead: () => sink.flush()
-        },
-        { signal: AbortSignal.any([ac.signal, this.cancelAbort.signal]), connectTimeoutMs: this.opts.connectTimeoutMs, idleTimeoutMs: this.opts.idleTimeoutMs }
-      )
-    } finally {
-      await sink.drain()
-      if (this.rangeAbort === ac) this.rangeAbort = null
-    }
-    if (remoteError) throw remoteError
-    if (!meta) throw new ProtocolError('ERR_BAD_REPLY', `holder ${this.opts.holder.id} closed without answering RGET`)
-    if (length > 0 && pos === offset) throw new ProtocolError('ERR_BAD_REPLY', `holder ${this.opts.holder.id} sent no data for offset ${offset}`)
+    return true
   }
 
   private async fetchLegacy(): Promise<void> {
@@ -434,15 +434,27 @@ export class Download extends EventEmitter {
   private async finishHash(): Promise<string> {
     await this.saveState(true)
     const size = this.size ?? this.received
-    // Bytes that arrived out of order (or before a resume) are hashed from disk.
-    const buf = Buffer.allocUnsafe(1 << 20)
-    while (this.hashPos < size) {
-      const { bytesRead } = await (this.fh as fs.FileHandle).read(buf, 0, Math.min(buf.length, size - this.hashPos), this.hashPos)
-      if (bytesRead === 0) throw new P2PTubeError('ERR_SHORT_FILE', `partial file ${this.partPath} is shorter than ${size} bytes`)
-      this.hash.update(buf.subarray(0, bytesRead))
-      this.hashPos += bytesRead
+    const fh = this.fh as fs.FileHandle
+    if (!this.swarm) {
+      const buf = Buffer.allocUnsafe(1 << 20)
+      while (this.hashPos < size) {
+        const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, size - this.hashPos), this.hashPos)
+        if (bytesRead === 0) throw new P2PTubeError('ERR_SHORT_FILE', `partial file ${this.partPath} is shorter than ${size} bytes`)
+        this.hash.update(buf.subarray(0, bytesRead))
+        this.hashPos += bytesRead
+      }
+      return this.hash.digest('hex')
     }
-    return this.hash.digest('hex')
+    // Pieces that arrived out of order (or before a resume) are hashed from disk, on the worker.
+    let buf: Buffer = Buffer.allocUnsafeSlow(1 << 20)
+    while (this.hashPos < size) {
+      const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, size - this.hashPos), this.hashPos)
+      if (bytesRead === 0) throw new P2PTubeError('ERR_SHORT_FILE', `partial file ${this.partPath} is shorter than ${size} bytes`)
+      const r = await this.hasher.data(this.hashKey, this.hashPos, buf.subarray(0, bytesRead))
+      buf = Buffer.from(r.buf.buffer)
+      this.hashPos = r.pos
+    }
+    return (await this.hasher.digest(this.hashKey)).hex
   }
 
   private async discard(): Promise<void> {
@@ -480,4 +492,27 @@ export class Download extends EventEmitter {
     for (const w of this.waiters) w.reject(err)
     this.waiters = []
   }
+}
+
+/**
+ * Where an MP4's `moov` box starts when it comes after the media data (`mdat`), from the file's
+ * first bytes; null when moov comes first (faststart), the boxes are not MP4, or they run past
+ * `first`. Top-level boxes: 32-bit size + 4-char type, size 1 = 64-bit size follows (ISO 14496-12 §4.2).
+ */
+export function mp4MoovOffset(first: Buffer, fileSize: number): number | null {
+  let off = 0
+  for (let n = 0; n < 64 && off + 8 <= first.length; n++) {
+    let size = first.readUInt32BE(off)
+    const type = first.toString('latin1', off + 4, off + 8)
+    if (n === 0 && type !== 'ftyp') return null
+    if (size === 1) {
+      if (off + 16 > first.length) return null
+      size = Number(first.readBigUInt64BE(off + 8))
+    }
+    if (type === 'moov' || size === 0) return null
+    if (size < 8) return null
+    if (type === 'mdat') return off + size < fileSize ? off + size : null
+    off += size
+  }
+  return null
 }

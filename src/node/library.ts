@@ -10,6 +10,7 @@ import { EventEmitter } from 'node:events'
 import { createReadStream } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
+import { PIECE_SIZE } from '../protocol/constants.ts'
 import { P2PTubeError } from '../protocol/errors.ts'
 import { decodeLegacyName } from '../protocol/messages.ts'
 
@@ -201,6 +202,66 @@ export class Library extends EventEmitter {
     return out
   }
 
+  private readonly pieceMemory = new Map<string, Buffer>()
+
+  private piecePath(cid: string): string | null {
+    return this.opts.cacheFile ? path.join(path.dirname(this.opts.cacheFile), 'pieces', cid) : null
+  }
+
+  private async keepPieces(cid: string, pieces: Buffer): Promise<void> {
+    const file = this.piecePath(cid)
+    if (!file) {
+      this.pieceMemory.set(cid, pieces)
+      return
+    }
+    try {
+      await fs.mkdir(path.dirname(file), { recursive: true })
+      await fs.writeFile(file + '.tmp', pieces)
+      await fs.rename(file + '.tmp', file)
+    } catch {
+      this.pieceMemory.set(cid, pieces)
+    }
+  }
+
+  /**
+   * The piece hash list of a shared file (32 bytes per PIECE_SIZE piece), from memory, the cache
+   * folder, or computed again from the file.
+   * @returns null when no shared file has this content id (any more).
+   */
+  async pieceHashes(cid: string): Promise<Buffer | null> {
+    const mem = this.pieceMemory.get(cid)
+    if (mem) return mem
+    const e = this.byCid.get(cid)
+    if (!e) return null
+    const file = this.piecePath(cid)
+    if (file) {
+      const b = await fs.readFile(file).catch(() => null)
+      if (b && b.length === Math.ceil(e.size / PIECE_SIZE) * 32) return b
+    }
+    const { cid: again, pieces } = await hashFile(e.path)
+    if (again !== cid) return null // changed on disk since indexing
+    await this.keepPieces(cid, pieces)
+    return pieces
+  }
+
+  /**
+   * Share a file whose content id and piece hashes are already known (a finished, verified
+   * download: peers seed what they have watched).
+   */
+  async addVerified(file: string, cid: string, pieces: Buffer | null): Promise<LibraryEntry | null> {
+    const real = await fs.realpath(file)
+    const st = await fs.stat(real)
+    if (!mediaKind(real)) return null
+    this.cache.set(real, { size: st.size, mtimeMs: st.mtimeMs, cid })
+    this.roots.add(real)
+    const e = this.index(path.dirname(real), real, path.basename(real), st.size, st.mtimeMs)
+    if (!e) return null
+    if (pieces) await this.keepPieces(cid, pieces)
+    this.emit('added', [e])
+    void this.saveCache()
+    return e
+  }
+
   /** Resolves when every indexed file has its content id. */
   async whenHashed(): Promise<void> {
     while (this.hashing) await this.hashing
@@ -220,7 +281,9 @@ export class Library extends EventEmitter {
       while (this.queue.length && !this.stopped) {
         const e = this.queue.shift() as LibraryEntry
         try {
-          e.cid = await hashFile(e.path)
+          const { cid, pieces } = await hashFile(e.path)
+          e.cid = cid
+          await this.keepPieces(cid, pieces)
           this.byCid.set(e.cid, e)
           this.cache.set(e.path, { size: e.size, mtimeMs: e.mtimeMs, cid: e.cid })
           this.emit('hashed', e)
@@ -269,12 +332,31 @@ export class Library extends EventEmitter {
 }
 
 /**
- * SHA-256 of a file, streamed (1 MiB reads, flat memory).
- * @returns 64 lowercase hex digits.
+ * SHA-256 of a file and of each of its PIECE_SIZE pieces, in one streamed pass (1 MiB reads,
+ * flat memory apart from the piece list: 32 bytes per 64 KiB).
+ * @returns cid: 64 lowercase hex digits; pieces: the piece hashes concatenated (PROTOCOL.md §4.8).
  * @throws the read error.
  */
-export async function hashFile(file: string): Promise<string> {
+export async function hashFile(file: string): Promise<{ cid: string; pieces: Buffer }> {
   const h = createHash('sha256')
-  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) h.update(chunk as Buffer)
-  return h.digest('hex')
+  const pieces: Buffer[] = []
+  let piece = createHash('sha256')
+  let inPiece = 0
+  for await (const c of createReadStream(file, { highWaterMark: 1 << 20 })) {
+    const chunk = c as Buffer
+    h.update(chunk)
+    for (let i = 0; i < chunk.length; ) {
+      const n = Math.min(PIECE_SIZE - inPiece, chunk.length - i)
+      piece.update(chunk.subarray(i, i + n))
+      inPiece += n
+      i += n
+      if (inPiece === PIECE_SIZE) {
+        pieces.push(piece.digest())
+        piece = createHash('sha256')
+        inPiece = 0
+      }
+    }
+  }
+  if (inPiece > 0) pieces.push(piece.digest())
+  return { cid: h.digest('hex'), pieces: Buffer.concat(pieces) }
 }

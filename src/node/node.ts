@@ -28,6 +28,7 @@ import {
   type Search
 } from '../protocol/messages.ts'
 import { Download, type DownloadOptions } from './download.ts'
+import { HashWorker } from './hash-worker.ts'
 import { Library } from './library.ts'
 import { MdnsDiscovery, type MdnsFound, type MdnsOptions } from './mdns.ts'
 import { PeerTable, type PeerInfo, type PeerSource } from './peer-table.ts'
@@ -130,9 +131,11 @@ export class P2PNode extends EventEmitter implements NodeContext {
   readonly library: Library
   readonly limiter: RateLimiter
   readonly stats: NodeStats = { searchesHandled: 0, searchesDuplicate: 0, legacyQueriesHandled: 0, hitsSent: 0, badInput: 0, bytesUp: 0, bytesDown: 0 }
-  readonly features = [MSG.CAPS, MSG.SRCH, MSG.HITS, MSG.RGET]
+  readonly features = [MSG.CAPS, MSG.SRCH, MSG.HITS, MSG.RGET, MSG.HASH]
   readonly downloads = new Map<string, Download>()
   readonly downloadsDir: string
+  /** SHA-256 worker thread shared by this node's downloads. */
+  readonly hasher = new HashWorker()
   private readonly server: FrameServer
   private readonly seen = new SeenSet(SEEN_SET_SIZE, SEEN_TTL_MS)
   private readonly legacySeen = new SeenSet(SEEN_SET_SIZE, LEGACY_REPEAT_MS)
@@ -241,6 +244,7 @@ export class P2PNode extends EventEmitter implements NodeContext {
       await d.close()
     }))
     await this.library.stop()
+    await this.hasher.stop()
     await this.server.close()
   }
 
@@ -514,6 +518,7 @@ export class P2PNode extends EventEmitter implements NodeContext {
     const key = r.contentId ?? `${r.holder}/${r.name}`
     const existing = this.downloads.get(key)
     if (existing && (existing.state === 'downloading' || existing.state === 'queued')) return existing
+    opts.hasher = this.hasher
     const d = new Download(opts)
     for (const other of this.downloads.values()) {
       if (other.partPath === d.partPath && (other.state === 'downloading' || other.state === 'verifying')) {
@@ -521,6 +526,14 @@ export class P2PNode extends EventEmitter implements NodeContext {
       }
     }
     d.on('data', (_pos: number, n: number) => (this.stats.bytesDown += n))
+    // Peers seed what they have watched: a verified download joins the library at once.
+    d.once('done', (res: { path: string; sha256: string }) => {
+      if (!r.contentId || !this.started) return
+      this.library.addVerified(res.path, r.contentId, d.swarm?.hashes ?? null).then(
+        (e) => e && this.log('info', `now sharing ${e.name} (downloaded)`),
+        (err) => this.log('warn', `cannot share ${res.path}: ${errText(err)}`)
+      )
+    })
     this.downloads.set(key, d)
     this.emit('download', d)
     return d

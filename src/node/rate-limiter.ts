@@ -25,6 +25,15 @@ export class RateLimiter {
   }
 
   /**
+   * Bytes a sender should take at a time so data flows smoothly under the limit: about 1/16 s
+   * worth (2 KiB to 256 KiB, whole 2 KiB chunks); 256 KiB when unlimited.
+   */
+  get blockSize(): number {
+    if (this.rate <= 0) return 256 * 1024
+    return Math.min(256 * 1024, Math.max(2048, Math.floor(this.rate / 16 / 2048) * 2048))
+  }
+
+  /**
    * Wait until `bytes` may be sent. Callers are served in order.
    * @param signal aborts the wait (rejects with the signal's reason).
    */

@@ -12,6 +12,13 @@ export const MAX_FRAME_LENGTH = 0xffff_ffff
 
 /** File data travels in REPL frames of exactly this many bytes, the last one shorter (PROTOCOL.md §4.7). */
 export const CHUNK_SIZE = 2048
+/**
+ * Integrity unit: a piece is 32 chunks; its SHA-256 is in the holder's hash list and is checked
+ * before the piece is written or re-served (PROTOCOL.md §4.8). 32 bytes per 64 KiB = 0.05 %.
+ */
+export const PIECE_SIZE = 64 * 1024
+/** Piece hashes in one HASH reply frame at most (64 KiB of hashes) (PROTOCOL.md §4.8). */
+export const MAX_HASHES_PER_FRAME = 2048
 
 /** Message types (PROTOCOL.md §3 legacy, §4 p2ptube extensions). */
 export const MSG = {
@@ -31,6 +38,8 @@ export const MSG = {
   SRCH: 'SRCH',
   HITS: 'HITS',
   RGET: 'RGET',
+  /** Piece hash list of a content id (PROTOCOL.md §4.8). */
+  HASH: 'HASH',
   // Tracker messages: a node (or any client) to a tracker, never node to node (PROTOCOL.md §7).
   /** Register: the sender's listening port; the host is the socket's (§7.2). */
   TREG: 'TREG',
@@ -45,7 +54,9 @@ export const MSG = {
   /** Keyword search over every announced name, ranked, with holder counts (§7.7). */
   TFND: 'TFND',
   /** Tracker status: peers online, files indexed, announces/s (§7.8). */
-  TSTA: 'TSTA'
+  TSTA: 'TSTA',
+  /** Open a tracker session: the connection stays open for many requests (§7.1). */
+  TSES: 'TSES'
 } as const
 export type MsgType = (typeof MSG)[keyof typeof MSG]
 
@@ -67,13 +78,15 @@ export const REQUEST_LIMITS: Readonly<Record<string, number>> = {
   SRCH: 4096,
   HITS: 65536,
   RGET: 4096,
+  HASH: 1024,
   TREG: 1024,
   TANN: 65536,
   TBYE: 1024,
   TPRS: 1024,
   TWHO: 1024,
   TFND: 1024,
-  TSTA: 1024
+  TSTA: 1024,
+  TSES: 1024
 }
 
 /** Largest control reply (REPL/ERRO outside a file transfer) a requester buffers, bytes (PROTOCOL.md §2). */

@@ -316,3 +316,33 @@ export function parseRangeMeta(payload: Buffer): RangeMeta {
     length: int(o, 'length', 'RGET reply', 0, Number.MAX_SAFE_INTEGER)
   }
 }
+
+/** HASH request: the piece hash list of a content id (PROTOCOL.md §4.8). */
+export interface HashRequest {
+  cid: string
+}
+
+/** @throws ProtocolError */
+export function parseHashRequest(payload: Buffer): HashRequest {
+  const o = parseJson(payload, 'HASH')
+  return { cid: str(o, 'cid', 'HASH', 64, HEX64) }
+}
+
+/** First REPL of a HASH reply; `pieces` hashes of 32 bytes follow in binary REPL frames. */
+export interface HashMeta {
+  cid: string
+  size: number
+  pieceSize: number
+  pieces: number
+}
+
+/** @throws ProtocolError */
+export function parseHashMeta(payload: Buffer): HashMeta {
+  const o = parseJson(payload, 'HASH reply')
+  return {
+    cid: str(o, 'cid', 'HASH reply', 64, HEX64),
+    size: int(o, 'size', 'HASH reply', 0, Number.MAX_SAFE_INTEGER),
+    pieceSize: int(o, 'pieceSize', 'HASH reply', 1, 1 << 30),
+    pieces: int(o, 'pieces', 'HASH reply', 0, 1 << 30)
+  }
+}

@@ -46,7 +46,7 @@ test('interrupted fetch (cancel) resumes from the chunk map and completes with t
   t.is(res.sha256, r!.contentId as string)
 })
 
-test('a holder whose file changed (same size, other bytes) fails the SHA-256 check: ERR_INTEGRITY, nothing kept', async (t) => {
+test('a holder whose file changed (same size, other bytes) fails the piece check: dropped and reported, ERR_INTEGRITY, no final file', async (t) => {
   const share = await shareWith(t, [SMALL_CLIP])
   const seeder = await startNode(t, { shares: [share] })
   const viewer = await startNode(t)
@@ -57,9 +57,11 @@ test('a holder whose file changed (same size, other bytes) fails the SHA-256 che
   bytes[1000] = (bytes[1000] as number) ^ 0xff
   await fs.writeFile(file, bytes) // same size: the seeder still serves it under the old content id
   const d = viewer.fetch(r!)
+  const bad: Array<[string, number]> = []
+  d.on('bad-piece', (id: string, piece: number) => bad.push([id, piece]))
   const err = await t.throwsAsync(d.start())
   t.is((err as Error & { code: string }).code, 'ERR_INTEGRITY')
-  t.false(existsSync(d.partPath))
+  t.deepEqual(bad, [[seeder.id, 0]], 'the corrupt piece (byte 1000 is in piece 0) was caught before it was written')
   t.false(existsSync(path.join(viewer.downloadsDir, SMALL_CLIP)))
 })
 
