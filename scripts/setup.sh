@@ -13,6 +13,7 @@ command -v mpv >/dev/null 2>&1 || need+=(mpv)
 command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
+command -v chromium >/dev/null 2>&1 || need+=(chromium chromium-driver)
 [ -d /usr/share/lebiniou/vue/media ] || need+=(lebiniou-data)
 [ -d /usr/share/scummvm/drascula/audio ] || need+=(drascula-music)
 if [ ${#need[@]} -gt 0 ]; then

@@ -45,6 +45,17 @@ interface Known {
   kind: string | null
 }
 
+/**
+ * A download /stream serves. `owned`: this server created it, so it closes the Download's file
+ * handle once it is done and no response reads from it (later requests read the final file).
+ */
+interface Stream {
+  d: Download
+  owned: boolean
+  readers: number
+  result?: DownloadResult
+}
+
 class HttpError extends Error {
   constructor(readonly status: number, message: string) {
     super(message)
@@ -66,7 +77,7 @@ export function streamUrl(r: Pick<SearchResult, 'contentId' | 'holder' | 'name'>
 export class WebServer {
   private readonly server: http.Server
   private readonly known = new Map<string, Known>()
-  private readonly streams = new Map<string, { d: Download; result?: DownloadResult }>()
+  private readonly streams = new Map<string, Stream>()
   private searching = 0
   /** Port listened on (after start). */
   port = 0
@@ -125,6 +136,7 @@ export class WebServer {
       }
       const parts = url.pathname.split('/')
       if (url.pathname === '/') return this.page(req, res)
+      if (url.pathname === '/favicon.ico') return void res.writeHead(204, { 'Cache-Control': 'max-age=86400' }).end()
       if (url.pathname === '/api/library') return this.json(req, res, this.libraryJson())
       if (url.pathname === '/api/search') return await this.search(req, res, url, ac.signal)
       if (parts.length === 3 && parts[1] === 'media') return await this.media(req, res, parts[2] as string, ac.signal)
@@ -234,27 +246,47 @@ export class WebServer {
       return
     }
     const range = startMediaResponse(req, res, k.name, k.size)
-    if (range) await pumpDownload(s.d, res, range[0], range[1], signal)
+    if (!range) return
+    s.readers++
+    try {
+      await pumpDownload(s.d, res, range[0], range[1], signal)
+    } finally {
+      s.readers--
+      this.release(s)
+    }
+  }
+
+  /** Close an owned download's file once it is finished (or failed) and unread. */
+  private release(s: Stream): void {
+    const over = s.result !== undefined || s.d.state === 'failed' || s.d.state === 'cancelled'
+    if (s.owned && s.readers === 0 && over) void s.d.close()
   }
 
   /** The download of a known result: reused while it runs or once done, (re)started otherwise. */
-  private download(k: Known): { d: Download; result?: DownloadResult } {
+  private download(k: Known): Stream {
     const s = this.streams.get(k.contentId)
     if (s && s.d.state !== 'failed' && s.d.state !== 'cancelled') return s
     const running = [...this.streams.values()].filter((x) => x.d.state === 'queued' || x.d.state === 'downloading' || x.d.state === 'verifying').length
     if (running >= (this.opts.maxDownloads ?? 4)) throw new HttpError(503, 'too many downloads at once; try again when one finishes')
+    const before = new Set(this.node.downloads.values())
     let d: Download
     try {
       d = this.node.fetch({ contentId: k.contentId, holder: k.holder, name: k.name, size: k.size })
     } catch (err) {
       throw new HttpError(409, `cannot download ${k.name}: ${(err as Error).message}`)
     }
-    const entry: { d: Download; result?: DownloadResult } = { d }
+    const entry: Stream = { d, owned: !before.has(d), readers: 0 }
     this.streams.set(k.contentId, entry)
     d.once('done', (r: DownloadResult) => (entry.result = r))
     d.start().then(
-      (r) => (entry.result = r),
-      (err: Error) => this.node.log('warn', `browser stream of ${k.name} from ${k.holder} failed: ${err.message}`)
+      (r) => {
+        entry.result = r
+        this.release(entry)
+      },
+      (err: Error) => {
+        this.node.log('warn', `browser stream of ${k.name} from ${k.holder} failed: ${err.message}`)
+        this.release(entry)
+      }
     )
     return entry
   }

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { escapeHtml } from '../../src/web/page.ts'
-import { BIG_CLIP, SMALL_CLIP, shareWith, startNode, VIDEO_DIR } from '../helpers/nodes.ts'
+import { BIG_CLIP, SMALL_CLIP, shareWith, spawnCli, startNode, tempDir, VIDEO_DIR } from '../helpers/nodes.ts'
 import { raw, startWeb, webSearch } from './helpers.ts'
 
 const EVIL = '<img src=x onerror=alert(1)>.mp4'
@@ -153,4 +153,27 @@ test('search results from the network stream from /stream while they download (s
   // Done: now served from the finished file.
   const again = await raw(web, r.url!, { headers: { Range: 'bytes=100-199' } })
   t.true(again.body.equals(bytes.subarray(100, 200)))
+})
+
+test('p2ptube node --http PORT --http-host 127.0.0.1 serves the page; a bad --http exits 2', async (t) => {
+  const share = await shareWith(t, [SMALL_CLIP])
+  const p = spawnCli(t, ['node', '--json', '--data', await tempDir(t), '--share', share, '--http', '0', '--http-host', '127.0.0.1'])
+  const ev = await p.next('http')
+  t.is(ev.host, '127.0.0.1')
+  t.regex(String(ev.url), /^http:\/\/127\.0\.0\.1:\d+$/)
+  t.deepEqual(ev.urls, [`${String(ev.url)}/`])
+  await p.next('indexed')
+  const lib = (await (await fetch(`${String(ev.url)}/api/library`)).json()) as { files: Array<{ name: string; url: string }> }
+  t.deepEqual(lib.files.map((f) => f.name), [SMALL_CLIP])
+  const media = await fetch(`${String(ev.url)}${lib.files[0]!.url}`, { headers: { Range: 'bytes=0-9' } })
+  t.is(media.status, 206)
+  t.true(Buffer.from(await media.arrayBuffer()).equals((await fs.readFile(path.join(VIDEO_DIR, SMALL_CLIP))).subarray(0, 10)))
+  t.true((await (await fetch(`${String(ev.url)}/`)).text()).includes(SMALL_CLIP))
+  p.send({ cmd: 'quit' })
+  t.is(await p.exited, 0)
+  await t.throwsAsync(fetch(`${String(ev.url)}/`), undefined, 'the web server stops with the node')
+
+  const bad = spawnCli(t, ['node', '--json', '--http', '70000'])
+  t.is(await bad.exited, 2)
+  t.regex(bad.stderr() + JSON.stringify(bad.events), /--http must be a port/)
 })
