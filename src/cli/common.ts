@@ -151,6 +151,24 @@ export interface FetchReport extends DownloadResult {
   positionBeforeDone?: number
 }
 
+/** Options of fetchAndMaybePlay. */
+export interface FetchOptions {
+  dir?: string
+  play?: boolean
+  playerArgs?: string[]
+  headless?: boolean
+  stopPlayback?: 'end' | 'download-done'
+  /** A player started ahead of time (spawning mpv takes 120-300 ms), with its start(); it is quit at the end. */
+  player?: MpvPlayer
+  playerReady?: Promise<void>
+  /** More holders of the same content id (multi-source). */
+  holders?: string[]
+  /** Called with the download as soon as it exists (e.g. to add holders that answer later). */
+  onDownload?(d: Download): void
+  /** Called with the player once it plays (e.g. to take pause/seek commands). */
+  onPlayer?(p: MpvPlayer, d: Download): void
+}
+
 /**
  * Download a search result with progress output, optionally playing it in mpv while it
  * downloads (through a loopback StreamServer).
@@ -162,9 +180,12 @@ export async function fetchAndMaybePlay(
   node: P2PNode,
   r: SearchResult,
   out: Output,
-  opts: { dir?: string; play?: boolean; playerArgs?: string[]; headless?: boolean; stopPlayback?: 'end' | 'download-done' } = {}
+  opts: FetchOptions = {}
 ): Promise<FetchReport> {
   const d = node.fetch({ ...r, ...(opts.dir ? { dir: opts.dir } : {}) })
+  for (const h of opts.holders ?? []) if (h !== r.holder) d.addSource(parsePeerId(h))
+  opts.onDownload?.(d)
+  d.on('source-dropped', (id: string, reason: string) => out.info(`dropped holder ${id} from this download: ${reason}`, 'warn'))
   const t0 = performance.now()
   const report: Partial<FetchReport> = {}
   let player: MpvPlayer | null = null
@@ -172,10 +193,11 @@ export async function fetchAndMaybePlay(
   const progress = reportProgress(d, out, t0)
   try {
     if (opts.play) {
-      player = new MpvPlayer({ playerArgs: opts.playerArgs ?? [], ...(opts.headless !== undefined ? { headless: opts.headless } : {}), audioOnly: r.kind === 'audio' })
+      player = opts.player ?? new MpvPlayer({ playerArgs: opts.playerArgs ?? [], ...(opts.headless !== undefined ? { headless: opts.headless } : {}), audioOnly: r.kind === 'audio' })
       streams = new StreamServer()
-      await Promise.all([player.start(), streams.start()])
+      await Promise.all([opts.player ? opts.playerReady : player.start(), streams.start()])
       const p = player
+      opts.onPlayer?.(p, d)
       p.once('playback-restart', () => {
         report.firstFrameMs = Math.round(performance.now() - t0)
         report.receivedAtFirstFrame = d.received

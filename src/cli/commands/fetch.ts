@@ -1,6 +1,8 @@
 /** `p2ptube fetch (CONTENT_ID|NAME) --peer H:P [--play]`: find a holder, download, verify, optionally play. */
 import type { Argv } from 'yargs'
-import { isContentId } from '../../protocol/messages.ts'
+import type { SearchResult } from '../../node/node.ts'
+import { MpvPlayer } from '../../player/mpv-player.ts'
+import { isContentId, parsePeerId } from '../../protocol/messages.ts'
 import { awaitDiscovery, checkNodeArgs, fetchAndMaybePlay, joinAll, makeNode, nodeOptions, onShutdown, pickResult, splitPlayerArgs, type NodeArgs } from '../common.ts'
 import { EXIT, formatBytes, Output } from '../output.ts'
 
@@ -29,6 +31,10 @@ export async function handler(a: NodeArgs & { target: string; out?: string; play
     out.info('interrupted: the partial download is kept; run the same fetch again to resume')
     await node.stop()
   })
+  // mpv takes 120-300 ms to start: start it now, while the node joins and searches.
+  const player = a.play ? new MpvPlayer({ playerArgs: splitPlayerArgs(a['player-args']) }) : null
+  const playerReady = player?.start()
+  playerReady?.catch(() => {})
   try {
     if ((await joinAll(node, a.peer, out)) === 0 && !a.tracker && !a.mdns) {
       out.error(`could not join any of ${a.peer.join(', ')}`, 'ERR_CONNECT')
@@ -48,9 +54,18 @@ export async function handler(a: NodeArgs & { target: string; out?: string; play
       out.error(`no holder of ${a.target} answered within ${a.timeout} s`, 'ERR_NOT_FOUND')
       return EXIT.NOT_FOUND
     }
-    out.info(`fetching ${found.name} (${formatBytes(found.size)}) from ${found.holder}`)
-    out.event('fetching', { name: found.name, size: found.size, contentId: found.contentId, holder: found.holder })
-    const r = await fetchAndMaybePlay(node, found, out, { play: a.play, playerArgs: splitPlayerArgs(a['player-args']) })
+    // Every holder of the same content id joins the download (swarm), also those answering later.
+    const sameContent = (x: SearchResult): boolean => !!found.contentId && x.contentId === found.contentId && x.holder !== found.holder
+    const holders = h.results.filter(sameContent).map((x) => x.holder)
+    out.info(`fetching ${found.name} (${formatBytes(found.size)}) from ${[found.holder, ...holders].join(', ')}`)
+    out.event('fetching', { name: found.name, size: found.size, contentId: found.contentId, holder: found.holder, holders: [found.holder, ...holders] })
+    const r = await fetchAndMaybePlay(node, found, out, {
+      play: a.play,
+      playerArgs: splitPlayerArgs(a['player-args']),
+      holders,
+      ...(player && playerReady ? { player, playerReady } : {}),
+      onDownload: (d) => h.on('result', (x) => sameContent(x) && d.addSource(parsePeerId(x.holder)))
+    })
     out.event('fetched', { path: r.path, sha256: r.sha256, size: r.size, ...(r.firstFrameMs !== undefined ? { firstFrameMs: r.firstFrameMs } : {}) })
     out.line(`saved ${r.path} (${formatBytes(r.size)}), sha256 ${r.sha256}${found.contentId ? ' verified' : ' (legacy holder: nothing to verify against)'}`)
     return EXIT.OK
@@ -60,6 +75,7 @@ export async function handler(a: NodeArgs & { target: string; out?: string; play
     return e.code === 'ERR_INTEGRITY' ? EXIT.INTEGRITY : EXIT.ERROR
   } finally {
     removeSignals()
+    await player?.quit().catch(() => {})
     await node.stop()
   }
 }

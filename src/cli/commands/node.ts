@@ -7,6 +7,7 @@ import os from 'node:os'
 import readline from 'node:readline'
 import type { Argv } from 'yargs'
 import type { P2PNode, SearchResult } from '../../node/node.ts'
+import type { MpvPlayer } from '../../player/mpv-player.ts'
 import { isContentId } from '../../protocol/messages.ts'
 import { checkNodeArgs, fetchAndMaybePlay, joinAll, makeNode, nodeOptions, onShutdown, pickResult, splitPlayerArgs, type NodeArgs } from '../common.ts'
 import { EXIT, formatBytes, Output } from '../output.ts'
@@ -28,7 +29,8 @@ export function builder(y: Argv) {
         '  {"cmd":"search","q":"words","ttl":4,"timeout":3}   → result..., search-done\n' +
         '  {"cmd":"fetch","contentId":"<hex>"|"name":"...","holder":"H:P","play":false} → fetching, progress..., fetched\n' +
         '  {"cmd":"peers"} {"cmd":"library"} {"cmd":"stats"} {"cmd":"join","peer":"H:P"}\n' +
-        '  {"cmd":"share","path":"DIR"} {"cmd":"remove-peer","peer":"H:P"} {"cmd":"refresh"} {"cmd":"quit"}'
+        '  {"cmd":"share","path":"DIR"} {"cmd":"remove-peer","peer":"H:P"} {"cmd":"refresh"} {"cmd":"quit"}\n' +
+        '  while a fetch plays: {"cmd":"pause"} {"cmd":"resume"} {"cmd":"seek","seconds":5,"mode":"absolute"|"relative"} {"cmd":"stop"} {"cmd":"player"} → player'
     )
 }
 
@@ -70,6 +72,7 @@ export async function handler(a: NodeArgs & { stabilize: number; http?: number; 
   }
   const removeSignals = onShutdown(stop)
   if (a.json) {
+    const session: Session = { playing: null }
     const rl = readline.createInterface({ input: process.stdin })
     rl.on('line', (line) => {
       if (!line.trim()) return
@@ -81,7 +84,7 @@ export async function handler(a: NodeArgs & { stabilize: number; http?: number; 
         out.event('error', { message: `not a JSON command: ${line.slice(0, 200)}` })
         return
       }
-      runCommand(node, cmd, out, a).then(
+      runCommand(node, cmd, out, a, session).then(
         (quit) => {
           if (quit) {
             rl.close()
@@ -97,9 +100,37 @@ export async function handler(a: NodeArgs & { stabilize: number; http?: number; 
   return code
 }
 
-async function runCommand(node: P2PNode, c: Cmd, out: Output, a: NodeArgs): Promise<boolean> {
+/** Per-run state of the scripted node: the mpv of the fetch playing now (pause/seek/...). */
+interface Session {
+  playing: MpvPlayer | null
+}
+
+async function playerCommand(c: Cmd, out: Output, session: Session): Promise<void> {
+  const id = c.id ?? null
+  const p = session.playing
+  if (!p) throw Object.assign(new Error('nothing is playing: send {"cmd":"fetch",...,"play":true} first'), { code: 'ERR_NOT_PLAYING' })
+  const t0 = performance.now()
+  if (c.cmd === 'pause') await p.pause()
+  else if (c.cmd === 'resume') await p.resume()
+  else if (c.cmd === 'stop') await p.stop()
+  else if (c.cmd === 'seek') {
+    if (typeof c.seconds !== 'number' || !Number.isFinite(c.seconds)) throw new Error('seek needs "seconds" (a number)')
+    await p.seek(c.seconds, c.mode === 'absolute' ? 'absolute' : 'relative')
+  }
+  // seek resolves at mpv's next playback-restart: `ms` is the time until playback resumed.
+  out.event('player', { id, cmd: c.cmd, ms: Math.round(performance.now() - t0), position: p.position, duration: p.duration, paused: p.paused })
+}
+
+async function runCommand(node: P2PNode, c: Cmd, out: Output, a: NodeArgs, session: Session): Promise<boolean> {
   const id = c.id ?? null
   switch (c.cmd) {
+    case 'pause':
+    case 'resume':
+    case 'seek':
+    case 'stop':
+    case 'player':
+      await playerCommand(c, out, session)
+      return false
     case 'quit':
       return true
     case 'peers':
@@ -149,7 +180,17 @@ async function runCommand(node: P2PNode, c: Cmd, out: Output, a: NodeArgs): Prom
       }
       if (!r) throw Object.assign(new Error(`no holder of ${target} found`), { code: 'ERR_NOT_FOUND' })
       out.event('fetching', { id, name: r.name, contentId: r.contentId, holder: r.holder, size: r.size })
-      const rep = await fetchAndMaybePlay(node, r, out, { play: c.play === true, playerArgs: splitPlayerArgs(a['player-args']), ...(typeof c.dir === 'string' ? { dir: c.dir } : {}) })
+      const rep = await fetchAndMaybePlay(node, r, out, {
+        play: c.play === true,
+        playerArgs: splitPlayerArgs(a['player-args']),
+        ...(typeof c.dir === 'string' ? { dir: c.dir } : {}),
+        ...(Array.isArray(c.holders) ? { holders: c.holders.filter((x): x is string => typeof x === 'string') } : {}),
+        onPlayer: (p) => {
+          session.playing = p
+          p.once('exit', () => (session.playing = session.playing === p ? null : session.playing))
+        }
+      })
+      session.playing = null
       out.event('fetched', { id, path: rep.path, sha256: rep.sha256, size: rep.size, firstFrameMs: rep.firstFrameMs ?? null, positionBeforeDone: rep.positionBeforeDone ?? null })
       out.line(`saved ${rep.path} (${formatBytes(rep.size)})`)
       return false
