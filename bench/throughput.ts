@@ -15,7 +15,7 @@ import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import readline from 'node:readline'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const BIN = path.join(ROOT, 'bin/p2ptube.js')
@@ -165,4 +165,5 @@ async function main(): Promise<void> {
   console.log(`peak RSS of either p2ptube process: ${mb(rss)} (target < 150 MB: ${rss < 150e6 ? 'met' : 'NOT met'})`)
 }
 
-await main()
+// Run only when executed, not when bench/streaming.ts imports the helpers above.
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) await main()

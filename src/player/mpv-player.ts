@@ -395,19 +395,21 @@ export class MpvPlayer extends EventEmitter<MpvPlayerEvents> {
   }
 
   /**
-   * Exact seek; resolves when mpv's playback-restart reports the seek done (or the file ended),
+   * Seek (exact by default, or to the nearest keyframe with `precision: "keyframes"`); resolves when mpv's playback-restart reports the seek done (or the file ended),
    * with `position` re-read from mpv. `seconds` is a target (absolute) or an offset (relative).
    * Seeking into bytes not yet downloaded works through the HTTP server (~170 ms per reference).
    * @throws MpvError 'ERR_MPV_COMMAND' when nothing is loaded or the file is not seekable.
    */
-  async seek (seconds: number, mode: 'absolute' | 'relative' = 'relative', { signal }: { signal?: AbortSignal } = {}): Promise<void> {
+  async seek (seconds: number, mode: 'absolute' | 'relative' = 'relative', { signal, precision = 'exact' }: { signal?: AbortSignal; precision?: 'exact' | 'keyframes' } = {}): Promise<void> {
     const mpv = this.#requireRunning()
     let seeking = false
     const done = this.#waitFor((msg) => {
       if (msg.event === 'seek') seeking = true
       return (seeking && msg.event === 'playback-restart') || msg.event === 'end-file'
     }, signal)
-    await this.#send(() => mpv.command('seek', [String(seconds), `${mode}+exact`]), 'seek', done)
+    // 'keyframes' lands on the nearest keyframe: while streaming it needs far fewer bytes than an
+    // exact seek, which decodes from the keyframe before the target (mpv's arrow-key default).
+    await this.#send(() => mpv.command('seek', [String(seconds), `${mode}+${precision}`]), 'seek', done)
     await done.done
     // time-pos may arrive after playback-restart: re-read it so `position` is current on return.
     const pos = await this.#send(() => mpv.getProperty('time-pos'), 'get time-pos')

@@ -115,7 +115,7 @@ async function playerCommand(c: Cmd, out: Output, session: Session): Promise<voi
   else if (c.cmd === 'stop') await p.stop()
   else if (c.cmd === 'seek') {
     if (typeof c.seconds !== 'number' || !Number.isFinite(c.seconds)) throw new Error('seek needs "seconds" (a number)')
-    await p.seek(c.seconds, c.mode === 'absolute' ? 'absolute' : 'relative')
+    await p.seek(c.seconds, c.mode === 'absolute' ? 'absolute' : 'relative', { precision: c.precision === 'keyframes' ? 'keyframes' : 'exact' })
   }
   // seek resolves at mpv's next playback-restart: `ms` is the time until playback resumed.
   out.event('player', { id, cmd: c.cmd, ms: Math.round(performance.now() - t0), position: p.position, duration: p.duration, paused: p.paused })
