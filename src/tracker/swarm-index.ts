@@ -14,6 +14,8 @@ export interface Title extends AnnouncedFile {
   lower: string
   tokens: string[]
   holders: Set<PeerRecord>
+  /** Last search that looked at this title (de-duplicates candidates without a Set). */
+  seen: number
 }
 
 /** One online peer; `id` is "socket-host:announced-port". Times are epoch ms. */
@@ -38,6 +40,7 @@ export class SwarmIndex {
   private readonly byCid = new Map<string, Set<Title>>()
   private readonly words = new TokenIndex<Title>()
   private readonly perHost = new Map<string, number>()
+  private searchNo = 0
 
   /** Distinct content ids indexed. */
   get files(): number {
@@ -100,7 +103,8 @@ export class SwarmIndex {
       if (had) this.unhold(peer, had)
       const t = this.title(f)
       t.holders.add(peer)
-      peer.files.set(f.cid, t)
+      // Key by the title's own string: one copy of each content id, not one per announce.
+      peer.files.set(t.cid, t)
     }
     peer.ver = a.seq
     peer.lastSeen = now
@@ -171,16 +175,30 @@ export class SwarmIndex {
     if (!words.length) return []
     // Candidates from the query token with the fewest postings; every word is then checked.
     const candidates = this.words.candidates(words.flatMap((w) => tokenize(w)))
-    const scored: Array<{ t: Title; exact: number }> = []
-    const pool = candidates ?? this.titles.values()
-    for (const t of pool) {
+    const mark = ++this.searchNo
+    // Keep the best `max` in a sorted array (a full sort of thousands of candidates costs more).
+    const best: Array<{ t: Title; exact: number }> = []
+    const better = (a: { t: Title; exact: number }, b: { t: Title; exact: number }): number =>
+      b.exact - a.exact || b.t.holders.size - a.t.holders.size || a.t.name.length - b.t.name.length
+    for (const t of candidates ?? this.titles.values()) {
+      if (t.seen === mark) continue
+      t.seen = mark
       if (!words.every((w) => t.lower.includes(w))) continue
       let exact = 0
       for (const w of words) if (t.tokens.includes(w)) exact++
-      scored.push({ t, exact })
+      const s = { t, exact }
+      if (best.length === max && better(s, best[max - 1]!) >= 0) continue
+      let lo = 0
+      let hi = best.length
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1
+        if (better(s, best[mid]!) < 0) hi = mid
+        else lo = mid + 1
+      }
+      best.splice(lo, 0, s)
+      if (best.length > max) best.pop()
     }
-    scored.sort((a, b) => b.exact - a.exact || b.t.holders.size - a.t.holders.size || a.t.name.length - b.t.name.length)
-    return scored.slice(0, max).map((s) => this.hit(s.t, TRACKER_HOLDERS_PER_RESULT))
+    return best.map((s) => this.hit(s.t, TRACKER_HOLDERS_PER_RESULT))
   }
 
   private hit(t: Title, max: number): TrackerHit {
@@ -197,7 +215,7 @@ export class SwarmIndex {
     let t = this.titles.get(key)
     if (t) return t
     const lower = f.name.toLowerCase()
-    t = { cid: f.cid, name: f.name, size: f.size, kind: f.kind, lower, tokens: tokenize(lower), holders: new Set() }
+    t = { cid: f.cid, name: f.name, size: f.size, kind: f.kind, lower, tokens: tokenize(lower), holders: new Set(), seen: 0 }
     this.titles.set(key, t)
     let set = this.byCid.get(f.cid)
     if (!set) this.byCid.set(f.cid, (set = new Set()))

@@ -46,7 +46,7 @@ export class TokenIndex<T> {
 
   /**
    * Items that may match every query token (a superset of the matches): the postings of the
-   * query token whose matching vocabulary is smallest.
+   * query token whose matching vocabulary is smallest. An item may come more than once.
    * @returns null when there are no query tokens (the caller must scan everything).
    */
   candidates(queryTokens: string[]): Iterable<T> | null {
@@ -74,8 +74,11 @@ export class TokenIndex<T> {
     }
     if (!best) return []
     if (best.length === 1) return best[0] as Set<T>
-    const union = new Set<T>()
-    for (const s of best) for (const x of s) union.add(x)
-    return union
+    return chain(best)
   }
+}
+
+/** Iterate several sets in turn (an item in two sets comes twice: callers de-duplicate). */
+function* chain<T>(sets: Set<T>[]): Generator<T> {
+  for (const s of sets) yield* s
 }

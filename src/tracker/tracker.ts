@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
-import { FrameServer, type BadInput } from '../net/server.ts'
+import type { BadInput } from '../net/server.ts'
 import { MdnsDiscovery, type MdnsOptions } from '../node/mdns.ts'
 import { ANNOUNCE_EXPIRY_INTERVALS, DEFAULT_ANNOUNCE_INTERVAL_MS, MIN_ANNOUNCE_INTERVAL_MS } from '../protocol/constants.ts'
 import { formatPeerId } from '../protocol/messages.ts'
@@ -14,6 +14,7 @@ import { AnnounceLimiter } from './announce-limiter.ts'
 import { createTrackerHandlers } from './handlers.ts'
 import { SwarmIndex } from './swarm-index.ts'
 import { TrackerStore, type Json } from './store.ts'
+import { TrackerServer } from './tracker-server.ts'
 
 /** Tracker options; times in ms. */
 export interface TrackerOptions {
@@ -63,7 +64,7 @@ export class Tracker extends EventEmitter {
   id = ''
   port = 0
   mdns: MdnsDiscovery | null = null
-  private readonly server: FrameServer
+  readonly server: TrackerServer
   private readonly store: TrackerStore | null
   private sweeper: NodeJS.Timeout | null = null
   private readonly startedAt: number
@@ -82,7 +83,7 @@ export class Tracker extends EventEmitter {
     this.limiter = new AnnounceLimiter(opts.announceBurst, opts.announceRefillPerS)
     this.store = opts.dataDir ? new TrackerStore({ dir: opts.dataDir, log: (level, msg) => this.log(level, msg) }) : null
     this.startedAt = this.now()
-    this.server = new FrameServer({ handlers: createTrackerHandlers(this) })
+    this.server = new TrackerServer({ handlers: createTrackerHandlers(this), sessionIdleMs: this.expiryMs })
     this.server.on('bad-input', (b: BadInput) => {
       this.stats.badInput++
       this.log('warn', `bad input from ${b.remoteAddress}: ${b.code}: ${b.message}`)

@@ -135,3 +135,23 @@ test('unknown message types and garbage frames get ERRO, the tracker keeps servi
   t.true(raw.startsWith('ERRO'))
   t.is((await ask(tr.address, 'TSTA', '{}')).type, 'REPL')
 })
+
+test('a session (TSES) carries many requests in order; TSES later in a connection is refused', async (t) => {
+  const { TrackerSession } = await import('../../src/tracker/session.ts')
+  const tr = await startTracker(t)
+  const s = new TrackerSession({ host: '127.0.0.1', port: tr.port })
+  await s.open()
+  t.teardown(() => s.close())
+  const replies = await Promise.all([
+    s.request('TREG', JSON.stringify({ port: 8000 })),
+    s.request('TANN', JSON.stringify({ port: 8000, base: 0, seq: 1, add: [file(1)] })),
+    s.request('TANN', '{broken'),
+    s.request('TFND', JSON.stringify({ q: 'clip' }))
+  ])
+  t.deepEqual(replies.map((r) => r.type), ['REPL', 'REPL', 'ERRO', 'REPL'])
+  t.is(JSON.parse(replies[3]!.text).results[0].peers[0], '127.0.0.1:8000')
+  // A bad request is answered and the session goes on; TSES as a second frame is refused.
+  const again = await s.request('TSES', '{}')
+  t.is(again.type, 'ERRO')
+  t.regex(again.text, /first frame/)
+})
