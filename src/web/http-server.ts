@@ -239,6 +239,7 @@ export class WebServer {
       if (range) await pumpFile(own.path, own.size, res, range[0], range[1], signal)
       return
     }
+    if (req.method === 'HEAD' && !this.streams.has(cid)) return void startMediaResponse(req, res, k.name, k.size)
     const s = this.download(k)
     if (s.result) {
       const range = startMediaResponse(req, res, k.name, s.result.size)

@@ -131,6 +131,11 @@ test('search results from the network stream from /stream while they download (s
   t.is(r.url, `/stream/${r.contentId}?holder=${encodeURIComponent(seeder.id)}&name=${encodeURIComponent('remote clip.mp4')}`)
   const bytes = await fs.readFile(path.join(VIDEO_DIR, BIG_CLIP))
 
+  const probe = await raw(web, r.url!, { method: 'HEAD' })
+  t.is(probe.status, 200)
+  t.is(Number(probe.headers['content-length']), bytes.length)
+  t.is(viewer.downloads.size, 0, 'HEAD does not start a download')
+
   // The moov atom is at the end of this file: a browser asks for the tail first.
   const tail = await raw(web, r.url!, { headers: { Range: `bytes=${bytes.length - 200_000}-` } })
   t.is(tail.status, 206)
