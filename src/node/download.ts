@@ -14,6 +14,7 @@ import { EventEmitter } from 'node:events'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { exchange, type Endpoint } from '../net/client.ts'
+import type { Transport } from '../net/transport.ts'
 import { MAX_ERROR_REPLY, MAX_FILE_SIZE, MSG, PIECE_SIZE } from '../protocol/constants.ts'
 import { AbortError, IntegrityError, P2PTubeError, ProtocolError, RemoteError } from '../protocol/errors.ts'
 import type { FramePolicy } from '../protocol/frame.ts'
@@ -38,6 +39,8 @@ export interface DownloadOptions {
   dir: string
   connectTimeoutMs?: number
   idleTimeoutMs?: number
+  /** How holders are dialled (group members: mutual TLS); default plain TCP. */
+  transport?: Transport
   /** Shared SHA-256 worker (one per node); a private one is made when absent. */
   hasher?: HashWorker
 }
@@ -52,6 +55,8 @@ export interface DownloadResult {
 const PART = '.p2ptube-part'
 /** Outstanding positional writes before reading from the socket pauses. */
 const MAX_PENDING_WRITES = 4
+/** Piece writes (writev of contiguous pieces) in flight at once. */
+const MAX_WRITES_IN_FLIGHT = 4
 /** How often the chunk map is saved while downloading, ms. */
 const STATE_SAVE_MS = 1000
 
@@ -110,8 +115,10 @@ export class Download extends EventEmitter {
       this.swarm = new Swarm({
         cid: opts.cid as string,
         verifyAndWrite: (i, off, buf, expected) => this.verifyAndWrite(i, off, buf, expected),
+        allocPiece: (length) => this.allocPiece(length),
         ...(opts.connectTimeoutMs !== undefined ? { connectTimeoutMs: opts.connectTimeoutMs } : {}),
-        ...(opts.idleTimeoutMs !== undefined ? { idleTimeoutMs: opts.idleTimeoutMs } : {})
+        ...(opts.idleTimeoutMs !== undefined ? { idleTimeoutMs: opts.idleTimeoutMs } : {}),
+        ...(opts.transport ? { transport: opts.transport } : {})
       })
       this.swarm.on('source-added', (id: string) => this.emit('source-added', id))
       this.swarm.on('source-dropped', (id: string, reason: string) => this.emit('source-dropped', id, reason))
@@ -370,18 +377,26 @@ export class Download extends EventEmitter {
   }
 
   /** Swarm callback: check a piece on the worker, then write it and mark it present. */
+  /** Full-size piece buffers to reuse once written (fewer allocations, less GC). */
+  private readonly piecePool: Buffer[] = []
+  /** Verified pieces waiting for the disk; written together with one writev when contiguous. */
+  private writeQueue: Array<{ offset: number; buf: Buffer; done: (err?: Error) => void }> = []
+  private writesInFlight = 0
+
+  /** A piece buffer that owns its ArrayBuffer (it is transferred to the hash worker). */
+  allocPiece(length: number): Buffer {
+    if (length === PIECE_SIZE) {
+      const b = this.piecePool.pop()
+      if (b) return b
+    }
+    return Buffer.allocUnsafeSlow(length)
+  }
+
+  /** Swarm callback: check a piece on the worker, then write it and mark it present. */
   private async verifyAndWrite(index: number, offset: number, buf: Buffer, expected: Buffer): Promise<boolean> {
     const r = await this.hasher.piece(this.hashKey, offset, buf, expected)
     if (!r.ok) return false
-    this.hashPos = r.pos
-    if (!this.fh) throw new P2PTubeError('ERR_CLOSED', 'download file is closed')
-    await this.fh.write(r.buf, 0, r.buf.length, offset)
-    this.have.add(offset, offset + r.buf.length)
-    this.receivedThisRun += r.buf.length
-    this.emit('data', offset, r.buf.length)
-    this.emit('progress', { received: this.received, size: this.size })
-    this.wakeWaiters()
-    void this.saveState().catch(() => {})
+    this.hashPos = Math.max(this.hashPos, r.pos)
     if (index === 0 && !this.moovHinted) {
       this.moovHinted = true
       // An MP4 whose index (moov) sits after its media data: fetch the tail early, so a player
@@ -389,7 +404,51 @@ export class Download extends EventEmitter {
       const moov = mp4MoovOffset(r.buf, this.size as number)
       if (moov !== null) this.swarm?.prioritize(moov)
     }
+    await new Promise<void>((resolve, reject) => {
+      this.writeQueue.push({ offset, buf: r.buf, done: (err) => (err ? reject(err) : resolve()) })
+      this.flushWrites()
+    })
     return true
+  }
+
+  /**
+   * Write queued pieces, merging contiguous ones into one writev, with up to MAX_WRITES_IN_FLIGHT
+   * writes in flight (the thread pool writes in parallel with the network).
+   */
+  private flushWrites(): void {
+    while (this.writeQueue.length && this.writesInFlight < MAX_WRITES_IN_FLIGHT) {
+      const batch = this.writeQueue.sort((a, b) => a.offset - b.offset)
+      const first = batch[0] as (typeof batch)[number]
+      let end = first.offset + first.buf.length
+      let j = 1
+      while (j < batch.length && (batch[j] as (typeof batch)[number]).offset === end && j < 64) end += (batch[j++] as (typeof batch)[number]).buf.length
+      const group = batch.slice(0, j)
+      this.writeQueue = batch.slice(j)
+      this.writesInFlight++
+      const fh = this.fh
+      const write = fh ? fh.writev(group.map((g) => g.buf), first.offset) : Promise.reject(new P2PTubeError('ERR_CLOSED', 'download file is closed'))
+      write.then(
+        () => {
+          this.writesInFlight--
+          this.have.add(first.offset, end)
+          this.receivedThisRun += end - first.offset
+          this.emit('data', first.offset, end - first.offset)
+          for (const g of group) {
+            if (g.buf.length === PIECE_SIZE && this.piecePool.length < 64) this.piecePool.push(g.buf)
+            g.done()
+          }
+          this.emit('progress', { received: this.received, size: this.size })
+          this.wakeWaiters()
+          void this.saveState().catch(() => {})
+          this.flushWrites()
+        },
+        (err: Error) => {
+          this.writesInFlight--
+          for (const g of group) g.done(err)
+          this.flushWrites()
+        }
+      )
+    }
   }
 
   private async fetchLegacy(): Promise<void> {
@@ -420,7 +479,7 @@ export class Download extends EventEmitter {
           },
           afterRead: () => sink.flush()
         },
-        { signal: this.cancelAbort.signal, connectTimeoutMs: this.opts.connectTimeoutMs, idleTimeoutMs: this.opts.idleTimeoutMs }
+        { signal: this.cancelAbort.signal, connectTimeoutMs: this.opts.connectTimeoutMs, idleTimeoutMs: this.opts.idleTimeoutMs, transport: this.opts.transport }
       )
     } finally {
       await sink.drain()

@@ -8,6 +8,7 @@
 import { EventEmitter } from 'node:events'
 import PQueue from 'p-queue'
 import { exchange, type Endpoint } from '../net/client.ts'
+import type { Transport } from '../net/transport.ts'
 import { CHUNK_SIZE, MAX_ERROR_REPLY, MAX_FILE_SIZE, MAX_HASHES_PER_FRAME, MAX_META_REPLY, MSG, PIECE_SIZE } from '../protocol/constants.ts'
 import { IntegrityError, P2PTubeError, ProtocolError, RemoteError } from '../protocol/errors.ts'
 import type { FramePolicy } from '../protocol/frame.ts'
@@ -20,7 +21,7 @@ export const RUNS_PER_SOURCE = 2
 /** A run that delivers nothing for this long is re-assigned, ms. */
 export const STALL_MS = 5000
 /** Verified-but-unwritten pieces per run before reading pauses. */
-const MAX_PENDING_PIECES = 8
+const MAX_PENDING_PIECES = 32
 
 const MISSING = 0
 const INFLIGHT = 1
@@ -55,8 +56,12 @@ export interface SwarmHost {
   readonly cid: string
   /** Check a piece (SHA-256 vs `expected`) and write it; resolves false when it was bad. */
   verifyAndWrite(index: number, offset: number, buf: Buffer, expected: Buffer): Promise<boolean>
+  /** A buffer for one piece that owns its ArrayBuffer (pooled by the host). */
+  allocPiece(length: number): Buffer
   connectTimeoutMs?: number
   idleTimeoutMs?: number
+  /** How holders are dialled (group members: mutual TLS); default plain TCP. */
+  transport?: Transport
 }
 
 /**
@@ -141,7 +146,7 @@ export class Swarm extends EventEmitter {
           got += p.length
         }
       },
-      { connectTimeoutMs: this.host.connectTimeoutMs, idleTimeoutMs: this.host.idleTimeoutMs }
+      { connectTimeoutMs: this.host.connectTimeoutMs, idleTimeoutMs: this.host.idleTimeoutMs, transport: this.host.transport }
     )
     if (remote) throw remote
     const m = meta as ReturnType<typeof parseHashMeta> | null
@@ -340,7 +345,7 @@ export class Swarm extends EventEmitter {
           },
           afterRead: () => (pending.size >= MAX_PENDING_PIECES ? Promise.race(pending) : undefined)
         },
-        { signal: r.abort.signal, connectTimeoutMs: this.host.connectTimeoutMs, idleTimeoutMs: this.host.idleTimeoutMs }
+        { signal: r.abort.signal, connectTimeoutMs: this.host.connectTimeoutMs, idleTimeoutMs: this.host.idleTimeoutMs, transport: this.host.transport }
       )
       if (remote) throw remote
       if (!meta || pos !== end) throw new ProtocolError('ERR_BAD_REPLY', `holder ${s.id} ended the range early`)
@@ -364,7 +369,7 @@ export class Swarm extends EventEmitter {
 
   private newPiece(index: number): Buffer {
     // Owns its ArrayBuffer, so it can be transferred to the hash worker.
-    return Buffer.allocUnsafeSlow(Math.min(PIECE_SIZE, this.size - index * PIECE_SIZE))
+    return this.host.allocPiece(Math.min(PIECE_SIZE, this.size - index * PIECE_SIZE))
   }
 
   /** Update each holder's rate (EWMA over the tick). */
