@@ -10,6 +10,7 @@ import { StreamServer } from '../node/stream-server.ts'
 import { mdnsOptionsFromEnv } from '../node/mdns.ts'
 import { MpvPlayer } from '../player/mpv-player.ts'
 import { parsePeerId } from '../protocol/messages.ts'
+import { loadCredential } from '../group/credential.ts'
 import { formatBytes, type Output } from './output.ts'
 
 /** Parsed node options (see nodeOptions). */
@@ -28,6 +29,7 @@ export interface NodeArgs {
   'player-args': string | undefined
   tracker: string | undefined
   mdns: boolean
+  group: string | undefined
 }
 
 /** Add the options every node-running command takes. */
@@ -47,6 +49,7 @@ export function nodeOptions<T>(y: Argv<T>) {
     .option('player-args', { type: 'string', describe: 'extra mpv flags, space-separated (e.g. "--volume=50")' })
     .option('tracker', { type: 'string', describe: 'tracker host:port: register, bootstrap from it and search it first' })
     .option('mdns', { type: 'boolean', default: false, describe: 'find peers and a tracker on the LAN over mDNS (and publish this node)' })
+    .option('group', { type: 'string', describe: 'private group credential file (p2ptube group invite): speak only encrypted, authenticated connections with members' })
 }
 
 /** Validate node options. @throws Error with a clear message (exit 2). */
@@ -61,6 +64,9 @@ export function checkNodeArgs(a: NodeArgs): void {
 
 /** Build (not start) a node from CLI options and route its logs to `out`. */
 export function makeNode(a: NodeArgs, out: Output, overrides: Partial<ConstructorParameters<typeof P2PNode>[0]> = {}): P2PNode {
+  // A group credential names the group's tracker when --tracker is not given.
+  const group = a.group ? loadCredential(path.resolve(a.group)) : undefined
+  const tracker = a.tracker ?? group?.trackers[0]
   const node = new P2PNode({
     host: a.host,
     port: a.port,
@@ -70,7 +76,8 @@ export function makeNode(a: NodeArgs, out: Output, overrides: Partial<Constructo
     downloadsDir: a.downloads,
     rateLimit: a['rate-limit'],
     ...(a.data ? { dataDir: path.resolve(a.data) } : {}),
-    ...(a.tracker ? { tracker: a.tracker } : {}),
+    ...(tracker ? { tracker } : {}),
+    ...(group ? { group } : {}),
     ...(a.mdns ? { mdns: mdnsOptionsFromEnv() } : {}),
     ...overrides
   })

@@ -6,6 +6,7 @@ import yargs, { type Argv } from 'yargs'
 import { hideBin } from 'yargs/helpers'
 import * as demo from './commands/demo.ts'
 import * as fetchCmd from './commands/fetch.ts'
+import * as groupCmd from './commands/group.ts'
 import * as nodeCmd from './commands/node.ts'
 import * as search from './commands/search.ts'
 import * as trackerCmd from './commands/tracker.ts'
@@ -38,6 +39,7 @@ export function buildParser(argv: string[] = hideBin(process.argv)): Argv {
     .command(wrap(demo))
     .command(wrap(trackerCmd))
     .command(wrap(tui))
+    .command(wrap(groupCmd))
     .demandCommand(1, 'name a command: tui (the default), node, search, fetch or demo (see --help)')
     .strict()
     .epilog('Exit codes: 0 ok, 1 error, 2 bad usage, 3 not found, 4 integrity (SHA-256) failure, 130 interrupted.')

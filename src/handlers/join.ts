@@ -2,10 +2,14 @@
  * JOIN (INSERTPEER): add the sender to the peer table (PROTOCOL.md §3.3).
  * Unlike the legacy peer, the address in the payload must be the connection's own address:
  * nobody can make a node list or dial a third party (btpeer-wire.md "Known defects").
+ * In a private group the joining member must also be the one listening at that address: the
+ * node dials it and compares certificates (PROTOCOL.md §8.5), so a member on a shared host
+ * cannot insert another port.
  */
 import { ProtocolError } from '../protocol/errors.ts'
 import { parseJoin } from '../protocol/messages.ts'
 import type { Handler } from '../net/server.ts'
+import type { NodeGroup } from '../group/node-group.ts'
 import { normalizeAddress, type NodeContext } from './context.ts'
 
 export const joinHandler =
@@ -17,6 +21,10 @@ export const joinHandler =
       throw new ProtocolError('ERR_SPOOFED_ADDRESS', `Join: address ${p.host} is not the connection's address ${normalizeAddress(ctx.remoteAddress)}`)
     }
     if (p.id === node.id) return ctx.error(`Join: peer already inserted ${p.id}`)
+    const group = (node as NodeContext & { group?: NodeGroup | null }).group
+    if (group && !(ctx.peer && (await group.isMemberAt(p.id, p, ctx.peer, true)))) {
+      throw new ProtocolError('ERR_SPOOFED_ADDRESS', `Join: ${p.id} is not where ${ctx.peer?.name ?? 'the sender'} listens`)
+    }
     const r = node.peers.add(p, 'joined')
     if (r === 'exists') return ctx.error(`Join: peer already inserted ${p.id}`)
     if (r === 'full') return ctx.error('Join: too many peers')

@@ -3,10 +3,10 @@
  * server closes (docs/PROTOCOL.md §1 Connection model; btpeer-wire.md "Connection model").
  * Every exchange has a connect timeout and an idle timeout, and takes an AbortSignal.
  */
-import net from 'node:net'
 import { CONNECT_TIMEOUT_MS, IDLE_TIMEOUT_MS, MAX_CONTROL_REPLY, MAX_ERROR_REPLY, MAX_REPLY_FRAMES, MSG } from '../protocol/constants.ts'
 import { AbortError, P2PTubeError, ProtocolError, RemoteError, TimeoutError } from '../protocol/errors.ts'
 import { encodeFrame, FrameDecoder, type FramePolicy } from '../protocol/frame.ts'
+import { plainTransport, type Transport } from './transport.ts'
 
 /** Where to connect. */
 export interface Endpoint {
@@ -19,6 +19,8 @@ export interface ExchangeOptions {
   connectTimeoutMs?: number
   idleTimeoutMs?: number
   signal?: AbortSignal
+  /** How to reach the peer (default plainTransport; a group node passes its GroupTransport). */
+  transport?: Transport
 }
 
 /** Callbacks for the reply stream of one exchange (see FrameDecoder). */
@@ -47,7 +49,8 @@ export function exchange(to: Endpoint, type: string, payload: string | Buffer, h
   const idleTimeoutMs = opts.idleTimeoutMs ?? IDLE_TIMEOUT_MS
   return new Promise<void>((resolve, reject) => {
     if (opts.signal?.aborted) return reject(new AbortError())
-    const socket = net.connect({ host: to.host, port: to.port })
+    const transport = opts.transport ?? plainTransport
+    const socket = transport.connect(to, { type })
     socket.setNoDelay(true)
     let connected = false
     let settled = false
@@ -71,7 +74,7 @@ export function exchange(to: Endpoint, type: string, payload: string | Buffer, h
       }
     }
 
-    socket.once('connect', () => {
+    socket.once(transport.readyEvent, () => {
       connected = true
       clearTimeout(timer)
       socket.setTimeout(idleTimeoutMs, () => done(new TimeoutError(`${to.host}:${to.port} sent nothing for ${idleTimeoutMs} ms`)))
@@ -103,7 +106,7 @@ export function exchange(to: Endpoint, type: string, payload: string | Buffer, h
       }
     })
     socket.once('error', (err: NodeJS.ErrnoException) => {
-      if (connected) done(err)
+      if (connected || err instanceof P2PTubeError) done(err)
       else done(new P2PTubeError('ERR_CONNECT', `cannot connect to ${to.host}:${to.port}: ${err.code ?? err.message}`, { cause: err }))
     })
     socket.once('close', () => done(new P2PTubeError('ERR_CONNECTION_CLOSED', `${to.host}:${to.port} closed the connection abruptly`)))

@@ -9,6 +9,7 @@ import net from 'node:net'
 import { IDLE_TIMEOUT_MS, MAX_CONNECTIONS, MSG, REQUEST_LIMITS, REQUEST_TIMEOUT_MS } from '../protocol/constants.ts'
 import { P2PTubeError, ProtocolError } from '../protocol/errors.ts'
 import { encodeFrame, FrameDecoder } from '../protocol/frame.ts'
+import { plainTransport, type PeerIdentity, type Transport } from './transport.ts'
 
 /** What a handler gets for one request. */
 export interface RequestContext {
@@ -18,6 +19,8 @@ export interface RequestContext {
   /** Remote address and port as seen on the socket (never taken from the payload). */
   remoteAddress: string
   remotePort: number
+  /** The verified group member behind the connection (group transport only). */
+  peer?: PeerIdentity
   /** Aborted when the connection closes. */
   signal: AbortSignal
   /** Write one REPL frame. */
@@ -41,6 +44,23 @@ export interface FrameServerOptions {
   maxConnections?: number
   /** Bytes read and discarded after the reply before the socket is destroyed. */
   drainLimit?: number
+  /** How connections are accepted (default plainTransport). */
+  transport?: Transport
+  /**
+   * Admission checks (group rights, per-peer rate limits): return a reason to refuse with ERRO
+   * (the request is not dispatched), or undefined to go on. `connection` runs at accept,
+   * `request` once the request frame is read.
+   */
+  guard?: {
+    connection?(remoteAddress: string, peer: PeerIdentity | undefined): Refusal | undefined
+    request?(type: string, remoteAddress: string, peer: PeerIdentity | undefined): Refusal | undefined
+  }
+}
+
+/** Why a guard refused a connection or request: ERRO "<code>: <message>". */
+export interface Refusal {
+  code: string
+  message: string
 }
 
 /** Emitted as 'bad-input' for every rejected request (logs, tests, strike counting). */
@@ -57,6 +77,7 @@ export interface BadInput {
  */
 export class FrameServer extends EventEmitter {
   private readonly server: net.Server
+  private readonly transport: Transport
   private readonly sockets = new Set<net.Socket>()
   private readonly requestTimeoutMs: number
   private readonly drainLimit: number
@@ -65,7 +86,8 @@ export class FrameServer extends EventEmitter {
     super()
     this.requestTimeoutMs = opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS
     this.drainLimit = opts.drainLimit ?? 65536
-    this.server = net.createServer({ allowHalfOpen: true }, (s) => this.onConnection(s))
+    this.transport = opts.transport ?? plainTransport
+    this.server = this.transport.createServer((s) => this.onConnection(s), { allowHalfOpen: true })
     this.server.maxConnections = opts.maxConnections ?? MAX_CONNECTIONS
   }
 
@@ -96,6 +118,7 @@ export class FrameServer extends EventEmitter {
     const ac = new AbortController()
     const remoteAddress = socket.remoteAddress ?? '?'
     const remotePort = socket.remotePort ?? 0
+    const peer = this.transport.peerOf(socket)
     let got = false
     let closing = false
     socket.once('close', () => {
@@ -133,6 +156,11 @@ export class FrameServer extends EventEmitter {
       const msg = `request not received within ${this.requestTimeoutMs} ms`
       reject('ERR_TIMEOUT', msg)
     }, this.requestTimeoutMs)
+    const refusal = this.opts.guard?.connection?.(remoteAddress, peer)
+    if (refusal) {
+      got = true
+      return reject(refusal.code, refusal.message)
+    }
 
     const write = (bytes: Buffer): Promise<void> =>
       new Promise((resolve, rejectWrite) => {
@@ -164,12 +192,15 @@ export class FrameServer extends EventEmitter {
           socket.pause()
           socket.removeAllListeners('data')
           socket.removeAllListeners('end')
+          const refused = this.opts.guard?.request?.(type, remoteAddress, peer)
+          if (refused) return reject(refused.code, refused.message)
           const handler = this.opts.handlers.get(type) as Handler
           const ctx: RequestContext = {
             type,
             payload,
             remoteAddress,
             remotePort,
+            ...(peer ? { peer } : {}),
             signal: ac.signal,
             reply: (p) => write(encodeFrame(MSG.REPL, p)),
             error: (reason) => write(encodeFrame(MSG.ERRO, reason)),

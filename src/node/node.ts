@@ -8,6 +8,10 @@ import os from 'node:os'
 import path from 'node:path'
 import { request, requestText, type Endpoint } from '../net/client.ts'
 import { FrameServer, type BadInput } from '../net/server.ts'
+import { plainTransport, type Transport } from '../net/transport.ts'
+import type { GroupCredential } from '../group/credential.ts'
+import { NodeGroup, TREV } from '../group/node-group.ts'
+import { PeerLimits, type PeerLimitOptions } from '../group/peer-limits.ts'
 import { createHandlers } from '../handlers/registry.ts'
 import { normalizeAddress, type NodeContext } from '../handlers/context.ts'
 import { CONNECT_TIMEOUT_MS, DEFAULT_TTL, LEGACY_REPEAT_MS, MAX_HITS, MAX_HOPS, MAX_LEGACY_RESPONSES, MAX_LIST_PEERS, MAX_NAME_LENGTH, MAX_QUERY_LENGTH, MAX_TTL, MSG, QUERY_ID_BYTES, REQUEST_LIMITS, SEEN_SET_SIZE, SEEN_TTL_MS } from '../protocol/constants.ts'
@@ -64,6 +68,10 @@ export interface NodeOptions {
   trackerRegister?: boolean
   /** Publish and browse on the LAN over mDNS (true = default options). */
   mdns?: boolean | MdnsOptions
+  /** Private group credential: speak only mutual TLS with members, enforce publish rights (PROTOCOL.md §8). */
+  group?: GroupCredential
+  /** Per-peer connection and query rate limits (defaults in PeerLimits). */
+  peerLimits?: PeerLimitOptions
 }
 
 /** One search result. `contentId` and `size` are null for answers from a legacy peer. */
@@ -147,6 +155,11 @@ export class P2PNode extends EventEmitter implements NodeContext {
   tracker: TrackerClient | null = null
   /** LAN discovery, when `mdns` is on. */
   mdns: MdnsDiscovery | null = null
+  /** Group membership (transport, revocations, rights), when `group` is set. */
+  readonly group: NodeGroup | null
+  /** How this node dials and accepts: plain TCP, or the group's mutual TLS. */
+  readonly transport: Transport
+  readonly peerLimits: PeerLimits
 
   constructor(readonly opts: NodeOptions = {}) {
     super()
@@ -156,7 +169,20 @@ export class P2PNode extends EventEmitter implements NodeContext {
     this.library = new Library({ cacheFile: dataDir ? path.join(dataDir, 'content-ids.json') : undefined, log: (level, msg) => this.log(level, msg) })
     this.limiter = new RateLimiter(opts.rateLimit ?? 0)
     this.downloadsDir = path.resolve(opts.downloadsDir ?? 'downloads')
-    this.server = new FrameServer({ handlers: createHandlers(this), requestTimeoutMs: opts.requestTimeoutMs })
+    this.group = opts.group ? new NodeGroup(opts.group) : null
+    this.group?.on('log', (level: 'debug' | 'info' | 'warn', msg: string) => this.log(level, msg))
+    this.transport = this.group?.transport ?? plainTransport
+    this.peerLimits = new PeerLimits(opts.peerLimits)
+    const group = this.group
+    this.server = new FrameServer({
+      handlers: createHandlers(this),
+      requestTimeoutMs: opts.requestTimeoutMs,
+      transport: this.transport,
+      guard: {
+        connection: (addr, peer) => this.peerLimits.connection(addr, peer),
+        request: (type, addr, peer) => group?.request(type, peer) ?? this.peerLimits.request(type, addr, peer)
+      }
+    })
     this.server.on('bad-input', (b: BadInput) => {
       this.stats.badInput++
       this.log('warn', `bad input from ${b.remoteAddress}: ${b.code}: ${b.message}`)
@@ -184,8 +210,13 @@ export class P2PNode extends EventEmitter implements NodeContext {
     this.emit('log', { level, msg })
   }
 
-  private get dialOpts(): { connectTimeoutMs: number; idleTimeoutMs: number | undefined } {
-    return { connectTimeoutMs: this.opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS, idleTimeoutMs: this.opts.idleTimeoutMs }
+  private get dialOpts(): { connectTimeoutMs: number; idleTimeoutMs: number | undefined; transport: Transport } {
+    return { connectTimeoutMs: this.opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS, idleTimeoutMs: this.opts.idleTimeoutMs, transport: this.transport }
+  }
+
+  /** Group nodes only publish (answer searches, announce, serve) with the publish right. */
+  private get publishes(): boolean {
+    return this.group?.publish ?? true
   }
 
   /**
@@ -210,8 +241,10 @@ export class P2PNode extends EventEmitter implements NodeContext {
   /** Start using a tracker (once; a later call is ignored). @throws ProtocolError for a bad address. */
   useTracker(address: string): TrackerClient {
     if (this.tracker) return this.tracker
-    this.tracker = new TrackerClient(this, address, { register: this.opts.trackerRegister ?? true, connectTimeoutMs: this.dialOpts.connectTimeoutMs })
+    this.tracker = new TrackerClient(this, address, { register: this.opts.trackerRegister ?? true, connectTimeoutMs: this.dialOpts.connectTimeoutMs, transport: this.transport })
     this.tracker.start()
+    const tc = this.tracker
+    this.group?.startSync(() => requestText(tc.endpoint, TREV, '', this.dialOpts), () => tc.intervalMs)
     return this.tracker
   }
 
@@ -234,11 +267,12 @@ export class P2PNode extends EventEmitter implements NodeContext {
     if (!this.started) return
     this.started = false
     if (this.stabilizer) clearInterval(this.stabilizer)
+    this.group?.stop()
     for (const t of this.timers) clearTimeout(t)
     for (const s of this.searches.values()) this.finishSearch(s)
     for (const d of this.downloads.values()) d.cancel()
     await Promise.allSettled([this.tracker?.stop(), this.mdns?.stop()])
-    await Promise.allSettled(this.peers.list().map((p) => request(p, MSG.QUIT, this.id, { connectTimeoutMs: 1000, idleTimeoutMs: 1000 })))
+    await Promise.allSettled(this.peers.list().map((p) => request(p, MSG.QUIT, this.id, { connectTimeoutMs: 1000, idleTimeoutMs: 1000, transport: this.transport })))
     await Promise.allSettled([...this.downloads.values()].map(async (d) => {
       await d.start().catch(() => {})
       await d.close()
@@ -338,7 +372,7 @@ export class P2PNode extends EventEmitter implements NodeContext {
     await Promise.all(
       this.peers.list().map(async (p) => {
         try {
-          await requestText(p, MSG.NAME, '', { connectTimeoutMs: this.dialOpts.connectTimeoutMs, idleTimeoutMs: this.dialOpts.connectTimeoutMs })
+          await requestText(p, MSG.NAME, '', { ...this.dialOpts, idleTimeoutMs: this.dialOpts.connectTimeoutMs })
           this.peers.touch(p.id)
           if (p.extended === undefined) void this.probe(p.id)
         } catch (err) {
@@ -413,7 +447,8 @@ export class P2PNode extends EventEmitter implements NodeContext {
     }
     this.stats.searchesHandled++
     this.emit('search', { qid: s.qid, duplicate: false, hops: s.hops })
-    const matches = (s.cid ? [this.library.getByCid(s.cid)] : this.library.search(s.q, MAX_HITS, true)).filter((e) => e?.cid && Buffer.byteLength(e.name) <= MAX_NAME_LENGTH)
+    const found = !this.publishes ? [] : s.cid ? [this.library.getByCid(s.cid)] : this.library.search(s.q, MAX_HITS, true)
+    const matches = found.filter((e) => e?.cid && Buffer.byteLength(e.name) <= MAX_NAME_LENGTH)
     if (matches.length) {
       // Keep the payload under the receiver's HITS limit (§2): drop results that do not fit.
       const results: Hits['results'] = []
@@ -447,7 +482,7 @@ export class P2PNode extends EventEmitter implements NodeContext {
       return
     }
     this.stats.legacyQueriesHandled++
-    const matches = this.library.search(q.key, MAX_LEGACY_RESPONSES).filter((e) => Buffer.byteLength(e.name) * 3 + 300 < REQUEST_LIMITS.RESP!)
+    const matches = (this.publishes ? this.library.search(q.key, MAX_LEGACY_RESPONSES) : []).filter((e) => Buffer.byteLength(e.name) * 3 + 300 < REQUEST_LIMITS.RESP!)
     if (matches.length) {
       const to = parsePeerId(q.returnId)
       for (const e of matches) {
@@ -511,7 +546,8 @@ export class P2PNode extends EventEmitter implements NodeContext {
       legacy: r.legacy ?? !r.contentId,
       dir: r.dir ? path.resolve(r.dir) : this.downloadsDir,
       connectTimeoutMs: this.dialOpts.connectTimeoutMs,
-      idleTimeoutMs: this.opts.idleTimeoutMs
+      idleTimeoutMs: this.opts.idleTimeoutMs,
+      transport: this.transport
     }
     if (r.contentId) opts.cid = r.contentId
     if (typeof r.size === 'number') opts.size = r.size
@@ -528,7 +564,7 @@ export class P2PNode extends EventEmitter implements NodeContext {
     d.on('data', (_pos: number, n: number) => (this.stats.bytesDown += n))
     // Peers seed what they have watched: a verified download joins the library at once.
     d.once('done', (res: { path: string; sha256: string }) => {
-      if (!r.contentId || !this.started) return
+      if (!r.contentId || !this.started || !this.publishes) return
       this.library.addVerified(res.path, r.contentId, d.swarm?.hashes ?? null).then(
         (e) => e && this.log('info', `now sharing ${e.name} (downloaded)`),
         (err) => this.log('warn', `cannot share ${res.path}: ${errText(err)}`)

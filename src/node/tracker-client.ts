@@ -7,6 +7,7 @@
  */
 import { EventEmitter } from 'node:events'
 import { requestText, type Endpoint } from '../net/client.ts'
+import type { Transport } from '../net/transport.ts'
 import { CONNECT_TIMEOUT_MS, MAX_ANNOUNCE_ENTRIES, MSG, REQUEST_LIMITS, TRACKER_PEERS_DEFAULT } from '../protocol/constants.ts'
 import { P2PTubeError, RemoteError } from '../protocol/errors.ts'
 import { parsePeerId } from '../protocol/messages.ts'
@@ -42,6 +43,8 @@ export interface TrackerClientOptions {
   retryMs?: number
   connectTimeoutMs?: number
   idleTimeoutMs?: number
+  /** How the tracker is dialled (group members: mutual TLS); default plain TCP. */
+  transport?: Transport
 }
 
 /** A tracker result as a search result (see P2PNode SearchResult). */
@@ -87,9 +90,9 @@ export class TrackerClient extends EventEmitter {
     this.intervalMs = opts.retryMs ?? 5000
   }
 
-  private get dial(): { connectTimeoutMs: number; idleTimeoutMs: number } {
+  private get dial(): { connectTimeoutMs: number; idleTimeoutMs: number; transport?: Transport } {
     const c = this.opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS
-    return { connectTimeoutMs: c, idleTimeoutMs: this.opts.idleTimeoutMs ?? c * 2 }
+    return { connectTimeoutMs: c, idleTimeoutMs: this.opts.idleTimeoutMs ?? c * 2, ...(this.opts.transport ? { transport: this.opts.transport } : {}) }
   }
 
   /** Start: register + announce (or just bootstrap), then keep announcing. Never throws. */
@@ -116,7 +119,7 @@ export class TrackerClient extends EventEmitter {
     this.registered = false
     this.setState('stopped', 'node stopping')
     if (wasRegistered) {
-      await requestText(this.endpoint, MSG.TBYE, JSON.stringify({ port: this.node.port }), { connectTimeoutMs: 1000, idleTimeoutMs: 1000 }).catch((err) =>
+      await requestText(this.endpoint, MSG.TBYE, JSON.stringify({ port: this.node.port }), { connectTimeoutMs: 1000, idleTimeoutMs: 1000, ...(this.opts.transport ? { transport: this.opts.transport } : {}) }).catch((err) =>
         this.node.log('debug', `tracker: unregister failed: ${errText(err)}`)
       )
     }

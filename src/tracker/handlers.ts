@@ -50,6 +50,7 @@ export function createTrackerHandlers(tr: Tracker): Map<string, Handler> {
           throw new ProtocolError('ERR_TOO_MANY_PEERS', `Register: ${host} already has ${max} peers online`)
         }
         tr.onRegister(host, r.port, id)
+        tr.opts.group?.bind(id, ctx.peer)
         return ctx.reply(JSON.stringify({ peer: id, interval: tr.intervalMs, expiry: tr.expiryMs, tracker: tr.id }))
       }
     ],
@@ -57,9 +58,14 @@ export function createTrackerHandlers(tr: Tracker): Map<string, Handler> {
       MSG.TANN,
       (ctx) => {
         const host = hostOf(ctx)
-        const a = parseAnnounce(ctx.payload, host)
+        let a = parseAnnounce(ctx.payload, host)
         const id = formatPeerId(host, a.port)
         limited(tr, id, 'Announce')
+        // In a private group only publishers are indexed (PROTOCOL.md §8.3): others' files are dropped.
+        if (tr.opts.group && !tr.opts.group.mayPublish(ctx.peer) && a.add.length) {
+          tr.stats.rejected++
+          a = { ...a, add: [] }
+        }
         const r = tr.index.announce(id, a, tr.now())
         tr.countAnnounce()
         return ctx.reply(JSON.stringify('ok' in r ? { ...r, interval: tr.intervalMs } : r))

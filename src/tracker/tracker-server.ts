@@ -12,6 +12,7 @@ import type { BadInput, Handler, RequestContext } from '../net/server.ts'
 import { MSG, REQUEST_LIMITS, REQUEST_TIMEOUT_MS } from '../protocol/constants.ts'
 import { P2PTubeError, ProtocolError } from '../protocol/errors.ts'
 import { encodeFrame, FrameDecoder } from '../protocol/frame.ts'
+import { plainTransport, type Transport } from '../net/transport.ts'
 
 /** Server options; times in ms. */
 export interface TrackerServerOptions {
@@ -22,6 +23,8 @@ export interface TrackerServerOptions {
   sessionIdleMs: number
   /** Handler errors (ERRO answers) a session may cause before it is closed (default 8). */
   maxStrikes?: number
+  /** How connections are accepted (default plain TCP; a group tracker passes its GroupTransport). */
+  transport?: Transport
 }
 
 interface Conn {
@@ -38,12 +41,15 @@ interface Conn {
 /** Events: 'bad-input' (BadInput), 'handler-error' (Error). */
 export class TrackerServer extends EventEmitter {
   private readonly server: net.Server
+  private readonly transport: Transport
   private readonly conns = new Set<Conn>()
   private sweeper: NodeJS.Timeout | null = null
 
   constructor(private readonly opts: TrackerServerOptions) {
     super()
-    this.server = net.createServer({ allowHalfOpen: true, noDelay: true }, (s) => this.onConnection(s))
+    this.transport = opts.transport ?? plainTransport
+    this.server =
+      this.transport === plainTransport ? net.createServer({ allowHalfOpen: true, noDelay: true }, (s) => this.onConnection(s)) : this.transport.createServer((s) => this.onConnection(s), { allowHalfOpen: true })
   }
 
   /** Sessions open now. */
@@ -86,6 +92,7 @@ export class TrackerServer extends EventEmitter {
   }
 
   private onConnection(socket: net.Socket): void {
+    if (this.transport !== plainTransport) socket.setNoDelay(true)
     const c: Conn = { socket, session: false, busy: false, closing: false, strikes: 0, last: Date.now(), queue: [], ac: new AbortController() }
     this.conns.add(c)
     socket.once('close', () => {
@@ -156,6 +163,7 @@ export class TrackerServer extends EventEmitter {
       payload,
       remoteAddress: socket.remoteAddress ?? '?',
       remotePort: socket.remotePort ?? 0,
+      ...(this.transport.peerOf(socket) ? { peer: this.transport.peerOf(socket) } : {}),
       signal: c.ac.signal,
       reply: (p) => write(encodeFrame(MSG.REPL, p)),
       error: (reason) => write(encodeFrame(MSG.ERRO, reason)),

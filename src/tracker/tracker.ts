@@ -11,10 +11,12 @@ import { ANNOUNCE_EXPIRY_INTERVALS, DEFAULT_ANNOUNCE_INTERVAL_MS, MIN_ANNOUNCE_I
 import { formatPeerId } from '../protocol/messages.ts'
 import type { TrackerStatus } from '../protocol/tracker-messages.ts'
 import { AnnounceLimiter } from './announce-limiter.ts'
+import { TREV } from '../group/node-group.ts'
 import { createTrackerHandlers } from './handlers.ts'
 import { SwarmIndex } from './swarm-index.ts'
 import { TrackerStore, type Json } from './store.ts'
 import { TrackerServer } from './tracker-server.ts'
+import type { TrackerGroup } from '../group/tracker-group.ts'
 
 /** Tracker options; times in ms. */
 export interface TrackerOptions {
@@ -35,6 +37,8 @@ export interface TrackerOptions {
   announceRefillPerS?: number
   now?: () => number
   random?: () => number
+  /** Private group (PROTOCOL.md §8): members only over mutual TLS, only publishers indexed, TREV. */
+  group?: TrackerGroup
 }
 
 /** Counters; `rejected` counts refused registrations and announces (rate, host cap). */
@@ -83,7 +87,14 @@ export class Tracker extends EventEmitter {
     this.limiter = new AnnounceLimiter(opts.announceBurst, opts.announceRefillPerS)
     this.store = opts.dataDir ? new TrackerStore({ dir: opts.dataDir, log: (level, msg) => this.log(level, msg) }) : null
     this.startedAt = this.now()
-    this.server = new TrackerServer({ handlers: createTrackerHandlers(this), sessionIdleMs: this.expiryMs })
+    const handlers = createTrackerHandlers(this)
+    if (opts.group) {
+      handlers.set(TREV, opts.group.trevHandler())
+      opts.group.on('log', (level: 'info' | 'warn', msg: string) => this.log(level, msg))
+      // A revoked member's peers leave the index at once (its connections are closed by the transport).
+      opts.group.on('revoked', (ids: string[]) => ids.forEach((id) => this.index.remove(id) && this.emit('peer-left', id)))
+    }
+    this.server = new TrackerServer({ handlers, sessionIdleMs: this.expiryMs, ...(opts.group ? { transport: opts.group.transport } : {}) })
     this.server.on('bad-input', (b: BadInput) => {
       this.stats.badInput++
       this.log('warn', `bad input from ${b.remoteAddress}: ${b.code}: ${b.message}`)
@@ -114,6 +125,7 @@ export class Tracker extends EventEmitter {
     } else this.id = randomBytes(8).toString('hex')
     const host = this.opts.host ?? '127.0.0.1'
     this.port = await this.server.listen(this.opts.port ?? 0, host)
+    this.opts.group?.start()
     this.sweeper = setInterval(() => this.sweep(), Math.max(250, Math.floor(this.intervalMs / 2)))
     this.sweeper.unref()
     if (this.opts.mdns) {
@@ -128,6 +140,7 @@ export class Tracker extends EventEmitter {
   async stop(): Promise<void> {
     if (this.sweeper) clearInterval(this.sweeper)
     this.sweeper = null
+    this.opts.group?.stop()
     await this.mdns?.stop()
     await this.server.close()
     await this.store?.close()

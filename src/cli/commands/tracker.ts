@@ -13,6 +13,7 @@ import { DEFAULT_ANNOUNCE_INTERVAL_MS, DEFAULT_TRACKER_PORT, MIN_ANNOUNCE_INTERV
 import { formatPeerId, parsePeerId } from '../../protocol/messages.ts'
 import { parseTrackerStatus, type TrackerStatus } from '../../protocol/tracker-messages.ts'
 import { Tracker } from '../../tracker/tracker.ts'
+import { TrackerGroup } from '../../group/tracker-group.ts'
 import { onShutdown } from '../common.ts'
 import { EXIT, formatBytes, Output } from '../output.ts'
 
@@ -30,6 +31,7 @@ export function builder(y: Argv) {
     .option('mdns', { type: 'boolean', default: false, describe: 'publish the tracker on the LAN so `p2ptube --mdns` nodes find it' })
     .option('status-interval', { type: 'number', default: 10, describe: 'seconds between status lines in the log (0 = none)' })
     .option('tracker', { type: 'string', describe: 'for `status`: the tracker host:port to ask' })
+    .option('group-admin', { type: 'string', describe: 'private group: the admin data dir (p2ptube group init); members only, over mutual TLS' })
     .option('json', { type: 'boolean', default: false, describe: 'print one JSON object per line' })
     .option('verbose', { type: 'boolean', default: false, describe: 'also print debug logs' })
     .example('$0 tracker --host 0.0.0.0 --mdns', 'run a tracker for the LAN')
@@ -46,6 +48,7 @@ interface TrackerArgs {
   mdns: boolean
   'status-interval': number
   tracker?: string
+  'group-admin'?: string
   json: boolean
   verbose: boolean
 }
@@ -74,7 +77,8 @@ export async function handler(a: TrackerArgs): Promise<number> {
     dataDir: path.resolve(a.data ?? path.join(os.homedir(), '.local', 'share', 'p2ptube', 'tracker')),
     announceIntervalMs: Math.round(a['announce-interval'] * 1000),
     maxPeersPerHost: a['max-peers-per-host'],
-    mdns: a.mdns ? mdnsOptionsFromEnv() : false
+    mdns: a.mdns ? mdnsOptionsFromEnv() : false,
+    ...(a['group-admin'] ? { group: new TrackerGroup(path.resolve(a['group-admin'])) } : {})
   })
   tracker.on('log', (l: { level: string; msg: string }) => {
     if (l.level !== 'debug' || a.verbose) out.info(l.msg, l.level)

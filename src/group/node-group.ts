@@ -1,0 +1,105 @@
+/**
+ * What a node does as a member of a private group (docs/PROTOCOL.md §8): its TLS transport and
+ * revocation list, publish rights on what it receives and offers, "is this address that
+ * member?" checks for JOIN/QUIT, and fetching the revocation list from the tracker (TREV) once
+ * per announce interval.
+ */
+import { EventEmitter } from 'node:events'
+import type { Refusal } from '../net/server.ts'
+import { GroupTransport, PUBLISHER_TYPES, type PeerIdentity } from '../net/transport.ts'
+import type { GroupCredential } from './credential.ts'
+import { Revocations, type RevocationBody } from './revocation.ts'
+
+/** Tracker message: ask for the group's signed revocation list (PROTOCOL.md §8.4). */
+export const TREV = 'TREV'
+
+/** Requests carrying results: only a publisher may send them (§8.3). */
+const RESULT_TYPES: ReadonlySet<string> = new Set(['HITS', 'RESP'])
+
+/** Where a member node is: "host:port" parts. */
+export interface MemberEndpoint {
+  host: string
+  port: number
+}
+
+/**
+ * Events: 'log' (level, msg), 'revocations' (RevocationBody, newly revoked serials).
+ */
+export class NodeGroup extends EventEmitter {
+  readonly revocations: Revocations
+  readonly transport: GroupTransport
+  /** Peer id → certificate serial of the member verified to listen there. */
+  private readonly memberAt = new Map<string, string>()
+  private timer: NodeJS.Timeout | null = null
+  private stopped = false
+
+  /** @throws ProtocolError when the credential's embedded revocation list does not verify. */
+  constructor(readonly cred: GroupCredential) {
+    super()
+    this.revocations = new Revocations(cred.ca, cred.group)
+    if (cred.revocations) this.revocations.apply(cred.revocations)
+    this.transport = new GroupTransport(cred, this.revocations)
+    this.revocations.on('update', (b: RevocationBody, added: string[]) => {
+      for (const [id, serial] of this.memberAt) if (this.revocations.has(serial)) this.memberAt.delete(id)
+      this.emit('revocations', b, added)
+    })
+    this.transport.on('refused', (r: { remoteAddress: string; reason: string }) => this.emit('log', 'warn', `group: refused ${r.remoteAddress}: ${r.reason}`))
+    this.transport.on('revoked-closed', (p: PeerIdentity) => this.emit('log', 'info', `group: closed a connection of ${p.name} (revoked)`))
+  }
+
+  /** May this member publish (have its files found and fetched)? */
+  get publish(): boolean {
+    return this.cred.publish
+  }
+
+  /**
+   * Publish rights on requests (FrameServer guard): HITS/RESP only from publishers; file data
+   * (FGET/RGET/HASH) only from this node when it is a publisher.
+   */
+  request(type: string, peer: PeerIdentity | undefined): Refusal | undefined {
+    if (RESULT_TYPES.has(type) && !peer?.publish) return { code: 'ERR_NOT_PUBLISHER', message: `${peer?.name ?? 'sender'} may not publish: its results are ignored` }
+    if (PUBLISHER_TYPES.has(type) && !this.publish) return { code: 'ERR_NOT_PUBLISHER', message: `${this.cred.name} may not publish: no files are served here` }
+    return undefined
+  }
+
+  /**
+   * Is the node listening at `at` (peer id `id`) the member `peer`? Dials it (TLS handshake and
+   * PING) unless a previous check is cached.
+   * @param fresh ignore the cache (JOIN: the address is being claimed now).
+   */
+  async isMemberAt(id: string, at: MemberEndpoint, peer: PeerIdentity, fresh = false): Promise<boolean> {
+    const known = fresh ? undefined : this.memberAt.get(id)
+    if (known) return known === peer.serial
+    try {
+      const there = await this.transport.identify(at, 5000)
+      this.memberAt.set(id, there.serial)
+      return there.serial === peer.serial
+    } catch (err) {
+      this.emit('log', 'debug', `group: cannot check who listens at ${id}: ${(err as Error).message}`)
+      return false
+    }
+  }
+
+  /**
+   * Fetch the revocation list with `ask` (TREV to the tracker) now and then every `intervalMs()`
+   * (the tracker's announce interval). A list that does not verify is logged and ignored.
+   */
+  startSync(ask: () => Promise<string>, intervalMs: () => number): void {
+    const tick = async (): Promise<void> => {
+      try {
+        this.revocations.apply(await ask())
+      } catch (err) {
+        this.emit('log', 'debug', `group: revocation list not updated: ${(err as Error).message}`)
+      }
+      if (this.stopped) return
+      this.timer = setTimeout(() => void tick(), intervalMs())
+      this.timer.unref()
+    }
+    void tick()
+  }
+
+  stop(): void {
+    this.stopped = true
+    if (this.timer) clearTimeout(this.timer)
+  }
+}
