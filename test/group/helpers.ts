@@ -27,12 +27,8 @@ export async function makeGroup(t: ExecutionContext, members: Record<string, boo
   const admin = new GroupAdmin(dir)
   await admin.init(name)
   const creds: Record<string, GroupCredential> = {}
-  await Promise.all(
-    Object.entries(members).map(async ([n, publish]) => {
-      const m = await admin.issue(n, publish)
-      creds[n] = loadCredential(m.file)
-    })
-  )
+  // One at a time: the register is read, changed and written by each issue (as by the CLI).
+  for (const [n, publish] of Object.entries(members)) creds[n] = loadCredential((await admin.issue(n, publish)).file)
   return { admin, dir, creds }
 }
 
