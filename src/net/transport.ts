@@ -96,6 +96,15 @@ export class GroupTransport extends EventEmitter implements Transport {
     return { key: this.cred.key, cert: this.cred.cert, ca: [this.cred.ca], minVersion: 'TLSv1.3', ciphers: CIPHERS }
   }
 
+  /** One client context for every dial (parsing the key and certificates per connection costs ~1 ms). */
+  private clientContext: tls.SecureContext | null = null
+  /**
+   * TLS 1.3 session tickets by "host:port": a resumed handshake skips the certificate signatures
+   * (a swarm download opens one connection per 4 MiB run). The peer's certificate comes from the
+   * session and is checked (group, revocation, rights) as on a full handshake.
+   */
+  private readonly sessions = new Map<string, { ticket: Buffer; id: PeerIdentity }>()
+
   /** Check a handshaken socket's peer: group member, not revoked. @returns why not, or the identity. */
   private check(socket: tls.TLSSocket): PeerIdentity | string {
     if (!socket.authorized) return `certificate not accepted: ${String(socket.authorizationError)}`
@@ -106,6 +115,10 @@ export class GroupTransport extends EventEmitter implements Transport {
     const serial = normSerial(c.serialNumber)
     if (this.revocations.has(serial)) return `${claims.name}'s credential (serial ${serial}) is revoked`
     return { ...claims, serial }
+  }
+
+  private checkIdentity(id: PeerIdentity): PeerIdentity | string {
+    return this.revocations.has(id.serial) ? `${id.name}'s credential (serial ${id.serial}) is revoked` : id
   }
 
   private track(socket: tls.TLSSocket, id: PeerIdentity): void {
@@ -139,17 +152,30 @@ export class GroupTransport extends EventEmitter implements Transport {
   }
 
   connect(to: { host: string; port: number }, opts: DialOptions = {}): net.Socket {
+    this.clientContext ??= tls.createSecureContext(this.tlsOptions)
+    const key = `${to.host}:${to.port}`
     const socket = tls.connect({
-      ...this.tlsOptions,
+      secureContext: this.clientContext,
+      minVersion: 'TLSv1.3',
       host: to.host,
       port: to.port,
+      ...(this.sessions.has(key) ? { session: this.sessions.get(key)!.ticket } : {}),
       ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
       // Members are named by their certificate, not by a host name: the CA check is the identity check.
       checkServerIdentity: () => undefined
     })
     if (opts.noDelay) socket.setNoDelay(true)
+    const resumed = this.sessions.get(key)
+    socket.on('session', (ticket: Buffer) => {
+      const id = this.ids.get(socket)
+      if (!id) return
+      if (this.sessions.size >= 1024 && !this.sessions.has(key)) this.sessions.delete(this.sessions.keys().next().value as string)
+      this.sessions.set(key, { ticket, id })
+    })
     socket.once('secureConnect', () => {
-      const id = this.check(socket)
+      // A resumed session proves the server is the one verified on the full handshake; Node
+      // does not expose its certificate again on the client side, so the identity is the saved one.
+      const id = socket.isSessionReused() && resumed ? this.checkIdentity(resumed.id) : this.check(socket)
       if (typeof id === 'string') {
         this.refused(to.host, id)
         return void socket.destroy(new P2PTubeError(id.includes('revoked') ? 'ERR_REVOKED' : 'ERR_NOT_MEMBER', `${to.host}:${to.port}: ${id}`))
