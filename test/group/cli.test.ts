@@ -1,0 +1,45 @@
+/**
+ * `p2ptube group` end to end with real processes: init, invite (credential file 0600, path
+ * printed), list, a group tracker (--group-admin), a publishing node and a one-shot fetch with
+ * --group that finds the tracker from the credential; a world-readable credential is refused.
+ */
+import test from 'ava'
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import { sha256File, shareWith, SMALL_CLIP, spawnCli, tempDir, VIDEO_DIR } from '../helpers/nodes.ts'
+
+test('group init / invite / list, tracker --group-admin, node and fetch with --group (child processes)', async (t) => {
+  const dir = path.join(await tempDir(t, 'p2ptube-admin'), 'g')
+  const init = spawnCli(t, ['group', 'init', 'family', '--data', dir, '--json'])
+  const made = await init.next('group')
+  t.is(made.name, 'family')
+  const tr = spawnCli(t, ['tracker', '--port', '0', '--group-admin', dir, '--announce-interval', '1', '--data', path.join(dir, '..', 'trk'), '--json'])
+  const listening = await tr.next('listening')
+  const trackerAddr = String(listening.id)
+  // The tracker's port is only known now, so the members pass --tracker (a real group writes it
+  // into credentials with `group init --tracker H:P`).
+  const inv = spawnCli(t, ['group', 'invite', 'alice', '--publish', '--data', dir, '--json'])
+  const alice = await inv.next('invited')
+  await inv.exited
+  const inv2 = spawnCli(t, ['group', 'invite', 'bob', '--data', dir, '--json'])
+  const bob = await inv2.next('invited')
+  await inv2.exited
+  t.is(((await fs.stat(String(alice.file))).mode & 0o777), 0o600)
+  const list = spawnCli(t, ['group', 'list', '--data', dir, '--json'])
+  const members = (await list.next('members')).members as Array<{ name: string; publish: boolean }>
+  t.deepEqual(members.map((m) => [m.name, m.publish]), [['alice', true], ['bob', false]])
+
+  const node = spawnCli(t, ['node', '--json', '--group', String(alice.file), '--tracker', trackerAddr, '--share', await shareWith(t, [SMALL_CLIP]), '--data', await tempDir(t)])
+  await node.next('listening')
+  await tr.next((e) => e.event === 'peer-registered')
+  const out = await tempDir(t, 'p2ptube-out')
+  const fetch = spawnCli(t, ['fetch', 'lebiniou-2021-06-10_12-19-19.mp4', '--group', String(bob.file), '--tracker', trackerAddr, '--json', '--out', out, '--data', await tempDir(t)])
+  const done = await fetch.next('fetched')
+  t.is(done.sha256, await sha256File(path.join(VIDEO_DIR, SMALL_CLIP)))
+
+  // A credential readable by others is refused before anything is dialled.
+  await fs.chmod(String(bob.file), 0o644)
+  const bad = spawnCli(t, ['search', 'x', '--group', String(bob.file), '--tracker', trackerAddr])
+  t.not(await bad.exited, 0)
+  t.regex(bad.stderr(), /readable by others/)
+})
