@@ -25,12 +25,13 @@ export class RateLimiter {
   }
 
   /**
-   * Bytes a sender should take at a time so data flows smoothly under the limit: about 1/16 s
-   * worth (2 KiB to 256 KiB, whole 2 KiB chunks); 256 KiB when unlimited.
+   * Bytes a sender should take at a time so data flows smoothly under the limit, and a new
+   * request does not queue long behind others: about 1/64 s worth (2 KiB to 256 KiB, whole
+   * 2 KiB chunks); 256 KiB when unlimited.
    */
   get blockSize(): number {
     if (this.rate <= 0) return 256 * 1024
-    return Math.min(256 * 1024, Math.max(2048, Math.floor(this.rate / 16 / 2048) * 2048))
+    return Math.min(256 * 1024, Math.max(2048, Math.floor(this.rate / 64 / 2048) * 2048))
   }
 
   /**

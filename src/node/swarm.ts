@@ -18,6 +18,8 @@ import { formatRget, parseHashMeta, parseRangeMeta } from '../protocol/messages.
 export const RUN_PIECES = 64
 /** Runs in flight per holder (pipelined ranges, so latency does not cap speed). */
 export const RUNS_PER_SOURCE = 2
+/** A download counts as being watched this long after a player's read was prioritized, ms. */
+export const STREAMING_MS = 10_000
 /** A run that delivers nothing for this long is re-assigned, ms. */
 export const STALL_MS = 5000
 /** Verified-but-unwritten pieces per run before reading pauses. */
@@ -187,23 +189,37 @@ export class Swarm extends EventEmitter {
     }
     const p = Math.min(Math.floor(offset / PIECE_SIZE), this.pieceCount - 1)
     if (this.state[p] === HAVE) return
+    let freed = false
     for (const s of this.sources.values()) {
       for (const r of s.runs) {
-        if (p >= r.first && p < r.first + r.count) {
-          if (p - r.next < 4) return // about to arrive
-          this.abortRun(r, 'priority') // split the run: p is picked again at once
-        }
+        if (r.reason || p < r.first || p >= r.first + r.count) continue
+        if (p - r.next < 4) return // about to arrive
+        this.abortRun(r, 'priority') // cut the run: p is picked again at once
+        freed = true
       }
     }
     this.priority = p
     this.cursor = p
+    this.lastPriorityAt = performance.now()
     const fastest = this.usable()[0]
-    if (fastest && fastest.runs.size >= RUNS_PER_SOURCE) {
-      // Free a slot on the fastest holder: drop its run farthest from p.
-      const far = [...fastest.runs].sort((a, b) => Math.abs(b.next - p) - Math.abs(a.next - p))[0]
+    const live = fastest ? [...fastest.runs].filter((r) => !r.reason) : []
+    if (!freed && fastest && live.length >= this.slots()) {
+      // Free a slot on the fastest holder: drop its live run farthest from p.
+      const far = live.sort((a, b) => Math.abs(b.next - p) - Math.abs(a.next - p))[0]
       if (far) this.abortRun(far, 'priority')
     }
     this.pump()
+  }
+
+  private lastPriorityAt = -Infinity
+
+  /**
+   * Runs per holder now: while a player is reading (a prioritize in the last STREAMING_MS), one,
+   * so the run the player waits for gets the holder's whole bandwidth instead of half; else
+   * RUNS_PER_SOURCE, so setup round trips never idle a holder.
+   */
+  private slots(): number {
+    return performance.now() - this.lastPriorityAt < STREAMING_MS ? 1 : RUNS_PER_SOURCE
   }
 
   private abortRun(r: Run, reason: Run['reason']): void {
@@ -253,7 +269,8 @@ export class Swarm extends EventEmitter {
       return this.done.reject(new P2PTubeError('ERR_NO_SOURCES', `no holder left to fetch from (${reasons || 'none known'})`))
     }
     for (const s of usable) {
-      while (s.runs.size < RUNS_PER_SOURCE) {
+      // Aborted runs are still winding down (their pieces are not missing yet): they hold no slot.
+      while ([...s.runs].filter((r) => !r.reason).length < this.slots()) {
         const r = this.pickRun(s, usable.length)
         if (!r) return
         s.runs.add(r)
@@ -270,10 +287,14 @@ export class Swarm extends EventEmitter {
     }
     p ??= this.firstMissing(this.cursor) ?? this.firstMissing(0)
     if (p === null) return null
-    // Spread the remaining pieces over every holder's slots; at least 4 pieces a run.
-    let missing = 0
-    for (let i = p; i < this.pieceCount && missing < RUN_PIECES * sources * RUNS_PER_SOURCE; i++) if (this.state[i] === MISSING) missing++
-    const cap = Math.max(4, Math.min(RUN_PIECES, Math.ceil(missing / (sources * RUNS_PER_SOURCE))))
+    // With several holders, spread the remaining pieces over all their slots (at least 4 pieces
+    // a run); with one, keep runs long and in order, which is what a player reads.
+    let cap = RUN_PIECES
+    if (sources > 1) {
+      let missing = 0
+      for (let i = p; i < this.pieceCount && missing < RUN_PIECES * sources * RUNS_PER_SOURCE; i++) if (this.state[i] === MISSING) missing++
+      cap = Math.max(4, Math.min(RUN_PIECES, Math.ceil(missing / (sources * RUNS_PER_SOURCE))))
+    }
     let count = 1
     while (count < cap && p + count < this.pieceCount && this.state[p + count] === MISSING) count++
     for (let i = p; i < p + count; i++) this.state[i] = INFLIGHT
