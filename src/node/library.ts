@@ -79,6 +79,11 @@ export class Library extends EventEmitter {
     return [...this.roots]
   }
 
+  /** True while content ids are being computed (an 'idle' event follows). */
+  get busy(): boolean {
+    return this.hashing !== null || this.queue.length > 0
+  }
+
   /** Number of indexed files. */
   get size(): number {
     return this.byName.size

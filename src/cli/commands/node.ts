@@ -49,6 +49,8 @@ export async function handler(a: NodeArgs & { stabilize: number; http?: number; 
   node.on('peer-removed', (p, reason) => out.event('peer-removed', { peer: p.id, reason }))
   node.on('search', (s) => out.event('query', s))
   node.library.on('idle', () => out.event('indexed', { files: node.library.size }))
+  // Every content id came from the cache: there will be no 'idle', the library is ready now.
+  if (!node.library.busy) out.event('indexed', { files: node.library.size })
   let web: WebServer | null = null
   if (a.http !== undefined) {
     web = new WebServer(node)
