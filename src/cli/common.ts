@@ -4,7 +4,7 @@
  */
 import path from 'node:path'
 import type { Argv } from 'yargs'
-import { P2PNode, type SearchResult } from '../node/node.ts'
+import { P2PNode, type NodeOptions, type SearchResult } from '../node/node.ts'
 import type { Download, DownloadResult } from '../node/download.ts'
 import { StreamServer } from '../node/stream-server.ts'
 import { mdnsOptionsFromEnv } from '../node/mdns.ts'
@@ -63,11 +63,24 @@ export function checkNodeArgs(a: NodeArgs): void {
 }
 
 /** Build (not start) a node from CLI options and route its logs to `out`. */
-export function makeNode(a: NodeArgs, out: Output, overrides: Partial<ConstructorParameters<typeof P2PNode>[0]> = {}): P2PNode {
+export function makeNode(a: NodeArgs, out: Output, overrides: Partial<NodeOptions> = {}): P2PNode {
+  const node = new P2PNode({ ...nodeOptionsFrom(a), ...overrides })
+  node.on('log', (l: { level: string; msg: string }) => {
+    if (l.level === 'debug' && !a.verbose) return
+    out.info(l.msg, l.level)
+  })
+  return node
+}
+
+/**
+ * Node options from CLI options (shared by `node`, `search`, `fetch` and the TUI).
+ * @throws the credential loader's errors for a bad --group file.
+ */
+export function nodeOptionsFrom(a: NodeArgs): NodeOptions {
   // A group credential names the group's tracker when --tracker is not given.
   const group = a.group ? loadCredential(path.resolve(a.group)) : undefined
   const tracker = a.tracker ?? group?.trackers[0]
-  const node = new P2PNode({
+  return {
     host: a.host,
     port: a.port,
     maxPeers: a.maxpeers,
@@ -78,14 +91,8 @@ export function makeNode(a: NodeArgs, out: Output, overrides: Partial<Constructo
     ...(a.data ? { dataDir: path.resolve(a.data) } : {}),
     ...(tracker ? { tracker } : {}),
     ...(group ? { group } : {}),
-    ...(a.mdns ? { mdns: mdnsOptionsFromEnv() } : {}),
-    ...overrides
-  })
-  node.on('log', (l: { level: string; msg: string }) => {
-    if (l.level === 'debug' && !a.verbose) return
-    out.info(l.msg, l.level)
-  })
-  return node
+    ...(a.mdns ? { mdns: mdnsOptionsFromEnv() } : {})
+  }
 }
 
 /** Join every --peer; a peer that cannot be reached is reported, not fatal. @returns peers added. */

@@ -102,7 +102,7 @@ export class StreamServer {
         // A legacy holder gives no size: stream in order, without ranges.
         res.writeHead(200, headers)
         if (req.method === 'HEAD') return void res.end()
-        await this.pump(d, res, 0, Infinity, ac.signal)
+        await pumpDownload(d, res, 0, Infinity, ac.signal)
         return
       }
       const range = parseRange(req.headers.range, size)
@@ -116,40 +116,50 @@ export class StreamServer {
       if (range) headers['Content-Range'] = `bytes ${start}-${end}/${size}`
       res.writeHead(range ? 206 : 200, headers)
       if (req.method === 'HEAD' || size === 0) return void res.end()
-      d.prioritize(start)
-      await this.pump(d, res, start, end + 1, ac.signal)
+      await pumpDownload(d, res, start, end + 1, ac.signal)
     } catch {
       if (!res.headersSent) res.writeHead(500)
       res.destroy()
     }
   }
+}
 
-  /** Copy [start, end) to the response as the bytes become available, honouring backpressure. */
-  private async pump(d: Download, res: http.ServerResponse, start: number, end: number, signal: AbortSignal): Promise<void> {
-    let pos = start
-    while (pos < end && !signal.aborted) {
-      let n = d.available(pos)
-      if (n === 0) {
-        if (d.state === 'done' && d.size !== undefined && pos >= d.size) break
-        if (d.state === 'done' && d.size === undefined) break
-        d.prioritize(pos)
-        await d.waitFor(pos, signal)
-        n = d.available(pos)
-        if (n === 0) break
-      }
-      const buf = await d.read(pos, Math.min(n, end - pos, SLICE))
-      if (buf.length === 0) break
-      pos += buf.length
-      if (!res.write(buf)) await new Promise<void>((resolve) => {
-        const done = (): void => {
-          res.off('drain', done)
-          res.off('close', done)
-          resolve()
-        }
-        res.once('drain', done)
-        res.once('close', done)
-      })
+/** Wait until `res` can take more data (or is closed). */
+export function drained(res: http.ServerResponse): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      res.off('drain', done)
+      res.off('close', done)
+      resolve()
     }
-    res.end()
+    res.once('drain', done)
+    res.once('close', done)
+  })
+}
+
+/**
+ * Copy [start, end) of a download to an HTTP response as the bytes arrive: a missing offset is
+ * prioritized and waited for; slices of at most 256 KiB, honouring backpressure. `end` may be
+ * Infinity when the size is unknown (legacy holder). Used by the player's StreamServer and the
+ * LAN web page.
+ * @throws the download's error when it fails before the bytes arrive; AbortError on `signal`.
+ */
+export async function pumpDownload(d: Download, res: http.ServerResponse, start: number, end: number, signal: AbortSignal): Promise<void> {
+  let pos = start
+  d.prioritize(pos)
+  while (pos < end && !signal.aborted) {
+    let n = d.available(pos)
+    if (n === 0) {
+      if (d.state === 'done') break
+      d.prioritize(pos)
+      await d.waitFor(pos, signal)
+      n = d.available(pos)
+      if (n === 0) break
+    }
+    const buf = await d.read(pos, Math.min(n, end - pos, SLICE))
+    if (buf.length === 0) break
+    pos += buf.length
+    if (!res.write(buf)) await drained(res)
   }
+  res.end()
 }

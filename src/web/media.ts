@@ -7,7 +7,9 @@
 import fs from 'node:fs/promises'
 import type http from 'node:http'
 import type { Download } from '../node/download.ts'
-import { contentType, parseRange } from '../node/stream-server.ts'
+import { contentType, drained, parseRange, pumpDownload } from '../node/stream-server.ts'
+
+export { pumpDownload }
 
 /** Largest slice read per write, bytes. */
 export const SLICE = 256 * 1024
@@ -45,18 +47,6 @@ export function startMediaResponse(req: http.IncomingMessage, res: Res, name: st
   return [start, end + 1]
 }
 
-/** Wait until `res` can take more data (or is closed). */
-function drained(res: Res): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const done = (): void => {
-      res.off('drain', done)
-      res.off('close', done)
-      resolve()
-    }
-    res.once('drain', done)
-    res.once('close', done)
-  })
-}
 
 /**
  * Copy [start, end) of a file on disk to `res`.
@@ -84,28 +74,3 @@ export async function pumpFile(file: string, expectedSize: number, res: Res, sta
   }
 }
 
-/**
- * Copy [start, end) of a download to `res` as the bytes arrive: a missing offset is
- * prioritized (Download.prioritize) and waited for (Download.waitFor), like the loopback
- * StreamServer does for mpv. `end` may be Infinity when the size is unknown (legacy holder).
- * @throws the download's error when it fails before the bytes arrive; AbortError on `signal`.
- */
-export async function pumpDownload(d: Download, res: Res, start: number, end: number, signal: AbortSignal): Promise<void> {
-  let pos = start
-  d.prioritize(pos)
-  while (pos < end && !signal.aborted) {
-    let n = d.available(pos)
-    if (n === 0) {
-      if (d.state === 'done') break
-      d.prioritize(pos)
-      await d.waitFor(pos, signal)
-      n = d.available(pos)
-      if (n === 0) break
-    }
-    const buf = await d.read(pos, Math.min(n, end - pos, SLICE))
-    if (buf.length === 0) break
-    pos += buf.length
-    if (!res.write(buf)) await drained(res)
-  }
-  res.end()
-}

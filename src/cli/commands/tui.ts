@@ -3,12 +3,10 @@
  * full-screen terminal UI on it (src/tui). Needs a terminal: with stdin or stdout not a TTY it
  * prints why and exits 2 instead of drawing into a pipe.
  */
-import path from 'node:path'
 import type { Argv } from 'yargs'
-import { mdnsOptionsFromEnv } from '../../node/mdns.ts'
 import { P2PNode } from '../../node/node.ts'
 import { TuiApp } from '../../tui/app.ts'
-import { checkNodeArgs, nodeOptions, splitPlayerArgs, type NodeArgs } from '../common.ts'
+import { checkNodeArgs, nodeOptions, nodeOptionsFrom, splitPlayerArgs, type NodeArgs } from '../common.ts'
 import { EXIT } from '../output.ts'
 
 export const command = ['tui', '$0']
@@ -35,19 +33,8 @@ export async function handler(a: TuiArgs): Promise<number> {
     return EXIT.USAGE
   }
   if (!Number.isFinite(a.timeout) || a.timeout <= 0) throw new Error(`--timeout must be more than 0 seconds, got ${a.timeout}`)
-  const node = new P2PNode({
-    host: a.host,
-    port: a.port,
-    maxPeers: a.maxpeers,
-    hops: a.hops,
-    shares: a.share,
-    downloadsDir: a.downloads,
-    rateLimit: a['rate-limit'],
-    stabilizeIntervalMs: a.stabilize * 1000,
-    ...(a.data ? { dataDir: path.resolve(a.data) } : {}),
-    ...(a.tracker ? { tracker: a.tracker } : {}),
-    ...(a.mdns ? { mdns: mdnsOptionsFromEnv() } : {})
-  })
+  const node = new P2PNode({ ...nodeOptionsFrom(a), stabilizeIntervalMs: a.stabilize * 1000 })
+
   const app = new TuiApp(node, {
     peers: a.peer,
     verbose: a.verbose,
