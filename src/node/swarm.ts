@@ -25,6 +25,11 @@ export const STALL_MS = 5000
 /** Verified-but-unwritten pieces per run before reading pauses. */
 const MAX_PENDING_PIECES = 32
 
+// Frame policies of an RGET reply, allocated once (the decoder asks for every 2 KiB frame).
+const ERRO_POLICY: FramePolicy = { maxLength: MAX_ERROR_REPLY }
+const META_POLICY: FramePolicy = { maxLength: MAX_META_REPLY }
+const DATA_POLICY: FramePolicy = { maxLength: CHUNK_SIZE, stream: true }
+
 const MISSING = 0
 const INFLIGHT = 1
 const HAVE = 2
@@ -339,7 +344,7 @@ export class Swarm extends EventEmitter {
         MSG.RGET,
         formatRget({ cid: this.host.cid, offset, length: end - offset }),
         {
-          policy: (t): FramePolicy | undefined => (t === MSG.ERRO ? { maxLength: MAX_ERROR_REPLY } : t === MSG.REPL ? (meta ? { maxLength: CHUNK_SIZE, stream: true } : { maxLength: MAX_META_REPLY }) : undefined),
+          policy: (t): FramePolicy | undefined => (t === MSG.ERRO ? ERRO_POLICY : t === MSG.REPL ? (meta ? DATA_POLICY : META_POLICY) : undefined),
           frame: (t, p) => {
             if (t === MSG.ERRO) return void (remote = new RemoteError(p.toString('utf8')))
             const m = parseRangeMeta(p)

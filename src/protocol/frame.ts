@@ -122,7 +122,8 @@ export class FrameDecoder {
     while (i < chunk.length) {
       if (this.state === State.Header) {
         const n = Math.min(HEADER_SIZE - this.headerFill, chunk.length - i)
-        chunk.copy(this.header, this.headerFill, i, i + n)
+        if (n === 1) this.header[this.headerFill] = chunk[i] as number
+        else chunk.copy(this.header, this.headerFill, i, i + n)
         this.headerFill += n
         i += n
         if (this.headerFill === HEADER_SIZE) this.onHeader()
@@ -144,15 +145,27 @@ export class FrameDecoder {
     }
   }
 
+  /** Type bytes of the previous frame and its parsed type: a stream of REPL frames parses once. */
+  private lastTypeWord = -1
+  private lastType = ''
+
   private onHeader(): void {
     this.headerFill = 0
-    for (let k = 0; k < TYPE_SIZE; k++) {
-      const c = this.header[k] as number
-      if (c < 0x21 || c > 0x7e) {
-        throw new InvalidFrameError('ERR_BAD_TYPE', `frame type has a non-printable byte 0x${c.toString(16).padStart(2, '0')}`)
+    const word = this.header.readUInt32BE(0)
+    let type: string
+    if (word === this.lastTypeWord) {
+      type = this.lastType
+    } else {
+      for (let k = 0; k < TYPE_SIZE; k++) {
+        const c = this.header[k] as number
+        if (c < 0x21 || c > 0x7e) {
+          throw new InvalidFrameError('ERR_BAD_TYPE', `frame type has a non-printable byte 0x${c.toString(16).padStart(2, '0')}`)
+        }
       }
+      type = this.header.toString('latin1', 0, TYPE_SIZE).toUpperCase()
+      this.lastTypeWord = word
+      this.lastType = type
     }
-    const type = this.header.toString('latin1', 0, TYPE_SIZE).toUpperCase()
     const length = this.header.readUInt32BE(TYPE_SIZE)
     const policy = this.policy(type)
     if (!policy) throw new InvalidFrameError('ERR_UNKNOWN_TYPE', `unknown or unexpected message type ${type}`)
