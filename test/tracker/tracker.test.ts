@@ -34,7 +34,8 @@ test('tracker search returns holders from nodes that never flooded, ranked, with
   const shareB = await shareWith(t, [SMALL_CLIP])
   const a = await startNode(t, { tracker: tr.address, shares: [shareA] })
   const b = await startNode(t, { tracker: tr.address, shares: [shareB] })
-  await until(() => tr.index.files === 2 && tr.index.peers.size === 2)
+  // Both announces indexed: two files, and the shared clip with both holders.
+  await until(() => tr.index.files === 2 && tr.index.peers.size === 2 && tr.index.search('12-19-19', 1)[0]?.holders === 2)
   const hits = await find(tr.address, 'lebiniou 12-19')
   t.is(hits.length, 2)
   // The clip both hold comes first (more holders), with both holders listed.

@@ -11,7 +11,6 @@ import type { MpvPlayer } from '../../player/mpv-player.ts'
 import { isContentId } from '../../protocol/messages.ts'
 import { checkNodeArgs, fetchAndMaybePlay, joinAll, makeNode, nodeOptions, onShutdown, pickResult, splitPlayerArgs, type NodeArgs } from '../common.ts'
 import { EXIT, formatBytes, Output } from '../output.ts'
-import { WebServer } from '../../web/http-server.ts'
 
 export const command = 'node'
 export const describe = 'run a headless node (scriptable with --json: JSON commands on stdin, JSON events on stdout)'
@@ -51,8 +50,9 @@ export async function handler(a: NodeArgs & { stabilize: number; http?: number; 
   node.library.on('idle', () => out.event('indexed', { files: node.library.size }))
   // Every content id came from the cache: there will be no 'idle', the library is ready now.
   if (!node.library.busy) out.event('indexed', { files: node.library.size })
-  let web: WebServer | null = null
+  let web: import('../../web/http-server.ts').WebServer | null = null
   if (a.http !== undefined) {
+    const { WebServer } = await import('../../web/http-server.ts') // only with --http
     web = new WebServer(node)
     try {
       await web.start(a.http, a['http-host'])

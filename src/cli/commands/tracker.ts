@@ -12,8 +12,6 @@ import { mdnsOptionsFromEnv } from '../../node/mdns.ts'
 import { DEFAULT_ANNOUNCE_INTERVAL_MS, DEFAULT_TRACKER_PORT, MIN_ANNOUNCE_INTERVAL_MS, MSG } from '../../protocol/constants.ts'
 import { formatPeerId, parsePeerId } from '../../protocol/messages.ts'
 import { parseTrackerStatus, type TrackerStatus } from '../../protocol/tracker-messages.ts'
-import { Tracker } from '../../tracker/tracker.ts'
-import { TrackerGroup } from '../../group/tracker-group.ts'
 import { onShutdown } from '../common.ts'
 import { EXIT, formatBytes, Output } from '../output.ts'
 
@@ -71,6 +69,8 @@ export async function handler(a: TrackerArgs): Promise<number> {
   }
   if (!Number.isInteger(a.port) || a.port < 0 || a.port > 65535) throw new Error(`--port must be 0..65535, got ${a.port}`)
   if (!(a['announce-interval'] * 1000 >= MIN_ANNOUNCE_INTERVAL_MS)) throw new Error(`--announce-interval must be at least ${MIN_ANNOUNCE_INTERVAL_MS / 1000} s`)
+  // Loaded here, not at start-up of every command.
+  const [{ Tracker }, { TrackerGroup }] = await Promise.all([import('../../tracker/tracker.ts'), import('../../group/tracker-group.ts')])
   const tracker = new Tracker({
     host: a.host,
     port: a.port,

@@ -5,7 +5,6 @@
  */
 import type { Argv } from 'yargs'
 import { P2PNode } from '../../node/node.ts'
-import { TuiApp } from '../../tui/app.ts'
 import { checkNodeArgs, nodeOptions, nodeOptionsFrom, splitPlayerArgs, type NodeArgs } from '../common.ts'
 import { EXIT } from '../output.ts'
 
@@ -35,6 +34,8 @@ export async function handler(a: TuiArgs): Promise<number> {
   if (!Number.isFinite(a.timeout) || a.timeout <= 0) throw new Error(`--timeout must be more than 0 seconds, got ${a.timeout}`)
   const node = new P2PNode({ ...nodeOptionsFrom(a), stabilizeIntervalMs: a.stabilize * 1000 })
 
+  // Loaded here, not at start-up: blessed is only needed by the TUI (faster `fetch`, `node`...).
+  const { TuiApp } = await import('../../tui/app.ts')
   const app = new TuiApp(node, {
     peers: a.peer,
     verbose: a.verbose,
