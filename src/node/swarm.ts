@@ -14,8 +14,8 @@ import { IntegrityError, P2PTubeError, ProtocolError, RemoteError } from '../pro
 import type { FramePolicy } from '../protocol/frame.ts'
 import { formatRget, parseHashMeta, parseRangeMeta } from '../protocol/messages.ts'
 
-/** Pieces in one run (one RGET) at most: 4 MiB. */
-export const RUN_PIECES = 64
+/** Pieces in one run (one RGET) at most: 64 MiB (a run costs the holder ~3 ms to set up; streaming cuts runs as the player needs). */
+export const RUN_PIECES = 1024
 /** Runs in flight per holder (pipelined ranges, so latency does not cap speed). */
 export const RUNS_PER_SOURCE = 2
 /** A download counts as being watched this long after a player's read was prioritized, ms. */
