@@ -21,6 +21,12 @@ export interface ExchangeOptions {
   signal?: AbortSignal
   /** How to reach the peer (default plainTransport; a group node passes its GroupTransport). */
   transport?: Transport
+  /**
+   * Read the reply into one reused buffer of this many bytes (plain TCP only): a long data reply
+   * then allocates nothing per read. The handlers' `data` views must be copied before returning
+   * (the FrameDecoder already copies everything it keeps).
+   */
+  readBufferSize?: number
 }
 
 /** Callbacks for the reply stream of one exchange (see FrameDecoder). */
@@ -50,7 +56,25 @@ export function exchange(to: Endpoint, type: string, payload: string | Buffer, h
   return new Promise<void>((resolve, reject) => {
     if (opts.signal?.aborted) return reject(new AbortError())
     const transport = opts.transport ?? plainTransport
-    const socket = transport.connect(to, { type })
+    const onChunk = (chunk: Buffer): void => {
+      try {
+        decoder.push(chunk)
+        const wait = handlers.afterRead?.()
+        if (wait) {
+          socket.pause()
+          wait.then(
+            () => {
+              if (!settled) socket.resume()
+            },
+            (err) => done(err)
+          )
+        }
+      } catch (err) {
+        done(err)
+      }
+    }
+    const readBuffer = opts.readBufferSize && transport.kind === 'plain' ? { buffer: Buffer.allocUnsafe(opts.readBufferSize), onRead: onChunk } : undefined
+    const socket = transport.connect(to, { type, readBuffer })
     socket.setNoDelay(true)
     let connected = false
     let settled = false
@@ -80,23 +104,7 @@ export function exchange(to: Endpoint, type: string, payload: string | Buffer, h
       socket.setTimeout(idleTimeoutMs, () => done(new TimeoutError(`${to.host}:${to.port} sent nothing for ${idleTimeoutMs} ms`)))
       socket.write(encodeFrame(type, payload))
     })
-    socket.on('data', (chunk: Buffer) => {
-      try {
-        decoder.push(chunk)
-        const wait = handlers.afterRead?.()
-        if (wait) {
-          socket.pause()
-          wait.then(
-            () => {
-              if (!settled) socket.resume()
-            },
-            (err) => done(err)
-          )
-        }
-      } catch (err) {
-        done(err)
-      }
-    })
+    if (!readBuffer) socket.on('data', onChunk)
     socket.once('end', () => {
       try {
         decoder.finish()

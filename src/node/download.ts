@@ -20,7 +20,7 @@ import { AbortError, IntegrityError, P2PTubeError, ProtocolError, RemoteError } 
 import type { FramePolicy } from '../protocol/frame.ts'
 import { HashWorker } from './hash-worker.ts'
 import { RangeSet } from './range-set.ts'
-import { Swarm } from './swarm.ts'
+import { BATCH_PIECES, Swarm } from './swarm.ts'
 
 /** Lifecycle of a download. */
 export type DownloadState = 'queued' | 'downloading' | 'verifying' | 'done' | 'failed' | 'cancelled'
@@ -55,8 +55,8 @@ export interface DownloadResult {
 const PART = '.p2ptube-part'
 /** Outstanding positional writes before reading from the socket pauses. */
 const MAX_PENDING_WRITES = 4
-/** Piece writes (writev of contiguous pieces) in flight at once. */
-const MAX_WRITES_IN_FLIGHT = 4
+/** Batch buffers (1 MiB each) kept for reuse. */
+const MAX_POOLED_BATCHES = 12
 /** How often the chunk map is saved while downloading, ms. */
 const STATE_SAVE_MS = 1000
 
@@ -114,8 +114,8 @@ export class Download extends EventEmitter {
     } else {
       this.swarm = new Swarm({
         cid: opts.cid as string,
-        verifyAndWrite: (i, off, buf, expected) => this.verifyAndWrite(i, off, buf, expected),
-        allocPiece: (length) => this.allocPiece(length),
+        verifyAndWrite: (first, count, buf, len, expected) => this.verifyAndWrite(first, count, buf, len, expected),
+        allocBatch: () => this.allocBatch(),
         ...(opts.connectTimeoutMs !== undefined ? { connectTimeoutMs: opts.connectTimeoutMs } : {}),
         ...(opts.idleTimeoutMs !== undefined ? { idleTimeoutMs: opts.idleTimeoutMs } : {}),
         ...(opts.transport ? { transport: opts.transport } : {})
@@ -361,7 +361,7 @@ export class Download extends EventEmitter {
       const off = i * PIECE_SIZE
       if (this.have.covers(off, Math.min(off + PIECE_SIZE, swarm.size))) swarm.markHave(i)
     }
-    this.hasher.open(this.hashKey, 0)
+    this.hasher.open(this.hashKey, 0, this.partPath)
     if (this.have.total > 0) this.hashPos = 0 // resumed bytes are hashed from disk at the end
     const onCancel = (): void => swarm.stop()
     this.cancelAbort.signal.addEventListener('abort', onCancel, { once: true })
@@ -376,79 +376,42 @@ export class Download extends EventEmitter {
     }
   }
 
-  /** Swarm callback: check a piece on the worker, then write it and mark it present. */
-  /** Full-size piece buffers to reuse once written (fewer allocations, less GC). */
-  private readonly piecePool: Buffer[] = []
-  /** Verified pieces waiting for the disk; written together with one writev when contiguous. */
-  private writeQueue: Array<{ offset: number; buf: Buffer; done: (err?: Error) => void }> = []
-  private writesInFlight = 0
+  /** Batch buffers to reuse once written (fewer allocations, less GC). */
+  private readonly batchPool: Buffer[] = []
 
-  /** A piece buffer that owns its ArrayBuffer (it is transferred to the hash worker). */
-  allocPiece(length: number): Buffer {
-    if (length === PIECE_SIZE) {
-      const b = this.piecePool.pop()
-      if (b) return b
-    }
-    return Buffer.allocUnsafeSlow(length)
-  }
-
-  /** Swarm callback: check a piece on the worker, then write it and mark it present. */
-  private async verifyAndWrite(index: number, offset: number, buf: Buffer, expected: Buffer): Promise<boolean> {
-    const r = await this.hasher.piece(this.hashKey, offset, buf, expected)
-    if (!r.ok) return false
-    this.hashPos = Math.max(this.hashPos, r.pos)
-    if (index === 0 && !this.moovHinted) {
-      this.moovHinted = true
-      // An MP4 whose index (moov) sits after its media data: fetch the tail early, so a player
-      // does not wait for the whole file (../shared/reference/mpv-and-streaming.md).
-      const moov = mp4MoovOffset(r.buf, this.size as number)
-      if (moov !== null) this.swarm?.prioritize(moov)
-    }
-    await new Promise<void>((resolve, reject) => {
-      this.writeQueue.push({ offset, buf: r.buf, done: (err) => (err ? reject(err) : resolve()) })
-      this.flushWrites()
-    })
-    return true
+  /** A batch buffer (BATCH_PIECES pieces) that owns its ArrayBuffer: it is transferred to the hash worker. */
+  allocBatch(): Buffer {
+    return this.batchPool.pop() ?? Buffer.allocUnsafeSlow(BATCH_PIECES * PIECE_SIZE)
   }
 
   /**
-   * Write queued pieces, merging contiguous ones into one writev, with up to MAX_WRITES_IN_FLIGHT
-   * writes in flight (the thread pool writes in parallel with the network).
+   * Swarm callback: the hash worker checks the pieces and writes the good ones (one round trip,
+   * one write); they are then marked present.
+   * @returns how many pieces, from `first`, were good.
+   * @throws P2PTubeError ERR_WRITE (disk full...), ERR_HASH_WORKER.
    */
-  private flushWrites(): void {
-    while (this.writeQueue.length && this.writesInFlight < MAX_WRITES_IN_FLIGHT) {
-      const batch = this.writeQueue.sort((a, b) => a.offset - b.offset)
-      const first = batch[0] as (typeof batch)[number]
-      let end = first.offset + first.buf.length
-      let j = 1
-      while (j < batch.length && (batch[j] as (typeof batch)[number]).offset === end && j < 64) end += (batch[j++] as (typeof batch)[number]).buf.length
-      const group = batch.slice(0, j)
-      this.writeQueue = batch.slice(j)
-      this.writesInFlight++
-      const fh = this.fh
-      const write = fh ? fh.writev(group.map((g) => g.buf), first.offset) : Promise.reject(new P2PTubeError('ERR_CLOSED', 'download file is closed'))
-      write.then(
-        () => {
-          this.writesInFlight--
-          this.have.add(first.offset, end)
-          this.receivedThisRun += end - first.offset
-          this.emit('data', first.offset, end - first.offset)
-          for (const g of group) {
-            if (g.buf.length === PIECE_SIZE && this.piecePool.length < 64) this.piecePool.push(g.buf)
-            g.done()
-          }
-          this.emit('progress', { received: this.received, size: this.size })
-          this.wakeWaiters()
-          void this.saveState().catch(() => {})
-          this.flushWrites()
-        },
-        (err: Error) => {
-          this.writesInFlight--
-          for (const g of group) g.done(err)
-          this.flushWrites()
-        }
-      )
+  private async verifyAndWrite(first: number, count: number, buf: Buffer, len: number, expected: Buffer): Promise<number> {
+    const offset = first * PIECE_SIZE
+    const r = await this.hasher.pieces(this.hashKey, offset, buf, len, expected, PIECE_SIZE)
+    this.hashPos = Math.max(this.hashPos, r.pos)
+    const goodLen = Math.min(r.good * PIECE_SIZE, len)
+    if (first === 0 && r.good > 0 && !this.moovHinted) {
+      this.moovHinted = true
+      // An MP4 whose index (moov) sits after its media data: fetch the tail early, so a player
+      // does not wait for the whole file (../shared/reference/mpv-and-streaming.md).
+      const moov = mp4MoovOffset(r.buf.subarray(0, Math.min(PIECE_SIZE, len)), this.size as number)
+      if (moov !== null) this.swarm?.prioritize(moov)
     }
+    if (this.batchPool.length < MAX_POOLED_BATCHES) this.batchPool.push(r.buf)
+    if (goodLen > 0) {
+      this.have.add(offset, offset + goodLen)
+      this.receivedThisRun += goodLen
+      this.emit('data', offset, goodLen)
+      this.emit('progress', { received: this.received, size: this.size })
+      this.wakeWaiters()
+      void this.saveState().catch(() => {})
+    }
+    return r.good
   }
 
   private async fetchLegacy(): Promise<void> {

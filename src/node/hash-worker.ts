@@ -1,6 +1,7 @@
 /**
- * SHA-256 off the main thread: piece verification against a hash list and the in-order
- * whole-file hash of a download run on a worker thread, so the event loop only moves bytes.
+ * SHA-256 and disk writes off the main thread: piece verification against a hash list, the
+ * in-order whole-file hash and the write of verified pieces run on a worker thread (one hop per
+ * batch of pieces, no thread-pool round trip per write), so the event loop only moves bytes.
  * The worker code is plain JavaScript evaluated in the worker (no TypeScript loader needed there).
  */
 import { Worker } from 'node:worker_threads'
@@ -9,31 +10,74 @@ import { P2PTubeError } from '../protocol/errors.ts'
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads')
 const { createHash } = require('node:crypto')
+const fs = require('node:fs')
 const files = new Map()
+function writeAll(fd, buf, pos) {
+  for (let o = 0; o < buf.length; ) o += fs.writeSync(fd, buf, o, buf.length - o, pos + o)
+}
 parentPort.on('message', (m) => {
-  if (m.op === 'open') { files.set(m.file, { hash: createHash('sha256'), pos: m.pos || 0 }); return }
-  if (m.op === 'close') { files.delete(m.file); return }
+  if (m.op === 'open') {
+    let fd = -1
+    try { if (m.path) fd = fs.openSync(m.path, 'r+') } catch (err) { fd = -1 }
+    files.set(m.file, { hash: createHash('sha256'), pos: m.pos || 0, fd })
+    return
+  }
+  if (m.op === 'close') {
+    const f = files.get(m.file)
+    if (f && f.fd >= 0) try { fs.closeSync(f.fd) } catch {}
+    files.delete(m.file)
+    return
+  }
   const f = files.get(m.file)
-  if (m.op === 'piece') {
-    const buf = Buffer.from(m.buf, 0, m.len)
-    let ok = true
-    if (m.expected) ok = createHash('sha256').update(buf).digest().equals(Buffer.from(m.expected))
-    if (ok && f && m.offset === f.pos) { f.hash.update(buf); f.pos += m.len }
-    parentPort.postMessage({ id: m.id, ok, pos: f ? f.pos : 0, buf: m.buf }, [m.buf])
+  if (m.op === 'pieces') {
+    const data = Buffer.from(m.buf, 0, m.len)
+    const expected = Buffer.from(m.expected)
+    let good = 0
+    for (let o = 0; o < m.len; o += m.pieceSize) {
+      const digest = createHash('sha256').update(data.subarray(o, Math.min(o + m.pieceSize, m.len))).digest()
+      if (!digest.equals(expected.subarray(good * 32, good * 32 + 32))) break
+      good++
+    }
+    const goodLen = Math.min(good * m.pieceSize, m.len)
+    let error = null
+    if (goodLen > 0 && f) {
+      if (m.offset === f.pos) { f.hash.update(data.subarray(0, goodLen)); f.pos += goodLen }
+      if (f.fd >= 0) try { writeAll(f.fd, data.subarray(0, goodLen), m.offset) } catch (err) { error = (err.code || '') + ' ' + err.message }
+      else error = 'ENOENT the download file is not open'
+    }
+    parentPort.postMessage({ id: m.id, ok: true, good, error, pos: f ? f.pos : 0, buf: m.buf }, [m.buf])
   } else if (m.op === 'data') {
     if (f && m.offset === f.pos) { f.hash.update(Buffer.from(m.buf, 0, m.len)); f.pos += m.len }
     parentPort.postMessage({ id: m.id, ok: true, pos: f ? f.pos : 0, buf: m.buf }, [m.buf])
   } else if (m.op === 'digest') {
     parentPort.postMessage({ id: m.id, ok: true, pos: f ? f.pos : 0, hex: f ? f.hash.digest('hex') : '' })
+    if (f && f.fd >= 0) try { fs.closeSync(f.fd) } catch {}
     files.delete(m.file)
   }
 })
 `
 
+interface WorkerReply {
+  ok: boolean
+  pos: number
+  buf?: ArrayBuffer
+  hex?: string
+  good?: number
+  error?: string | null
+}
+
 /** Answer of the worker for one buffer: `ok` (hash matched), the file's hashed prefix `pos`
  * (bytes) and the buffer, transferred back. */
 export interface HashReply {
   ok: boolean
+  pos: number
+  buf: Buffer
+}
+
+/** Answer of the worker for a batch of pieces: how many `good` pieces (a prefix) were checked
+ * and written, the file's hashed prefix `pos` (bytes) and the buffer, transferred back. */
+export interface PiecesReply {
+  good: number
   pos: number
   buf: Buffer
 }
@@ -45,13 +89,13 @@ export interface HashReply {
 export class HashWorker {
   private worker: Worker | null = null
   private seq = 0
-  private readonly pending = new Map<number, (m: { ok: boolean; pos: number; buf?: ArrayBuffer; hex?: string }) => void>()
+  private readonly pending = new Map<number, (m: WorkerReply) => void>()
 
   private get w(): Worker {
     if (!this.worker) {
       this.worker = new Worker(WORKER_SOURCE, { eval: true })
       this.worker.unref()
-      this.worker.on('message', (m: { id: number; ok: boolean; pos: number; buf?: ArrayBuffer; hex?: string }) => {
+      this.worker.on('message', (m: WorkerReply & { id: number }) => {
         const r = this.pending.get(m.id)
         this.pending.delete(m.id)
         r?.(m)
@@ -66,17 +110,20 @@ export class HashWorker {
     return this.worker
   }
 
-  /** Start a whole-file hash for `file` (any unique key), hashing from byte `pos`. */
-  open(file: string, pos = 0): void {
-    this.w.postMessage({ op: 'open', file, pos })
+  /**
+   * Start a whole-file hash for `file` (any unique key), hashing from byte `pos`. With `filePath`
+   * (an existing file), the worker opens it for writing: pieces() then writes verified pieces.
+   */
+  open(file: string, pos = 0, filePath?: string): void {
+    this.w.postMessage({ op: 'open', file, pos, path: filePath })
   }
 
-  /** Forget a file's hash state. */
+  /** Forget a file's hash state and close the worker's handle on it (after its queued writes). */
   close(file: string): void {
     this.worker?.postMessage({ op: 'close', file })
   }
 
-  private call(msg: Record<string, unknown>, transfer: ArrayBuffer[]): Promise<{ ok: boolean; pos: number; buf?: ArrayBuffer; hex?: string }> {
+  private call(msg: Record<string, unknown>, transfer: ArrayBuffer[]): Promise<WorkerReply> {
     const id = ++this.seq
     return new Promise((resolve, reject) => {
       this.pending.set(id, (m) => (m.pos === -1 ? reject(new P2PTubeError('ERR_HASH_WORKER', 'the hash worker failed')) : resolve(m)))
@@ -85,14 +132,19 @@ export class HashWorker {
   }
 
   /**
-   * Check a piece against its expected SHA-256 (null: no check) and, when it starts at the
-   * file's hashed prefix, add it to the whole-file hash.
-   * @param buf a buffer owning its ArrayBuffer; it is detached until the promise resolves.
+   * Check consecutive pieces packed in `buf[0, len)` (each `pieceSize` bytes, the last maybe
+   * shorter) against `expected` (32-byte SHA-256 each, in order), then add the good prefix to the
+   * whole-file hash (when it starts at the hashed prefix) and write it at `offset` in the file
+   * given to open(). Checking stops at the first bad piece.
+   * @param buf a buffer owning its ArrayBuffer (Buffer.allocUnsafeSlow); it is detached until
+   *   the promise resolves, then handed back as `buf`.
+   * @throws P2PTubeError ERR_WRITE when the write failed (disk full...), ERR_HASH_WORKER.
    */
-  async piece(file: string, offset: number, buf: Buffer, expected: Buffer | null): Promise<HashReply> {
-    const len = buf.length
-    const m = await this.call({ op: 'piece', file, offset, buf: buf.buffer, len, expected: expected ? new Uint8Array(expected).buffer : null }, [buf.buffer as ArrayBuffer])
-    return { ok: m.ok, pos: m.pos, buf: Buffer.from(m.buf as ArrayBuffer, 0, len) }
+  async pieces(file: string, offset: number, buf: Buffer, len: number, expected: Buffer, pieceSize: number): Promise<PiecesReply> {
+    const m = await this.call({ op: 'pieces', file, offset, buf: buf.buffer, len, pieceSize, expected: new Uint8Array(expected).buffer }, [buf.buffer as ArrayBuffer])
+    const back = Buffer.from(m.buf as ArrayBuffer)
+    if (m.error) throw new P2PTubeError('ERR_WRITE', `cannot write the download file: ${m.error}`)
+    return { good: m.good ?? 0, pos: m.pos, buf: back }
   }
 
   /** Add bytes at `offset` to the whole-file hash (ignored unless at the hashed prefix). */

@@ -22,8 +22,16 @@ export const RUNS_PER_SOURCE = 2
 export const STREAMING_MS = 10_000
 /** A run that delivers nothing for this long is re-assigned, ms. */
 export const STALL_MS = 5000
-/** Verified-but-unwritten pieces per run before reading pauses. */
-const MAX_PENDING_PIECES = 32
+/** Bytes of the one buffer a run's socket reads into (reused: no allocation per read). */
+const READ_BUFFER = 256 * 1024
+/**
+ * Pieces handed to the download (checked and written on the hash worker) in one batch, unless a
+ * player is reading: then every piece goes alone, as soon as it is complete. One batch is one
+ * worker round trip and one write: 1 MiB instead of 16 × 64 KiB.
+ */
+export const BATCH_PIECES = 16
+/** Batches per run handed over but not yet written before reading pauses (4 MiB). */
+const MAX_PENDING_BATCHES = 4
 
 // Frame policies of an RGET reply, allocated once (the decoder asks for every 2 KiB frame).
 const ERRO_POLICY: FramePolicy = { maxLength: MAX_ERROR_REPLY }
@@ -61,10 +69,14 @@ interface Run {
 /** What the swarm needs from its download. */
 export interface SwarmHost {
   readonly cid: string
-  /** Check a piece (SHA-256 vs `expected`) and write it; resolves false when it was bad. */
-  verifyAndWrite(index: number, offset: number, buf: Buffer, expected: Buffer): Promise<boolean>
-  /** A buffer for one piece that owns its ArrayBuffer (pooled by the host). */
-  allocPiece(length: number): Buffer
+  /**
+   * Check `count` consecutive pieces from piece `first`, packed in `buf[0, len)`, against
+   * `expected` (32-byte SHA-256 each) and write the good ones; resolves to how many pieces, from
+   * the first, were good and written (count when all were).
+   */
+  verifyAndWrite(first: number, count: number, buf: Buffer, len: number, expected: Buffer): Promise<number>
+  /** A buffer of BATCH_PIECES × PIECE_SIZE bytes that owns its ArrayBuffer (pooled by the host). */
+  allocBatch(): Buffer
   connectTimeoutMs?: number
   idleTimeoutMs?: number
   /** How holders are dialled (group members: mutual TLS); default plain TCP. */
@@ -313,21 +325,24 @@ export class Swarm extends EventEmitter {
     const end = Math.min((r.first + r.count) * PIECE_SIZE, this.size)
     let pos = offset
     let meta = false
-    let piece = this.newPiece(r.first)
+    let batch = this.host.allocBatch()
+    let batchFirst = r.first
     let fill = 0
+    const runEnd = r.first + r.count
     const pending = new Set<Promise<void>>()
     let remote: RemoteError | null = null
-    const submit = (index: number, buf: Buffer): void => {
-      const expected = (this.hashes as Buffer).subarray(index * 32, index * 32 + 32)
-      const p = this.host.verifyAndWrite(index, index * PIECE_SIZE, buf, expected).then(
-        (ok) => {
+    const submit = (): void => {
+      const first = batchFirst
+      const count = r.next - first
+      const expected = (this.hashes as Buffer).subarray(first * 32, (first + count) * 32)
+      const p = this.host.verifyAndWrite(first, count, batch, fill, expected).then(
+        (good) => {
           pending.delete(p)
-          if (ok) {
-            this.state[index] = HAVE
-          } else {
-            this.emit('bad-piece', s.id, index)
+          for (let i = first; i < first + good; i++) this.state[i] = HAVE
+          if (good < count) {
+            this.emit('bad-piece', s.id, first + good)
             s.corrupt = true
-            this.drop(s, `sent a corrupt piece ${index}`)
+            this.drop(s, `sent a corrupt piece ${first + good}`)
           }
         },
         (err: Error) => {
@@ -337,6 +352,9 @@ export class Swarm extends EventEmitter {
         }
       )
       pending.add(p)
+      batchFirst = r.next
+      fill = 0
+      if (r.next < runEnd) batch = this.host.allocBatch()
     }
     try {
       await exchange(
@@ -356,22 +374,22 @@ export class Swarm extends EventEmitter {
             r.lastData = performance.now()
             s.received += data.length
             for (let i = 0; i < data.length; ) {
-              const n = Math.min(piece.length - fill, data.length - i)
-              data.copy(piece, fill, i, i + n)
+              // Bytes up to the end of the current piece.
+              const pieceEnd = Math.min((r.next + 1) * PIECE_SIZE, this.size) - batchFirst * PIECE_SIZE
+              const n = Math.min(pieceEnd - fill, data.length - i)
+              data.copy(batch, fill, i, i + n)
               fill += n
               i += n
-              if (fill === piece.length) {
-                submit(r.next, piece)
+              if (fill === pieceEnd) {
                 r.next++
-                fill = 0
-                if (r.next < r.first + r.count) piece = this.newPiece(r.next)
+                if (r.next === runEnd || r.next - batchFirst === BATCH_PIECES || this.slots() === 1) submit()
               }
             }
             pos += data.length
           },
-          afterRead: () => (pending.size >= MAX_PENDING_PIECES ? Promise.race(pending) : undefined)
+          afterRead: () => (pending.size >= MAX_PENDING_BATCHES ? Promise.race(pending) : undefined)
         },
-        { signal: r.abort.signal, connectTimeoutMs: this.host.connectTimeoutMs, idleTimeoutMs: this.host.idleTimeoutMs, transport: this.host.transport }
+        { signal: r.abort.signal, connectTimeoutMs: this.host.connectTimeoutMs, idleTimeoutMs: this.host.idleTimeoutMs, transport: this.host.transport, readBufferSize: READ_BUFFER }
       )
       if (remote) throw remote
       if (!meta || pos !== end) throw new ProtocolError('ERR_BAD_REPLY', `holder ${s.id} ended the range early`)
@@ -391,11 +409,6 @@ export class Swarm extends EventEmitter {
       s.runs.delete(r)
       this.pump()
     }
-  }
-
-  private newPiece(index: number): Buffer {
-    // Owns its ArrayBuffer, so it can be transferred to the hash worker.
-    return this.host.allocPiece(Math.min(PIECE_SIZE, this.size - index * PIECE_SIZE))
   }
 
   /** Update each holder's rate (EWMA over the tick). */
