@@ -1,17 +1,46 @@
 /**
  * Send file bytes as REPL frames of exactly CHUNK_SIZE bytes, the last one shorter
  * (PROTOCOL.md §4.7), reading in blocks, honouring backpressure and the upload rate limit.
- * Memory per upload: two blocks (2 × 256 KiB) and the frames of one.
+ * The file is read (readv) straight into the payload slots of a framed buffer, so no byte is
+ * copied in user space; three such buffers rotate (one being read, up to two in the socket).
+ * Memory per upload: 3 × (256 KiB + 1 KiB of headers).
  */
 import fs from 'node:fs/promises'
-import { CHUNK_SIZE } from '../protocol/constants.ts'
+import { CHUNK_SIZE, HEADER_SIZE, TYPE_SIZE } from '../protocol/constants.ts'
 import { P2PTubeError } from '../protocol/errors.ts'
-import { encodeChunkFrames } from '../protocol/frame.ts'
 import type { RequestContext } from '../net/server.ts'
 import type { LibraryEntry } from '../node/library.ts'
 import type { RateLimiter } from '../node/rate-limiter.ts'
 
 const BLOCK = CHUNK_SIZE * 128 // 256 KiB
+const SLOTS = 3
+
+/** Bytes on the wire for `n` payload bytes in CHUNK_SIZE frames. */
+const framedLength = (n: number): number => n + Math.ceil(n / CHUNK_SIZE) * HEADER_SIZE
+
+/** A reusable framed buffer: headers written for `len` payload bytes, `iov` the payload slots. */
+interface Slot {
+  buf: Buffer
+  len: number
+  iov: Buffer[]
+  /** Resolves when the socket no longer holds `buf`. */
+  flushed: Promise<void>
+}
+
+/** Write the frame headers for `len` payload bytes into `slot` (kept when `len` is unchanged). */
+function layout(slot: Slot, len: number): void {
+  if (slot.len === len) return
+  slot.iov = []
+  let o = 0
+  for (let i = 0; i < len; i += CHUNK_SIZE) {
+    const n = Math.min(CHUNK_SIZE, len - i)
+    slot.buf.write('REPL', o, TYPE_SIZE, 'latin1')
+    slot.buf.writeUInt32BE(n, o + TYPE_SIZE)
+    slot.iov.push(slot.buf.subarray(o + HEADER_SIZE, o + HEADER_SIZE + n))
+    o += HEADER_SIZE + n
+  }
+  slot.len = len
+}
 
 /**
  * Stream [offset, offset+length) of `entry`.
@@ -29,26 +58,39 @@ export async function serveFile(ctx: RequestContext, entry: LibraryEntry, offset
   try {
     const st = await fh.stat()
     if (st.size !== entry.size) throw new P2PTubeError('ERR_FILE_CHANGED', 'Error reading file: it changed since it was indexed')
-    // Two buffers: the next block is read from disk while the current one drains to the socket.
     const block = Math.min(BLOCK, limiter.blockSize)
-    const bufs = [Buffer.allocUnsafe(block), Buffer.allocUnsafe(block)]
     const end = offset + length
-    const readAt = (pos: number, i: number): Promise<number> =>
-      pos < end ? fh.read(bufs[i] as Buffer, 0, Math.min(block, end - pos), pos).then((r) => r.bytesRead) : Promise.resolve(0)
+    const slots: Slot[] = Array.from({ length: Math.min(SLOTS, Math.ceil(length / block) || 1) }, () => ({
+      buf: Buffer.allocUnsafe(framedLength(block)),
+      len: -1,
+      iov: [],
+      flushed: Promise.resolve()
+    }))
+    const aborted = new Promise<void>((resolve) => (ctx.signal.aborted ? resolve() : ctx.signal.addEventListener('abort', () => resolve(), { once: true })))
+    // Read the block at `pos` into `slot` once the socket has let go of it; resolves to bytes read.
+    const readAt = async (slot: Slot, pos: number): Promise<number> => {
+      if (pos >= end) return 0
+      await Promise.race([slot.flushed, aborted])
+      if (ctx.signal.aborted) return 0
+      layout(slot, Math.min(block, end - pos))
+      return (await fh.readv(slot.iov, pos)).bytesRead
+    }
     let pos = offset
     let i = 0
-    let pending = readAt(pos, i)
+    let pending = readAt(slots[0] as Slot, pos)
     while (pos < end) {
+      const slot = slots[i] as Slot
       const bytesRead = await pending
       if (ctx.signal.aborted) return
-      if (bytesRead === 0) throw new P2PTubeError('ERR_FILE_CHANGED', 'Error reading file: it is shorter than indexed')
-      const frames = encodeChunkFrames((bufs[i] as Buffer).subarray(0, bytesRead))
-      pos += bytesRead
-      i ^= 1
-      pending = readAt(pos, i)
-      await limiter.take(bytesRead, ctx.signal)
-      await ctx.write(frames)
-      onSent?.(bytesRead)
+      if (bytesRead < slot.len) throw new P2PTubeError('ERR_FILE_CHANGED', 'Error reading file: it is shorter than indexed')
+      pos += slot.len
+      i = (i + 1) % slots.length
+      pending = readAt(slots[i] as Slot, pos)
+      await limiter.take(slot.len, ctx.signal)
+      let flushed!: () => void
+      slot.flushed = new Promise<void>((resolve) => (flushed = resolve))
+      await ctx.write(slot.len === block ? slot.buf : slot.buf.subarray(0, framedLength(slot.len)), () => flushed())
+      onSent?.(slot.len)
     }
     await pending
   } finally {

@@ -27,8 +27,12 @@ export interface RequestContext {
   reply(payload: string | Buffer): Promise<void>
   /** Write one ERRO frame. */
   error(reason: string): Promise<void>
-  /** Write raw, already-framed bytes; resolves when the socket can take more (backpressure). */
-  write(bytes: Buffer): Promise<void>
+  /**
+   * Write raw, already-framed bytes; resolves when the socket can take more (backpressure).
+   * `flushed` is called once the socket no longer needs `bytes` (written out, or the connection
+   * closed: then with an error), so the buffer may be reused.
+   */
+  write(bytes: Buffer, flushed?: (err?: Error | null) => void): Promise<void>
 }
 
 /** A message handler; the connection closes when it settles. */
@@ -162,10 +166,14 @@ export class FrameServer extends EventEmitter {
       return reject(refusal.code, refusal.message)
     }
 
-    const write = (bytes: Buffer): Promise<void> =>
+    const write = (bytes: Buffer, flushed?: (err?: Error | null) => void): Promise<void> =>
       new Promise((resolve, rejectWrite) => {
-        if (socket.destroyed) return rejectWrite(new P2PTubeError('ERR_CONNECTION_CLOSED', 'connection closed'))
-        if (socket.write(bytes)) return resolve()
+        if (socket.destroyed) {
+          const err = new P2PTubeError('ERR_CONNECTION_CLOSED', 'connection closed')
+          flushed?.(err)
+          return rejectWrite(err)
+        }
+        if (socket.write(bytes, flushed)) return resolve()
         // A requester that stops reading must not hold the upload (file handle, buffers) forever.
         const stall = setTimeout(() => socket.destroy(), this.opts.writeTimeoutMs ?? IDLE_TIMEOUT_MS)
         const onDrain = (): void => {

@@ -12,22 +12,30 @@ const { parentPort } = require('node:worker_threads')
 const { createHash } = require('node:crypto')
 const fs = require('node:fs')
 const files = new Map()
-function writeAll(fd, buf, pos) {
-  for (let o = 0; o < buf.length; ) o += fs.writeSync(fd, buf, o, buf.length - o, pos + o)
+function writeAll(f, buf, pos, done) {
+  fs.write(f.fd, buf, 0, buf.length, pos, (err, n) => {
+    if (err) return done(err)
+    if (n < buf.length) return writeAll(f, buf.subarray(n), pos + n, done)
+    done(null)
+  })
+}
+// Close a file's handle once its writes in flight are done.
+function closeFile(key) {
+  const f = files.get(key)
+  files.delete(key)
+  if (!f || f.fd < 0) return
+  const close = () => { try { fs.closeSync(f.fd) } catch {} }
+  if (f.writes) f.closing = close
+  else close()
 }
 parentPort.on('message', (m) => {
   if (m.op === 'open') {
     let fd = -1
     try { if (m.path) fd = fs.openSync(m.path, 'r+') } catch (err) { fd = -1 }
-    files.set(m.file, { hash: createHash('sha256'), pos: m.pos || 0, fd })
+    files.set(m.file, { hash: createHash('sha256'), pos: m.pos || 0, fd, writes: 0, closing: null })
     return
   }
-  if (m.op === 'close') {
-    const f = files.get(m.file)
-    if (f && f.fd >= 0) try { fs.closeSync(f.fd) } catch {}
-    files.delete(m.file)
-    return
-  }
+  if (m.op === 'close') return closeFile(m.file)
   const f = files.get(m.file)
   if (m.op === 'pieces') {
     const data = Buffer.from(m.buf, 0, m.len)
@@ -39,20 +47,26 @@ parentPort.on('message', (m) => {
       good++
     }
     const goodLen = Math.min(good * m.pieceSize, m.len)
-    let error = null
+    const reply = (error) => parentPort.postMessage({ id: m.id, ok: true, good, error, pos: f ? f.pos : 0, buf: m.buf }, [m.buf])
     if (goodLen > 0 && f) {
       if (m.offset === f.pos) { f.hash.update(data.subarray(0, goodLen)); f.pos += goodLen }
-      if (f.fd >= 0) try { writeAll(f.fd, data.subarray(0, goodLen), m.offset) } catch (err) { error = (err.code || '') + ' ' + err.message }
-      else error = 'ENOENT the download file is not open'
+      if (f.fd < 0) return reply('ENOENT the download file is not open')
+      // The write runs on the thread pool while the next batch is hashed here.
+      f.writes++
+      writeAll(f, data.subarray(0, goodLen), m.offset, (err) => {
+        f.writes--
+        reply(err ? (err.code || '') + ' ' + err.message : null)
+        if (!f.writes && f.closing) f.closing()
+      })
+      return
     }
-    parentPort.postMessage({ id: m.id, ok: true, good, error, pos: f ? f.pos : 0, buf: m.buf }, [m.buf])
+    reply(null)
   } else if (m.op === 'data') {
     if (f && m.offset === f.pos) { f.hash.update(Buffer.from(m.buf, 0, m.len)); f.pos += m.len }
     parentPort.postMessage({ id: m.id, ok: true, pos: f ? f.pos : 0, buf: m.buf }, [m.buf])
   } else if (m.op === 'digest') {
     parentPort.postMessage({ id: m.id, ok: true, pos: f ? f.pos : 0, hex: f ? f.hash.digest('hex') : '' })
-    if (f && f.fd >= 0) try { fs.closeSync(f.fd) } catch {}
-    files.delete(m.file)
+    closeFile(m.file)
   }
 })
 `
