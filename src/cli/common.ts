@@ -209,6 +209,9 @@ export async function fetchAndMaybePlay(
     if (opts.play) {
       player = opts.player ?? new MpvPlayer({ playerArgs: opts.playerArgs ?? [], ...(opts.headless !== undefined ? { headless: opts.headless } : {}), audioOnly: r.kind === 'audio' })
       streams = new StreamServer()
+      // The download starts at once: the first pieces arrive while mpv is still starting.
+      const started = d.start()
+      started.catch(() => {}) // awaited below; a failure while mpv loads must not go unhandled
       await Promise.all([opts.player ? opts.playerReady : player.start(), streams.start()])
       const p = player
       opts.onPlayer?.(p, d)
@@ -225,8 +228,6 @@ export async function fetchAndMaybePlay(
           out.event('position', { seconds: s, received: d.received, size: d.size ?? null, downloading: true })
         }
       })
-      const started = d.start()
-      started.catch(() => {}) // awaited below; a failure while mpv loads must not go unhandled
       await p.play(streams.add(d))
       const result = await started
       progress.stop()

@@ -116,6 +116,7 @@ export class Download extends EventEmitter {
         cid: opts.cid as string,
         verifyAndWrite: (first, count, buf, len, expected) => this.verifyAndWrite(first, count, buf, len, expected),
         allocBatch: () => this.allocBatch(),
+        hasReaders: () => this.waiters.length > 0,
         ...(opts.connectTimeoutMs !== undefined ? { connectTimeoutMs: opts.connectTimeoutMs } : {}),
         ...(opts.idleTimeoutMs !== undefined ? { idleTimeoutMs: opts.idleTimeoutMs } : {}),
         ...(opts.transport ? { transport: opts.transport } : {})

@@ -75,6 +75,8 @@ export interface SwarmHost {
    * the first, were good and written (count when all were).
    */
   verifyAndWrite(first: number, count: number, buf: Buffer, len: number, expected: Buffer): Promise<number>
+  /** True while a reader waits for bytes not written yet (pieces then go one by one). */
+  hasReaders?(): boolean
   /** A buffer of BATCH_PIECES × PIECE_SIZE bytes that owns its ArrayBuffer (pooled by the host). */
   allocBatch(): Buffer
   connectTimeoutMs?: number
@@ -200,6 +202,8 @@ export class Swarm extends EventEmitter {
 
   /** The player needs `offset`: fetch its piece next, on the fastest holder. */
   prioritize(offset: number): void {
+    // A player is reading: hand pieces over one by one and keep one run per holder from now on.
+    this.lastPriorityAt = performance.now()
     if (!this.pieceCount) {
       this.priority = Math.floor(offset / PIECE_SIZE)
       return
@@ -217,7 +221,6 @@ export class Swarm extends EventEmitter {
     }
     this.priority = p
     this.cursor = p
-    this.lastPriorityAt = performance.now()
     const fastest = this.usable()[0]
     const live = fastest ? [...fastest.runs].filter((r) => !r.reason) : []
     if (!freed && fastest && live.length >= this.slots()) {
@@ -382,7 +385,8 @@ export class Swarm extends EventEmitter {
               i += n
               if (fill === pieceEnd) {
                 r.next++
-                if (r.next === runEnd || r.next - batchFirst === BATCH_PIECES || this.slots() === 1) submit()
+                // Piece 0 goes alone: it holds an MP4's box headers, which may ask for the tail next.
+                if (r.next === runEnd || r.next - batchFirst === BATCH_PIECES || r.next === 1 || this.slots() === 1 || this.host.hasReaders?.()) submit()
               }
             }
             pos += data.length

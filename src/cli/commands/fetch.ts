@@ -25,17 +25,19 @@ export async function handler(a: NodeArgs & { target: string; out?: string; play
   const out = new Output(a.json)
   checkNodeArgs(a)
   if (!a.peer.length && !a.tracker && !a.mdns) throw new Error('fetch needs at least one --peer H:P to join through (or --tracker H:P, or --mdns)')
-  const node = makeNode(a, out, { stabilizeIntervalMs: 0, trackerRegister: false, ...(a.out ? { downloadsDir: a.out } : {}) })
-  await node.start()
-  const removeSignals = onShutdown(async () => {
-    out.info('interrupted: the partial download is kept; run the same fetch again to resume')
-    await node.stop()
-  })
-  // mpv takes 120-300 ms to start: start it now, while the node joins and searches.
+  // mpv takes 200-300 ms to start: start it first, while the node starts, joins and searches.
   const player = a.play ? new MpvPlayer({ playerArgs: splitPlayerArgs(a['player-args']) }) : null
   const playerReady = player?.start()
   playerReady?.catch(() => {})
+  const node = makeNode(a, out, { stabilizeIntervalMs: 0, trackerRegister: false, ...(a.out ? { downloadsDir: a.out } : {}) })
+  let removeSignals = (): void => {}
   try {
+    await node.start()
+    removeSignals = onShutdown(async () => {
+      out.info('interrupted: the partial download is kept; run the same fetch again to resume')
+      await player?.quit().catch(() => {})
+      await node.stop()
+    })
     if ((await joinAll(node, a.peer, out)) === 0 && !a.tracker && !a.mdns) {
       out.error(`could not join any of ${a.peer.join(', ')}`, 'ERR_CONNECT')
       return EXIT.ERROR
