@@ -22,7 +22,7 @@ export interface ExchangeOptions {
   /** How to reach the peer (default plainTransport; a group node passes its GroupTransport). */
   transport?: Transport
   /**
-   * Read the reply into one reused buffer of this many bytes (plain TCP only): a long data reply
+   * Read the reply into one reused buffer of this many bytes: a long data reply
    * then allocates nothing per read. The handlers' `data` views must be copied before returning
    * (the FrameDecoder already copies everything it keeps).
    */
@@ -73,7 +73,7 @@ export function exchange(to: Endpoint, type: string, payload: string | Buffer, h
         done(err)
       }
     }
-    const readBuffer = opts.readBufferSize && transport.kind === 'plain' ? { buffer: Buffer.allocUnsafe(opts.readBufferSize), onRead: onChunk } : undefined
+    const readBuffer = opts.readBufferSize ? { buffer: Buffer.allocUnsafe(opts.readBufferSize), onRead: onChunk } : undefined
     const socket = transport.connect(to, { type, readBuffer })
     socket.setNoDelay(true)
     let connected = false

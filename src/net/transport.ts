@@ -31,8 +31,7 @@ export interface DialOptions {
   /**
    * Read into this buffer again and again instead of a new buffer per read (Node's `onread`):
    * no allocation per 64 KiB read, so no external-memory GC on a long download. Bytes passed to
-   * `onRead` are valid only during the call. Plain TCP only; other transports ignore it and emit
-   * 'data' as usual.
+   * `onRead` are valid only during the call (for TLS: the decrypted bytes).
    */
   readBuffer?: { buffer: Buffer; onRead(chunk: Buffer): boolean | void }
 }
@@ -50,13 +49,18 @@ export interface Transport {
   peerOf(socket: net.Socket): PeerIdentity | undefined
 }
 
+/** Node's `onread` socket option for a DialOptions.readBuffer (decrypted bytes for TLS). */
+function onReadOption(rb: NonNullable<DialOptions['readBuffer']>): net.OnReadOpts {
+  return { buffer: rb.buffer, callback: (n: number, buf: Uint8Array) => rb.onRead((buf as Buffer).subarray(0, n)) !== false }
+}
+
 /** Plain TCP: what every node spoke before groups; the default. */
 export const plainTransport: Transport = {
   kind: 'plain',
   readyEvent: 'connect',
   connect(to, opts = {}) {
     return net.connect({ host: to.host, port: to.port, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}), ...(opts.noDelay ? { noDelay: true } : {}),
-      ...(opts.readBuffer ? { onread: { buffer: opts.readBuffer.buffer, callback: (n: number, buf: Uint8Array) => opts.readBuffer!.onRead((buf as Buffer).subarray(0, n)) !== false } } : {})
+      ...(opts.readBuffer ? { onread: onReadOption(opts.readBuffer) } : {})
     })
   },
   createServer(onConnection, opts = {}) {
@@ -170,6 +174,7 @@ export class GroupTransport extends EventEmitter implements Transport {
       port: to.port,
       ...(this.sessions.has(key) ? { session: this.sessions.get(key)!.ticket } : {}),
       ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
+      ...(opts.readBuffer ? { onread: onReadOption(opts.readBuffer) } : {}),
       // Members are named by their certificate, not by a host name: the CA check is the identity check.
       checkServerIdentity: () => undefined
     })
