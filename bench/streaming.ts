@@ -79,7 +79,7 @@ async function seekResume(share: string, tmp: string, precision: 'exact' | 'keyf
     await player.play(streams.add(d))
     await first
     const target = 8
-    if (d.available(Math.floor((e.size * target) / 10.6)) > 0) throw new Error('seek target already downloaded: lower the rate')
+    if (d.available(Math.floor((e.size * target) / 10.6)) > 0) throw new Error('seek target already downloaded: lower the rate ' + JSON.stringify(d.have.toJSON()))
     const t0 = performance.now()
     await player.seek(target, 'absolute', { precision })
     return performance.now() - t0

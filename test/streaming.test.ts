@@ -109,6 +109,35 @@ for (const kind of ['non-faststart', 'faststart'] as const) {
   })
 }
 
+test('two readers at once (an MP4 player reads the tail and the head): the one waiting at the tail is not starved', async (t) => {
+  const seeder = await startNode(t, { shares: [await shareWith(t, [BIG_CLIP])], rateLimit: 500_000 })
+  const entry = seeder.library.entries()[0]!
+  const viewer = await startNode(t)
+  await viewer.join(seeder.id)
+  const d = viewer.fetch({ name: entry.name, contentId: entry.cid as string, holder: seeder.id, size: entry.size })
+  t.teardown(async () => {
+    d.cancel()
+    await d.close()
+  })
+  const running = d.start()
+  running.catch(() => {})
+  await d.waitFor(0)
+  // As the stream server does: wait, then prioritize. The tail first (a short run to the end),
+  // then the head while that run is live: cutting it for the head would leave the tail reader
+  // waiting until the in-order download reaches the end.
+  const tailOffset = entry.size - 4 * PIECE_SIZE - 100
+  const headOffset = 8 * PIECE_SIZE + 10
+  const tail = d.waitFor(tailOffset)
+  d.prioritize(tailOffset)
+  const head = d.waitFor(headOffset)
+  d.prioritize(headOffset)
+  await tail
+  const atTail = d.received
+  await head
+  t.true(atTail < entry.size / 2, `the tail arrived with ${atTail} of ${entry.size} bytes downloaded`)
+  t.is((await running).sha256, entry.cid as string)
+})
+
 test('a finished download is shared: the next person fetches it from the viewer', async (t) => {
   const seeder = await startNode(t, { shares: [await shareWith(t, [BIG_CLIP])] })
   const viewer = await startNode(t)

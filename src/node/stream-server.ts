@@ -151,8 +151,10 @@ export async function pumpDownload(d: Download, res: http.ServerResponse, start:
     let n = d.available(pos)
     if (n === 0) {
       if (d.state === 'done') break
+      // Wait first, then prioritize: the scheduler sees every offset a reader waits for.
+      const arrived = d.waitFor(pos, signal)
       d.prioritize(pos)
-      await d.waitFor(pos, signal)
+      await arrived
       n = d.available(pos)
       if (n === 0) break
     }

@@ -62,6 +62,8 @@ interface Run {
   /** Next piece index expected from this run. */
   next: number
   lastData: number
+  /** Cut the run (for a priority elsewhere) once `next` reaches this piece. */
+  cutAfter: number | null
   abort: AbortController
   reason: 'priority' | 'stall' | 'bad' | 'cancel' | null
 }
@@ -77,6 +79,8 @@ export interface SwarmHost {
   verifyAndWrite(first: number, count: number, buf: Buffer, len: number, expected: Buffer): Promise<number>
   /** True while a reader waits for bytes not written yet (pieces then go one by one). */
   hasReaders?(): boolean
+  /** Distinct piece indices that readers wait for now. */
+  waitingPieces?(): number[]
   /** A buffer of BATCH_PIECES × PIECE_SIZE bytes that owns its ArrayBuffer (pooled by the host). */
   allocBatch(): Buffer
   connectTimeoutMs?: number
@@ -202,8 +206,6 @@ export class Swarm extends EventEmitter {
 
   /** The player needs `offset`: fetch its piece next, on the fastest holder. */
   prioritize(offset: number): void {
-    // A player is reading: hand pieces over one by one and keep one run per holder from now on.
-    this.lastPriorityAt = performance.now()
     if (!this.pieceCount) {
       this.priority = Math.floor(offset / PIECE_SIZE)
       return
@@ -221,12 +223,25 @@ export class Swarm extends EventEmitter {
     }
     this.priority = p
     this.cursor = p
+    this.lastPriorityAt = performance.now()
     const fastest = this.usable()[0]
     const live = fastest ? [...fastest.runs].filter((r) => !r.reason) : []
     if (!freed && fastest && live.length >= this.slots()) {
-      // Free a slot on the fastest holder: drop its live run farthest from p.
-      const far = live.sort((a, b) => Math.abs(b.next - p) - Math.abs(a.next - p))[0]
-      if (far) this.abortRun(far, 'priority')
+      // Free a slot on the fastest holder: cut its live run farthest from p. A run whose very next
+      // piece another reader waits for is cut only after delivering it (mpv reads an MP4's tail,
+      // its moov, and its head at once: cutting one for the other would starve it); meanwhile
+      // this priority gets one more slot.
+      const waited = this.host.waitingPieces?.() ?? []
+      const serving = (r: Run): boolean => waited.some((w) => w !== p && w === r.next)
+      const byDistance = (a: Run, b: Run): number => Math.abs(b.next - p) - Math.abs(a.next - p)
+      const far = live.filter((r) => !serving(r)).sort(byDistance)[0]
+      if (far) {
+        this.abortRun(far, 'priority')
+      } else {
+        const later = live.sort(byDistance)[0]
+        if (later) later.cutAfter = later.next + 1
+        this.extraSlots = 1
+      }
     }
     this.pump()
   }
@@ -234,18 +249,26 @@ export class Swarm extends EventEmitter {
   private lastPriorityAt = -Infinity
 
   /**
-   * Runs per holder now: while a player is reading (a prioritize in the last STREAMING_MS), one,
-   * so the run the player waits for gets the holder's whole bandwidth instead of half; else
-   * RUNS_PER_SOURCE, so setup round trips never idle a holder.
+   * Runs per holder now: while a player is reading (a prioritize in the last STREAMING_MS), one
+   * (two while a protected run ends), so the run the player waits for gets the holder's whole
+   * bandwidth instead of half; else RUNS_PER_SOURCE, so setup round trips never idle a holder.
    */
   private slots(): number {
-    return performance.now() - this.lastPriorityAt < STREAMING_MS ? 1 : RUNS_PER_SOURCE
+    return performance.now() - this.lastPriorityAt < STREAMING_MS ? 1 + this.extraSlots : RUNS_PER_SOURCE
   }
+
+  /** A slot lent to a priority while a protected run ends (see prioritize). */
+  private extraSlots = 0
 
   private abortRun(r: Run, reason: Run['reason']): void {
     if (r.reason) return
     r.reason = reason
-    r.abort.abort()
+    r.abort.abort() // the socket is destroyed: no more data reaches this run
+    // Pieces not received yet are free again at once (a prioritized piece can be picked now,
+    // not when the run has wound down); pieces received but still being checked stay in flight.
+    const end = r.first + r.count
+    for (let i = r.next; i < end; i++) if (this.state[i] === INFLIGHT) this.state[i] = MISSING
+    r.count = r.next - r.first
   }
 
   private lastTick = performance.now()
@@ -319,7 +342,7 @@ export class Swarm extends EventEmitter {
     while (count < cap && p + count < this.pieceCount && this.state[p + count] === MISSING) count++
     for (let i = p; i < p + count; i++) this.state[i] = INFLIGHT
     this.cursor = p + count
-    return { source: s, first: p, count, next: p, lastData: performance.now(), abort: new AbortController(), reason: null }
+    return { source: s, first: p, count, next: p, lastData: performance.now(), cutAfter: null, abort: new AbortController(), reason: null }
   }
 
   private async fetchRun(r: Run): Promise<void> {
@@ -373,6 +396,7 @@ export class Swarm extends EventEmitter {
             meta = true
           },
           data: (_t, data) => {
+            if (r.reason) return // cut at a piece boundary below; the rest of this read is dropped
             if (pos + data.length > end) throw new ProtocolError('ERR_BAD_REPLY', `holder ${s.id} sent more bytes than asked for`)
             r.lastData = performance.now()
             s.received += data.length
@@ -387,6 +411,11 @@ export class Swarm extends EventEmitter {
                 r.next++
                 // Piece 0 goes alone: it holds an MP4's box headers, which may ask for the tail next.
                 if (r.next === runEnd || r.next - batchFirst === BATCH_PIECES || r.next === 1 || this.slots() === 1 || this.host.hasReaders?.()) submit()
+                if (r.cutAfter !== null && r.next >= r.cutAfter && r.next < runEnd) {
+                  if (r.next > batchFirst) submit()
+                  this.abortRun(r, 'priority')
+                  return
+                }
               }
             }
             pos += data.length
@@ -411,6 +440,7 @@ export class Swarm extends EventEmitter {
       await Promise.all(pending)
       for (let i = r.first; i < r.first + r.count; i++) if (this.state[i] === INFLIGHT) this.state[i] = MISSING
       s.runs.delete(r)
+      this.extraSlots = 0
       this.pump()
     }
   }
