@@ -55,6 +55,12 @@ export async function serveFile(ctx: RequestContext, entry: LibraryEntry, offset
   } catch (err) {
     throw new P2PTubeError('ERR_READ', `Error reading file (${(err as NodeJS.ErrnoException).code ?? 'unknown'})`)
   }
+  // The read of the next block may be waiting when the loop ends early (requester gone, write
+  // failed): `stop` releases it, and the file is closed only once it has settled.
+  let stop!: () => void
+  const stopped = new Promise<void>((resolve) => (stop = resolve))
+  let isStopped = false
+  let pending: Promise<number> = Promise.resolve(0)
   try {
     const st = await fh.stat()
     if (st.size !== entry.size) throw new P2PTubeError('ERR_FILE_CHANGED', 'Error reading file: it changed since it was indexed')
@@ -66,18 +72,18 @@ export async function serveFile(ctx: RequestContext, entry: LibraryEntry, offset
       iov: [],
       flushed: Promise.resolve()
     }))
-    const aborted = new Promise<void>((resolve) => (ctx.signal.aborted ? resolve() : ctx.signal.addEventListener('abort', () => resolve(), { once: true })))
+    ctx.signal.addEventListener('abort', stop, { once: true })
     // Read the block at `pos` into `slot` once the socket has let go of it; resolves to bytes read.
     const readAt = async (slot: Slot, pos: number): Promise<number> => {
       if (pos >= end) return 0
-      await Promise.race([slot.flushed, aborted])
-      if (ctx.signal.aborted) return 0
+      await Promise.race([slot.flushed, stopped])
+      if (isStopped || ctx.signal.aborted) return 0
       layout(slot, Math.min(block, end - pos))
       return (await fh.readv(slot.iov, pos)).bytesRead
     }
     let pos = offset
     let i = 0
-    let pending = readAt(slots[0] as Slot, pos)
+    pending = readAt(slots[0] as Slot, pos)
     while (pos < end) {
       const slot = slots[i] as Slot
       const bytesRead = await pending
@@ -94,6 +100,10 @@ export async function serveFile(ctx: RequestContext, entry: LibraryEntry, offset
     }
     await pending
   } finally {
+    isStopped = true
+    stop()
+    ctx.signal.removeEventListener('abort', stop)
+    await pending.catch(() => 0)
     await fh.close()
   }
 }
