@@ -154,14 +154,19 @@ export class TrackerStore {
     this.journalRecords = 0
   }
 
-  /** Flush, compact, close the journal. */
+  /** Flush, compact, close the journal. Changes after close stay in memory only. */
   async close(): Promise<void> {
+    this.closed = true
     await this.flush()
     await this.compact()
   }
 
+  /** Set by close(): a late change (a request still finishing) must not reopen the journal. */
+  private closed = false
+
   private record(c: Change): void {
     this.apply(c)
+    if (this.closed) return
     this.pending.push(JSON.stringify(c) + '\n')
     if (!this.scheduled) {
       this.scheduled = true
