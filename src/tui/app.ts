@@ -199,7 +199,7 @@ export class TuiApp {
     const id = this.nextTransferId++
     this.downloads.set(id, d)
     const update = (): void => {
-      updateTransfer(this.state, id, { name: d.name, state: d.state, size: d.size, received: d.received, holder: d.opts.holder.id, error: d.error, result: d.result })
+      updateTransfer(this.state, id, { name: d.name, state: d.state, size: d.size, received: d.received, holder: d.opts.holder.id, sources: d.sources, error: d.error, result: d.result })
       this.scheduleRender()
     }
     d.on('progress', update)
@@ -213,7 +213,7 @@ export class TuiApp {
     tickRates(this.state, this.node.stats)
     setPeers(this.state, this.node.peers.list())
     for (const [id, d] of this.downloads) {
-      if (d.state === 'downloading') updateTransfer(this.state, id, { name: d.name, state: d.state, size: d.size, received: d.received, holder: d.opts.holder.id })
+      if (d.state === 'downloading') updateTransfer(this.state, id, { name: d.name, state: d.state, size: d.size, received: d.received, holder: d.opts.holder.id, sources: d.sources })
     }
     this.scheduleRender()
   }

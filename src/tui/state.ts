@@ -233,6 +233,8 @@ export interface TransferSnapshot {
   size: number | undefined
   received: number
   holder: string
+  /** Holders in use (swarm); default [holder]. */
+  sources?: string[] | undefined
   error?: Error | undefined
   result?: { path: string; sha256: string } | undefined
 }
@@ -249,6 +251,7 @@ export function updateTransfer(s: TuiState, id: number, d: TransferSnapshot, now
     s.selected.transfers = s.transfers.length - 1
   }
   row.state = d.state
+  if (d.sources?.length) row.sources = d.sources
   row.size = d.size ?? null
   row.received = d.received
   const dt = now - row.sampleAt

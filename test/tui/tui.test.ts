@@ -66,6 +66,8 @@ test('share, search two holders, fetch with SHA-256, remove a peer, rebuild, ref
   screen = await tui.waitFor(/\[#{4,}-+\]\s+\d+%.*downloading/)
   t.log(`capture-pane during the transfer:\n${screen}`)
   t.regex(screen, /ETA|eta/)
+  t.regex(screen, /fetching lebiniou-2021-06-10_12-19-53\.mp4 from 2 holders/)
+  t.regex(screen, /2 holders\s+downloading/, 'the transfer row shows both holders in use')
   screen = await tui.waitFor(/done: lebiniou-2021-06-10_12-19-53\.mp4: SHA-256 matches the content id; saved to/, 20_000)
   t.regex(screen, /\[#+\]\s+100%.*done/)
   const file = path.join(downloads, BIG_CLIP)
