@@ -7,7 +7,7 @@
  *
  * Usage: node --import=tsx bench/throughput.ts [--mib 1024] [--runs 3]
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { randomFillSync } from 'node:crypto'
 import { createWriteStream, existsSync, readFileSync, statSync } from 'node:fs'
 import fs from 'node:fs/promises'
@@ -148,8 +148,12 @@ async function main(): Promise<void> {
   for (let i = 0; i < runs; i++) {
     const tmp = await fs.mkdtemp(path.join(work, 'run-'))
     try {
+      // Each copy writes 1 GiB into the page cache: flush earlier runs' dirty pages first, so
+      // their writeback does not land on the next measurement (it made runs vary 2x).
+      execFileSync('sync')
       const plain = await plainCopy(src, path.join(tmp, 'plain.bin'))
       await fs.rm(path.join(tmp, 'plain.bin'))
+      execFileSync('sync')
       const p2p = await p2ptubeCopy(share, path.join(tmp, 'out'), tmp)
       const ratio = p2p.mbps / plain.mbps
       rows.push({ plain: plain.mbps, p2p: p2p.mbps, ratio, rss: Math.max(p2p.rssSender, p2p.rssReceiver) })
