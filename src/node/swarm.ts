@@ -197,6 +197,17 @@ export class Swarm extends EventEmitter {
     })
   }
 
+  /** End the download with `err` (a local failure): every run stops, run() rejects. */
+  private fail(err: Error): void {
+    if (this.failed) return
+    this.failed = err
+    this.lastError = err
+    this.stop()
+    this.done?.reject(err)
+  }
+
+  private failed: Error | null = null
+
   /** Stop every run (the partial file stays). */
   stop(): void {
     this.stopped = true
@@ -296,7 +307,7 @@ export class Swarm extends EventEmitter {
   }
 
   private pump(): void {
-    if (!this.done || this.stopped) return
+    if (!this.done || this.stopped || this.failed) return
     if (this.firstMissing(0) === null && ![...this.sources.values()].some((s) => s.runs.size)) {
       if (this.ticker) clearInterval(this.ticker)
       return this.done.resolve()
@@ -373,8 +384,8 @@ export class Swarm extends EventEmitter {
         },
         (err: Error) => {
           pending.delete(p)
-          this.lastError = err
-          this.abortRun(r, 'bad')
+          // A local failure (disk full, hash worker gone): no holder can help, stop the download.
+          this.fail(err)
         }
       )
       pending.add(p)

@@ -46,6 +46,26 @@ test('interrupted fetch (cancel) resumes from the chunk map and completes with t
   t.is(res.sha256, r!.contentId as string)
 })
 
+test('a full disk (the partial file on /dev/full) fails the download at once with ERR_WRITE; the holder is not blamed', async (t) => {
+  const seeder = await startNode(t, { shares: [await shareWith(t, [BIG_CLIP])] })
+  const entry = seeder.library.entries()[0]!
+  const downloads = await tempDir(t)
+  // Every write to /dev/full fails with ENOSPC, as on a full disk.
+  await fs.symlink('/dev/full', path.join(downloads, `${entry.name}.p2ptube-part`))
+  const viewer = await startNode(t, { downloadsDir: downloads })
+  await viewer.join(seeder.id)
+  const d = viewer.fetch({ name: entry.name, contentId: entry.cid as string, holder: seeder.id, size: entry.size })
+  const dropped: string[] = []
+  d.on('source-dropped', (id: string) => dropped.push(id))
+  const err = (await t.throwsAsync(d.start())) as Error & { code: string }
+  t.is(err.code, 'ERR_WRITE')
+  t.regex(err.message, /ENOSPC/)
+  t.is(d.state, 'failed')
+  t.deepEqual(dropped, [], 'a local write failure is not the holder\'s fault')
+  t.true(d.receivedThisRun === 0, 'nothing counted as written')
+  await d.close()
+})
+
 test('a holder whose file changed (same size, other bytes) fails the piece check: dropped and reported, ERR_INTEGRITY, no final file', async (t) => {
   const share = await shareWith(t, [SMALL_CLIP])
   const seeder = await startNode(t, { shares: [share] })
