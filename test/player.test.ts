@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net'
 import { basename, dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { MpvNotInstalledError, MpvPlayer, sweepStaleSockets, type MpvPlayerEvents } from '../src/player/mpv-player.ts'
+import { spawnCli } from './helpers/nodes.ts'
 
 const VIDEO_DIR = '/usr/share/lebiniou/vue/media'
 const AUDIO_DIR = '/usr/share/scummvm/drascula/audio'
@@ -153,8 +154,17 @@ test('start() throws MpvNotInstalledError when the binary is missing', async (t)
   t.is(player.pid, null, 'nothing was spawned')
 })
 
+test('`p2ptube fetch --play` without mpv says "install mpv" at once, before joining anyone, and exits 1', async (t) => {
+  // A PATH without mpv (node itself is spawned by its absolute path).
+  const p = spawnCli(t, ['fetch', '0'.repeat(64), '--peer', '127.0.0.1:1', '--play'], { PATH: '/nonexistent' })
+  t.is(await p.exited, 1)
+  t.regex(p.stderr(), /mpv was not found.*install/)
+  t.notRegex(p.stderr() + p.events.map((e) => JSON.stringify(e)).join('\n'), /join|listening/, 'no node was started')
+})
+
 test('start() fails with ERR_TIMEOUT and leaves no mpv behind', async (t) => {
-  // 1 ms: node-mpv runs `mpv --version` before spawning, so the spawn happens after the timeout.
+  // 1 ms: mpv cannot open its IPC socket that fast; the spawn, before or after the timeout, is
+  // killed at once.
   const player = new MpvPlayer({ headless: true, startTimeoutMs: 1 })
   t.teardown(() => player.quit())
   const spawned = nextEvent(player, 'exit')

@@ -1,7 +1,7 @@
 /** `p2ptube fetch (CONTENT_ID|NAME) --peer H:P [--play]`: find a holder, download, verify, optionally play. */
 import type { Argv } from 'yargs'
 import type { SearchResult } from '../../node/node.ts'
-import { MpvPlayer } from '../../player/mpv-player.ts'
+import { findMpv, MpvNotInstalledError, MpvPlayer } from '../../player/mpv-player.ts'
 import { isContentId, parsePeerId } from '../../protocol/messages.ts'
 import { awaitDiscovery, checkNodeArgs, fetchAndMaybePlay, joinAll, makeNode, nodeOptions, onShutdown, pickResult, splitPlayerArgs, type NodeArgs } from '../common.ts'
 import { EXIT, formatBytes, Output } from '../output.ts'
@@ -25,6 +25,12 @@ export async function handler(a: NodeArgs & { target: string; out?: string; play
   const out = new Output(a.json)
   checkNodeArgs(a)
   if (!a.peer.length && !a.tracker && !a.mdns) throw new Error('fetch needs at least one --peer H:P to join through (or --tracker H:P, or --mdns)')
+  // No mpv: say so before joining anyone (the download would be useless to a --play user).
+  if (a.play && findMpv() === null) {
+    const e = new MpvNotInstalledError()
+    out.error(e.message, e.code)
+    return EXIT.ERROR
+  }
   // mpv takes 200-300 ms to start: start it first, while the node starts, joins and searches.
   const player = a.play ? new MpvPlayer({ playerArgs: splitPlayerArgs(a['player-args']) }) : null
   const playerReady = player?.start()
