@@ -126,6 +126,8 @@ export class StreamServer {
 
 /** Wait until `res` can take more data (or is closed). */
 export function drained(res: http.ServerResponse): Promise<void> {
+  // Already closed (the client went away): 'close' will not come again, do not wait for it.
+  if (res.destroyed || res.closed) return Promise.resolve()
   return new Promise<void>((resolve) => {
     const done = (): void => {
       res.off('drain', done)

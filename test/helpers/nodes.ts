@@ -145,3 +145,21 @@ export function spawnCli(t: ExecutionContext, args: string[], env: NodeJS.Proces
     }
   }
 }
+
+/** Open file descriptors of this process on `file` (a node or server under test runs in this process). */
+export async function openHandlesOn(file: string): Promise<number> {
+  let n = 0
+  for (const fd of await fs.readdir('/proc/self/fd')) if ((await fs.readlink(`/proc/self/fd/${fd}`).catch(() => '')) === file) n++
+  return n
+}
+
+/** Wait until `openHandlesOn(file)` is 0 (polled, at most `ms`); returns the last count. */
+export async function handlesClosed(file: string, ms = 5000): Promise<number> {
+  const until = Date.now() + ms
+  let open = await openHandlesOn(file)
+  while (open > 0 && Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 20))
+    open = await openHandlesOn(file)
+  }
+  return open
+}

@@ -8,13 +8,14 @@ import test, { type ExecutionContext } from 'ava'
 import fc from 'fast-check'
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
-import { copyFile, mkdtemp, readdir, readFile, readlink, realpath, rm, stat } from 'node:fs/promises'
+import { copyFile, mkdtemp, readdir, readFile, realpath, rm, stat } from 'node:fs/promises'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { requestText } from '../../src/net/client.ts'
 import { P2PNode } from '../../src/node/node.ts'
 import { encodeFrame } from '../../src/protocol/frame.ts'
+import { handlesClosed } from '../helpers/nodes.ts'
 import { rawExchange, type RawResult } from '../helpers/raw.ts'
 
 const MEDIA_DIR = '/usr/share/lebiniou/vue/media'
@@ -390,16 +391,6 @@ test('HITS for an open query but from a host other than the holder → ERRO, no 
 
 // ------------------------------------------------------------------------------ load
 
-/** Open handles of this process on `file` (the node under test runs in this process). */
-async function openHandlesOn(file: string): Promise<number> {
-  let n = 0
-  for (const fd of await readdir('/proc/self/fd')) {
-    const target = await readlink(`/proc/self/fd/${fd}`).catch(() => '')
-    if (target === file) n++
-  }
-  return n
-}
-
 test('20 requesters that reset mid-download: the node keeps serving, every file handle is closed, nothing is left half-read', async (t) => {
   const node = new P2PNode({ host: '127.0.0.1', port: 0, dataDir: null, stabilizeIntervalMs: 0, shares: [shareDir], rateLimit: 1_000_000 })
   t.teardown(() => node.stop())
@@ -415,13 +406,7 @@ test('20 requesters that reset mid-download: the node keeps serving, every file 
   })
   await Promise.all(resets)
   // The node's side winds down asynchronously (limiter wait aborted, pending read settled).
-  const until = Date.now() + 5000
-  let open = await openHandlesOn(file)
-  while (open > 0 && Date.now() < until) {
-    await new Promise((r) => setTimeout(r, 20))
-    open = await openHandlesOn(file)
-  }
-  t.is(open, 0, 'no file handle left open on the shared file')
+  t.is(await handlesClosed(file), 0, 'no file handle left open on the shared file')
   await stillServes(t, node)
   const r = await rawExchange(node.port, encodeFrame('FGET', fileName), { timeoutMs: 10_000 })
   t.true(Buffer.concat(r.frames.map((f) => f.payload)).equals(fileBytes), 'a full FGET afterwards gets the exact file')

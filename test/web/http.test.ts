@@ -5,9 +5,10 @@
 import test from 'ava'
 import { createHash } from 'node:crypto'
 import fs from 'node:fs/promises'
+import http from 'node:http'
 import path from 'node:path'
 import { escapeHtml } from '../../src/web/page.ts'
-import { BIG_CLIP, SMALL_CLIP, shareWith, spawnCli, startNode, tempDir, VIDEO_DIR } from '../helpers/nodes.ts'
+import { BIG_CLIP, handlesClosed, SMALL_CLIP, shareWith, spawnCli, startNode, tempDir, VIDEO_DIR } from '../helpers/nodes.ts'
 import { raw, startWeb, webSearch } from './helpers.ts'
 
 const EVIL = '<img src=x onerror=alert(1)>.mp4'
@@ -34,6 +35,29 @@ test('page and /api/library list the shared files; names are HTML-escaped', asyn
   t.is(evil!.url, `/media/${evil!.contentId}`)
   t.true(html.includes(`data-src="/media/${evil!.contentId}"`))
   t.is(escapeHtml('<a href="x">&\'</a>'), '&lt;a href=&quot;x&quot;&gt;&amp;&#39;&lt;/a&gt;')
+})
+
+test('/media/<cid>: 40 clients that go away mid-response leave no file handle open, and the server keeps serving', async (t) => {
+  const node = await startNode(t, { shares: [await shareWith(t, [BIG_CLIP])] })
+  const web = await startWeb(t, node)
+  const [e] = node.library.entries()
+  const file = e!.path
+  await Promise.all(
+    Array.from({ length: 40 }, () =>
+      new Promise<void>((resolve) => {
+        const req = http.request({ host: '127.0.0.1', port: web.port, path: `/media/${e!.cid}` }, (res) => {
+          res.once('data', () => req.destroy()) // gone after the first bytes of 4.3 MB
+        })
+        req.on('error', () => {})
+        req.on('close', () => resolve())
+        req.end()
+      })
+    )
+  )
+  // The server's side winds down asynchronously: poll the open handles (bounded).
+  t.is(await handlesClosed(file), 0, 'no handle left open on the shared file')
+  const again = await raw(web, `/media/${e!.cid}`, { headers: { Range: 'bytes=0-99' } })
+  t.is(again.status, 206)
 })
 
 test('/media/<cid>: 200 whole file, 206 exact bytes for ranges, 416, HEAD', async (t) => {
