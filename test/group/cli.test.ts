@@ -1,7 +1,8 @@
 /**
  * `p2ptube group` end to end with real processes: init, invite (credential file 0600, path
  * printed), list, a group tracker (--group-admin), a publishing node and a one-shot fetch with
- * --group that finds the tracker from the credential; a world-readable credential is refused.
+ * --group that finds the tracker from the credential, `tracker status --group`; a world-readable
+ * credential is refused.
  */
 import test from 'ava'
 import fs from 'node:fs/promises'
@@ -36,6 +37,15 @@ test('group init / invite / list, tracker --group-admin, node and fetch with --g
   const fetch = spawnCli(t, ['fetch', 'lebiniou-2021-06-10_12-19-19.mp4', '--group', String(bob.file), '--tracker', trackerAddr, '--json', '--out', out, '--data', await tempDir(t)])
   const done = await fetch.next('fetched')
   t.is(done.sha256, await sha256File(path.join(VIDEO_DIR, SMALL_CLIP)))
+
+  // The group tracker's status: members ask over mutual TLS; plain TCP gets nothing, with a hint.
+  const status = spawnCli(t, ['tracker', 'status', '--group', String(bob.file), '--tracker', trackerAddr, '--json'])
+  const st = await status.next('status')
+  t.is(st.peers, 1, 'alice is online')
+  t.is(await status.exited, 0)
+  const plain = spawnCli(t, ['tracker', 'status', '--tracker', trackerAddr])
+  t.is(await plain.exited, 1)
+  t.regex(plain.stderr(), /answers members only: pass --group/)
 
   // A credential readable by others is refused before anything is dialled.
   await fs.chmod(String(bob.file), 0o644)

@@ -28,12 +28,14 @@ export function builder(y: Argv) {
     .option('max-peers-per-host', { type: 'number', default: 64, describe: 'most peers online from one address (0 = unlimited)' })
     .option('mdns', { type: 'boolean', default: false, describe: 'publish the tracker on the LAN so `p2ptube --mdns` nodes find it' })
     .option('status-interval', { type: 'number', default: 10, describe: 'seconds between status lines in the log (0 = none)' })
-    .option('tracker', { type: 'string', describe: 'for `status`: the tracker host:port to ask' })
+    .option('tracker', { type: 'string', describe: 'for `status`: the tracker host:port to ask (default: the one named in --group)' })
+    .option('group', { type: 'string', describe: "for `status` of a private group's tracker: a member credential file (p2ptube group invite)" })
     .option('group-admin', { type: 'string', describe: 'private group: the admin data dir (p2ptube group init); members only, over mutual TLS' })
     .option('json', { type: 'boolean', default: false, describe: 'print one JSON object per line' })
     .option('verbose', { type: 'boolean', default: false, describe: 'also print debug logs' })
     .example('$0 tracker --host 0.0.0.0 --mdns', 'run a tracker for the LAN')
     .example('$0 tracker status --tracker 192.168.1.10:9410', 'peers online, files indexed, announces/s')
+    .example('$0 tracker status --group alice.json', "the same for a private group's tracker (named in the credential)")
 }
 
 interface TrackerArgs {
@@ -47,6 +49,7 @@ interface TrackerArgs {
   'status-interval': number
   tracker?: string
   'group-admin'?: string
+  group?: string
   json: boolean
   verbose: boolean
 }
@@ -60,11 +63,22 @@ export function statusLine(s: TrackerStatus): string {
 export async function handler(a: TrackerArgs): Promise<number> {
   const out = new Output(a.json)
   if (a.action === 'status') {
-    if (!a.tracker) throw new Error('tracker status needs --tracker H:P')
-    const t = parsePeerId(a.tracker)
-    const s = parseTrackerStatus(Buffer.from(await requestText(t, MSG.TSTA, '{}')))
+    // A group's tracker speaks only mutual TLS with members: dial it with a member credential.
+    const cred = a.group ? (await import('../../group/credential.ts')).loadCredential(path.resolve(a.group)) : undefined
+    const addr = a.tracker ?? cred?.trackers[0]
+    if (!addr) throw new Error('tracker status needs --tracker H:P (or --group with a credential that names the tracker)')
+    const transport = cred ? new (await import('../../group/node-group.ts')).NodeGroup(cred).transport : undefined
+    let text: string
+    try {
+      text = await requestText(parsePeerId(addr), MSG.TSTA, '{}', transport ? { transport } : {})
+    } catch (err) {
+      const hint = cred ? '' : " (a private group's tracker answers members only: pass --group CREDENTIAL)"
+      out.error(`tracker ${addr}: ${(err as Error).message}${hint}`, (err as { code?: string }).code)
+      return EXIT.ERROR
+    }
+    const s = parseTrackerStatus(Buffer.from(text))
     out.event('status', { ...s })
-    out.line(`tracker ${s.tracker} at ${a.tracker}: ${statusLine(s)}, up ${Math.round(s.uptimeMs / 1000)} s`)
+    out.line(`tracker ${s.tracker} at ${addr}: ${statusLine(s)}, up ${Math.round(s.uptimeMs / 1000)} s`)
     return EXIT.OK
   }
   if (!Number.isInteger(a.port) || a.port < 0 || a.port > 65535) throw new Error(`--port must be 0..65535, got ${a.port}`)
