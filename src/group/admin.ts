@@ -48,9 +48,56 @@ function writeAtomic(file: string, text: string, mode = 0o600): void {
   fs.renameSync(tmp, file)
 }
 
-/** A group admin's data dir. Construct with the folder; `init` creates it, the rest need it. */
+/** Is process `pid` alive (signal 0: EPERM means alive, someone else's)? */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/**
+ * A group admin's data dir. Construct with the folder; `init` creates it, the rest need it.
+ * Commands that change it (init, issue, revoke, setTrackers) hold the dir's lock file
+ * `admin.lock` (created exclusively, holding the pid), so two at once (two invites in two
+ * terminals) cannot lose one's update of members.json or the revocation list.
+ */
 export class GroupAdmin {
   constructor(readonly dir: string) {}
+
+  /**
+   * Run `fn` holding `admin.lock`. A lock left by a process that no longer exists is taken over.
+   * @throws P2PTubeError ERR_ADMIN_BUSY when another live process holds it for more than `waitMs` (ms).
+   */
+  private async locked<T>(fn: () => Promise<T> | T, waitMs = 15_000): Promise<T> {
+    const lock = path.join(this.dir, 'admin.lock')
+    const until = Date.now() + waitMs
+    for (;;) {
+      try {
+        fs.writeFileSync(lock, String(process.pid), { flag: 'wx', mode: 0o600 })
+        break
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new P2PTubeError('ERR_NO_GROUP', `no group in ${this.dir}: run \`p2ptube group init\` first (or pass --data DIR)`)
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+        const holder = Number(fs.readFileSync(lock, { encoding: 'utf8', flag: 'r' }).trim() || NaN)
+        // A holder that died (or a lock file cut short) never releases it: take it over.
+        if (!Number.isInteger(holder) || !alive(holder)) {
+          fs.rmSync(lock, { force: true })
+          continue
+        }
+        if (Date.now() > until) throw new P2PTubeError('ERR_ADMIN_BUSY', `another p2ptube group command (pid ${holder}) is changing ${this.dir}; try again when it is done`)
+        // A file lock has no event to wait on: poll, briefly.
+        await new Promise((r) => setTimeout(r, 25))
+      }
+    }
+    try {
+      return await fn()
+    } finally {
+      fs.rmSync(lock, { force: true })
+    }
+  }
 
   get revocationsFile(): string {
     return path.join(this.dir, 'revocations.json')
@@ -75,6 +122,11 @@ export class GroupAdmin {
     if (!NAME_RE.test(name)) throw new P2PTubeError('ERR_BAD_NAME', `a group name is 1-64 letters, digits, '.', '_' or '-', got ${JSON.stringify(name)}`)
     fs.mkdirSync(path.join(this.dir, 'credentials'), { recursive: true, mode: 0o700 })
     fs.chmodSync(this.dir, 0o700)
+    return this.locked(() => this.initLocked(name, trackers))
+  }
+
+  private async initLocked(name: string, trackers: string[]): Promise<GroupInfo> {
+    if (this.exists()) throw new P2PTubeError('ERR_GROUP_EXISTS', `${this.dir} already holds a group (remove it first to start over)`)
     const group = randomBytes(8).toString('hex')
     const ca = await createCa(group, name)
     writeAtomic(path.join(this.dir, 'ca.key'), ca.key, 0o600)
@@ -83,7 +135,7 @@ export class GroupAdmin {
     this.saveMembers([])
     this.writeRevocations(group, ca.key, 1, [])
     writeAtomic(path.join(this.dir, 'group.json'), JSON.stringify(info, null, 2) + '\n')
-    await this.issue(TRACKER_MEMBER, false, 'tracker')
+    await this.issueLocked(TRACKER_MEMBER, false, 'tracker')
     return info
   }
 
@@ -96,9 +148,11 @@ export class GroupAdmin {
   }
 
   /** Set the tracker hints written into credentials issued from now on. */
-  setTrackers(trackers: string[]): void {
-    const info = { ...this.info(), trackers }
-    writeAtomic(path.join(this.dir, 'group.json'), JSON.stringify(info, null, 2) + '\n')
+  setTrackers(trackers: string[]): Promise<void> {
+    return this.locked(() => {
+      const info = { ...this.info(), trackers }
+      writeAtomic(path.join(this.dir, 'group.json'), JSON.stringify(info, null, 2) + '\n')
+    })
   }
 
   members(): MemberRecord[] {
@@ -130,9 +184,14 @@ export class GroupAdmin {
    * again: it gets a new serial; the old one stays revoked.
    * @returns the member record (with the credential file path).
    * @throws P2PTubeError ERR_NO_GROUP, ERR_MEMBER_EXISTS (an unrevoked member of that name),
-   *   ERR_BAD_NAME, openssl errors.
+   *   ERR_BAD_NAME, ERR_ADMIN_BUSY, openssl errors.
    */
-  async issue(name: string, publish: boolean, role: 'member' | 'tracker' = 'member'): Promise<MemberRecord> {
+  issue(name: string, publish: boolean, role: 'member' | 'tracker' = 'member'): Promise<MemberRecord> {
+    this.info()
+    return this.locked(() => this.issueLocked(name, publish, role))
+  }
+
+  private async issueLocked(name: string, publish: boolean, role: 'member' | 'tracker'): Promise<MemberRecord> {
     const info = this.info()
     const members = this.members()
     if (role === 'member' && name === TRACKER_MEMBER) throw new P2PTubeError('ERR_BAD_NAME', `"${TRACKER_MEMBER}" is reserved for the tracker's credential`)
@@ -165,9 +224,14 @@ export class GroupAdmin {
    * Revoke NAME's current credential: its serial goes on the revocation list (version + 1),
    * its credential file is deleted from the admin dir.
    * @returns the revoked record and the new signed list.
-   * @throws P2PTubeError ERR_NO_MEMBER.
+   * @throws P2PTubeError ERR_NO_MEMBER, ERR_ADMIN_BUSY.
    */
-  revoke(name: string): { member: MemberRecord; revocations: SignedRevocations } {
+  revoke(name: string): Promise<{ member: MemberRecord; revocations: SignedRevocations }> {
+    this.info()
+    return this.locked(() => this.revokeLocked(name))
+  }
+
+  private revokeLocked(name: string): { member: MemberRecord; revocations: SignedRevocations } {
     const info = this.info()
     const members = this.members()
     const m = members.find((x) => x.name === name && !x.revokedAt && x.role === 'member')

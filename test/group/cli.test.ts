@@ -53,3 +53,26 @@ test('group init / invite / list, tracker --group-admin, node and fetch with --g
   t.not(await bad.exited, 0)
   t.regex(bad.stderr(), /readable by others/)
 })
+
+test('two `group invite` at once both land (the admin dir is locked while it changes); a lock left by a dead process is taken over', async (t) => {
+  const dir = path.join(await tempDir(t, 'p2ptube-admin'), 'g')
+  const init = spawnCli(t, ['group', 'init', 'friends', '--data', dir, '--json'])
+  await init.next('group')
+  t.is(await init.exited, 0)
+  // Each invite reads members.json, spends ~0.1 s in openssl, then writes it back: without the
+  // lock the second write drops the first member.
+  const invites = ['carol', 'dan', 'erin'].map((n) => spawnCli(t, ['group', 'invite', n, '--data', dir, '--json']))
+  t.deepEqual(await Promise.all(invites.map((p) => p.exited)), [0, 0, 0])
+  const list = spawnCli(t, ['group', 'list', '--data', dir, '--json'])
+  const members = (await list.next('members')).members as Array<{ name: string }>
+  t.deepEqual(members.map((m) => m.name).sort(), ['carol', 'dan', 'erin'])
+
+  // A lock file whose process is gone (a crashed admin command).
+  const dead = spawnCli(t, ['--version'])
+  await dead.exited
+  await fs.writeFile(path.join(dir, 'admin.lock'), String(dead.child.pid))
+  const again = spawnCli(t, ['group', 'invite', 'fay', '--data', dir, '--json'])
+  t.is((await again.next('invited')).name, 'fay')
+  t.is(await again.exited, 0)
+  await t.throwsAsync(fs.stat(path.join(dir, 'admin.lock')), undefined, 'the lock is released')
+})

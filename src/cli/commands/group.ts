@@ -65,7 +65,7 @@ export async function handler(a: GroupArgs): Promise<number> {
     }
     case 'revoke': {
       if (!a.name) throw new Error('--name: group revoke needs a member NAME')
-      const { member, revocations } = admin.revoke(a.name)
+      const { member, revocations } = await admin.revoke(a.name)
       const version = (JSON.parse(revocations.list) as { version: number }).version
       out.event('revoked', { name: member.name, serial: member.serial, version })
       out.line(`revoked ${member.name} (serial ${member.serial}); revocation list version ${version}: the group tracker hands it out at the next announce`)
