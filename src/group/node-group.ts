@@ -5,6 +5,7 @@
  * per announce interval.
  */
 import { EventEmitter } from 'node:events'
+import type { Handler, RequestContext } from '../net/server.ts'
 import type { Refusal } from '../net/server.ts'
 import { GroupTransport, PUBLISHER_TYPES, type PeerIdentity } from '../net/transport.ts'
 import type { GroupCredential } from './credential.ts'
@@ -77,6 +78,22 @@ export class NodeGroup extends EventEmitter {
     } catch (err) {
       this.emit('log', 'debug', `group: cannot check who listens at ${id}: ${(err as Error).message}`)
       return false
+    }
+  }
+
+  /**
+   * The TREV request handler of a member node: the group tracker pushes a newer signed list the
+   * moment the admin revokes someone (PROTOCOL.md §8.4). Only the tracker's certificate may push;
+   * the list must verify against the CA like a fetched one.
+   * Replies REPL "applied" or "not newer"; ERRO ERR_NOT_TRACKER from anyone else,
+   * ERR_BAD_REVOCATIONS (ProtocolError) for a list that does not verify.
+   */
+  pushHandler(): Handler {
+    return (ctx: RequestContext) => {
+      if (ctx.peer?.role !== 'tracker') return ctx.error(`ERR_NOT_TRACKER: only the group's tracker pushes revocation lists, not ${ctx.peer?.name ?? 'this peer'}`)
+      const applied = this.revocations.apply(ctx.payload)
+      if (applied) this.emit('log', 'info', `group: the tracker pushed revocation list version ${this.revocations.body?.version}`)
+      return ctx.reply(applied ? 'applied' : 'not newer')
     }
   }
 

@@ -7,7 +7,10 @@
  */
 import { EventEmitter } from 'node:events'
 import fs from 'node:fs'
+import { request } from '../net/client.ts'
 import type { Handler, RequestContext } from '../net/server.ts'
+import { MSG } from '../protocol/constants.ts'
+import { parsePeerId } from '../protocol/messages.ts'
 import { GroupTransport, type PeerIdentity } from '../net/transport.ts'
 import { GroupAdmin } from './admin.ts'
 import { loadCredential, type GroupCredential } from './credential.ts'
@@ -45,6 +48,7 @@ export class TrackerGroup extends EventEmitter {
       for (const id of gone) this.members.delete(id)
       this.emit('log', 'info', `group: revocation list version ${b.version} (${b.revoked.length} revoked)`)
       if (gone.length) this.emit('revoked', gone)
+      void this.push()
     })
     this.transport.on('refused', (r: { remoteAddress: string; reason: string }) => this.emit('log', 'warn', `group: refused ${r.remoteAddress}: ${r.reason}`))
   }
@@ -70,6 +74,28 @@ export class TrackerGroup extends EventEmitter {
 
   stop(): void {
     if (this.poller) clearInterval(this.poller)
+  }
+
+  /**
+   * Push the current signed list to every registered member node (TREV with the envelope as
+   * payload, over the group's TLS), so a revocation takes effect at once instead of at each
+   * node's next TREV poll. Best effort: a node that cannot be reached still polls.
+   * @returns how many nodes took it (REPL).
+   */
+  async push(): Promise<number> {
+    const signed = this.revocations.signed
+    if (!signed || !this.members.size) return 0
+    const payload = JSON.stringify(signed)
+    const results = await Promise.allSettled(
+      [...this.members.keys()].map(async (id) => {
+        const at = parsePeerId(id)
+        const frames = await request(at, TREV, payload, { transport: this.transport, connectTimeoutMs: 2000, idleTimeoutMs: 2000 })
+        if (frames[0]?.type !== MSG.REPL) throw new Error(frames[0]?.payload.toString() ?? 'no reply')
+      })
+    )
+    const ok = results.filter((r) => r.status === 'fulfilled').length
+    this.emit('log', 'info', `group: pushed revocation list version ${this.revocations.body?.version} to ${ok} of ${results.length} member nodes`)
+    return ok
   }
 
   /** A peer registered: remember its member. */

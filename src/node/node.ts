@@ -175,7 +175,7 @@ export class P2PNode extends EventEmitter implements NodeContext {
     this.peerLimits = new PeerLimits(opts.peerLimits)
     const group = this.group
     this.server = new FrameServer({
-      handlers: createHandlers(this),
+      handlers: this.group ? new Map([...createHandlers(this), [TREV, this.group.pushHandler()]]) : createHandlers(this),
       requestTimeoutMs: opts.requestTimeoutMs,
       transport: this.transport,
       guard: {

@@ -86,7 +86,9 @@ export const REQUEST_LIMITS: Readonly<Record<string, number>> = {
   TWHO: 1024,
   TFND: 1024,
   TSTA: 1024,
-  TSES: 1024
+  TSES: 1024,
+  /** Group tracker → member node: a pushed signed revocation list (≤ 60 000 bytes, §8.4). */
+  TREV: 65536
 }
 
 /** Largest control reply (REPL/ERRO outside a file transfer) a requester buffers, bytes (PROTOCOL.md §2). */

@@ -86,6 +86,30 @@ test('a revoked member is refused within one announce interval, its open connect
   t.is(JSON.parse(await requestText({ host: '127.0.0.1', port: tracker.port }, 'TSTA', '{}', { transport: alice.transport })).tracker, tracker.id)
 })
 
+test('the tracker pushes a revocation to member nodes at once (announce interval 30 s); only the tracker may push', async (t) => {
+  const g = await makeGroup(t, { alice: true, dave: true })
+  const interval = 30_000
+  const tracker = await groupTracker(t, g.dir, interval)
+  const tr = `127.0.0.1:${tracker.port}`
+  const alice = await startNode(t, { group: g.creds.alice, tracker: tr })
+  const dave = await startNode(t, { group: g.creds.dave, tracker: tr })
+  await Promise.all([alice.tracker!.ready, dave.tracker!.ready])
+  // A member is not the tracker: its "push" is refused and changes nothing.
+  const forged = await request({ host: '127.0.0.1', port: alice.port }, 'TREV', JSON.stringify(alice.group!.revocations.signed), { transport: dave.transport })
+  t.regex(forged[0]?.payload.toString() ?? '', /ERR_NOT_TRACKER/)
+  const updated = once(alice.group!, 'revocations')
+  const cli = spawnCli(t, ['group', 'revoke', 'dave', '--data', g.dir, '--json'])
+  await cli.next('revoked')
+  const t0 = performance.now()
+  await updated
+  const ms = performance.now() - t0
+  // The tracker notices the admin's file within 500 ms; alice's next TREV poll is 30 s away.
+  t.log(`alice had the new list ${Math.round(ms)} ms after \`group revoke\` printed (interval ${interval / 1000} s)`)
+  t.true(ms < interval / 6, `alice had the new list ${Math.round(ms)} ms after the revoke`)
+  t.true(alice.group!.revocations.has(g.creds.dave!.serial))
+  await t.throwsAsync(requestText({ host: '127.0.0.1', port: alice.port }, 'NAME', '', { transport: dave.transport }))
+})
+
 test('JOIN cannot insert another address and QUIT removes only the sender itself (plain and group)', async (t) => {
   // Plain: the payload host must be the socket's; QUIT from another host is refused.
   const plain = await startNode(t)
