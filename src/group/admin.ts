@@ -48,6 +48,16 @@ function writeAtomic(file: string, text: string, mode = 0o600): void {
   fs.renameSync(tmp, file)
 }
 
+/** A small file's text, or null when it does not exist (any more). */
+function readIfThere(file: string): string | null {
+  try {
+    return fs.readFileSync(file, 'utf8')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null
+    throw err
+  }
+}
+
 /** Is process `pid` alive (signal 0: EPERM means alive, someone else's)? */
 function alive(pid: number): boolean {
   try {
@@ -73,24 +83,38 @@ export class GroupAdmin {
    */
   private async locked<T>(fn: () => Promise<T> | T, waitMs = 15_000): Promise<T> {
     const lock = path.join(this.dir, 'admin.lock')
+    // The lock file appears with its content at once (written aside, then hard-linked: link()
+    // fails when the lock exists), so a waiter never reads an empty lock and takes it for stale.
+    const mine = `${lock}.${process.pid}.${randomBytes(4).toString('hex')}`
+    try {
+      fs.writeFileSync(mine, String(process.pid), { mode: 0o600 })
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new P2PTubeError('ERR_NO_GROUP', `no group in ${this.dir}: run \`p2ptube group init\` first (or pass --data DIR)`)
+      throw err
+    }
     const until = Date.now() + waitMs
-    for (;;) {
-      try {
-        fs.writeFileSync(lock, String(process.pid), { flag: 'wx', mode: 0o600 })
-        break
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new P2PTubeError('ERR_NO_GROUP', `no group in ${this.dir}: run \`p2ptube group init\` first (or pass --data DIR)`)
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
-        const holder = Number(fs.readFileSync(lock, { encoding: 'utf8', flag: 'r' }).trim() || NaN)
-        // A holder that died (or a lock file cut short) never releases it: take it over.
-        if (!Number.isInteger(holder) || !alive(holder)) {
-          fs.rmSync(lock, { force: true })
-          continue
+    try {
+      for (;;) {
+        try {
+          fs.linkSync(mine, lock)
+          break
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+          const seen = readIfThere(lock)
+          if (seen === null) continue // released meanwhile: try again at once
+          const holder = Number(seen)
+          // A holder that died never releases it: take it over (if it is still that lock).
+          if (!Number.isInteger(holder) || holder <= 0 || !alive(holder)) {
+            if (readIfThere(lock) === seen) fs.rmSync(lock, { force: true })
+            continue
+          }
+          if (Date.now() > until) throw new P2PTubeError('ERR_ADMIN_BUSY', `another p2ptube group command (pid ${holder}) is changing ${this.dir}; try again when it is done`)
+          // A file lock has no event to wait on: poll, briefly.
+          await new Promise((r) => setTimeout(r, 25))
         }
-        if (Date.now() > until) throw new P2PTubeError('ERR_ADMIN_BUSY', `another p2ptube group command (pid ${holder}) is changing ${this.dir}; try again when it is done`)
-        // A file lock has no event to wait on: poll, briefly.
-        await new Promise((r) => setTimeout(r, 25))
       }
+    } finally {
+      fs.rmSync(mine, { force: true })
     }
     try {
       return await fn()
