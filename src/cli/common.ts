@@ -196,8 +196,7 @@ export async function fetchAndMaybePlay(
   out: Output,
   opts: FetchOptions = {}
 ): Promise<FetchReport> {
-  const d = node.fetch({ ...r, ...(opts.dir ? { dir: opts.dir } : {}) })
-  for (const h of opts.holders ?? []) if (h !== r.holder) d.addSource(parsePeerId(h))
+  const d = node.fetch({ ...r, ...(opts.holders ? { holders: opts.holders } : {}), ...(opts.dir ? { dir: opts.dir } : {}) })
   opts.onDownload?.(d)
   d.on('source-dropped', (id: string, reason: string) => out.info(`dropped holder ${id} from this download: ${reason}`, 'warn'))
   const t0 = performance.now()

@@ -5,8 +5,7 @@
  * per announce interval.
  */
 import { EventEmitter } from 'node:events'
-import type { Handler, RequestContext } from '../net/server.ts'
-import type { Refusal } from '../net/server.ts'
+import type { Handler, Refusal, RequestContext } from '../net/server.ts'
 import { GroupTransport, PUBLISHER_TYPES, type PeerIdentity } from '../net/transport.ts'
 import type { GroupCredential } from './credential.ts'
 import { Revocations, type RevocationBody } from './revocation.ts'

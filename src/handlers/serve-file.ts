@@ -6,17 +6,15 @@
  * Memory per upload: 3 × (256 KiB + 1 KiB of headers).
  */
 import fs from 'node:fs/promises'
-import { CHUNK_SIZE, HEADER_SIZE, TYPE_SIZE } from '../protocol/constants.ts'
+import { CHUNK_SIZE } from '../protocol/constants.ts'
 import { P2PTubeError } from '../protocol/errors.ts'
+import { chunkFramesLength, layoutChunkFrames } from '../protocol/frame.ts'
 import type { RequestContext } from '../net/server.ts'
 import type { LibraryEntry } from '../node/library.ts'
 import type { RateLimiter } from '../node/rate-limiter.ts'
 
 const BLOCK = CHUNK_SIZE * 128 // 256 KiB
 const SLOTS = 3
-
-/** Bytes on the wire for `n` payload bytes in CHUNK_SIZE frames. */
-const framedLength = (n: number): number => n + Math.ceil(n / CHUNK_SIZE) * HEADER_SIZE
 
 /** A reusable framed buffer: headers written for `len` payload bytes, `iov` the payload slots. */
 interface Slot {
@@ -27,18 +25,10 @@ interface Slot {
   flushed: Promise<void>
 }
 
-/** Write the frame headers for `len` payload bytes into `slot` (kept when `len` is unchanged). */
+/** Lay `slot` out for `len` payload bytes (kept when `len` is unchanged). */
 function layout(slot: Slot, len: number): void {
   if (slot.len === len) return
-  slot.iov = []
-  let o = 0
-  for (let i = 0; i < len; i += CHUNK_SIZE) {
-    const n = Math.min(CHUNK_SIZE, len - i)
-    slot.buf.write('REPL', o, TYPE_SIZE, 'latin1')
-    slot.buf.writeUInt32BE(n, o + TYPE_SIZE)
-    slot.iov.push(slot.buf.subarray(o + HEADER_SIZE, o + HEADER_SIZE + n))
-    o += HEADER_SIZE + n
-  }
+  slot.iov = layoutChunkFrames(slot.buf, len)
   slot.len = len
 }
 
@@ -56,10 +46,13 @@ export async function serveFile(ctx: RequestContext, entry: LibraryEntry, offset
     throw new P2PTubeError('ERR_READ', `Error reading file (${(err as NodeJS.ErrnoException).code ?? 'unknown'})`)
   }
   // The read of the next block may be waiting when the loop ends early (requester gone, write
-  // failed): `stop` releases it, and the file is closed only once it has settled.
-  let stop!: () => void
-  const stopped = new Promise<void>((resolve) => (stop = resolve))
-  let isStopped = false
+  // failed): stopping releases it, and the file is closed only once it has settled.
+  const stopper = new AbortController()
+  const stop = stopper.signal
+  const forward = (): void => stopper.abort()
+  if (ctx.signal.aborted) forward()
+  else ctx.signal.addEventListener('abort', forward, { once: true })
+  const stopped = new Promise<void>((resolve) => (stop.aborted ? resolve() : stop.addEventListener('abort', () => resolve(), { once: true })))
   let pending: Promise<number> = Promise.resolve(0)
   try {
     const st = await fh.stat()
@@ -67,17 +60,16 @@ export async function serveFile(ctx: RequestContext, entry: LibraryEntry, offset
     const block = Math.min(BLOCK, limiter.blockSize)
     const end = offset + length
     const slots: Slot[] = Array.from({ length: Math.min(SLOTS, Math.ceil(length / block) || 1) }, () => ({
-      buf: Buffer.allocUnsafe(framedLength(block)),
+      buf: Buffer.allocUnsafe(chunkFramesLength(block)),
       len: -1,
       iov: [],
       flushed: Promise.resolve()
     }))
-    ctx.signal.addEventListener('abort', stop, { once: true })
     // Read the block at `pos` into `slot` once the socket has let go of it; resolves to bytes read.
     const readAt = async (slot: Slot, pos: number): Promise<number> => {
       if (pos >= end) return 0
       await Promise.race([slot.flushed, stopped])
-      if (isStopped || ctx.signal.aborted) return 0
+      if (stop.aborted) return 0
       layout(slot, Math.min(block, end - pos))
       return (await fh.readv(slot.iov, pos)).bytesRead
     }
@@ -95,14 +87,13 @@ export async function serveFile(ctx: RequestContext, entry: LibraryEntry, offset
       await limiter.take(slot.len, ctx.signal)
       let flushed!: () => void
       slot.flushed = new Promise<void>((resolve) => (flushed = resolve))
-      await ctx.write(slot.len === block ? slot.buf : slot.buf.subarray(0, framedLength(slot.len)), () => flushed())
+      await ctx.write(slot.len === block ? slot.buf : slot.buf.subarray(0, chunkFramesLength(slot.len)), () => flushed())
       onSent?.(slot.len)
     }
     await pending
   } finally {
-    isStopped = true
-    stop()
-    ctx.signal.removeEventListener('abort', stop)
+    ctx.signal.removeEventListener('abort', forward)
+    stopper.abort()
     await pending.catch(() => 0)
     await fh.close()
   }

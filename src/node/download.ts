@@ -116,7 +116,6 @@ export class Download extends EventEmitter {
         cid: opts.cid as string,
         verifyAndWrite: (first, count, buf, len, expected) => this.verifyAndWrite(first, count, buf, len, expected),
         allocBatch: () => this.allocBatch(),
-        hasReaders: () => this.waiters.length > 0,
         waitingPieces: () => [...new Set(this.waiters.map((w) => Math.floor(w.offset / PIECE_SIZE)))],
         ...(opts.connectTimeoutMs !== undefined ? { connectTimeoutMs: opts.connectTimeoutMs } : {}),
         ...(opts.idleTimeoutMs !== undefined ? { idleTimeoutMs: opts.idleTimeoutMs } : {}),

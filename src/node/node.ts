@@ -533,12 +533,13 @@ export class P2PNode extends EventEmitter implements NodeContext {
   // ------------------------------------------------------------------ fetch (§3.7, §4.4)
 
   /**
-   * Start (or resume) a download. A search result is the usual input.
+   * Start (or resume) a download. A search result is the usual input; `holders` are more holders
+   * of the same content id, all used as sources (swarm; ignored for a legacy download).
    * @returns the Download; call `start()` on it to run it (it is also registered in `downloads`).
    * @throws P2PTubeError ERR_NO_CONTENT_ID for a p2ptube holder without a content id, ERR_BUSY
    *   when another download is writing the same partial file.
    */
-  fetch(r: { name: string; holder: string; contentId?: string | null; size?: number | null; legacy?: boolean; dir?: string }): Download {
+  fetch(r: { name: string; holder: string; holders?: string[]; contentId?: string | null; size?: number | null; legacy?: boolean; dir?: string }): Download {
     const holder = parsePeerId(r.holder)
     const opts: DownloadOptions = {
       name: r.name,
@@ -552,8 +553,12 @@ export class P2PNode extends EventEmitter implements NodeContext {
     if (r.contentId) opts.cid = r.contentId
     if (typeof r.size === 'number') opts.size = r.size
     const key = r.contentId ?? `${r.holder}/${r.name}`
+    const addHolders = (d: Download): Download => {
+      for (const h of r.holders ?? []) if (h !== r.holder) d.addSource(parsePeerId(h))
+      return d
+    }
     const existing = this.downloads.get(key)
-    if (existing && (existing.state === 'downloading' || existing.state === 'queued')) return existing
+    if (existing && (existing.state === 'downloading' || existing.state === 'queued')) return addHolders(existing)
     opts.hasher = this.hasher
     const d = new Download(opts)
     for (const other of this.downloads.values()) {
@@ -561,6 +566,7 @@ export class P2PNode extends EventEmitter implements NodeContext {
         throw new P2PTubeError('ERR_BUSY', `${other.fileName} is already being downloaded into ${other.partPath}`)
       }
     }
+    addHolders(d)
     d.on('data', (_pos: number, n: number) => (this.stats.bytesDown += n))
     // Peers seed what they have watched: a verified download joins the library at once.
     d.once('done', (res: { path: string; sha256: string }) => {

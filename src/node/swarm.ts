@@ -77,9 +77,7 @@ export interface SwarmHost {
    * the first, were good and written (count when all were).
    */
   verifyAndWrite(first: number, count: number, buf: Buffer, len: number, expected: Buffer): Promise<number>
-  /** True while a reader waits for bytes not written yet (pieces then go one by one). */
-  hasReaders?(): boolean
-  /** Distinct piece indices that readers wait for now. */
+  /** Distinct piece indices that readers wait for now (while any, pieces go one by one). */
   waitingPieces?(): number[]
   /** A buffer of BATCH_PIECES × PIECE_SIZE bytes that owns its ArrayBuffer (pooled by the host). */
   allocBatch(): Buffer
@@ -265,7 +263,12 @@ export class Swarm extends EventEmitter {
    * bandwidth instead of half; else RUNS_PER_SOURCE, so setup round trips never idle a holder.
    */
   private slots(): number {
-    return performance.now() - this.lastPriorityAt < STREAMING_MS ? 1 + this.extraSlots : RUNS_PER_SOURCE
+    return this.streaming() ? 1 + this.extraSlots : RUNS_PER_SOURCE
+  }
+
+  /** A player is reading: a prioritize in the last STREAMING_MS. */
+  private streaming(): boolean {
+    return performance.now() - this.lastPriorityAt < STREAMING_MS
   }
 
   /** A slot lent to a priority while a protected run ends (see prioritize). */
@@ -421,7 +424,7 @@ export class Swarm extends EventEmitter {
               if (fill === pieceEnd) {
                 r.next++
                 // Piece 0 goes alone: it holds an MP4's box headers, which may ask for the tail next.
-                if (r.next === runEnd || r.next - batchFirst === BATCH_PIECES || r.next === 1 || this.slots() === 1 || this.host.hasReaders?.()) submit()
+                if (r.next === runEnd || r.next - batchFirst === BATCH_PIECES || r.next === 1 || this.streaming() || this.host.waitingPieces?.().length) submit()
                 if (r.cutAfter !== null && r.next >= r.cutAfter && r.next < runEnd) {
                   if (r.next > batchFirst) submit()
                   this.abortRun(r, 'priority')

@@ -22,6 +22,30 @@ export function encodeFrame(type: string, payload: string | Uint8Array = ''): Bu
   return frame
 }
 
+/** Bytes on the wire for `n` payload bytes sent as REPL frames of `chunkSize` (PROTOCOL.md §4.7). */
+export function chunkFramesLength(n: number, chunkSize = CHUNK_SIZE): number {
+  return n + Math.ceil(n / chunkSize) * HEADER_SIZE
+}
+
+/**
+ * Write the REPL frame headers for `n` payload bytes in frames of `chunkSize` (the last one
+ * shorter) into `out`, leaving the payload slots between them to be filled.
+ * @param out at least chunkFramesLength(n) bytes.
+ * @returns the payload slots, views of `out` in order (e.g. for one readv straight from a file).
+ */
+export function layoutChunkFrames(out: Buffer, n: number, chunkSize = CHUNK_SIZE): Buffer[] {
+  const slots: Buffer[] = []
+  let o = 0
+  for (let i = 0; i < n; i += chunkSize) {
+    const len = Math.min(chunkSize, n - i)
+    out.write('REPL', o, TYPE_SIZE, 'latin1')
+    out.writeUInt32BE(len, o + TYPE_SIZE)
+    slots.push(out.subarray(o + HEADER_SIZE, o + HEADER_SIZE + len))
+    o += HEADER_SIZE + len
+  }
+  return slots
+}
+
 /**
  * Encode `data` as consecutive REPL frames of CHUNK_SIZE bytes (the last one shorter) into one
  * Buffer, so a sender makes one write per block instead of one per chunk (PROTOCOL.md §4.7).
@@ -29,15 +53,11 @@ export function encodeFrame(type: string, payload: string | Uint8Array = ''): Bu
  * @returns Buffer of data.length + 8 bytes per started chunk.
  */
 export function encodeChunkFrames(data: Uint8Array, chunkSize = CHUNK_SIZE): Buffer {
-  const chunks = Math.ceil(data.length / chunkSize)
-  const out = Buffer.allocUnsafe(data.length + chunks * HEADER_SIZE)
-  let o = 0
-  for (let i = 0; i < data.length; i += chunkSize) {
-    const n = Math.min(chunkSize, data.length - i)
-    out.write('REPL', o, TYPE_SIZE, 'latin1')
-    out.writeUInt32BE(n, o + TYPE_SIZE)
-    out.set(data.subarray(i, i + n), o + HEADER_SIZE)
-    o += HEADER_SIZE + n
+  const out = Buffer.allocUnsafe(chunkFramesLength(data.length, chunkSize))
+  let i = 0
+  for (const slot of layoutChunkFrames(out, data.length, chunkSize)) {
+    slot.set(data.subarray(i, i + slot.length))
+    i += slot.length
   }
   return out
 }

@@ -67,11 +67,9 @@ export function createHandlers(c: ActionContext): Handlers {
       return c.playback.playFile(e.path, item.name, item.kind === 'audio')
     }
     const holder = item.holders[0] as string
-    const d = c.node.fetch({ name: item.name, holder, contentId: item.contentId, size: item.size, legacy: item.legacy })
-    // Every holder of the same content id is a source (swarm); a legacy download has one holder.
-    const more = item.contentId && !item.legacy ? item.holders.slice(1) : []
-    for (const h of more) d.addSource(parsePeerId(h))
-    c.say(`${play ? 'fetching and playing' : 'fetching'} ${item.name} from ${more.length ? `${more.length + 1} holders` : holder}`)
+    // Every holder in the row has the same content id: all are sources (swarm).
+    const d = c.node.fetch({ name: item.name, holder, holders: item.holders, contentId: item.contentId, size: item.size, legacy: item.legacy })
+    c.say(`${play ? 'fetching and playing' : 'fetching'} ${item.name} from ${d.sources.length > 1 ? `${d.sources.length} holders` : holder}`)
     d.start().then(
       (r) => c.say(`done: ${item.name}: ${item.contentId ? 'SHA-256 matches the content id' : `SHA-256 ${r.sha256.slice(0, 16)}... (legacy peer: no content id)`}; saved to ${r.path}`, 'ok'),
       (err) => c.say(`${item.name}: ${d.state === 'cancelled' ? 'cancelled' : `failed: ${msg(err)}`}`, d.state === 'cancelled' ? 'warn' : 'error')

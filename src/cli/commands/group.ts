@@ -68,7 +68,7 @@ export async function handler(a: GroupArgs): Promise<number> {
       const { member, revocations } = await admin.revoke(a.name)
       const version = (JSON.parse(revocations.list) as { version: number }).version
       out.event('revoked', { name: member.name, serial: member.serial, version })
-      out.line(`revoked ${member.name} (serial ${member.serial}); revocation list version ${version}: the group tracker hands it out at the next announce`)
+      out.line(`revoked ${member.name} (serial ${member.serial}); revocation list version ${version}: the group tracker pushes it to member nodes now (the others get it at their next announce)`)
       return EXIT.OK
     }
     case 'list': {
