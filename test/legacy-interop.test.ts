@@ -13,7 +13,7 @@ import path from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { exchange, request } from '../src/net/client.ts'
-import { P2PNode, type NodeOptions, type SearchHandle, type SearchResult } from '../src/node/node.ts'
+import { P2PNode, type NodeOptions, type SearchHandle, type SearchResult } from '../src/app/node.ts'
 import type { PeerInfo } from '../src/node/peer-table.ts'
 import { parsePeerId } from '../src/protocol/messages.ts'
 

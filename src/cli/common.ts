@@ -4,14 +4,15 @@
  */
 import path from 'node:path'
 import type { Argv } from 'yargs'
-import { P2PNode, type NodeOptions, type SearchResult } from '../node/node.ts'
+import { P2PNode, type NodeOptions, type SearchResult } from '../app/node.ts'
 import type { Download, DownloadResult } from '../node/download.ts'
 import { StreamServer } from '../node/stream-server.ts'
-import { mdnsOptionsFromEnv } from '../node/mdns.ts'
+import { mdnsOptionsFromEnv } from '../discovery/mdns.ts'
 import { MpvPlayer } from '../player/mpv-player.ts'
 import { parsePeerId } from '../protocol/messages.ts'
 import { loadCredential } from '../group/credential.ts'
-import { formatBytes, type Output } from './output.ts'
+import { formatBytes } from '../text/format.ts'
+import type { Output } from './output.ts'
 
 /** Parsed node options (see nodeOptions). */
 export interface NodeArgs {

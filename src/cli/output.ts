@@ -60,17 +60,3 @@ export class Output {
     if (!this.json && this.err.isTTY) this.err.write('\r\x1b[K')
   }
 }
-
-/** "1.5 MB" style size (decimal units, as file managers show). */
-export function formatBytes(n: number | null | undefined): string {
-  if (n === null || n === undefined) return '?'
-  if (n < 1000) return `${n} B`
-  const units = ['kB', 'MB', 'GB', 'TB']
-  let v = n
-  let i = -1
-  do {
-    v /= 1000
-    i++
-  } while (v >= 1000 && i < units.length - 1)
-  return `${v.toFixed(v < 10 ? 2 : 1)} ${units[i]}`
-}

@@ -6,7 +6,8 @@
  */
 import { EventEmitter } from 'node:events'
 import type { Handler, Refusal, RequestContext } from '../net/server.ts'
-import { GroupTransport, PUBLISHER_TYPES, type PeerIdentity } from '../net/transport.ts'
+import type { PeerIdentity } from '../net/transport.ts'
+import { GroupTransport, PUBLISHER_TYPES } from './transport.ts'
 import type { GroupCredential } from './credential.ts'
 import { Revocations, type RevocationBody } from './revocation.ts'
 

@@ -6,8 +6,8 @@
  */
 import type { Refusal } from '../net/server.ts'
 import type { PeerIdentity } from '../net/transport.ts'
-import { normalizeAddress } from '../handlers/context.ts'
-import { AnnounceLimiter } from '../tracker/announce-limiter.ts'
+import { normalizeAddress } from '../net/address.ts'
+import { TokenBuckets } from '../net/token-bucket.ts'
 
 /** Limits: bursts in requests, rates per second. */
 export interface PeerLimitOptions {
@@ -25,21 +25,21 @@ const QUERY_TYPES: ReadonlySet<string> = new Set(['SRCH', 'QUER'])
 
 /** The buckets of one node. */
 export class PeerLimits {
-  private readonly conns: AnnounceLimiter
-  private readonly queries: AnnounceLimiter
+  private readonly conns: TokenBuckets
+  private readonly queries: TokenBuckets
   /** Requests refused so far. */
   refused = 0
 
   constructor(opts: PeerLimitOptions = {}, private readonly now: () => number = Date.now) {
-    this.conns = new AnnounceLimiter(opts.connectionBurst ?? 512, opts.connectionsPerS ?? 256)
-    this.queries = new AnnounceLimiter(opts.queryBurst ?? 64, opts.queriesPerS ?? 32)
+    this.conns = new TokenBuckets(opts.connectionBurst ?? 512, opts.connectionsPerS ?? 256)
+    this.queries = new TokenBuckets(opts.queryBurst ?? 64, opts.queriesPerS ?? 32)
   }
 
   private key(remoteAddress: string, peer: PeerIdentity | undefined): string {
     return peer ? `member:${peer.serial}` : normalizeAddress(remoteAddress)
   }
 
-  private take(b: AnnounceLimiter, key: string, what: string): Refusal | undefined {
+  private take(b: TokenBuckets, key: string, what: string): Refusal | undefined {
     const t = this.now()
     if (b.size > 4096) b.sweep(t)
     if (b.take(key, t)) return undefined

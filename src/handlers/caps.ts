@@ -1,6 +1,6 @@
 /** CAPS: the capability probe; a legacy peer answers it by closing (PROTOCOL.md §4.1). */
 import { formatCaps } from '../protocol/messages.ts'
 import type { Handler } from '../net/server.ts'
-import type { NodeContext } from './context.ts'
+import type { NodeContext } from '../node/context.ts'
 
 export const capsHandler = (node: NodeContext): Handler => (ctx) => ctx.reply(formatCaps(node.id, node.features))

@@ -6,7 +6,7 @@
 import { MAX_HASHES_PER_FRAME, PIECE_SIZE } from '../protocol/constants.ts'
 import { parseHashRequest } from '../protocol/messages.ts'
 import type { Handler } from '../net/server.ts'
-import type { NodeContext } from './context.ts'
+import type { NodeContext } from '../node/context.ts'
 
 export const hashHandler =
   (node: NodeContext): Handler =>

@@ -9,8 +9,8 @@
 import { ProtocolError } from '../protocol/errors.ts'
 import { parseJoin } from '../protocol/messages.ts'
 import type { Handler } from '../net/server.ts'
-import type { NodeGroup } from '../group/node-group.ts'
-import { normalizeAddress, type NodeContext } from './context.ts'
+import { normalizeAddress } from '../net/address.ts'
+import type { NodeContext } from '../node/context.ts'
 
 export const joinHandler =
   (node: NodeContext): Handler =>
@@ -21,7 +21,7 @@ export const joinHandler =
       throw new ProtocolError('ERR_SPOOFED_ADDRESS', `Join: address ${p.host} is not the connection's address ${normalizeAddress(ctx.remoteAddress)}`)
     }
     if (p.id === node.id) return ctx.error(`Join: peer already inserted ${p.id}`)
-    const group = (node as NodeContext & { group?: NodeGroup | null }).group
+    const group = node.group
     if (group && !(ctx.peer && (await group.isMemberAt(p.id, p, ctx.peer, true)))) {
       throw new ProtocolError('ERR_SPOOFED_ADDRESS', `Join: ${p.id} is not where ${ctx.peer?.name ?? 'the sender'} listens`)
     }

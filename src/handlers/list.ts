@@ -2,7 +2,7 @@
 import { MAX_LIST_PEERS } from '../protocol/constants.ts'
 import { formatListLine } from '../protocol/messages.ts'
 import type { Handler } from '../net/server.ts'
-import type { NodeContext } from './context.ts'
+import type { NodeContext } from '../node/context.ts'
 
 export const listHandler =
   (node: NodeContext): Handler =>

@@ -4,7 +4,7 @@
  */
 import { parseQuer } from '../protocol/messages.ts'
 import type { Handler } from '../net/server.ts'
-import type { NodeContext } from './context.ts'
+import type { NodeContext } from '../node/context.ts'
 
 export const querHandler =
   (node: NodeContext): Handler =>

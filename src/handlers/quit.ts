@@ -7,8 +7,8 @@
  */
 import { ProtocolError } from '../protocol/errors.ts'
 import type { Handler } from '../net/server.ts'
-import type { NodeGroup } from '../group/node-group.ts'
-import { normalizeAddress, type NodeContext } from './context.ts'
+import { normalizeAddress } from '../net/address.ts'
+import type { NodeContext } from '../node/context.ts'
 
 export const quitHandler =
   (node: NodeContext): Handler =>
@@ -19,7 +19,7 @@ export const quitHandler =
     if (p.host !== normalizeAddress(ctx.remoteAddress)) {
       throw new ProtocolError('ERR_SPOOFED_ADDRESS', `Quit: only ${id} itself may remove ${id}`)
     }
-    const group = (node as NodeContext & { group?: NodeGroup | null }).group
+    const group = node.group
     if (group && !(ctx.peer && (await group.isMemberAt(id, p, ctx.peer)))) {
       throw new ProtocolError('ERR_SPOOFED_ADDRESS', `Quit: ${ctx.peer?.name ?? 'the sender'} is not the member at ${id}`)
     }

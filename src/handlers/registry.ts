@@ -2,7 +2,7 @@
 import { MSG } from '../protocol/constants.ts'
 import type { Handler } from '../net/server.ts'
 import { capsHandler } from './caps.ts'
-import type { NodeContext } from './context.ts'
+import type { NodeContext } from '../node/context.ts'
 import { fgetHandler } from './fget.ts'
 import { hashHandler } from './hash.ts'
 import { hitsHandler } from './hits.ts'

@@ -2,7 +2,7 @@
 import { ProtocolError } from '../protocol/errors.ts'
 import { parseResp } from '../protocol/messages.ts'
 import type { Handler } from '../net/server.ts'
-import type { NodeContext } from './context.ts'
+import type { NodeContext } from '../node/context.ts'
 
 export const respHandler =
   (node: NodeContext): Handler =>

@@ -4,7 +4,7 @@
  */
 import { formatRangeMeta, parseRget } from '../protocol/messages.ts'
 import type { Handler } from '../net/server.ts'
-import type { NodeContext } from './context.ts'
+import type { NodeContext } from '../node/context.ts'
 import { serveFile } from './serve-file.ts'
 
 export const rgetHandler =

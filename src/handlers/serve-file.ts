@@ -11,7 +11,7 @@ import { P2PTubeError } from '../protocol/errors.ts'
 import { chunkFramesLength, layoutChunkFrames } from '../protocol/frame.ts'
 import type { RequestContext } from '../net/server.ts'
 import type { LibraryEntry } from '../node/library.ts'
-import type { RateLimiter } from '../node/rate-limiter.ts'
+import type { RateLimiter } from '../net/token-bucket.ts'
 
 const BLOCK = CHUNK_SIZE * 128 // 256 KiB
 const SLOTS = 3

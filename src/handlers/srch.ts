@@ -1,7 +1,7 @@
 /** SRCH: flood search with a query id; ACK "ok" or "dup" (PROTOCOL.md §4.2). */
 import { parseSrch } from '../protocol/messages.ts'
 import type { Handler } from '../net/server.ts'
-import type { NodeContext } from './context.ts'
+import type { NodeContext } from '../node/context.ts'
 
 export const srchHandler =
   (node: NodeContext): Handler =>

@@ -187,7 +187,7 @@ export interface Caps {
   features: string[]
 }
 
-export function formatCaps(id: string, features: string[]): string {
+export function formatCaps(id: string, features: readonly string[]): string {
   return JSON.stringify({ proto: PROTOCOL_NAME, version: PROTOCOL_VERSION, id, features })
 }
 

@@ -5,7 +5,7 @@
  * with ERRO; nothing from such a request is indexed.
  */
 import type { Handler, RequestContext } from '../net/server.ts'
-import { normalizeAddress } from '../handlers/context.ts'
+import { normalizeAddress } from '../net/address.ts'
 import { MAX_CONTROL_REPLY, MSG, TRACKER_HOLDERS_MAX } from '../protocol/constants.ts'
 import { ProtocolError } from '../protocol/errors.ts'
 import { formatPeerId } from '../protocol/messages.ts'

@@ -6,11 +6,11 @@
 import { randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import type { BadInput } from '../net/server.ts'
-import { MdnsDiscovery, type MdnsOptions } from '../node/mdns.ts'
-import { ANNOUNCE_EXPIRY_INTERVALS, DEFAULT_ANNOUNCE_INTERVAL_MS, MIN_ANNOUNCE_INTERVAL_MS } from '../protocol/constants.ts'
+import { MdnsDiscovery, type MdnsOptions } from '../discovery/mdns.ts'
+import { ANNOUNCE_BURST, ANNOUNCE_EXPIRY_INTERVALS, ANNOUNCE_REFILL_PER_S, DEFAULT_ANNOUNCE_INTERVAL_MS, MIN_ANNOUNCE_INTERVAL_MS } from '../protocol/constants.ts'
 import { formatPeerId } from '../protocol/messages.ts'
 import type { TrackerStatus } from '../protocol/tracker-messages.ts'
-import { AnnounceLimiter } from './announce-limiter.ts'
+import { TokenBuckets } from '../net/token-bucket.ts'
 import { TREV } from '../group/node-group.ts'
 import { createTrackerHandlers } from './handlers.ts'
 import { SwarmIndex } from './swarm-index.ts'
@@ -57,7 +57,7 @@ export interface TrackerStats {
  */
 export class Tracker extends EventEmitter {
   readonly index = new SwarmIndex()
-  readonly limiter: AnnounceLimiter
+  readonly limiter: TokenBuckets
   readonly stats: TrackerStats = { announces: 0, registrations: 0, searches: 0, rejected: 0, badInput: 0, expired: 0 }
   readonly intervalMs: number
   readonly expiryMs: number
@@ -84,7 +84,7 @@ export class Tracker extends EventEmitter {
     this.intervalMs = Math.max(MIN_ANNOUNCE_INTERVAL_MS, opts.announceIntervalMs ?? DEFAULT_ANNOUNCE_INTERVAL_MS)
     this.expiryMs = this.intervalMs * ANNOUNCE_EXPIRY_INTERVALS
     this.maxPeersPerHost = opts.maxPeersPerHost ?? 64
-    this.limiter = new AnnounceLimiter(opts.announceBurst, opts.announceRefillPerS)
+    this.limiter = new TokenBuckets(opts.announceBurst ?? ANNOUNCE_BURST, opts.announceRefillPerS ?? ANNOUNCE_REFILL_PER_S)
     this.store = opts.dataDir ? new TrackerStore({ dir: opts.dataDir, log: (level, msg) => this.log(level, msg) }) : null
     this.startedAt = this.now()
     const handlers = createTrackerHandlers(this)

@@ -4,7 +4,7 @@
  * what happened or why not. Long work (network, mpv) runs in the background; nothing here blocks
  * the UI.
  */
-import type { P2PNode } from '../node/node.ts'
+import type { P2PNode } from '../app/node.ts'
 import type { Download } from '../node/download.ts'
 import { parsePeerId } from '../protocol/messages.ts'
 import { completePath, expandPath } from './complete.ts'

@@ -6,7 +6,7 @@
  */
 import blessed, { type Widgets } from 'blessed'
 import type { Download } from '../node/download.ts'
-import type { P2PNode } from '../node/node.ts'
+import type { P2PNode } from '../app/node.ts'
 import { completePrompt, createHandlers, submitPrompt, type ActionContext } from './actions.ts'
 import { Dispatcher, KEYMAP } from './keys.ts'
 import { createLayout, placePanes, type Layout } from './layout.ts'

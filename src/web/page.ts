@@ -4,7 +4,7 @@
  * server with every name HTML-escaped, a search box whose results the script adds with
  * textContent (never innerHTML), and one <video>/<audio>/<img> player.
  */
-import { formatBytes } from '../cli/output.ts'
+import { formatBytes } from '../text/format.ts'
 import type { LibraryEntry } from '../node/library.ts'
 
 /** Escape text for HTML element content and double-quoted attribute values. */

@@ -11,7 +11,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { P2PNode, type NodeOptions } from '../../src/node/node.ts'
+import { P2PNode, type NodeOptions } from '../../src/app/node.ts'
 
 /** Real media from Debian packages (scripts/setup.sh installs them). */
 export const VIDEO_DIR = '/usr/share/lebiniou/vue/media'

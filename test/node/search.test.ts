@@ -1,6 +1,6 @@
 import test from 'ava'
 import { shareWith, startNode, BIG_CLIP, SMALL_CLIP } from '../helpers/nodes.ts'
-import type { P2PNode } from '../../src/node/node.ts'
+import type { P2PNode } from '../../src/app/node.ts'
 
 test('3-node chain A—B—C: TTL 1 stops at B, TTL 2 reaches C, whose holder answers A directly', async (t) => {
   const c = await startNode(t, { shares: [await shareWith(t, [[BIG_CLIP, 'Chain Clip Ünïcode.mp4']])] })

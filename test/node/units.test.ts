@@ -7,7 +7,7 @@ import test from 'ava'
 import fc from 'fast-check'
 import { PeerTable, type PeerInfo } from '../../src/node/peer-table.ts'
 import { RangeSet } from '../../src/node/range-set.ts'
-import { RateLimiter } from '../../src/node/rate-limiter.ts'
+import { RateLimiter } from '../../src/net/token-bucket.ts'
 import { SeenSet } from '../../src/node/seen-set.ts'
 
 /** A clock the test moves by hand. */

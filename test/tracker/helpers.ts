@@ -3,7 +3,7 @@ import type { ExecutionContext } from 'ava'
 import { randomBytes } from 'node:crypto'
 import net from 'node:net'
 import { request, requestText } from '../../src/net/client.ts'
-import type { MdnsOptions } from '../../src/node/mdns.ts'
+import type { MdnsOptions } from '../../src/discovery/mdns.ts'
 import { parseHitList, parseTrackerStatus, type TrackerHit, type TrackerStatus } from '../../src/protocol/tracker-messages.ts'
 import { Tracker, type TrackerOptions } from '../../src/tracker/tracker.ts'
 

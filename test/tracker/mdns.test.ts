@@ -5,7 +5,7 @@
  */
 import test from 'ava'
 import { BIG_CLIP, SMALL_CLIP, sha256File, shareWith, spawnCli, startNode, tempDir } from '../helpers/nodes.ts'
-import { MdnsDiscovery, mdnsOptionsFromEnv, multicastProblem } from '../../src/node/mdns.ts'
+import { MdnsDiscovery, mdnsOptionsFromEnv, multicastProblem } from '../../src/discovery/mdns.ts'
 import { loopbackMdns, mdnsEnv, startTracker, until } from './helpers.ts'
 
 test('two nodes on loopback find each other by mDNS alone and one fetches from the other', async (t) => {

@@ -4,7 +4,7 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { tempDir } from '../helpers/nodes.ts'
 import { formatAnnounce, parseAnnounce, parseHitList } from '../../src/protocol/tracker-messages.ts'
-import { AnnounceLimiter } from '../../src/tracker/announce-limiter.ts'
+import { TokenBuckets } from '../../src/net/token-bucket.ts'
 import { fitResults } from '../../src/tracker/handlers.ts'
 import { TrackerStore } from '../../src/tracker/store.ts'
 import { SwarmIndex } from '../../src/tracker/swarm-index.ts'
@@ -83,7 +83,7 @@ test('tokenize splits on anything but letters and digits', (t) => {
 })
 
 test('limiter: burst, then the refill rate', (t) => {
-  const l = new AnnounceLimiter(3, 2)
+  const l = new TokenBuckets(3, 2)
   t.true(l.take('a', 0))
   t.true(l.take('a', 0))
   t.true(l.take('a', 0))

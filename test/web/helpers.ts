@@ -4,7 +4,7 @@
  */
 import type { ExecutionContext } from 'ava'
 import http from 'node:http'
-import type { P2PNode } from '../../src/node/node.ts'
+import type { P2PNode } from '../../src/app/node.ts'
 import { WebServer, type WebServerOptions } from '../../src/web/http-server.ts'
 
 /** Start a WebServer for `node` on 127.0.0.1, a free port, stopped after the test. */

@@ -11,10 +11,11 @@ import path from 'node:path'
 import readline from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import type { Argv } from 'yargs'
-import { P2PNode } from '../../node/node.ts'
+import { P2PNode } from '../../app/node.ts'
 import { isHeadless } from '../../player/mpv-player.ts'
 import { fetchAndMaybePlay, splitPlayerArgs } from '../common.ts'
-import { EXIT, formatBytes, Output } from '../output.ts'
+import { formatBytes } from '../../text/format.ts'
+import { EXIT, Output } from '../output.ts'
 
 /** Real media installed by ../shared/media/get-real-media.sh (Debian packages). */
 export const DEFAULT_MEDIA = ['/usr/share/lebiniou/vue/media', '/usr/share/scummvm/drascula/audio']

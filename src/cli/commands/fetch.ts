@@ -1,10 +1,11 @@
 /** `p2ptube fetch (CONTENT_ID|NAME) --peer H:P [--play]`: find a holder, download, verify, optionally play. */
 import type { Argv } from 'yargs'
-import type { SearchResult } from '../../node/node.ts'
+import type { SearchResult } from '../../app/node.ts'
 import { findMpv, MpvNotInstalledError, MpvPlayer } from '../../player/mpv-player.ts'
 import { isContentId, parsePeerId } from '../../protocol/messages.ts'
 import { awaitDiscovery, checkNodeArgs, fetchAndMaybePlay, joinAll, makeNode, nodeOptions, onShutdown, pickResult, splitPlayerArgs, type NodeArgs } from '../common.ts'
-import { EXIT, formatBytes, Output } from '../output.ts'
+import { formatBytes } from '../../text/format.ts'
+import { EXIT, Output } from '../output.ts'
 
 export const command = 'fetch <target>'
 export const describe = 'download a file by content id or name (resumes a partial download), optionally playing it in mpv while it downloads'

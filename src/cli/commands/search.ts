@@ -2,7 +2,8 @@
 import type { Argv } from 'yargs'
 import { isContentId } from '../../protocol/messages.ts'
 import { awaitDiscovery, checkNodeArgs, joinAll, makeNode, nodeOptions, type NodeArgs } from '../common.ts'
-import { EXIT, formatBytes, Output } from '../output.ts'
+import { formatBytes } from '../../text/format.ts'
+import { EXIT, Output } from '../output.ts'
 
 export const command = 'search <query..>'
 export const describe = 'search the network for media whose name contains every word of QUERY'

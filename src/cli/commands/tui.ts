@@ -4,7 +4,7 @@
  * prints why and exits 2 instead of drawing into a pipe.
  */
 import type { Argv } from 'yargs'
-import { P2PNode } from '../../node/node.ts'
+import { P2PNode } from '../../app/node.ts'
 import { checkNodeArgs, nodeOptions, nodeOptionsFrom, splitPlayerArgs, type NodeArgs } from '../common.ts'
 import { EXIT } from '../output.ts'
 

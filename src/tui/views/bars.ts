@@ -1,7 +1,7 @@
 /** One-line bars: the header (node, peers, files, rates), playback, the status line, the footer. */
 import type { Widgets } from 'blessed'
 import { footerText } from '../keys.ts'
-import { fit, formatClock, formatRate } from '../format.ts'
+import { fit, formatClock, formatRate } from '../../text/format.ts'
 import type { TuiState } from '../state.ts'
 import { esc, paint, type ViewOptions } from './common.ts'
 

@@ -1,6 +1,6 @@
 /** The library / search results pane: name, kind, size, holders. */
 import type { Widgets } from 'blessed'
-import { fit, formatBytes } from '../format.ts'
+import { fit, formatBytes } from '../../text/format.ts'
 import { visibleItems, type TuiState } from '../state.ts'
 import { esc, innerSize, paint, row, setPaneLabel, windowStart, type ViewOptions } from './common.ts'
 

@@ -1,6 +1,6 @@
 /** The log pane: what the node is doing, newest at the bottom, scrollable (Up/Down when focused). */
 import type { Widgets } from 'blessed'
-import { fit } from '../format.ts'
+import { fit } from '../../text/format.ts'
 import type { TuiState } from '../state.ts'
 import { esc, innerSize, paint, setPaneLabel, type ViewOptions } from './common.ts'
 

@@ -1,6 +1,6 @@
 /** The peers pane: id (= address), how it was found, last seen. */
 import type { Widgets } from 'blessed'
-import { fit, formatAge } from '../format.ts'
+import { fit, formatAge } from '../../text/format.ts'
 import type { TuiState } from '../state.ts'
 import { esc, innerSize, paint, row, setPaneLabel, windowStart, type ViewOptions } from './common.ts'
 

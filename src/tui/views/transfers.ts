@@ -1,6 +1,6 @@
 /** The transfers pane: progress bar, percentage, speed, ETA, sources, state (with the reason). */
 import type { Widgets } from 'blessed'
-import { fit, formatBytes, formatEta, formatRate, progressBar } from '../format.ts'
+import { fit, formatBytes, formatEta, formatRate, progressBar } from '../../text/format.ts'
 import type { TransferRow, TuiState } from '../state.ts'
 import { esc, innerSize, paint, row, setPaneLabel, windowStart, type ViewOptions } from './common.ts'
 

@@ -1,10 +1,21 @@
 /**
- * Pure text formatting for the TUI: sizes, rates, durations, ages, progress bars, column fitting.
- * No blessed, no I/O.
+ * Pure text formatting shared by the CLI, the TUI and the web page: sizes, rates, durations,
+ * ages, progress bars, column fitting. No I/O, no terminal library.
  */
-import { formatBytes } from '../cli/output.ts'
 
-export { formatBytes }
+/** "1.5 MB" style size (decimal units, as file managers show); "?" when unknown. */
+export function formatBytes(n: number | null | undefined): string {
+  if (n === null || n === undefined) return '?'
+  if (n < 1000) return `${n} B`
+  const units = ['kB', 'MB', 'GB', 'TB']
+  let v = n
+  let i = -1
+  do {
+    v /= 1000
+    i++
+  } while (v >= 1000 && i < units.length - 1)
+  return `${v.toFixed(v < 10 ? 2 : 1)} ${units[i]}`
+}
 
 /** "1.20 MB/s"; "-" for 0. */
 export function formatRate(bytesPerSec: number): string {

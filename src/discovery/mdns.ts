@@ -16,6 +16,7 @@ import { readFileSync } from 'node:fs'
 import os from 'node:os'
 import { Bonjour, type Browser, type Service } from 'bonjour-service'
 import { formatPeerId } from '../protocol/messages.ts'
+import type { Discovery } from './discovery.ts'
 
 /** mDNS options. Tests use `{ interface: '127.0.0.1', bind: '0.0.0.0' }` so no packet leaves the machine. */
 export interface MdnsOptions {
@@ -71,7 +72,8 @@ export function multicastProblem(opts: MdnsOptions, routeTable = '/proc/net/rout
  * Publishes one service and browses for the others.
  * Events: 'found' (MdnsFound; first sighting of a service), 'status' (MdnsStatus).
  */
-export class MdnsDiscovery extends EventEmitter {
+export class MdnsDiscovery extends EventEmitter implements Discovery {
+  readonly method = 'mdns'
   private bonjour: Bonjour | null = null
   private browser: Browser | null = null
   private timer: NodeJS.Timeout | null = null

@@ -1,6 +1,9 @@
 /**
- * Token bucket for upload rate limiting (`--rate-limit BYTES_PER_S`).
- * One bucket per node, shared by all its uploads.
+ * Token buckets, the one rate-limiting mechanism of the code base:
+ * - `RateLimiter`: one byte bucket that callers wait on, for the upload cap
+ *   (`--rate-limit BYTES_PER_S`; one per node, shared by all its uploads);
+ * - `TokenBuckets`: request buckets by key that refuse instead of waiting, for per-peer
+ *   connection/query limits of a node and the tracker's announce limit (PROTOCOL.md §7.3).
  */
 
 /** Token bucket; `rate` in bytes/s (0 = unlimited), `burst` in bytes. */
@@ -70,5 +73,53 @@ export class RateLimiter {
         signal?.addEventListener('abort', onAbort, { once: true })
       })
     }
+  }
+}
+
+interface Bucket {
+  tokens: number
+  at: number
+}
+
+/**
+ * Token buckets by key: a key may take `burst` tokens at once, then `perSecond` a second;
+ * beyond that `take` returns false (the caller refuses the request). Times are epoch ms.
+ */
+export class TokenBuckets {
+  private readonly buckets = new Map<string, Bucket>()
+
+  /** @param burst tokens a key holds at most. @param perSecond tokens refilled per second. */
+  constructor(
+    readonly burst: number,
+    readonly perSecond: number
+  ) {}
+
+  /** Take one token. @returns false when the key is over its rate (the request must be refused). */
+  take(key: string, now: number): boolean {
+    let b = this.buckets.get(key)
+    if (!b) this.buckets.set(key, (b = { tokens: this.burst, at: now }))
+    b.tokens = Math.min(this.burst, b.tokens + ((now - b.at) / 1000) * this.perSecond)
+    b.at = now
+    if (b.tokens < 1) return false
+    b.tokens -= 1
+    return true
+  }
+
+  /** Milliseconds until `key` has a token again (0 when it has one). */
+  waitMs(key: string, now: number): number {
+    const b = this.buckets.get(key)
+    if (!b) return 0
+    const tokens = Math.min(this.burst, b.tokens + ((now - b.at) / 1000) * this.perSecond)
+    return tokens >= 1 ? 0 : Math.ceil(((1 - tokens) / this.perSecond) * 1000)
+  }
+
+  /** Forget buckets that have refilled completely (they hold no information). */
+  sweep(now: number): void {
+    for (const [k, b] of this.buckets) if (b.tokens + ((now - b.at) / 1000) * this.perSecond >= this.burst) this.buckets.delete(k)
+  }
+
+  /** Keys with a bucket now. */
+  get size(): number {
+    return this.buckets.size
   }
 }

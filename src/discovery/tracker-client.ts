@@ -19,17 +19,28 @@ import {
   parseRegisterReply,
   type AnnouncedFile
 } from '../protocol/tracker-messages.ts'
-import type { Library } from './library.ts'
-import type { PeerSource, PeerTable } from './peer-table.ts'
+import type { Discovery } from './discovery.ts'
+
+/** What the client announces: the node's shared files and their change events. */
+export interface SharedCatalog {
+  /** Every shared file; entries without a content id yet are not announced. */
+  entries(): Iterable<{ cid?: string | undefined; name: string; size: number; kind: string }>
+  /** 'added' and 'hashed' fire when the catalog changes. */
+  on(event: 'added' | 'hashed', listener: () => void): unknown
+  off(event: 'added' | 'hashed', listener: () => void): unknown
+}
 
 /** What the client needs of its node. */
 export interface TrackedNode {
+  /** Own peer id "host:port". */
   readonly id: string
+  /** Listening port. */
   readonly port: number
-  readonly library: Library
-  readonly peers: PeerTable
-  readonly features: string[]
-  join(address: string, hops?: number, source?: PeerSource): Promise<number>
+  readonly library: SharedCatalog
+  readonly peers: { readonly full: boolean; has(id: string): boolean }
+  readonly features: readonly string[]
+  /** Join a peer the tracker listed (one hop). */
+  join(address: string, hops?: number, source?: 'tracker'): Promise<number>
   log(level: 'debug' | 'info' | 'warn' | 'error', msg: string): void
 }
 
@@ -63,7 +74,8 @@ export type TrackerState = 'idle' | 'online' | 'down' | 'stopped'
 const ANNOUNCE_BUDGET = (REQUEST_LIMITS.TANN ?? 65536) - 512
 
 /** Events: 'state' (TrackerState, reason), 'synced' (version: library fully announced). */
-export class TrackerClient extends EventEmitter {
+export class TrackerClient extends EventEmitter implements Discovery {
+  readonly method = 'tracker'
   readonly endpoint: Endpoint
   state: TrackerState = 'idle'
   /** Announce interval the tracker asked for (ms); the retry delay until it has told us. */

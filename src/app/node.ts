@@ -1,5 +1,6 @@
 /**
- * A p2ptube node: the TCP server, peer table, library, flood search and downloads
+ * A p2ptube node, the composition root: it builds a node from its parts (src/node), its message
+ * handlers (src/handlers) and its discovery methods (src/discovery), and owns their lifecycle
  * (docs/PROTOCOL.md). Interoperates with legacy btpeer peers (../shared/reference/btpeer-wire.md).
  */
 import { randomBytes } from 'node:crypto'
@@ -13,7 +14,8 @@ import type { GroupCredential } from '../group/credential.ts'
 import { NodeGroup, TREV } from '../group/node-group.ts'
 import { PeerLimits, type PeerLimitOptions } from '../group/peer-limits.ts'
 import { createHandlers } from '../handlers/registry.ts'
-import { normalizeAddress, type NodeContext } from '../handlers/context.ts'
+import { normalizeAddress } from '../net/address.ts'
+import type { NodeContext } from '../node/context.ts'
 import { CONNECT_TIMEOUT_MS, DEFAULT_TTL, LEGACY_REPEAT_MS, MAX_HITS, MAX_HOPS, MAX_LEGACY_RESPONSES, MAX_LIST_PEERS, MAX_NAME_LENGTH, MAX_QUERY_LENGTH, MAX_TTL, MSG, QUERY_ID_BYTES, REQUEST_LIMITS, SEEN_SET_SIZE, SEEN_TTL_MS } from '../protocol/constants.ts'
 import { P2PTubeError } from '../protocol/errors.ts'
 import {
@@ -31,14 +33,14 @@ import {
   type LegacyResponse,
   type Search
 } from '../protocol/messages.ts'
-import { Download, type DownloadOptions } from './download.ts'
-import { HashWorker } from './hash-worker.ts'
-import { Library } from './library.ts'
-import { MdnsDiscovery, type MdnsFound, type MdnsOptions } from './mdns.ts'
-import { PeerTable, type PeerInfo, type PeerSource } from './peer-table.ts'
-import { RateLimiter } from './rate-limiter.ts'
-import { SeenSet } from './seen-set.ts'
-import { TrackerClient } from './tracker-client.ts'
+import { Download, type DownloadOptions } from '../node/download.ts'
+import { HashWorker } from '../node/hash-worker.ts'
+import { Library } from '../node/library.ts'
+import { MdnsDiscovery, type MdnsFound, type MdnsOptions } from '../discovery/mdns.ts'
+import { PeerTable, type PeerInfo, type PeerSource } from '../node/peer-table.ts'
+import { RateLimiter } from '../net/token-bucket.ts'
+import { SeenSet } from '../node/seen-set.ts'
+import { TrackerClient } from '../discovery/tracker-client.ts'
 
 /** Node options. Sizes in bytes, times in ms. */
 export interface NodeOptions {

@@ -1,11 +1,13 @@
 /**
- * What message handlers may use of their node. The node implements it; handlers stay free of
- * sockets and timers beyond their RequestContext.
+ * What message handlers may use of their node: the complete, narrow contract between a node's
+ * parts and src/handlers. The node (src/app/node.ts) implements it; handlers stay free of
+ * sockets and timers beyond their RequestContext, and never see the concrete node class.
  */
+import type { RateLimiter } from '../net/token-bucket.ts'
+import type { NodeGroup } from '../group/node-group.ts'
 import type { Hits, LegacyQuery, LegacyResponse, Search } from '../protocol/messages.ts'
-import type { Library } from '../node/library.ts'
-import type { PeerTable } from '../node/peer-table.ts'
-import type { RateLimiter } from '../node/rate-limiter.ts'
+import type { Library } from './library.ts'
+import type { PeerTable } from './peer-table.ts'
 
 export interface NodeContext {
   /** Own peer id "host:port". */
@@ -25,10 +27,7 @@ export interface NodeContext {
   /** Count bytes of file data sent (for up-rate displays). */
   countUpload(bytes: number): void
   /** Features named in CAPS. */
-  readonly features: string[]
-}
-
-/** "::ffff:127.0.0.1" → "127.0.0.1". */
-export function normalizeAddress(a: string): string {
-  return a.startsWith('::ffff:') ? a.slice(7) : a
+  readonly features: readonly string[]
+  /** Private group membership (JOIN/QUIT member checks), or null for a plain node. */
+  readonly group: Pick<NodeGroup, 'isMemberAt'> | null
 }

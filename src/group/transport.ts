@@ -1,0 +1,224 @@
+/**
+ * The private group's transport (docs/PROTOCOL.md §8): mutual TLS 1.3 between members, with
+ * certificates issued by the group CA, checked against the group's revocation list on every
+ * connection; open connections of a member revoked later are closed.
+ */
+import { EventEmitter } from 'node:events'
+import type net from 'node:net'
+import tls from 'node:tls'
+import { onReadOption, type DialOptions, type PeerIdentity, type Transport } from '../net/transport.ts'
+import { REQUEST_TIMEOUT_MS } from '../protocol/constants.ts'
+import { P2PTubeError } from '../protocol/errors.ts'
+import type { GroupCredential } from './credential.ts'
+import { normSerial, parseClaims } from './pki.ts'
+import type { Revocations } from './revocation.ts'
+
+/** Requests whose answer is file data: only a publisher may serve them (§8.3). */
+export const PUBLISHER_TYPES: ReadonlySet<string> = new Set(['RGET', 'FGET', 'HASH'])
+
+/** Event a group socket emits once the handshake is done and the peer checked. */
+export const GROUP_READY = 'p2ptube:secure'
+
+/** TLS 1.3 suites in order of preference (AES-128-GCM first: fastest with AES-NI). */
+const CIPHERS = 'TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256'
+
+/**
+ * The group transport. Events: 'refused' ({ remoteAddress, reason }) for every connection
+ * refused (handshake failure, not a member, revoked), 'revoked-closed' (PeerIdentity) when an
+ * open connection is closed because its member was revoked.
+ */
+export class GroupTransport extends EventEmitter implements Transport {
+  readonly kind = 'group' as const
+  readonly readyEvent = GROUP_READY
+  private readonly ids = new WeakMap<net.Socket, PeerIdentity>()
+  private readonly open = new Set<tls.TLSSocket>()
+
+  /**
+   * @param cred this member's credential (key, certificate, group CA).
+   * @param revocations the revocation list in force; when it changes, open connections of newly
+   *   revoked members are closed.
+   */
+  constructor(
+    readonly cred: GroupCredential,
+    readonly revocations: Revocations,
+    private readonly handshakeTimeoutMs = REQUEST_TIMEOUT_MS
+  ) {
+    super()
+    revocations.on('update', () => this.closeRevoked())
+  }
+
+  private get tlsOptions(): tls.SecureContextOptions & tls.CommonConnectionOptions {
+    return { key: this.cred.key, cert: this.cred.cert, ca: [this.cred.ca], minVersion: 'TLSv1.3', ciphers: CIPHERS }
+  }
+
+  /** One client context for every dial (parsing the key and certificates per connection costs ~1 ms). */
+  private clientContext: tls.SecureContext | null = null
+  /**
+   * TLS 1.3 session tickets by "host:port": a resumed handshake skips the certificate signatures
+   * (a swarm download opens one connection per 4 MiB run). The peer's certificate comes from the
+   * session and is checked (group, revocation, rights) as on a full handshake.
+   */
+  private readonly sessions = new Map<string, { ticket: Buffer; id: PeerIdentity }>()
+
+  /** Check a handshaken socket's peer: group member, not revoked. @returns why not, or the identity. */
+  private check(socket: tls.TLSSocket): PeerIdentity | string {
+    if (!socket.authorized) return `certificate not accepted: ${String(socket.authorizationError)}`
+    const c = socket.getPeerCertificate()
+    const claims = parseClaims(c?.subjectaltname)
+    if (!claims) return 'certificate carries no p2ptube member claims'
+    if (claims.group !== this.cred.group) return `member of group ${claims.group}, not ${this.cred.group}`
+    const serial = normSerial(c.serialNumber)
+    if (this.revocations.has(serial)) return `${claims.name}'s credential (serial ${serial}) is revoked`
+    return { ...claims, serial }
+  }
+
+  private checkIdentity(id: PeerIdentity): PeerIdentity | string {
+    return this.revocations.has(id.serial) ? `${id.name}'s credential (serial ${id.serial}) is revoked` : id
+  }
+
+  private track(socket: tls.TLSSocket, id: PeerIdentity): void {
+    this.ids.set(socket, id)
+    this.open.add(socket)
+    socket.once('close', () => this.open.delete(socket))
+  }
+
+  private refused(remoteAddress: string | undefined, reason: string): void {
+    this.emit('refused', { remoteAddress: remoteAddress ?? '?', reason })
+  }
+
+  /** Close every open connection whose member is now revoked. @returns how many. */
+  closeRevoked(): number {
+    let n = 0
+    for (const s of this.open) {
+      const id = this.ids.get(s)
+      if (id && this.revocations.has(id.serial)) {
+        this.open.delete(s)
+        s.destroy()
+        n++
+        this.emit('revoked-closed', id)
+      }
+    }
+    return n
+  }
+
+  /** Open (authenticated) connections now, both directions. */
+  get openConnections(): number {
+    return this.open.size
+  }
+
+  connect(to: { host: string; port: number }, opts: DialOptions = {}): net.Socket {
+    this.clientContext ??= tls.createSecureContext(this.tlsOptions)
+    const key = `${to.host}:${to.port}`
+    const socket = tls.connect({
+      secureContext: this.clientContext,
+      minVersion: 'TLSv1.3',
+      host: to.host,
+      port: to.port,
+      ...(this.sessions.has(key) ? { session: this.sessions.get(key)!.ticket } : {}),
+      ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
+      ...(opts.readBuffer ? { onread: onReadOption(opts.readBuffer) } : {}),
+      // Members are named by their certificate, not by a host name: the CA check is the identity check.
+      checkServerIdentity: () => undefined
+    })
+    if (opts.noDelay) socket.setNoDelay(true)
+    const resumed = this.sessions.get(key)
+    socket.on('session', (ticket: Buffer) => {
+      const id = this.ids.get(socket)
+      if (!id) return
+      if (this.sessions.size >= 1024 && !this.sessions.has(key)) this.sessions.delete(this.sessions.keys().next().value as string)
+      this.sessions.set(key, { ticket, id })
+    })
+    socket.once('secureConnect', () => {
+      // A resumed session proves the server is the one verified on the full handshake; Node
+      // does not expose its certificate again on the client side, so the identity is the saved one.
+      const id = socket.isSessionReused() && resumed ? this.checkIdentity(resumed.id) : this.check(socket)
+      if (typeof id === 'string') {
+        this.refused(to.host, id)
+        return void socket.destroy(new P2PTubeError(id.includes('revoked') ? 'ERR_REVOKED' : 'ERR_NOT_MEMBER', `${to.host}:${to.port}: ${id}`))
+      }
+      if (opts.type && PUBLISHER_TYPES.has(opts.type) && !id.publish) {
+        this.refused(to.host, `${id.name} may not publish`)
+        return void socket.destroy(new P2PTubeError('ERR_NOT_PUBLISHER', `${to.host}:${to.port} is ${id.name}, who may not publish: its files are not taken`))
+      }
+      this.track(socket, id)
+      socket.emit(GROUP_READY)
+    })
+    return socket
+  }
+
+  createServer(onConnection: (socket: net.Socket) => void, opts: { allowHalfOpen?: boolean } = {}): net.Server {
+    const server = tls.createServer(
+      { ...this.tlsOptions, requestCert: true, rejectUnauthorized: true, handshakeTimeout: this.handshakeTimeoutMs, allowHalfOpen: opts.allowHalfOpen ?? false },
+      (socket) => {
+        const id = this.check(socket)
+        if (typeof id === 'string') {
+          this.refused(socket.remoteAddress, id)
+          return void socket.destroy()
+        }
+        this.track(socket, id)
+        onConnection(socket)
+      }
+    )
+    server.on('tlsClientError', (err: Error & { code?: string }, socket: tls.TLSSocket) => {
+      this.refused(socket.remoteAddress, err.code ?? err.message)
+      socket.destroy()
+    })
+    // Connections still in their handshake are not the owner's to see: close() ends them too,
+    // or it would wait for the handshake timeout.
+    const raw = new Set<net.Socket>()
+    server.on('connection', (s: net.Socket) => {
+      raw.add(s)
+      s.once('close', () => raw.delete(s))
+    })
+    const close = server.close.bind(server)
+    server.close = (cb?: (err?: Error) => void) => {
+      close(cb)
+      for (const s of raw) s.destroy()
+      return server
+    }
+    return server
+  }
+
+  peerOf(socket: net.Socket): PeerIdentity | undefined {
+    return this.ids.get(socket)
+  }
+
+  /**
+   * Who listens at `to`: dial, complete the handshake, read the verified identity, send PING
+   * (answered by a close) and hang up.
+   * @throws P2PTubeError ERR_CONNECT / ERR_NOT_MEMBER / ERR_REVOKED, TimeoutError semantics as
+   *   P2PTubeError ERR_TIMEOUT after `timeoutMs`.
+   */
+  identify(to: { host: string; port: number }, timeoutMs = REQUEST_TIMEOUT_MS): Promise<PeerIdentity> {
+    return new Promise((resolve, reject) => {
+      const socket = this.connect(to)
+      const timer = setTimeout(() => {
+        socket.destroy()
+        reject(new P2PTubeError('ERR_TIMEOUT', `${to.host}:${to.port}: no TLS handshake within ${timeoutMs} ms`))
+      }, timeoutMs)
+      socket.once(GROUP_READY, () => {
+        clearTimeout(timer)
+        const id = this.ids.get(socket) as PeerIdentity
+        socket.end(PING_FRAME)
+        socket.resume()
+        resolve(id)
+      })
+      socket.once('error', (err: NodeJS.ErrnoException) => {
+        clearTimeout(timer)
+        reject(err instanceof P2PTubeError ? err : new P2PTubeError('ERR_CONNECT', `cannot connect to ${to.host}:${to.port}: ${err.code ?? err.message}`))
+      })
+      socket.once('close', () => {
+        clearTimeout(timer)
+        reject(new P2PTubeError('ERR_CONNECTION_CLOSED', `${to.host}:${to.port} closed before the handshake ended`))
+      })
+    })
+  }
+}
+
+/** A PING frame: type "PING", length 0 (PROTOCOL.md §3.8). */
+const PING_FRAME = Buffer.from('PING\0\0\0\0', 'latin1')
+
+/** The group transport for a credential, enforcing `revocations`. */
+export function groupTransport(cred: GroupCredential, revocations: Revocations): GroupTransport {
+  return new GroupTransport(cred, revocations)
+}
