@@ -9,7 +9,7 @@ import { PIECE_SIZE } from '../protocol/constants.ts'
 import { P2PTubeError } from '../protocol/errors.ts'
 import type { HashWorker } from './hash-worker.ts'
 import type { PartFile } from './part-file.ts'
-import { BATCH_PIECES } from './swarm.ts'
+import { BATCH_PIECES } from './range-client.ts'
 
 /** Batch buffers (1 MiB each) kept for reuse. */
 const MAX_POOLED_BATCHES = 12
