@@ -2,74 +2,14 @@
  * SHA-256 and disk writes off the main thread: piece verification against a hash list, the
  * in-order whole-file hash and the write of verified pieces run on a worker thread (one hop per
  * batch of pieces, no thread-pool round trip per write), so the event loop only moves bytes.
- * The worker code is plain JavaScript evaluated in the worker (no TypeScript loader needed there).
+ * The worker is hash-worker-thread.js, plain JavaScript loaded by URL (no TypeScript loader
+ * needed there; `npm run build` copies it into dist/).
  */
 import { Worker } from 'node:worker_threads'
 import { P2PTubeError } from '../protocol/errors.ts'
 
-const WORKER_SOURCE = `
-const { parentPort } = require('node:worker_threads')
-const { createHash } = require('node:crypto')
-const fs = require('node:fs')
-const files = new Map()
-function writeAll(f, buf, pos, done) {
-  fs.write(f.fd, buf, 0, buf.length, pos, (err, n) => {
-    if (err) return done(err)
-    if (n < buf.length) return writeAll(f, buf.subarray(n), pos + n, done)
-    done(null)
-  })
-}
-// Close a file's handle once its writes in flight are done.
-function closeFile(key) {
-  const f = files.get(key)
-  files.delete(key)
-  if (!f || f.fd < 0) return
-  const close = () => { try { fs.closeSync(f.fd) } catch {} }
-  if (f.writes) f.closing = close
-  else close()
-}
-parentPort.on('message', (m) => {
-  if (m.op === 'open') {
-    let fd = -1
-    try { if (m.path) fd = fs.openSync(m.path, 'r+') } catch (err) { fd = -1 }
-    files.set(m.file, { hash: createHash('sha256'), pos: m.pos || 0, fd, writes: 0, closing: null })
-    return
-  }
-  if (m.op === 'close') return closeFile(m.file)
-  const f = files.get(m.file)
-  if (m.op === 'pieces') {
-    const data = Buffer.from(m.buf, 0, m.len)
-    const expected = Buffer.from(m.expected)
-    let good = 0
-    for (let o = 0; o < m.len; o += m.pieceSize) {
-      const digest = createHash('sha256').update(data.subarray(o, Math.min(o + m.pieceSize, m.len))).digest()
-      if (!digest.equals(expected.subarray(good * 32, good * 32 + 32))) break
-      good++
-    }
-    const goodLen = Math.min(good * m.pieceSize, m.len)
-    const reply = (error) => parentPort.postMessage({ id: m.id, ok: true, good, error, pos: f ? f.pos : 0, buf: m.buf }, [m.buf])
-    if (goodLen > 0 && f) {
-      if (m.offset === f.pos) { f.hash.update(data.subarray(0, goodLen)); f.pos += goodLen }
-      if (f.fd < 0) return reply('ENOENT the download file is not open')
-      // The write runs on the thread pool while the next batch is hashed here.
-      f.writes++
-      writeAll(f, data.subarray(0, goodLen), m.offset, (err) => {
-        f.writes--
-        reply(err ? (err.code || '') + ' ' + err.message : null)
-        if (!f.writes && f.closing) f.closing()
-      })
-      return
-    }
-    reply(null)
-  } else if (m.op === 'data') {
-    if (f && m.offset === f.pos) { f.hash.update(Buffer.from(m.buf, 0, m.len)); f.pos += m.len }
-    parentPort.postMessage({ id: m.id, ok: true, pos: f ? f.pos : 0, buf: m.buf }, [m.buf])
-  } else if (m.op === 'digest') {
-    parentPort.postMessage({ id: m.id, ok: true, pos: f ? f.pos : 0, hex: f ? f.hash.digest('hex') : '' })
-    closeFile(m.file)
-  }
-})
-`
+/** The worker's module, next to this file in src/ and in dist/. */
+const WORKER_URL = new URL('./hash-worker-thread.js', import.meta.url)
 
 interface WorkerReply {
   ok: boolean
@@ -107,7 +47,7 @@ export class HashWorker {
 
   private get w(): Worker {
     if (!this.worker) {
-      this.worker = new Worker(WORKER_SOURCE, { eval: true })
+      this.worker = new Worker(WORKER_URL)
       this.worker.unref()
       this.worker.on('message', (m: WorkerReply & { id: number }) => {
         const r = this.pending.get(m.id)

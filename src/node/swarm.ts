@@ -4,43 +4,23 @@
  * several runs in flight per holder (p-queue), each piece checked against the holder's hash list
  * before it is written. The newest player offset goes first, to the fastest holder; a holder that
  * stalls or disappears has its runs re-assigned; a holder that sends a bad piece is dropped.
+ * The choices are PiecePicker's (piece-picker.ts); the requests are fetchHashes (hash-client.ts)
+ * and RangeRequest (range-client.ts). This file drives them: holders, timers, outcomes.
  */
 import { EventEmitter } from 'node:events'
 import PQueue from 'p-queue'
-import { exchange, type Endpoint } from '../net/client.ts'
+import type { Endpoint } from '../net/client.ts'
 import type { Transport } from '../net/transport.ts'
-import { CHUNK_SIZE, MAX_ERROR_REPLY, MAX_FILE_SIZE, MAX_HASHES_PER_FRAME, MAX_META_REPLY, MSG, PIECE_SIZE } from '../protocol/constants.ts'
+import { PIECE_SIZE } from '../protocol/constants.ts'
 import { IntegrityError, P2PTubeError, ProtocolError, RemoteError } from '../protocol/errors.ts'
-import type { FramePolicy } from '../protocol/frame.ts'
-import { formatRget, parseHashMeta, parseRangeMeta } from '../protocol/messages.ts'
+import { fetchHashes } from './hash-client.ts'
+import { PiecePicker, RUN_PIECES, RUNS_PER_SOURCE, STREAMING_MS } from './piece-picker.ts'
+import { BATCH_PIECES, RangeRequest, type Run as RangeRun } from './range-client.ts'
 
-/** Pieces in one run (one RGET) at most: 64 MiB (a run costs the holder ~3 ms to set up; streaming cuts runs as the player needs). */
-export const RUN_PIECES = 1024
-/** Runs in flight per holder (pipelined ranges, so latency does not cap speed). */
-export const RUNS_PER_SOURCE = 2
-/** A download counts as being watched this long after a player's read was prioritized, ms. */
-export const STREAMING_MS = 10_000
+export { BATCH_PIECES, RUN_PIECES, RUNS_PER_SOURCE, STREAMING_MS }
+
 /** A run that delivers nothing for this long is re-assigned, ms. */
 export const STALL_MS = 5000
-/** Bytes of the one buffer a run's socket reads into (reused: no allocation per read). */
-const READ_BUFFER = 256 * 1024
-/**
- * Pieces handed to the download (checked and written on the hash worker) in one batch, unless a
- * player is reading: then every piece goes alone, as soon as it is complete. One batch is one
- * worker round trip and one write: 1 MiB instead of 16 × 64 KiB.
- */
-export const BATCH_PIECES = 16
-/** Batches per run handed over but not yet written before reading pauses (4 MiB). */
-const MAX_PENDING_BATCHES = 4
-
-// Frame policies of an RGET reply, allocated once (the decoder asks for every 2 KiB frame).
-const ERRO_POLICY: FramePolicy = { maxLength: MAX_ERROR_REPLY }
-const META_POLICY: FramePolicy = { maxLength: MAX_META_REPLY }
-const DATA_POLICY: FramePolicy = { maxLength: CHUNK_SIZE, stream: true }
-
-const MISSING = 0
-const INFLIGHT = 1
-const HAVE = 2
 
 /** One holder of the content. `rate` is an EWMA in bytes/s. */
 export interface Source extends Endpoint {
@@ -55,17 +35,9 @@ export interface Source extends Endpoint {
   corrupt: boolean
 }
 
-interface Run {
+/** A run and the holder it is asked from. */
+interface Run extends RangeRun {
   source: Source
-  first: number
-  count: number
-  /** Next piece index expected from this run. */
-  next: number
-  lastData: number
-  /** Cut the run (for a priority elsewhere) once `next` reaches this piece. */
-  cutAfter: number | null
-  abort: AbortController
-  reason: 'priority' | 'stall' | 'bad' | 'cancel' | null
 }
 
 /** What the swarm needs from its download. */
@@ -94,18 +66,23 @@ export interface SwarmHost {
 export class Swarm extends EventEmitter {
   readonly sources = new Map<string, Source>()
   size = 0
-  pieceCount = 0
   hashes: Buffer | null = null
-  private state = new Uint8Array(0)
-  private priority: number | null = null
-  private cursor = 0
+  private readonly picker = new PiecePicker()
   private done: { resolve: () => void; reject: (e: Error) => void } | null = null
   private lastError: Error | null = null
+  private failed: Error | null = null
   private ticker: NodeJS.Timeout | null = null
   private stopped = false
+  private lastTick = performance.now()
+  private readonly lastReceived = new Map<string, number>()
 
   constructor(private readonly host: SwarmHost) {
     super()
+  }
+
+  /** Pieces in the file (0 until loadHashes()). */
+  get pieceCount(): number {
+    return this.picker.pieceCount
   }
 
   /** Add a holder; it starts taking runs at once when the swarm is running. */
@@ -116,24 +93,25 @@ export class Swarm extends EventEmitter {
     if (this.done) this.pump()
   }
 
-  /** Holders still in use. */
+  /** Holders still in use, fastest first. */
   usable(): Source[] {
     return [...this.sources.values()].filter((s) => !s.dropped).sort((a, b) => b.rate - a.rate)
   }
 
   /**
-   * Get the size and the piece hash list from the first holder that answers HASH.
-   * @throws the last holder's error when none answers.
+   * Get the size and the piece hash list from the first holder that answers HASH (a holder that
+   * does not is dropped).
+   * @param knownSize bytes, when the caller knows it: a holder saying otherwise is dropped.
+   * @throws the last holder's error when none answers; P2PTubeError ERR_NO_SOURCES when none is known.
    */
   async loadHashes(knownSize: number | undefined): Promise<void> {
     for (const s of this.usable()) {
       try {
-        const { size, hashes } = await this.fetchHashes(s)
+        const { size, hashes } = await fetchHashes(s, this.host.cid, this.host)
         if (knownSize !== undefined && size !== knownSize) throw new ProtocolError('ERR_BAD_REPLY', `holder ${s.id} says ${size} bytes, expected ${knownSize}`)
         this.size = size
         this.hashes = hashes
-        this.pieceCount = Math.ceil(size / PIECE_SIZE)
-        this.state = new Uint8Array(this.pieceCount)
+        this.picker.setPieceCount(Math.ceil(size / PIECE_SIZE))
         this.emit('size', size)
         return
       } catch (err) {
@@ -144,49 +122,20 @@ export class Swarm extends EventEmitter {
     throw this.lastError ?? new P2PTubeError('ERR_NO_SOURCES', 'no holder to fetch from')
   }
 
-  private async fetchHashes(s: Source): Promise<{ size: number; hashes: Buffer }> {
-    let meta: ReturnType<typeof parseHashMeta> | null = null
-    const parts: Buffer[] = []
-    let got = 0
-    let remote: RemoteError | null = null
-    await exchange(
-      s,
-      MSG.HASH,
-      JSON.stringify({ cid: this.host.cid }),
-      {
-        policy: (t): FramePolicy | undefined => (t === MSG.ERRO ? { maxLength: MAX_ERROR_REPLY } : t === MSG.REPL ? { maxLength: meta ? MAX_HASHES_PER_FRAME * 32 : MAX_META_REPLY } : undefined),
-        frame: (t, p) => {
-          if (t === MSG.ERRO) return void (remote = new RemoteError(p.toString('utf8')))
-          if (!meta) {
-            meta = parseHashMeta(p)
-            if (meta.cid !== this.host.cid || meta.pieceSize !== PIECE_SIZE || meta.size > MAX_FILE_SIZE || meta.pieces !== Math.ceil(meta.size / PIECE_SIZE)) {
-              throw new ProtocolError('ERR_BAD_REPLY', `holder ${s.id} sent a hash list for another file or piece size`)
-            }
-            return
-          }
-          if (p.length % 32 !== 0 || got + p.length > meta.pieces * 32) throw new ProtocolError('ERR_BAD_REPLY', `holder ${s.id} sent a malformed hash list`)
-          parts.push(p)
-          got += p.length
-        }
-      },
-      { connectTimeoutMs: this.host.connectTimeoutMs, idleTimeoutMs: this.host.idleTimeoutMs, transport: this.host.transport }
-    )
-    if (remote) throw remote
-    const m = meta as ReturnType<typeof parseHashMeta> | null
-    if (!m || got !== m.pieces * 32) throw new ProtocolError('ERR_BAD_REPLY', `holder ${s.id} sent an incomplete hash list`)
-    return { size: m.size, hashes: Buffer.concat(parts) }
-  }
-
-  /** Mark pieces already on disk (a resume). */
+  /** Mark a piece already on disk (a resume). */
   markHave(index: number): void {
-    this.state[index] = HAVE
+    this.picker.markHave(index)
   }
 
   has(index: number): boolean {
-    return this.state[index] === HAVE
+    return this.picker.has(index)
   }
 
-  /** Fetch every missing piece. Resolves when all are written; rejects when no holder is left. */
+  /**
+   * Fetch every missing piece. Resolves when all are written; rejects with IntegrityError when
+   * every holder sent corrupt pieces, P2PTubeError ERR_NO_SOURCES when no holder is left, or a
+   * local failure (ERR_WRITE, ERR_HASH_WORKER).
+   */
   run(): Promise<void> {
     return new Promise((resolve, reject) => {
       this.done = { resolve, reject }
@@ -204,8 +153,6 @@ export class Swarm extends EventEmitter {
     this.done?.reject(err)
   }
 
-  private failed: Error | null = null
-
   /** Stop every run (the partial file stays). */
   stop(): void {
     this.stopped = true
@@ -213,66 +160,15 @@ export class Swarm extends EventEmitter {
     for (const s of this.sources.values()) for (const r of s.runs) this.abortRun(r, 'cancel')
   }
 
-  /** The player needs `offset`: fetch its piece next, on the fastest holder. */
+  /** The player needs byte `offset`: fetch its piece next, on the fastest holder (PiecePicker.prioritize). */
   prioritize(offset: number): void {
-    if (!this.pieceCount) {
-      this.priority = Math.floor(offset / PIECE_SIZE)
-      return
-    }
-    const p = Math.min(Math.floor(offset / PIECE_SIZE), this.pieceCount - 1)
-    if (this.state[p] === HAVE) return
-    let freed = false
-    for (const s of this.sources.values()) {
-      for (const r of s.runs) {
-        if (r.reason || p < r.first || p >= r.first + r.count) continue
-        if (p - r.next < 4) return // about to arrive
-        this.abortRun(r, 'priority') // cut the run: p is picked again at once
-        freed = true
-      }
-    }
-    this.priority = p
-    this.cursor = p
-    this.lastPriorityAt = performance.now()
     const fastest = this.usable()[0]
-    const live = fastest ? [...fastest.runs].filter((r) => !r.reason) : []
-    if (!freed && fastest && live.length >= this.slots()) {
-      // Free a slot on the fastest holder: cut its live run farthest from p. A run whose very next
-      // piece another reader waits for is cut only after delivering it (mpv reads an MP4's tail,
-      // its moov, and its head at once: cutting one for the other would starve it); meanwhile
-      // this priority gets one more slot.
-      const waited = this.host.waitingPieces?.() ?? []
-      const serving = (r: Run): boolean => waited.some((w) => w !== p && w === r.next)
-      const byDistance = (a: Run, b: Run): number => Math.abs(b.next - p) - Math.abs(a.next - p)
-      const far = live.filter((r) => !serving(r)).sort(byDistance)[0]
-      if (far) {
-        this.abortRun(far, 'priority')
-      } else {
-        const later = live.sort(byDistance)[0]
-        if (later) later.cutAfter = later.next + 1
-        this.extraSlots = 1
-      }
-    }
-    this.pump()
+    const runs = [...this.sources.values()].flatMap((s) => [...s.runs])
+    const plan = this.picker.prioritize(offset, PIECE_SIZE, performance.now(), runs, fastest ? fastest.runs : null, this.picker.pieceCount ? (this.host.waitingPieces?.() ?? []) : [])
+    for (const r of plan.cut) this.abortRun(r, 'priority')
+    if (plan.cutAfter) plan.cutAfter.run.cutAfter = plan.cutAfter.at
+    if (plan.pump) this.pump()
   }
-
-  private lastPriorityAt = -Infinity
-
-  /**
-   * Runs per holder now: while a player is reading (a prioritize in the last STREAMING_MS), one
-   * (two while a protected run ends), so the run the player waits for gets the holder's whole
-   * bandwidth instead of half; else RUNS_PER_SOURCE, so setup round trips never idle a holder.
-   */
-  private slots(): number {
-    return this.streaming() ? 1 + this.extraSlots : RUNS_PER_SOURCE
-  }
-
-  /** A player is reading: a prioritize in the last STREAMING_MS. */
-  private streaming(): boolean {
-    return performance.now() - this.lastPriorityAt < STREAMING_MS
-  }
-
-  /** A slot lent to a priority while a protected run ends (see prioritize). */
-  private extraSlots = 0
 
   private abortRun(r: Run, reason: Run['reason']): void {
     if (r.reason) return
@@ -280,13 +176,9 @@ export class Swarm extends EventEmitter {
     r.abort.abort() // the socket is destroyed: no more data reaches this run
     // Pieces not received yet are free again at once (a prioritized piece can be picked now,
     // not when the run has wound down); pieces received but still being checked stay in flight.
-    const end = r.first + r.count
-    for (let i = r.next; i < end; i++) if (this.state[i] === INFLIGHT) this.state[i] = MISSING
+    this.picker.release(r.next, r.first + r.count)
     r.count = r.next - r.first
   }
-
-  private lastTick = performance.now()
-  private readonly lastReceived = new Map<string, number>()
 
   private tick(): void {
     const now = performance.now()
@@ -304,14 +196,9 @@ export class Swarm extends EventEmitter {
     this.emit('source-dropped', s.id, reason)
   }
 
-  private firstMissing(from: number): number | null {
-    for (let i = from; i < this.pieceCount; i++) if (this.state[i] === MISSING) return i
-    return null
-  }
-
   private pump(): void {
     if (!this.done || this.stopped || this.failed) return
-    if (this.firstMissing(0) === null && ![...this.sources.values()].some((s) => s.runs.size)) {
+    if (this.picker.complete() && ![...this.sources.values()].some((s) => s.runs.size)) {
       if (this.ticker) clearInterval(this.ticker)
       return this.done.resolve()
     }
@@ -325,121 +212,42 @@ export class Swarm extends EventEmitter {
       if (all.length && all.every((s) => s.corrupt)) return this.done.reject(new IntegrityError(`every holder sent pieces that do not match the hash list (${reasons})`))
       return this.done.reject(new P2PTubeError('ERR_NO_SOURCES', `no holder left to fetch from (${reasons || 'none known'})`))
     }
-    for (const s of usable) {
-      // Aborted runs are still winding down (their pieces are not missing yet): they hold no slot.
-      while ([...s.runs].filter((r) => !r.reason).length < this.slots()) {
-        const r = this.pickRun(s, usable.length)
-        if (!r) return
-        s.runs.add(r)
-        void s.queue.add(() => this.fetchRun(r))
-      }
+    // Aborted runs are still winding down (their pieces are not missing yet): they hold no slot.
+    const live = usable.map((s) => [...s.runs].filter((r) => !r.reason).length)
+    for (const a of this.picker.assign(live, performance.now())) {
+      const s = usable[a.holder] as Source
+      const r: Run = { source: s, first: a.first, count: a.count, next: a.first, lastData: performance.now(), cutAfter: null, abort: new AbortController(), reason: null }
+      s.runs.add(r)
+      void s.queue.add(() => this.fetchRun(r))
     }
-  }
-
-  private pickRun(s: Source, sources: number): Run | null {
-    let p: number | null = null
-    if (this.priority !== null) {
-      p = this.firstMissing(this.priority)
-      this.priority = null
-    }
-    p ??= this.firstMissing(this.cursor) ?? this.firstMissing(0)
-    if (p === null) return null
-    // With several holders, spread the remaining pieces over all their slots (at least 4 pieces
-    // a run); with one, keep runs long and in order, which is what a player reads.
-    let cap = RUN_PIECES
-    if (sources > 1) {
-      let missing = 0
-      for (let i = p; i < this.pieceCount && missing < RUN_PIECES * sources * RUNS_PER_SOURCE; i++) if (this.state[i] === MISSING) missing++
-      cap = Math.max(4, Math.min(RUN_PIECES, Math.ceil(missing / (sources * RUNS_PER_SOURCE))))
-    }
-    let count = 1
-    while (count < cap && p + count < this.pieceCount && this.state[p + count] === MISSING) count++
-    for (let i = p; i < p + count; i++) this.state[i] = INFLIGHT
-    this.cursor = p + count
-    return { source: s, first: p, count, next: p, lastData: performance.now(), cutAfter: null, abort: new AbortController(), reason: null }
   }
 
   private async fetchRun(r: Run): Promise<void> {
     const s = r.source
-    const offset = r.first * PIECE_SIZE
-    const end = Math.min((r.first + r.count) * PIECE_SIZE, this.size)
-    let pos = offset
-    let meta = false
-    let batch = this.host.allocBatch()
-    let batchFirst = r.first
-    let fill = 0
-    const runEnd = r.first + r.count
-    const pending = new Set<Promise<void>>()
-    let remote: RemoteError | null = null
-    const submit = (): void => {
-      const first = batchFirst
-      const count = r.next - first
-      const expected = (this.hashes as Buffer).subarray(first * 32, (first + count) * 32)
-      const p = this.host.verifyAndWrite(first, count, batch, fill, expected).then(
-        (good) => {
-          pending.delete(p)
-          for (let i = first; i < first + good; i++) this.state[i] = HAVE
-          if (good < count) {
-            this.emit('bad-piece', s.id, first + good)
-            s.corrupt = true
-            this.drop(s, `sent a corrupt piece ${first + good}`)
-          }
-        },
-        (err: Error) => {
-          pending.delete(p)
-          // A local failure (disk full, hash worker gone): no holder can help, stop the download.
-          this.fail(err)
+    const req = new RangeRequest(s, r, {
+      cid: this.host.cid,
+      size: this.size,
+      hashes: this.hashes as Buffer,
+      connectTimeoutMs: this.host.connectTimeoutMs,
+      idleTimeoutMs: this.host.idleTimeoutMs,
+      transport: this.host.transport,
+      allocBatch: () => this.host.allocBatch(),
+      verifyAndWrite: (first, count, buf, len, expected) => this.host.verifyAndWrite(first, count, buf, len, expected),
+      pieceByPiece: () => this.picker.streaming(performance.now()) || !!this.host.waitingPieces?.().length,
+      checked: (first, count, good) => {
+        this.picker.markHave(first, good)
+        if (good < count) {
+          this.emit('bad-piece', s.id, first + good)
+          s.corrupt = true
+          this.drop(s, `sent a corrupt piece ${first + good}`)
         }
-      )
-      pending.add(p)
-      batchFirst = r.next
-      fill = 0
-      if (r.next < runEnd) batch = this.host.allocBatch()
-    }
+      },
+      // A local failure (disk full, hash worker gone): no holder can help, stop the download.
+      failed: (err) => this.fail(err),
+      cut: () => this.abortRun(r, 'priority')
+    })
     try {
-      await exchange(
-        s,
-        MSG.RGET,
-        formatRget({ cid: this.host.cid, offset, length: end - offset }),
-        {
-          policy: (t): FramePolicy | undefined => (t === MSG.ERRO ? ERRO_POLICY : t === MSG.REPL ? (meta ? DATA_POLICY : META_POLICY) : undefined),
-          frame: (t, p) => {
-            if (t === MSG.ERRO) return void (remote = new RemoteError(p.toString('utf8')))
-            const m = parseRangeMeta(p)
-            if (m.cid !== this.host.cid || m.size !== this.size || m.offset !== offset || m.length !== end - offset) throw new ProtocolError('ERR_BAD_REPLY', `holder ${s.id} answered RGET for another range or file`)
-            meta = true
-          },
-          data: (_t, data) => {
-            if (r.reason) return // cut at a piece boundary below; the rest of this read is dropped
-            if (pos + data.length > end) throw new ProtocolError('ERR_BAD_REPLY', `holder ${s.id} sent more bytes than asked for`)
-            r.lastData = performance.now()
-            s.received += data.length
-            for (let i = 0; i < data.length; ) {
-              // Bytes up to the end of the current piece.
-              const pieceEnd = Math.min((r.next + 1) * PIECE_SIZE, this.size) - batchFirst * PIECE_SIZE
-              const n = Math.min(pieceEnd - fill, data.length - i)
-              data.copy(batch, fill, i, i + n)
-              fill += n
-              i += n
-              if (fill === pieceEnd) {
-                r.next++
-                // Piece 0 goes alone: it holds an MP4's box headers, which may ask for the tail next.
-                if (r.next === runEnd || r.next - batchFirst === BATCH_PIECES || r.next === 1 || this.streaming() || this.host.waitingPieces?.().length) submit()
-                if (r.cutAfter !== null && r.next >= r.cutAfter && r.next < runEnd) {
-                  if (r.next > batchFirst) submit()
-                  this.abortRun(r, 'priority')
-                  return
-                }
-              }
-            }
-            pos += data.length
-          },
-          afterRead: () => (pending.size >= MAX_PENDING_BATCHES ? Promise.race(pending) : undefined)
-        },
-        { signal: r.abort.signal, connectTimeoutMs: this.host.connectTimeoutMs, idleTimeoutMs: this.host.idleTimeoutMs, transport: this.host.transport, readBufferSize: READ_BUFFER }
-      )
-      if (remote) throw remote
-      if (!meta || pos !== end) throw new ProtocolError('ERR_BAD_REPLY', `holder ${s.id} ended the range early`)
+      await req.fetch()
       s.failures = 0
     } catch (err) {
       const e = err as P2PTubeError
@@ -451,10 +259,9 @@ export class Swarm extends EventEmitter {
         if (e.code === 'ERR_CONNECT' || e instanceof RemoteError || e instanceof ProtocolError || ++s.failures >= 2) this.drop(s, e.message)
       }
     } finally {
-      await Promise.all(pending)
-      for (let i = r.first; i < r.first + r.count; i++) if (this.state[i] === INFLIGHT) this.state[i] = MISSING
+      await req.settled()
+      this.picker.runEnded(r.first, r.count)
       s.runs.delete(r)
-      this.extraSlots = 0
       this.pump()
     }
   }
