@@ -6,7 +6,7 @@
  * tracker answers that it does not know it.
  */
 import { EventEmitter } from 'node:events'
-import { requestText, type Endpoint } from '../net/client.ts'
+import { requestText, type Endpoint, type ExchangeOptions } from '../net/client.ts'
 import type { Transport } from '../net/transport.ts'
 import { CONNECT_TIMEOUT_MS, MAX_ANNOUNCE_ENTRIES, MSG, REQUEST_LIMITS, TRACKER_PEERS_DEFAULT } from '../protocol/constants.ts'
 import { P2PTubeError, RemoteError } from '../protocol/errors.ts'
@@ -56,6 +56,12 @@ export interface TrackerClientOptions {
   idleTimeoutMs?: number
   /** How the tracker is dialled (group members: mutual TLS); default plain TCP. */
   transport?: Transport
+  /**
+   * Aborts every request in flight (register, announce, search, peer list: they reject with
+   * AbortError) and stops the announce rounds; the node's stop signal. The unregister at stop()
+   * does not carry it (it is bounded to 1 s on its own).
+   */
+  signal?: AbortSignal
 }
 
 /** A tracker result as a search result (see P2PNode SearchResult). */
@@ -89,6 +95,7 @@ export class TrackerClient extends EventEmitter implements Discovery {
   private timer: NodeJS.Timeout | null = null
   private soon: NodeJS.Timeout | null = null
   private running: Promise<void> | null = null
+  private stopping = false
   private readonly onLibrary = (): void => this.flushSoon()
 
   constructor(
@@ -102,15 +109,20 @@ export class TrackerClient extends EventEmitter implements Discovery {
     this.intervalMs = opts.retryMs ?? 5000
   }
 
-  private get dial(): { connectTimeoutMs: number; idleTimeoutMs: number; transport?: Transport } {
+  private get dial(): ExchangeOptions {
     const c = this.opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS
-    return { connectTimeoutMs: c, idleTimeoutMs: this.opts.idleTimeoutMs ?? c * 2, ...(this.opts.transport ? { transport: this.opts.transport } : {}) }
+    return { connectTimeoutMs: c, idleTimeoutMs: this.opts.idleTimeoutMs ?? c * 2, ...(this.opts.transport ? { transport: this.opts.transport } : {}), ...(this.opts.signal ? { signal: this.opts.signal } : {}) }
+  }
+
+  /** True once stop() has begun or the signal has aborted: no new round, no timer. */
+  private get closed(): boolean {
+    return this.state === 'stopped' || this.stopping || this.opts.signal?.aborted === true
   }
 
   /** Start: register + announce (or just bootstrap), then keep announcing. Never throws. */
   start(): void {
     if (this.opts.register === false) {
-      this.ready = this.bootstrap().catch((err) => this.setState('down', errText(err)))
+      this.ready = this.bootstrap().catch((err) => void (this.closed || this.setState('down', errText(err))))
       return
     }
     this.node.library.on('hashed', this.onLibrary)
@@ -120,7 +132,8 @@ export class TrackerClient extends EventEmitter implements Discovery {
 
   /** Stop announcing; unregister at once when registered (bounded to 1 s). */
   async stop(): Promise<void> {
-    if (this.state === 'stopped') return
+    if (this.state === 'stopped' || this.stopping) return
+    this.stopping = true
     this.node.library.off('hashed', this.onLibrary)
     this.node.library.off('added', this.onLibrary)
     if (this.timer) clearTimeout(this.timer)
@@ -163,7 +176,7 @@ export class TrackerClient extends EventEmitter implements Discovery {
       if (this.state === 'down' || this.state === 'idle') this.setState('online', 'answered')
       return text
     } catch (err) {
-      if (!(err instanceof RemoteError)) this.setState('down', errText(err))
+      if (!(err instanceof RemoteError) && !this.closed) this.setState('down', errText(err))
       throw err
     }
   }
@@ -176,14 +189,14 @@ export class TrackerClient extends EventEmitter implements Discovery {
   }
 
   private schedule(ms: number): void {
-    if (this.state === 'stopped') return
+    if (this.closed) return
     if (this.timer) clearTimeout(this.timer)
     this.timer = setTimeout(() => void this.tick(), ms)
     this.timer.unref()
   }
 
   private flushSoon(): void {
-    if (this.soon || this.state === 'stopped' || !this.registered) return
+    if (this.soon || this.closed || !this.registered) return
     this.soon = setTimeout(() => {
       this.soon = null
       void this.tick()
@@ -194,9 +207,10 @@ export class TrackerClient extends EventEmitter implements Discovery {
   /** One announce round; rounds never overlap. */
   private tick(): Promise<void> {
     if (this.running) return this.running
+    if (this.closed) return Promise.resolve()
     this.running = this.round()
       .catch((err) => {
-        this.setState('down', errText(err))
+        if (!this.closed) this.setState('down', errText(err))
       })
       .finally(() => {
         this.running = null
@@ -206,7 +220,7 @@ export class TrackerClient extends EventEmitter implements Discovery {
   }
 
   private async round(): Promise<void> {
-    for (let attempt = 0; attempt < 64 && this.state !== 'stopped'; attempt++) {
+    for (let attempt = 0; attempt < 64 && !this.closed; attempt++) {
       if (!this.registered) await this.register()
       const { add, remove } = this.delta()
       const a = { port: this.node.port, base: this.ver, seq: add.length || remove.length ? this.ver + 1 : this.ver, add, remove }

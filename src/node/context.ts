@@ -1,7 +1,8 @@
 /**
  * What message handlers may use of their node: the complete, narrow contract between a node's
- * parts and src/handlers. The node (src/app/node.ts) implements it; handlers stay free of
- * sockets and timers beyond their RequestContext, and never see the concrete node class.
+ * parts and src/handlers. The node (src/app/node.ts) builds it from its parts (the search
+ * answers are FloodSearch's); handlers stay free of sockets and timers beyond their
+ * RequestContext, and never see the concrete node class.
  */
 import type { RateLimiter } from '../net/token-bucket.ts'
 import type { NodeGroup } from '../group/node-group.ts'

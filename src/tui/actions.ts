@@ -67,8 +67,10 @@ export function createHandlers(c: ActionContext): Handlers {
       return c.playback.playFile(e.path, item.name, item.kind === 'audio')
     }
     const holder = item.holders[0] as string
-    // Every holder in the row has the same content id: all are sources (swarm).
-    const d = c.node.fetch({ name: item.name, holder, holders: item.holders, contentId: item.contentId, size: item.size, legacy: item.legacy })
+    // Every holder in the row has the same content id: all are sources (swarm). The node's
+    // DownloadManager owns the download: it is closed when the node stops (quit), also after a
+    // cancel and a resume replaced it.
+    const d = c.node.downloads.fetch({ name: item.name, holder, holders: item.holders, contentId: item.contentId, size: item.size, legacy: item.legacy })
     c.say(`${play ? 'fetching and playing' : 'fetching'} ${item.name} from ${d.sources.length > 1 ? `${d.sources.length} holders` : holder}`)
     d.start().then(
       (r) => c.say(`done: ${item.name}: ${item.contentId ? 'SHA-256 matches the content id' : `SHA-256 ${r.sha256.slice(0, 16)}... (legacy peer: no content id)`}; saved to ${r.path}`, 'ok'),
@@ -134,7 +136,7 @@ async function transferAction(c: ActionContext, what: 'play' | 'open' | 'cancel'
   const d = c.download(t.id)
   if (what === 'cancel') {
     if (!d || (t.state !== 'downloading' && t.state !== 'queued')) return c.say(`${t.name} is ${t.state}: nothing to cancel`, 'warn')
-    d.cancel()
+    d.cancel() // the DownloadManager closes its file when the node stops
     return c.say(`cancelling ${t.name} (the partial file stays for a resume)`, 'warn')
   }
   if (what === 'open') {

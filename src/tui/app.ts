@@ -2,7 +2,8 @@
  * The TUI app: wires node events into the state (state.ts), keys into actions (keys.ts,
  * actions.ts), and renders the state through the views at most 10 times a second
  * (STYLE.md "TUI"). Owns the blessed screen, the mpv player and the render/rate timers;
- * quit() sends QUIT to peers (node.stop), closes mpv and restores the terminal.
+ * quit() closes mpv, stops the node (QUIT to peers; its DownloadManager cancels and closes every
+ * download the TUI started) and restores the terminal.
  */
 import blessed, { type Widgets } from 'blessed'
 import type { Download } from '../node/download.ts'
@@ -118,7 +119,7 @@ export class TuiApp {
     }
   }
 
-  /** Quit cleanly: mpv closed, QUIT sent to every peer, terminal restored. Idempotent. */
+  /** Quit cleanly: mpv closed, QUIT sent to every peer, every download closed, terminal restored. Idempotent. */
   async quit(): Promise<void> {
     if (this.state.quitting) return this.exited
     this.state.quitting = true
@@ -127,6 +128,7 @@ export class TuiApp {
     if (this.ticker) clearInterval(this.ticker)
     if (this.renderTimer) clearTimeout(this.renderTimer)
     this.renderTimer = null
+    // mpv first: it reads from downloads, which the node's stop then closes (node.downloads).
     await this.playback.close().catch(() => {})
     await this.node.stop().catch(() => {})
     this.screen?.destroy()

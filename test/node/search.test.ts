@@ -51,7 +51,7 @@ test('search by content id finds the holder; answers for a query id the node nev
   const cid = holder.library.get(BIG_CLIP)?.cid as string
   const r = await a.search('', { cid, timeoutMs: 800 }).finished
   t.deepEqual(r.map((x) => x.name), [BIG_CLIP])
-  t.false(a.onHits({ qid: 'f'.repeat(32), holder: holder.id, results: [] }, '127.0.0.1'))
+  t.false(a.flood.onHits({ qid: 'f'.repeat(32), holder: holder.id, results: [] }, '127.0.0.1'))
 })
 
 test('maxpeers caps the table and JOIN answers "too many peers"', async (t) => {

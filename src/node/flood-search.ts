@@ -1,0 +1,250 @@
+/**
+ * Flood search (docs/PROTOCOL.md §3.4, §4.2): SRCH with a query id and a TTL to p2ptube peers,
+ * QUER to legacy ones (btpeer-wire.md "Query"), a seen-set so each node handles a query once,
+ * HITS (or legacy RESP) straight back to the origin, and forwarding while the TTL lasts. An
+ * indexed source (the tracker) is asked first when there is one.
+ */
+import { randomBytes } from 'node:crypto'
+import { EventEmitter } from 'node:events'
+import { request, type ExchangeOptions } from '../net/client.ts'
+import { normalizeAddress } from '../net/address.ts'
+import { DEFAULT_TTL, LEGACY_REPEAT_MS, MAX_HITS, MAX_HOPS, MAX_LEGACY_RESPONSES, MAX_NAME_LENGTH, MAX_QUERY_LENGTH, MAX_TTL, MSG, QUERY_ID_BYTES, REQUEST_LIMITS, SEEN_SET_SIZE, SEEN_TTL_MS } from '../protocol/constants.ts'
+import { P2PTubeError } from '../protocol/errors.ts'
+import { formatHits, formatQuer, formatResp, formatSrch, parsePeerId, type Hits, type LegacyQuery, type LegacyResponse, type Search } from '../protocol/messages.ts'
+import type { NodeContext } from './context.ts'
+import type { Library } from './library.ts'
+import type { Lifecycle } from './lifecycle.ts'
+import type { PeerInfo, PeerTable } from './peer-table.ts'
+import { SeenSet } from './seen-set.ts'
+import { errText, type Log, type NodeStats } from './stats.ts'
+
+/** One search result. `contentId` and `size` are null for answers from a legacy peer. */
+export interface SearchResult {
+  qid: string
+  name: string
+  size: number | null
+  contentId: string | null
+  kind: string | null
+  holder: string
+  legacy: boolean
+}
+
+/** An open search. Events: 'result' (SearchResult), 'done' (SearchResult[]). */
+export class SearchHandle extends EventEmitter {
+  readonly results: SearchResult[] = []
+  done = false
+  /** Resolves with every result when the search times out (or the node stops). */
+  readonly finished: Promise<SearchResult[]>
+  constructor(
+    readonly qid: string,
+    readonly query: string,
+    /** Word sent to legacy peers (they match one case-sensitive key). */
+    readonly legacyKey: string,
+    readonly cid: string | undefined
+  ) {
+    super()
+    this.finished = new Promise((resolve) => this.once('done', resolve))
+  }
+}
+
+/** Search options; times in ms. */
+export interface SearchOptions {
+  /** Hops the query may travel (default 4, capped at 7). */
+  ttl?: number
+  /** When the handle is done (default 3000). */
+  timeoutMs?: number
+  /** Find holders of this content id instead of names. */
+  cid?: string
+}
+
+/** An index that answers at once (the tracker client), results without a query id. */
+export interface IndexedSearch {
+  search(q: string, cid?: string): Promise<Array<Omit<SearchResult, 'qid'>>>
+}
+
+/** What a FloodSearch is built from. */
+export interface FloodSearchOptions {
+  self: { readonly id: string }
+  peers: PeerTable
+  /** Whether a peer speaks SRCH (the PeerManager's CAPS probe). */
+  probe(id: string): Promise<boolean | undefined>
+  library: Library
+  /** false: answer nothing (a group member without the publish right). */
+  publishes(): boolean
+  /** The index to ask first, if any. */
+  indexed(): IndexedSearch | null
+  stats: NodeStats
+  /** How peers are dialled; carries the node's stop signal. */
+  dial: ExchangeOptions
+  life: Lifecycle
+  log: Log
+}
+
+/**
+ * The one key a legacy peer can match (it takes a single whitespace-free word): the longest word
+ * of the query, the last of equally long ones (people type general → specific).
+ */
+export function legacyKeyOf(query: string): string {
+  return query.split(/\s+/).filter(Boolean).reduce((a, b) => (b.length >= a.length ? b : a), '')
+}
+
+/** Events: 'search' ({ qid, duplicate, hops }) for every SRCH that arrives. */
+export class FloodSearch extends EventEmitter implements Pick<NodeContext, 'onSearch' | 'onLegacyQuery' | 'onHits' | 'onLegacyResponse'> {
+  private readonly seen = new SeenSet(SEEN_SET_SIZE, SEEN_TTL_MS)
+  private readonly legacySeen = new SeenSet(SEEN_SET_SIZE, LEGACY_REPEAT_MS)
+  private readonly searches = new Map<string, SearchHandle>()
+
+  constructor(private readonly opts: FloodSearchOptions) {
+    super()
+  }
+
+  /**
+   * Flood a search to every peer: SRCH to p2ptube peers, QUER to legacy ones.
+   * Results arrive as 'result' events on the handle until `timeoutMs`.
+   * @param query words, all of which must occur in a name (case-insensitive).
+   * @throws P2PTubeError ERR_QUERY_TOO_LONG over MAX_QUERY_LENGTH bytes; AbortError ERR_ABORTED
+   *   once the node is stopping.
+   */
+  search(query: string, opts: SearchOptions = {}): SearchHandle {
+    const { life, log } = this.opts
+    life.assertOpen('search')
+    if (Buffer.byteLength(query) > MAX_QUERY_LENGTH) throw new P2PTubeError('ERR_QUERY_TOO_LONG', `a search may be at most ${MAX_QUERY_LENGTH} bytes`)
+    const ttl = Math.max(1, Math.min(opts.ttl ?? DEFAULT_TTL, MAX_TTL))
+    const qid = randomBytes(QUERY_ID_BYTES).toString('hex')
+    const handle = new SearchHandle(qid, query, legacyKeyOf(query), opts.cid)
+    this.searches.set(qid, handle)
+    this.seen.add(qid)
+    const s: Search = { qid, origin: this.opts.self.id, q: query, ttl, hops: 0, ...(opts.cid ? { cid: opts.cid } : {}) }
+    // Indexed results from the tracker first (at once); the flood finds what it does not know.
+    const index = this.opts.indexed()
+    if (index && (query.trim() || opts.cid)) {
+      void life.track(index.search(query, opts.cid)).then(
+        (rs) => rs.forEach((r) => !handle.done && this.addResult(handle, { qid, ...r })),
+        (err) => log('debug', `tracker search failed: ${errText(err)}`)
+      )
+    }
+    for (const p of this.opts.peers.list()) void this.sendSearch(p, s)
+    life.later(opts.timeoutMs ?? 3000, () => this.finish(handle))
+    return handle
+  }
+
+  /** End every open search now (their 'done' fires): the node is stopping. */
+  finishAll(): void {
+    for (const h of this.searches.values()) this.finish(h)
+  }
+
+  private finish(h: SearchHandle): void {
+    if (h.done) return
+    h.done = true
+    this.searches.delete(h.qid)
+    h.emit('done', h.results)
+  }
+
+  /** One request of the flood, tracked (so a stop can wait for it) and never rejecting. */
+  private send(to: { host: string; port: number }, type: string, payload: string, level: 'debug' | 'warn', what: string): Promise<void> {
+    return this.opts.life.track(request(to, type, payload, this.opts.dial)).then(
+      () => {},
+      (err) => this.opts.log(this.opts.life.stopped ? 'debug' : level, `${what} failed: ${errText(err)}`)
+    )
+  }
+
+  private async sendSearch(p: PeerInfo, s: Search): Promise<void> {
+    const extended = p.extended ?? (await this.opts.probe(p.id))
+    if (extended) {
+      await this.send(p, MSG.SRCH, formatSrch(s), 'debug', `search to ${p.id}`)
+    } else if (extended === false && !s.cid) {
+      const key = legacyKeyOf(s.q)
+      if (key) await this.send(p, MSG.QUER, formatQuer({ returnId: s.origin, key, ttl: s.ttl }), 'debug', `search to ${p.id}`)
+    }
+  }
+
+  /** @see NodeContext.onSearch */
+  onSearch(s: Search): 'new' | 'duplicate' {
+    const { stats, library } = this.opts
+    if (!this.seen.add(s.qid)) {
+      stats.searchesDuplicate++
+      this.emit('search', { qid: s.qid, duplicate: true, hops: s.hops })
+      return 'duplicate'
+    }
+    stats.searchesHandled++
+    this.emit('search', { qid: s.qid, duplicate: false, hops: s.hops })
+    const found = !this.opts.publishes() ? [] : s.cid ? [library.getByCid(s.cid)] : library.search(s.q, MAX_HITS, true)
+    const matches = found.filter((e) => e?.cid && Buffer.byteLength(e.name) <= MAX_NAME_LENGTH)
+    if (matches.length) {
+      // Keep the payload under the receiver's HITS limit (§2): drop results that do not fit.
+      const results: Hits['results'] = []
+      let bytes = 200
+      for (const e of matches) {
+        const r = { name: e!.name, size: e!.size, cid: e!.cid as string, kind: e!.kind }
+        bytes += Buffer.byteLength(JSON.stringify(r)) + 1
+        if (bytes > REQUEST_LIMITS.HITS!) break
+        results.push(r)
+      }
+      const hits: Hits = { qid: s.qid, holder: this.opts.self.id, results }
+      stats.hitsSent++
+      void this.send(parsePeerId(s.origin), MSG.HITS, formatHits(hits), 'warn', `HITS to ${s.origin}`)
+    }
+    // TTL counts the hops a query may still travel: forward while ttl-1 >= 1 (Gnutella).
+    if (s.ttl - 1 >= 1 && s.hops < MAX_HOPS) {
+      const fwd: Search = { ...s, ttl: s.ttl - 1, hops: s.hops + 1 }
+      for (const p of this.opts.peers.list()) if (p.id !== s.origin) void this.sendSearch(p, fwd)
+    }
+    return 'new'
+  }
+
+  /** @see NodeContext.onLegacyQuery — legacy semantics: answer on a match, else forward with ttl-1. */
+  onLegacyQuery(q: LegacyQuery): void {
+    const { self, stats } = this.opts
+    // Our own legacy query echoed back by a legacy peer (it forwards to every neighbour).
+    if (q.returnId === self.id) return
+    // Legacy queries carry no id: suppress repeats of the same origin+key for 10 s.
+    if (!this.legacySeen.add(`${q.returnId}\n${q.key}`)) {
+      stats.searchesDuplicate++
+      return
+    }
+    stats.legacyQueriesHandled++
+    const matches = (this.opts.publishes() ? this.opts.library.search(q.key, MAX_LEGACY_RESPONSES) : []).filter((e) => Buffer.byteLength(e.name) * 3 + 300 < REQUEST_LIMITS.RESP!)
+    if (matches.length) {
+      const to = parsePeerId(q.returnId)
+      for (const e of matches) void this.send(to, MSG.RESP, formatResp({ name: e.name, holder: self.id }), 'warn', `RESP to ${q.returnId}`)
+      return
+    }
+    if (q.ttl > 0) {
+      for (const p of this.opts.peers.list()) {
+        if (p.id !== q.returnId) void this.send(p, MSG.QUER, formatQuer({ ...q, ttl: q.ttl - 1 }), 'debug', `QUER to ${p.id}`)
+      }
+    }
+  }
+
+  /** @see NodeContext.onHits */
+  onHits(h: Hits, remoteAddress: string): boolean {
+    const handle = this.searches.get(h.qid)
+    if (!handle || parsePeerId(h.holder).host !== normalizeAddress(remoteAddress)) return false
+    for (const r of h.results) {
+      if (handle.cid && r.cid !== handle.cid) continue
+      this.addResult(handle, { qid: h.qid, name: r.name, size: r.size, contentId: r.cid, kind: r.kind, holder: h.holder, legacy: false })
+    }
+    return true
+  }
+
+  /** @see NodeContext.onLegacyResponse */
+  onLegacyResponse(r: LegacyResponse, remoteAddress: string): boolean {
+    if (parsePeerId(r.holder).host !== normalizeAddress(remoteAddress)) return false
+    const name = r.name.toLowerCase()
+    let accepted = false
+    for (const h of this.searches.values()) {
+      // A legacy peer matched one key; the result must still contain every word of the query.
+      if (h.cid || !h.legacyKey || !h.query.toLowerCase().split(/\s+/).filter(Boolean).every((w) => name.includes(w))) continue
+      accepted = true
+      this.addResult(h, { qid: h.qid, name: r.name, size: null, contentId: null, kind: null, holder: r.holder, legacy: true })
+    }
+    return accepted
+  }
+
+  private addResult(h: SearchHandle, r: SearchResult): void {
+    if (h.results.some((x) => x.holder === r.holder && x.name === r.name)) return
+    if (h.results.length >= 1000) return
+    h.results.push(r)
+    h.emit('result', r)
+  }
+}

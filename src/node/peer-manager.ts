@@ -1,0 +1,171 @@
+/**
+ * The node's peer list (docs/PROTOCOL.md §3.1-3.3, btpeer-wire.md "Peer-list building"): join
+ * and crawl (NAME → JOIN → LIST, recursing), the CAPS probe (§4.1), the stabilizer that drops
+ * peers that stop answering, and QUIT to every peer when the node leaves. Owns the PeerTable and
+ * turns its events into 'peer-added' and 'peer-removed'.
+ */
+import { EventEmitter } from 'node:events'
+import { request, requestText, type Endpoint, type ExchangeOptions } from '../net/client.ts'
+import { MAX_LIST_PEERS, MSG } from '../protocol/constants.ts'
+import { formatJoin, parseCaps, parseListLine, parsePeerId } from '../protocol/messages.ts'
+import type { Lifecycle } from './lifecycle.ts'
+import { PeerTable, type PeerInfo, type PeerSource } from './peer-table.ts'
+import { errText, type Log } from './stats.ts'
+
+/** Who this node is (known once it listens). */
+export interface Self {
+  readonly id: string
+  readonly host: string
+  readonly port: number
+}
+
+/** What a PeerManager is built from. Times in ms. */
+export interface PeerManagerOptions {
+  self: Self
+  /** Most peers (0 = unlimited). */
+  maxPeers: number
+  /** Default crawl depth of join(). */
+  hops: number
+  /** How peers are dialled; carries the node's stop signal. */
+  dial: ExchangeOptions & { connectTimeoutMs: number }
+  life: Lifecycle
+  log: Log
+}
+
+/** Events: 'peer-added' (PeerInfo), 'peer-removed' (PeerInfo, reason: string). */
+export class PeerManager extends EventEmitter {
+  readonly peers: PeerTable
+
+  constructor(private readonly opts: PeerManagerOptions) {
+    super()
+    this.peers = new PeerTable(opts.maxPeers)
+    this.peers.on('added', (p: PeerInfo) => {
+      opts.log('info', `peer ${p.id} added (${p.source})`)
+      this.emit('peer-added', p)
+    })
+    this.peers.on('removed', (p: PeerInfo, reason: string) => {
+      opts.log('info', `peer ${p.id} removed: ${reason}`)
+      this.emit('peer-removed', p, reason)
+    })
+  }
+
+  /** Check every peer each `everyMs` ms until the node stops (0 = never). */
+  startStabilizer(everyMs: number): void {
+    if (everyMs > 0) this.opts.life.every(everyMs, () => void this.stabilize())
+  }
+
+  /**
+   * Join the network through a known address: NAME → JOIN → LIST, recursing into the listed
+   * peers up to `hops` levels (btpeer's buildpeers), stopping at maxPeers.
+   * @param address "host:port"
+   * @returns peers added.
+   * @throws ProtocolError for a malformed address; connect errors of the first peer; AbortError
+   *   ERR_ABORTED once the node is stopping (also for a join in flight when it stops).
+   */
+  async join(address: string, hops = this.opts.hops, source: PeerSource = 'bootstrap'): Promise<number> {
+    this.opts.life.assertOpen('join')
+    const a = parsePeerId(address)
+    const before = this.peers.size
+    await this.opts.life.track(this.crawl(a, hops, source, true))
+    return this.peers.size - before
+  }
+
+  private async crawl(to: Endpoint, hops: number, source: PeerSource, first = false): Promise<void> {
+    const { self, dial, life, log } = this.opts
+    if (this.peers.full || hops <= 0 || life.stopped) return
+    let id: string
+    try {
+      id = (await requestText(to, MSG.NAME, '', dial)).trim()
+      parsePeerId(id)
+    } catch (err) {
+      if (first) throw err
+      if (!life.stopped) log('warn', `crawl: ${to.host}:${to.port} did not answer NAME: ${errText(err)}`)
+      return
+    }
+    if (id === self.id || this.peers.has(id)) return
+    const join = await request(to, MSG.JOIN, formatJoin({ id: self.id, host: self.host, port: self.port }), dial).catch((err) => {
+      if (first && life.stopped) throw err
+      log('warn', `crawl: JOIN to ${id} failed: ${errText(err)}`)
+      return null
+    })
+    const answer = join?.[0]
+    if (!answer || life.stopped) return
+    const text = answer.payload.toString('utf8')
+    if (answer.type === MSG.ERRO && !text.includes('already inserted')) {
+      log('warn', `crawl: ${id} refused JOIN: ${text}`)
+      return
+    }
+    const peer = parsePeerId(id)
+    if (this.peers.add({ id, host: peer.host, port: peer.port }, source) !== 'added') return
+    void this.probe(id)
+    const frames = await request(to, MSG.LIST, '', dial).catch(() => [])
+    for (const f of frames.slice(1, MAX_LIST_PEERS + 1)) {
+      if (f.type !== MSG.REPL || life.stopped) continue
+      try {
+        const next = parseListLine(f.payload.toString('utf8'))
+        if (next.id !== self.id && !this.peers.has(next.id)) await this.crawl(next, hops - 1, 'crawl')
+      } catch (err) {
+        log('warn', `crawl: bad LIST line from ${id}: ${errText(err)}`)
+      }
+    }
+  }
+
+  /**
+   * Find out whether a peer speaks the p2ptube extensions (CAPS); a legacy peer closes without
+   * replying (PROTOCOL.md §4.1). Caches the answer in the peer table.
+   * @returns undefined for an unknown peer, a failed probe, or once the node is stopping.
+   */
+  async probe(id: string): Promise<boolean | undefined> {
+    const p = this.peers.get(id)
+    if (!p) return undefined
+    if (p.extended !== undefined) return p.extended
+    if (this.opts.life.stopped) return undefined
+    try {
+      const frames = await this.opts.life.track(request(p, MSG.CAPS, '', this.opts.dial))
+      const f = frames[0]
+      p.extended = f !== undefined && f.type === MSG.REPL && parseCaps(f.payload).proto === 'p2ptube'
+    } catch (err) {
+      this.opts.log('debug', `probe of ${id} failed: ${errText(err)}`)
+      return undefined
+    }
+    return p.extended
+  }
+
+  /**
+   * Check every peer (NAME with the connect timeout); drop the ones that do not answer. Nothing
+   * once the node is stopping (a check cut short by the stop drops nobody).
+   * @returns ids of the peers dropped.
+   */
+  async stabilize(): Promise<string[]> {
+    const { dial, life } = this.opts
+    const dropped: string[] = []
+    if (life.stopped) return dropped
+    await life.track(Promise.all(
+      this.peers.list().map(async (p) => {
+        try {
+          await requestText(p, MSG.NAME, '', { ...dial, idleTimeoutMs: dial.connectTimeoutMs })
+          this.peers.touch(p.id)
+          if (p.extended === undefined) void this.probe(p.id)
+        } catch (err) {
+          if (!life.stopped && this.peers.remove(p.id, `not answering: ${errText(err)}`)) dropped.push(p.id)
+        }
+      })
+    ))
+    return dropped
+  }
+
+  /** Remove a peer by id (the UI's "remove"). */
+  removePeer(id: string): boolean {
+    return this.peers.remove(id, 'removed by user')
+  }
+
+  /**
+   * Leave: QUIT to every peer in parallel, each bounded to `boundMs` (its own short timeouts: the
+   * node's signal is already aborted when it leaves). Never rejects.
+   */
+  async quitAll(boundMs = 1000): Promise<void> {
+    const { self, dial } = this.opts
+    const o = { connectTimeoutMs: boundMs, idleTimeoutMs: boundMs, ...(dial.transport ? { transport: dial.transport } : {}) }
+    await Promise.allSettled(this.peers.list().map((p) => request(p, MSG.QUIT, self.id, o)))
+  }
+}

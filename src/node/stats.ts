@@ -1,0 +1,26 @@
+/** A node's counters, shared by its parts (search, downloads, uploads), for tests and the TUI. */
+
+/** Counters since start; bytes are file data only. */
+export interface NodeStats {
+  searchesHandled: number
+  searchesDuplicate: number
+  legacyQueriesHandled: number
+  hitsSent: number
+  badInput: number
+  /** File bytes sent to and received from peers since start. */
+  bytesUp: number
+  bytesDown: number
+}
+
+/** All counters at zero. */
+export function newStats(): NodeStats {
+  return { searchesHandled: 0, searchesDuplicate: 0, legacyQueriesHandled: 0, hitsSent: 0, badInput: 0, bytesUp: 0, bytesDown: 0 }
+}
+
+/** Where a part writes its log lines (the node turns them into 'log' events). */
+export type Log = (level: 'debug' | 'info' | 'warn' | 'error', msg: string) => void
+
+/** The message of an error, or the value as text. */
+export function errText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err)
+}
