@@ -11,12 +11,13 @@ import { request, requestText, type Endpoint } from '../net/client.ts'
 import { FrameServer, type BadInput } from '../net/server.ts'
 import { plainTransport, type Transport } from '../net/transport.ts'
 import type { GroupCredential } from '../group/credential.ts'
-import { NodeGroup, TREV } from '../group/node-group.ts'
+import { NodeGroup } from '../group/node-group.ts'
 import { PeerLimits, type PeerLimitOptions } from '../group/peer-limits.ts'
 import { createHandlers } from '../handlers/registry.ts'
 import { normalizeAddress } from '../net/address.ts'
 import type { NodeContext } from '../node/context.ts'
-import { CONNECT_TIMEOUT_MS, DEFAULT_TTL, LEGACY_REPEAT_MS, MAX_HITS, MAX_HOPS, MAX_LEGACY_RESPONSES, MAX_LIST_PEERS, MAX_NAME_LENGTH, MAX_QUERY_LENGTH, MAX_TTL, MSG, QUERY_ID_BYTES, REQUEST_LIMITS, SEEN_SET_SIZE, SEEN_TTL_MS } from '../protocol/constants.ts'
+import { CONNECT_TIMEOUT_MS, DEFAULT_TTL, LEGACY_REPEAT_MS, MAX_HITS, MAX_HOPS, MAX_LEGACY_RESPONSES, MAX_LIST_PEERS, MAX_NAME_LENGTH, MAX_QUERY_LENGTH, MAX_TTL, MSG, QUERY_ID_BYTES, SEEN_SET_SIZE, SEEN_TTL_MS } from '../protocol/constants.ts'
+import { CAPS_FEATURES, REQUEST_LIMITS } from '../protocol/table.ts'
 import { P2PTubeError } from '../protocol/errors.ts'
 import {
   formatHits,
@@ -141,7 +142,7 @@ export class P2PNode extends EventEmitter implements NodeContext {
   readonly library: Library
   readonly limiter: RateLimiter
   readonly stats: NodeStats = { searchesHandled: 0, searchesDuplicate: 0, legacyQueriesHandled: 0, hitsSent: 0, badInput: 0, bytesUp: 0, bytesDown: 0 }
-  readonly features = [MSG.CAPS, MSG.SRCH, MSG.HITS, MSG.RGET, MSG.HASH]
+  readonly features = CAPS_FEATURES
   readonly downloads = new Map<string, Download>()
   readonly downloadsDir: string
   /** SHA-256 worker thread shared by this node's downloads. */
@@ -177,7 +178,7 @@ export class P2PNode extends EventEmitter implements NodeContext {
     this.peerLimits = new PeerLimits(opts.peerLimits)
     const group = this.group
     this.server = new FrameServer({
-      handlers: this.group ? new Map([...createHandlers(this), [TREV, this.group.pushHandler()]]) : createHandlers(this),
+      handlers: this.group ? new Map([...createHandlers(this), [MSG.TREV, this.group.pushHandler()]]) : createHandlers(this),
       requestTimeoutMs: opts.requestTimeoutMs,
       transport: this.transport,
       guard: {
@@ -246,7 +247,7 @@ export class P2PNode extends EventEmitter implements NodeContext {
     this.tracker = new TrackerClient(this, address, { register: this.opts.trackerRegister ?? true, connectTimeoutMs: this.dialOpts.connectTimeoutMs, transport: this.transport })
     this.tracker.start()
     const tc = this.tracker
-    this.group?.startSync(() => requestText(tc.endpoint, TREV, '', this.dialOpts), () => tc.intervalMs)
+    this.group?.startSync(() => requestText(tc.endpoint, MSG.TREV, '', this.dialOpts), () => tc.intervalMs)
     return this.tracker
   }
 
@@ -458,7 +459,7 @@ export class P2PNode extends EventEmitter implements NodeContext {
       for (const e of matches) {
         const r = { name: e!.name, size: e!.size, cid: e!.cid as string, kind: e!.kind }
         bytes += Buffer.byteLength(JSON.stringify(r)) + 1
-        if (bytes > REQUEST_LIMITS.HITS!) break
+        if (bytes > REQUEST_LIMITS.HITS) break
         results.push(r)
       }
       const hits: Hits = { qid: s.qid, holder: this.id, results }
@@ -484,7 +485,7 @@ export class P2PNode extends EventEmitter implements NodeContext {
       return
     }
     this.stats.legacyQueriesHandled++
-    const matches = (this.publishes ? this.library.search(q.key, MAX_LEGACY_RESPONSES) : []).filter((e) => Buffer.byteLength(e.name) * 3 + 300 < REQUEST_LIMITS.RESP!)
+    const matches = (this.publishes ? this.library.search(q.key, MAX_LEGACY_RESPONSES) : []).filter((e) => Buffer.byteLength(e.name) * 3 + 300 < REQUEST_LIMITS.RESP)
     if (matches.length) {
       const to = parsePeerId(q.returnId)
       for (const e of matches) {

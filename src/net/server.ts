@@ -6,7 +6,8 @@
  */
 import { EventEmitter } from 'node:events'
 import net from 'node:net'
-import { IDLE_TIMEOUT_MS, MAX_CONNECTIONS, MSG, REQUEST_LIMITS, REQUEST_TIMEOUT_MS } from '../protocol/constants.ts'
+import { IDLE_TIMEOUT_MS, MAX_CONNECTIONS, MSG, REQUEST_TIMEOUT_MS } from '../protocol/constants.ts'
+import { requestLimit } from '../protocol/table.ts'
 import { P2PTubeError, ProtocolError } from '../protocol/errors.ts'
 import { encodeFrame, FrameDecoder } from '../protocol/frame.ts'
 import { plainTransport, type PeerIdentity, type Transport } from './transport.ts'
@@ -191,7 +192,7 @@ export class FrameServer extends EventEmitter {
       })
 
     const decoder = new FrameDecoder(
-      (type) => (this.opts.handlers.has(type) ? { maxLength: REQUEST_LIMITS[type] ?? 1024 } : undefined),
+      (type) => (this.opts.handlers.has(type) ? { maxLength: requestLimit(type) ?? 1024 } : undefined),
       {
         frame: (type, payload) => {
           if (got) return // one request per connection: later frames are ignored

@@ -9,7 +9,8 @@
 import { EventEmitter } from 'node:events'
 import net from 'node:net'
 import type { BadInput, Handler, RequestContext } from '../net/server.ts'
-import { MSG, REQUEST_LIMITS, REQUEST_TIMEOUT_MS } from '../protocol/constants.ts'
+import { MSG, REQUEST_TIMEOUT_MS } from '../protocol/constants.ts'
+import { requestLimit } from '../protocol/table.ts'
 import { P2PTubeError, ProtocolError } from '../protocol/errors.ts'
 import { encodeFrame, FrameDecoder } from '../protocol/frame.ts'
 import { plainTransport, type Transport } from '../net/transport.ts'
@@ -101,7 +102,7 @@ export class TrackerServer extends EventEmitter {
     })
     socket.on('error', () => socket.destroy())
     const decoder = new FrameDecoder(
-      (type) => (type === MSG.TSES || this.opts.handlers.has(type) ? { maxLength: REQUEST_LIMITS[type] ?? 1024 } : undefined),
+      (type) => (type === MSG.TSES || this.opts.handlers.has(type) ? { maxLength: requestLimit(type) ?? 1024 } : undefined),
       { frame: (type, payload) => this.onFrame(c, type, payload) }
     )
     socket.on('data', (chunk: Buffer) => {
