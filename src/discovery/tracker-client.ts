@@ -215,7 +215,7 @@ export class TrackerClient extends EventEmitter implements Discovery {
       try {
         text = await this.ask(MSG.TANN, formatAnnounce(a))
       } catch (err) {
-        if (err instanceof RemoteError && /rate limited/.test(err.reason)) {
+        if (err instanceof RemoteError && err.remoteCode === 'ERR_RATE_LIMITED') {
           await new Promise((r) => setTimeout(r, Math.min(this.intervalMs, 1000)))
           continue
         }

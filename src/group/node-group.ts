@@ -85,7 +85,7 @@ export class NodeGroup extends EventEmitter {
    */
   pushHandler(): Handler {
     return (ctx: RequestContext) => {
-      if (ctx.peer?.role !== 'tracker') return ctx.error(`ERR_NOT_TRACKER: only the group's tracker pushes revocation lists, not ${ctx.peer?.name ?? 'this peer'}`)
+      if (ctx.peer?.role !== 'tracker') return ctx.error('ERR_NOT_TRACKER', `only the group's tracker pushes revocation lists, not ${ctx.peer?.name ?? 'this peer'}`)
       const applied = this.revocations.apply(ctx.payload)
       if (applied) this.emit('log', 'info', `group: the tracker pushed revocation list version ${this.revocations.body?.version}`)
       return ctx.reply(applied ? 'applied' : 'not newer')
