@@ -6,7 +6,8 @@
  */
 import { requestText } from '../net/client.ts'
 import type { Transport } from '../net/transport.ts'
-import { TREV, type NodeGroup } from '../group/node-group.ts'
+import type { NodeGroup } from '../group/node-group.ts'
+import { MSG } from '../protocol/constants.ts'
 import type { Discovery } from '../discovery/discovery.ts'
 import { MdnsDiscovery, type MdnsFound, type MdnsOptions } from '../discovery/mdns.ts'
 import { TrackerClient, type TrackedNode } from '../discovery/tracker-client.ts'
@@ -53,7 +54,7 @@ export class NodeDiscovery {
     this.tracker = tc
     this.list.push(tc)
     tc.start()
-    node.group?.startSync(() => requestText(tc.endpoint, TREV, '', dial), () => tc.intervalMs)
+    node.group?.startSync(() => requestText(tc.endpoint, MSG.TREV, '', dial), () => tc.intervalMs)
     return tc
   }
 

@@ -12,7 +12,7 @@ import { FrameServer, type BadInput } from '../net/server.ts'
 import { plainTransport, type Transport } from '../net/transport.ts'
 import { RateLimiter } from '../net/token-bucket.ts'
 import type { GroupCredential } from '../group/credential.ts'
-import { NodeGroup, TREV } from '../group/node-group.ts'
+import { NodeGroup } from '../group/node-group.ts'
 import { PeerLimits, type PeerLimitOptions } from '../group/peer-limits.ts'
 import type { MdnsDiscovery, MdnsOptions } from '../discovery/mdns.ts'
 import type { TrackerClient } from '../discovery/tracker-client.ts'
@@ -29,6 +29,7 @@ import type { PeerSource, PeerTable } from '../node/peer-table.ts'
 import { errText, newStats, type NodeStats } from '../node/stats.ts'
 import { CONNECT_TIMEOUT_MS, MSG } from '../protocol/constants.ts'
 import { formatPeerId } from '../protocol/messages.ts'
+import { CAPS_FEATURES } from '../protocol/table.ts'
 import { NodeDiscovery } from './node-discovery.ts'
 
 export { legacyKeyOf, SearchHandle, type SearchResult } from '../node/flood-search.ts'
@@ -84,7 +85,7 @@ export class P2PNode extends EventEmitter {
   readonly library: Library
   readonly limiter: RateLimiter
   readonly stats: NodeStats = newStats()
-  readonly features = [MSG.CAPS, MSG.SRCH, MSG.HITS, MSG.RGET, MSG.HASH]
+  readonly features = CAPS_FEATURES
   readonly downloadsDir: string
   /** SHA-256 worker thread shared by this node's downloads. */
   readonly hasher = new HashWorker()
@@ -143,7 +144,7 @@ export class P2PNode extends EventEmitter {
     forward(this.downloads, this, ['download'])
     const group = this.group
     this.server = new FrameServer({
-      handlers: group ? new Map([...createHandlers(this.context()), [TREV, group.pushHandler()]]) : createHandlers(this.context()),
+      handlers: group ? new Map([...createHandlers(this.context()), [MSG.TREV, group.pushHandler()]]) : createHandlers(this.context()),
       requestTimeoutMs: opts.requestTimeoutMs,
       transport: this.transport,
       guard: {

@@ -10,6 +10,7 @@ import { StreamServer } from '../node/stream-server.ts'
 import { mdnsOptionsFromEnv } from '../discovery/mdns.ts'
 import { MpvPlayer } from '../player/mpv-player.ts'
 import { parsePeerId } from '../protocol/messages.ts'
+import { UsageError } from '../protocol/errors.ts'
 import { loadCredential } from '../group/credential.ts'
 import { formatBytes } from '../text/format.ts'
 import type { Output } from './output.ts'
@@ -55,10 +56,10 @@ export function nodeOptions<T>(y: Argv<T>) {
 
 /** Validate node options. @throws Error with a clear message (exit 2). */
 export function checkNodeArgs(a: NodeArgs): void {
-  if (!Number.isInteger(a.port) || a.port < 0 || a.port > 65535) throw new Error(`--port must be 0..65535, got ${a.port}`)
-  if (!Number.isInteger(a.maxpeers) || a.maxpeers < 0) throw new Error(`--maxpeers must be 0 or more, got ${a.maxpeers}`)
-  if (!Number.isInteger(a.hops) || a.hops < 0 || a.hops > 10) throw new Error(`--hops must be 0..10, got ${a.hops}`)
-  if (!Number.isFinite(a['rate-limit']) || a['rate-limit'] < 0) throw new Error(`--rate-limit must be 0 or more bytes/s, got ${a['rate-limit']}`)
+  if (!Number.isInteger(a.port) || a.port < 0 || a.port > 65535) throw new UsageError(`--port must be 0..65535, got ${a.port}`)
+  if (!Number.isInteger(a.maxpeers) || a.maxpeers < 0) throw new UsageError(`--maxpeers must be 0 or more, got ${a.maxpeers}`)
+  if (!Number.isInteger(a.hops) || a.hops < 0 || a.hops > 10) throw new UsageError(`--hops must be 0..10, got ${a.hops}`)
+  if (!Number.isFinite(a['rate-limit']) || a['rate-limit'] < 0) throw new UsageError(`--rate-limit must be 0 or more bytes/s, got ${a['rate-limit']}`)
   for (const p of a.peer) parsePeerId(p)
   if (a.tracker !== undefined) parsePeerId(a.tracker)
 }

@@ -61,7 +61,7 @@ async function main(): Promise<void> {
   } catch (err) {
     const e = err as Error & { code?: string }
     process.stderr.write(`error: ${e.message}\n`)
-    process.exitCode = e.code === 'ERR_MALFORMED_PAYLOAD' || /^--/.test(e.message) || /needs at least one/.test(e.message) ? EXIT.USAGE : EXIT.ERROR
+    process.exitCode = e.code === 'ERR_USAGE' || e.code === 'ERR_MALFORMED_PAYLOAD' ? EXIT.USAGE : EXIT.ERROR
   }
 }
 

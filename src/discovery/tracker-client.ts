@@ -8,7 +8,8 @@
 import { EventEmitter } from 'node:events'
 import { requestText, type Endpoint, type ExchangeOptions } from '../net/client.ts'
 import type { Transport } from '../net/transport.ts'
-import { CONNECT_TIMEOUT_MS, MAX_ANNOUNCE_ENTRIES, MSG, REQUEST_LIMITS, TRACKER_PEERS_DEFAULT } from '../protocol/constants.ts'
+import { CONNECT_TIMEOUT_MS, MAX_ANNOUNCE_ENTRIES, MSG, TRACKER_PEERS_DEFAULT } from '../protocol/constants.ts'
+import { REQUEST_LIMITS } from '../protocol/table.ts'
 import { P2PTubeError, RemoteError } from '../protocol/errors.ts'
 import { parsePeerId } from '../protocol/messages.ts'
 import {
@@ -77,7 +78,7 @@ export interface TrackerResult {
 /** Connection state: `online` after a successful exchange, `down` after a failed one. */
 export type TrackerState = 'idle' | 'online' | 'down' | 'stopped'
 
-const ANNOUNCE_BUDGET = (REQUEST_LIMITS.TANN ?? 65536) - 512
+const ANNOUNCE_BUDGET = REQUEST_LIMITS.TANN - 512
 
 /** Events: 'state' (TrackerState, reason), 'synced' (version: library fully announced). */
 export class TrackerClient extends EventEmitter implements Discovery {
@@ -228,7 +229,7 @@ export class TrackerClient extends EventEmitter implements Discovery {
       try {
         text = await this.ask(MSG.TANN, formatAnnounce(a))
       } catch (err) {
-        if (err instanceof RemoteError && /rate limited/.test(err.reason)) {
+        if (err instanceof RemoteError && err.remoteCode === 'ERR_RATE_LIMITED') {
           await new Promise((r) => setTimeout(r, Math.min(this.intervalMs, 1000)))
           continue
         }

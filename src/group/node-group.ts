@@ -7,15 +7,10 @@
 import { EventEmitter } from 'node:events'
 import type { Handler, Refusal, RequestContext } from '../net/server.ts'
 import type { PeerIdentity } from '../net/transport.ts'
-import { GroupTransport, PUBLISHER_TYPES } from './transport.ts'
+import { PUBLISHER_TYPES, RESULT_TYPES } from '../protocol/table.ts'
+import { GroupTransport } from './transport.ts'
 import type { GroupCredential } from './credential.ts'
 import { Revocations, type RevocationBody } from './revocation.ts'
-
-/** Tracker message: ask for the group's signed revocation list (PROTOCOL.md §8.4). */
-export const TREV = 'TREV'
-
-/** Requests carrying results: only a publisher may send them (§8.3). */
-const RESULT_TYPES: ReadonlySet<string> = new Set(['HITS', 'RESP'])
 
 /** Where a member node is: "host:port" parts. */
 export interface MemberEndpoint {
@@ -90,7 +85,7 @@ export class NodeGroup extends EventEmitter {
    */
   pushHandler(): Handler {
     return (ctx: RequestContext) => {
-      if (ctx.peer?.role !== 'tracker') return ctx.error(`ERR_NOT_TRACKER: only the group's tracker pushes revocation lists, not ${ctx.peer?.name ?? 'this peer'}`)
+      if (ctx.peer?.role !== 'tracker') return ctx.error('ERR_NOT_TRACKER', `only the group's tracker pushes revocation lists, not ${ctx.peer?.name ?? 'this peer'}`)
       const applied = this.revocations.apply(ctx.payload)
       if (applied) this.emit('log', 'info', `group: the tracker pushed revocation list version ${this.revocations.body?.version}`)
       return ctx.reply(applied ? 'applied' : 'not newer')

@@ -8,6 +8,7 @@ import type { Refusal } from '../net/server.ts'
 import type { PeerIdentity } from '../net/transport.ts'
 import { normalizeAddress } from '../net/address.ts'
 import { TokenBuckets } from '../net/token-bucket.ts'
+import { QUERY_TYPES } from '../protocol/table.ts'
 
 /** Limits: bursts in requests, rates per second. */
 export interface PeerLimitOptions {
@@ -20,8 +21,6 @@ export interface PeerLimitOptions {
   /** Search queries per second after the burst (default 32). */
   queriesPerS?: number
 }
-
-const QUERY_TYPES: ReadonlySet<string> = new Set(['SRCH', 'QUER'])
 
 /** The buckets of one node. */
 export class PeerLimits {

@@ -15,7 +15,6 @@ import { MSG } from '../protocol/constants.ts'
 import { parsePeerId } from '../protocol/messages.ts'
 import { GroupAdmin } from './admin.ts'
 import { loadCredential, type GroupCredential } from './credential.ts'
-import { TREV } from './node-group.ts'
 import { Revocations, type RevocationBody } from './revocation.ts'
 
 /** Events: 'revoked' (peer ids whose member was revoked), 'log' (level, msg). */
@@ -90,7 +89,7 @@ export class TrackerGroup extends EventEmitter {
     const results = await Promise.allSettled(
       [...this.members.keys()].map(async (id) => {
         const at = parsePeerId(id)
-        const frames = await request(at, TREV, payload, { transport: this.transport, connectTimeoutMs: 2000, idleTimeoutMs: 2000 })
+        const frames = await request(at, MSG.TREV, payload, { transport: this.transport, connectTimeoutMs: 2000, idleTimeoutMs: 2000 })
         if (frames[0]?.type !== MSG.REPL) throw new Error(frames[0]?.payload.toString() ?? 'no reply')
       })
     )
@@ -118,4 +117,3 @@ export class TrackerGroup extends EventEmitter {
   }
 }
 
-export { TREV }

@@ -8,13 +8,12 @@ import type net from 'node:net'
 import tls from 'node:tls'
 import { onReadOption, type DialOptions, type PeerIdentity, type Transport } from '../net/transport.ts'
 import { REQUEST_TIMEOUT_MS } from '../protocol/constants.ts'
+import { PUBLISHER_TYPES } from '../protocol/table.ts'
 import { P2PTubeError } from '../protocol/errors.ts'
 import type { GroupCredential } from './credential.ts'
 import { normSerial, parseClaims } from './pki.ts'
 import type { Revocations } from './revocation.ts'
 
-/** Requests whose answer is file data: only a publisher may serve them (§8.3). */
-export const PUBLISHER_TYPES: ReadonlySet<string> = new Set(['RGET', 'FGET', 'HASH'])
 
 /** Event a group socket emits once the handshake is done and the peer checked. */
 export const GROUP_READY = 'p2ptube:secure'

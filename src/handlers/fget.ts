@@ -12,7 +12,7 @@ export const fgetHandler =
   async (ctx) => {
     const name = ctx.payload.toString('utf8')
     const entry = node.library.get(name) ?? node.library.get(name.trim())
-    if (!entry) return ctx.error('File not found')
+    if (!entry) return ctx.error('ERR_NOT_FOUND', 'File not found')
     // An empty file still gets one (empty) REPL: a requester tells it from "no reply" (§3.7).
     if (entry.size === 0) return ctx.reply('')
     await serveFile(ctx, entry, 0, entry.size, node.limiter, (n) => node.countUpload(n))

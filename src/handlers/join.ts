@@ -16,17 +16,17 @@ export const joinHandler =
   (node: NodeContext): Handler =>
   async (ctx) => {
     const p = parseJoin(ctx.payload.toString('latin1'))
-    if (node.peers.full) return ctx.error('Join: too many peers')
+    if (node.peers.full) return ctx.error('ERR_PEERS_FULL', 'Join: too many peers')
     if (p.host !== normalizeAddress(ctx.remoteAddress)) {
       throw new ProtocolError('ERR_SPOOFED_ADDRESS', `Join: address ${p.host} is not the connection's address ${normalizeAddress(ctx.remoteAddress)}`)
     }
-    if (p.id === node.id) return ctx.error(`Join: peer already inserted ${p.id}`)
+    if (p.id === node.id) return ctx.error('ERR_PEER_EXISTS', `Join: peer already inserted ${p.id}`)
     const group = node.group
     if (group && !(ctx.peer && (await group.isMemberAt(p.id, p, ctx.peer, true)))) {
       throw new ProtocolError('ERR_SPOOFED_ADDRESS', `Join: ${p.id} is not where ${ctx.peer?.name ?? 'the sender'} listens`)
     }
     const r = node.peers.add(p, 'joined')
-    if (r === 'exists') return ctx.error(`Join: peer already inserted ${p.id}`)
-    if (r === 'full') return ctx.error('Join: too many peers')
+    if (r === 'exists') return ctx.error('ERR_PEER_EXISTS', `Join: peer already inserted ${p.id}`)
+    if (r === 'full') return ctx.error('ERR_PEERS_FULL', 'Join: too many peers')
     return ctx.reply(`Join: peer added: ${p.id}`)
   }

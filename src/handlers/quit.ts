@@ -15,7 +15,7 @@ export const quitHandler =
   async (ctx) => {
     const id = ctx.payload.toString('latin1').trim()
     const p = node.peers.get(id)
-    if (!p) return ctx.error(`Quit: peer not found: ${id.slice(0, 300)}`)
+    if (!p) return ctx.error('ERR_PEER_NOT_FOUND', `Quit: peer not found: ${id.slice(0, 300)}`)
     if (p.host !== normalizeAddress(ctx.remoteAddress)) {
       throw new ProtocolError('ERR_SPOOFED_ADDRESS', `Quit: only ${id} itself may remove ${id}`)
     }

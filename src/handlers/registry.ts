@@ -1,5 +1,5 @@
 /** The handler table: message type → handler (PROTOCOL.md §3, §4). */
-import { MSG } from '../protocol/constants.ts'
+import type { NodeHandledType } from '../protocol/table.ts'
 import type { Handler } from '../net/server.ts'
 import { capsHandler } from './caps.ts'
 import type { NodeContext } from '../node/context.ts'
@@ -15,22 +15,27 @@ import { respHandler } from './resp.ts'
 import { rgetHandler } from './rget.ts'
 import { srchHandler } from './srch.ts'
 
-/** Build the handler table for a node. */
+/**
+ * Build the handler table of a node: one handler for every node-scope row of the message table
+ * (src/protocol/table.ts); a row without one, or a handler without a row, does not compile.
+ * TREV (a group row) is added by the node when it is a group member.
+ */
 export function createHandlers(node: NodeContext): Map<string, Handler> {
-  return new Map<string, Handler>([
-    [MSG.NAME, nameHandler(node)],
+  const handlers: Record<NodeHandledType, Handler> = {
+    NAME: nameHandler(node),
     // The legacy stabilizer connects with PING and expects only the close (btpeer-wire.md).
-    [MSG.PING, () => {}],
-    [MSG.LIST, listHandler(node)],
-    [MSG.JOIN, joinHandler(node)],
-    [MSG.QUER, querHandler(node)],
-    [MSG.RESP, respHandler(node)],
-    [MSG.FGET, fgetHandler(node)],
-    [MSG.QUIT, quitHandler(node)],
-    [MSG.CAPS, capsHandler(node)],
-    [MSG.SRCH, srchHandler(node)],
-    [MSG.HITS, hitsHandler(node)],
-    [MSG.RGET, rgetHandler(node)],
-    [MSG.HASH, hashHandler(node)]
-  ])
+    PING: () => {},
+    LIST: listHandler(node),
+    JOIN: joinHandler(node),
+    QUER: querHandler(node),
+    RESP: respHandler(node),
+    FGET: fgetHandler(node),
+    QUIT: quitHandler(node),
+    CAPS: capsHandler(node),
+    SRCH: srchHandler(node),
+    HITS: hitsHandler(node),
+    RGET: rgetHandler(node),
+    HASH: hashHandler(node)
+  }
+  return new Map(Object.entries(handlers))
 }

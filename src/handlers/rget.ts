@@ -12,8 +12,8 @@ export const rgetHandler =
   async (ctx) => {
     const r = parseRget(ctx.payload)
     const entry = r.cid ? node.library.getByCid(r.cid) : node.library.get(r.name as string)
-    if (!entry || !entry.cid) return ctx.error('File not found')
-    if (r.offset > entry.size) return ctx.error(`Range: offset ${r.offset} is past the end (${entry.size} bytes)`)
+    if (!entry || !entry.cid) return ctx.error('ERR_NOT_FOUND', 'File not found')
+    if (r.offset > entry.size) return ctx.error('ERR_RANGE', `Range: offset ${r.offset} is past the end (${entry.size} bytes)`)
     const length = Math.min(r.length ?? entry.size - r.offset, entry.size - r.offset)
     await ctx.reply(formatRangeMeta({ name: entry.name, size: entry.size, cid: entry.cid, offset: r.offset, length }))
     await serveFile(ctx, entry, r.offset, length, node.limiter, (n) => node.countUpload(n))

@@ -3,9 +3,10 @@
  * server closes (docs/PROTOCOL.md §1 Connection model; btpeer-wire.md "Connection model").
  * Every exchange has a connect timeout and an idle timeout, and takes an AbortSignal.
  */
-import { CONNECT_TIMEOUT_MS, IDLE_TIMEOUT_MS, MAX_CONTROL_REPLY, MAX_ERROR_REPLY, MAX_REPLY_FRAMES, MSG } from '../protocol/constants.ts'
+import { CONNECT_TIMEOUT_MS, IDLE_TIMEOUT_MS, MAX_REPLY_FRAMES, MSG } from '../protocol/constants.ts'
 import { AbortError, P2PTubeError, ProtocolError, RemoteError, TimeoutError } from '../protocol/errors.ts'
 import { encodeFrame, FrameDecoder, type FramePolicy } from '../protocol/frame.ts'
+import { replyPolicy } from '../protocol/table.ts'
 import { plainTransport, type Transport } from './transport.ts'
 
 /** Where to connect. */
@@ -127,11 +128,12 @@ export interface ReplyFrame {
   payload: Buffer
 }
 
-/** Reply policy for control requests: REPL and ERRO only, bounded (PROTOCOL.md §2). */
+/**
+ * Reply policy for control requests: REPL (≤ MAX_CONTROL_REPLY bytes) and ERRO (≤ MAX_ERROR_REPLY)
+ * only (PROTOCOL.md §2; the message table's 'control' reply kind).
+ */
 export function controlPolicy(type: string): FramePolicy | undefined {
-  if (type === MSG.REPL) return { maxLength: MAX_CONTROL_REPLY }
-  if (type === MSG.ERRO) return { maxLength: MAX_ERROR_REPLY }
-  return undefined
+  return replyPolicy('control', type)
 }
 
 /**

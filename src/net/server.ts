@@ -6,8 +6,9 @@
  */
 import { EventEmitter } from 'node:events'
 import net from 'node:net'
-import { IDLE_TIMEOUT_MS, MAX_CONNECTIONS, MSG, REQUEST_LIMITS, REQUEST_TIMEOUT_MS } from '../protocol/constants.ts'
-import { P2PTubeError, ProtocolError } from '../protocol/errors.ts'
+import { IDLE_TIMEOUT_MS, MAX_CONNECTIONS, MSG, REQUEST_TIMEOUT_MS } from '../protocol/constants.ts'
+import { LEGACY_TYPES, requestLimit } from '../protocol/table.ts'
+import { formatErrorPayload, P2PTubeError, ProtocolError } from '../protocol/errors.ts'
 import { encodeFrame, FrameDecoder } from '../protocol/frame.ts'
 import { plainTransport, type PeerIdentity, type Transport } from './transport.ts'
 
@@ -25,8 +26,12 @@ export interface RequestContext {
   signal: AbortSignal
   /** Write one REPL frame. */
   reply(payload: string | Buffer): Promise<void>
-  /** Write one ERRO frame. */
-  error(reason: string): Promise<void>
+  /**
+   * Write one ERRO frame: `"<code>: <message>"` (PROTOCOL.md §5); a legacy btpeer text answering
+   * a legacy type goes without the code (errors.ts LEGACY_ERRORS).
+   * @param code an ERROR_CODES code, e.g. 'ERR_NOT_FOUND'.
+   */
+  error(code: string, message: string): Promise<void>
   /**
    * Write raw, already-framed bytes; resolves when the socket can take more (backpressure).
    * `flushed` is called once the socket no longer needs `bytes` (written out, or the connection
@@ -152,7 +157,7 @@ export class FrameServer extends EventEmitter {
     const reject = (code: string, message: string): void => {
       this.emit('bad-input', { remoteAddress, code, message } satisfies BadInput)
       if (!socket.writable) return void socket.destroy()
-      socket.write(encodeFrame(MSG.ERRO, `${code}: ${message}`))
+      socket.write(encodeFrame(MSG.ERRO, formatErrorPayload(code, message)))
       finish()
     }
 
@@ -191,7 +196,7 @@ export class FrameServer extends EventEmitter {
       })
 
     const decoder = new FrameDecoder(
-      (type) => (this.opts.handlers.has(type) ? { maxLength: REQUEST_LIMITS[type] ?? 1024 } : undefined),
+      (type) => (this.opts.handlers.has(type) ? { maxLength: requestLimit(type) ?? 1024 } : undefined),
       {
         frame: (type, payload) => {
           if (got) return // one request per connection: later frames are ignored
@@ -211,7 +216,7 @@ export class FrameServer extends EventEmitter {
             ...(peer ? { peer } : {}),
             signal: ac.signal,
             reply: (p) => write(encodeFrame(MSG.REPL, p)),
-            error: (reason) => write(encodeFrame(MSG.ERRO, reason)),
+            error: (code, message) => write(encodeFrame(MSG.ERRO, formatErrorPayload(code, message, LEGACY_TYPES.has(type)))),
             write
           }
           Promise.resolve()
@@ -219,16 +224,16 @@ export class FrameServer extends EventEmitter {
             .then(finish, async (err: unknown) => {
               if (err instanceof ProtocolError) {
                 this.emit('bad-input', { remoteAddress, code: err.code, message: err.message } satisfies BadInput)
-                await ctx.error(err.message).catch(() => {})
+                await ctx.error(err.code, err.message).catch(() => {})
               } else if (ac.signal.aborted || (err instanceof P2PTubeError && err.code === 'ERR_CONNECTION_CLOSED')) {
                 // The requester went away mid-reply: nothing to answer, nothing wrong here.
               } else if (err instanceof P2PTubeError) {
                 // An expected failure (file deleted since indexing...): tell the requester.
                 this.emit('request-failed', { remoteAddress, code: err.code, message: err.message } satisfies BadInput)
-                await ctx.error(err.message).catch(() => {})
+                await ctx.error(err.code, err.message).catch(() => {})
               } else {
                 this.emit('handler-error', err)
-                await ctx.error('Internal error').catch(() => {})
+                await ctx.error('ERR_INTERNAL', 'Internal error').catch(() => {})
               }
               finish()
             })

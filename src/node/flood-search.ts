@@ -8,7 +8,8 @@ import { randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { request, type ExchangeOptions } from '../net/client.ts'
 import { normalizeAddress } from '../net/address.ts'
-import { DEFAULT_TTL, LEGACY_REPEAT_MS, MAX_HITS, MAX_HOPS, MAX_LEGACY_RESPONSES, MAX_NAME_LENGTH, MAX_QUERY_LENGTH, MAX_TTL, MSG, QUERY_ID_BYTES, REQUEST_LIMITS, SEEN_SET_SIZE, SEEN_TTL_MS } from '../protocol/constants.ts'
+import { DEFAULT_TTL, LEGACY_REPEAT_MS, MAX_HITS, MAX_HOPS, MAX_LEGACY_RESPONSES, MAX_NAME_LENGTH, MAX_QUERY_LENGTH, MAX_TTL, MSG, QUERY_ID_BYTES, SEEN_SET_SIZE, SEEN_TTL_MS } from '../protocol/constants.ts'
+import { REQUEST_LIMITS } from '../protocol/table.ts'
 import { P2PTubeError } from '../protocol/errors.ts'
 import { formatHits, formatQuer, formatResp, formatSrch, parsePeerId, type Hits, type LegacyQuery, type LegacyResponse, type Search } from '../protocol/messages.ts'
 import type { NodeContext } from './context.ts'
@@ -177,7 +178,7 @@ export class FloodSearch extends EventEmitter implements Pick<NodeContext, 'onSe
       for (const e of matches) {
         const r = { name: e!.name, size: e!.size, cid: e!.cid as string, kind: e!.kind }
         bytes += Buffer.byteLength(JSON.stringify(r)) + 1
-        if (bytes > REQUEST_LIMITS.HITS!) break
+        if (bytes > REQUEST_LIMITS.HITS) break
         results.push(r)
       }
       const hits: Hits = { qid: s.qid, holder: this.opts.self.id, results }
@@ -203,7 +204,7 @@ export class FloodSearch extends EventEmitter implements Pick<NodeContext, 'onSe
       return
     }
     stats.legacyQueriesHandled++
-    const matches = (this.opts.publishes() ? this.opts.library.search(q.key, MAX_LEGACY_RESPONSES) : []).filter((e) => Buffer.byteLength(e.name) * 3 + 300 < REQUEST_LIMITS.RESP!)
+    const matches = (this.opts.publishes() ? this.opts.library.search(q.key, MAX_LEGACY_RESPONSES) : []).filter((e) => Buffer.byteLength(e.name) * 3 + 300 < REQUEST_LIMITS.RESP)
     if (matches.length) {
       const to = parsePeerId(q.returnId)
       for (const e of matches) void this.send(to, MSG.RESP, formatResp({ name: e.name, holder: self.id }), 'warn', `RESP to ${q.returnId}`)

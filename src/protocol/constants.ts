@@ -20,7 +20,10 @@ export const PIECE_SIZE = 64 * 1024
 /** Piece hashes in one HASH reply frame at most (64 KiB of hashes) (PROTOCOL.md §4.8). */
 export const MAX_HASHES_PER_FRAME = 2048
 
-/** Message types (PROTOCOL.md §3 legacy, §4 p2ptube extensions). */
+/**
+ * Message types (PROTOCOL.md §3 legacy, §4 p2ptube extensions, §7 tracker, §8 group). Each has
+ * its row in the message table (table.ts): limits, reply policy, rights, rate class, CAPS.
+ */
 export const MSG = {
   NAME: 'NAME',
   LIST: 'LIST',
@@ -56,40 +59,12 @@ export const MSG = {
   /** Tracker status: peers online, files indexed, announces/s (§7.8). */
   TSTA: 'TSTA',
   /** Open a tracker session: the connection stays open for many requests (§7.1). */
-  TSES: 'TSES'
+  TSES: 'TSES',
+  // Private groups (PROTOCOL.md §8).
+  /** The group's signed revocation list: fetched from the tracker, or pushed by it to a member (§8.4). */
+  TREV: 'TREV'
 } as const
 export type MsgType = (typeof MSG)[keyof typeof MSG]
-
-/**
- * Largest request payload a node buffers, per type, in bytes (PROTOCOL.md §2 Limits).
- * A header announcing more is answered with ERRO before any of the body is read.
- * Sizes follow Gnutella practice: a query over 1 KiB, a result over 64 KiB closes the connection.
- */
-export const REQUEST_LIMITS: Readonly<Record<string, number>> = {
-  NAME: 1024,
-  PING: 1024,
-  LIST: 1024,
-  JOIN: 1024,
-  QUER: 1024,
-  RESP: 4096,
-  FGET: 4096,
-  QUIT: 1024,
-  CAPS: 1024,
-  SRCH: 4096,
-  HITS: 65536,
-  RGET: 4096,
-  HASH: 1024,
-  TREG: 1024,
-  TANN: 65536,
-  TBYE: 1024,
-  TPRS: 1024,
-  TWHO: 1024,
-  TFND: 1024,
-  TSTA: 1024,
-  TSES: 1024,
-  /** Group tracker → member node: a pushed signed revocation list (≤ 60 000 bytes, §8.4). */
-  TREV: 65536
-}
 
 /** Largest control reply (REPL/ERRO outside a file transfer) a requester buffers, bytes (PROTOCOL.md §2). */
 export const MAX_CONTROL_REPLY = 65536

@@ -322,6 +322,10 @@ export interface HashRequest {
   cid: string
 }
 
+export function formatHashRequest(r: HashRequest): string {
+  return JSON.stringify({ cid: r.cid })
+}
+
 /** @throws ProtocolError */
 export function parseHashRequest(payload: Buffer): HashRequest {
   const o = parseJson(payload, 'HASH')
@@ -334,6 +338,11 @@ export interface HashMeta {
   size: number
   pieceSize: number
   pieces: number
+}
+
+/** The meta REPL of a HASH reply: `{ cid, size, pieceSize, pieces }` (sizes in bytes). */
+export function formatHashMeta(h: HashMeta): string {
+  return JSON.stringify({ cid: h.cid, size: h.size, pieceSize: h.pieceSize, pieces: h.pieces })
 }
 
 /** @throws ProtocolError */

@@ -5,6 +5,7 @@
  */
 import {
   MAX_ANNOUNCE_ENTRIES,
+  MAX_CONTROL_REPLY,
   MAX_NAME_LENGTH,
   MAX_QUERY_LENGTH,
   TRACKER_HOLDERS_MAX,
@@ -103,6 +104,11 @@ export function formatRegister(r: Register): string {
   return JSON.stringify(r)
 }
 
+/** TREG reply: `{ peer, interval, expiry, tracker }` (times in ms). */
+export function formatRegisterReply(r: RegisterReply): string {
+  return JSON.stringify({ peer: r.peer, interval: r.interval, expiry: r.expiry, tracker: r.tracker })
+}
+
 /** @throws ProtocolError */
 export function parseRegisterReply(payload: Buffer): RegisterReply {
   const o = parseJson(payload, 'TREG reply')
@@ -156,6 +162,14 @@ export function formatAnnounce(a: Announce): string {
   return JSON.stringify(o)
 }
 
+/**
+ * TANN reply: the index's answer (`ok`+`seq` gets the announce `interval` in ms added; `resync`
+ * and `register` travel as they are).
+ */
+export function formatAnnounceReply(r: { ok: true; seq: number } | { resync: true; have: number } | { register: true }, intervalMs: number): string {
+  return JSON.stringify('ok' in r ? { ...r, interval: intervalMs } : r)
+}
+
 /** @throws ProtocolError */
 export function parseAnnounceReply(payload: Buffer): AnnounceReply {
   const o = parseJson(payload, 'TANN reply')
@@ -172,6 +186,16 @@ export function parsePortRequest(payload: Buffer, what: string, required: boolea
   if (o.port !== undefined || required) r.port = portOf(o, what)
   if (o.max !== undefined) r.max = int(o, 'max', what, 1, TRACKER_PEERS_MAX)
   return r
+}
+
+/** TBYE reply: `{ ok: true, removed }`, removed = whether the peer was registered. */
+export function formatByeReply(removed: boolean): string {
+  return JSON.stringify({ ok: true, removed })
+}
+
+/** TPRS reply: `{ peers: [peer id...] }`. */
+export function formatPeerList(peers: readonly string[]): string {
+  return JSON.stringify({ peers })
 }
 
 /** TPRS reply: peer ids. @throws ProtocolError */
@@ -200,6 +224,20 @@ export function parseFind(payload: Buffer): { q: string; max: number } {
   return { q, max: o.max === undefined ? TRACKER_RESULTS_MAX : int(o, 'max', 'TFND', 1, TRACKER_RESULTS_MAX) }
 }
 
+/**
+ * TFND and TWHO replies: `{ results }`, kept under what a requester buffers (MAX_CONTROL_REPLY,
+ * less 256 bytes of slack) by dropping the last results, 20 % at a time.
+ * @param budget largest reply in bytes.
+ */
+export function formatHitList(results: readonly TrackerHit[], budget = MAX_CONTROL_REPLY - 256): string {
+  let text = JSON.stringify({ results })
+  while (Buffer.byteLength(text) > budget && results.length) {
+    results = results.slice(0, Math.floor(results.length * 0.8))
+    text = JSON.stringify({ results })
+  }
+  return text
+}
+
 /** TFND and TWHO replies: results (TWHO: one per name of the content id). @throws ProtocolError */
 export function parseHitList(payload: Buffer, what: string): TrackerHit[] {
   const o = parseJson(payload, what)
@@ -212,6 +250,11 @@ export function parseHitList(payload: Buffer, what: string): TrackerHit[] {
     const peers = r.peers.filter((p): p is string => typeof p === 'string' && p.length <= 300)
     return { ...f, holders, peers }
   })
+}
+
+/** TSTA reply: the status object as JSON. */
+export function formatTrackerStatus(s: TrackerStatus): string {
+  return JSON.stringify(s)
 }
 
 /** @throws ProtocolError */

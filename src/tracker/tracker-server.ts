@@ -9,8 +9,9 @@
 import { EventEmitter } from 'node:events'
 import net from 'node:net'
 import type { BadInput, Handler, RequestContext } from '../net/server.ts'
-import { MSG, REQUEST_LIMITS, REQUEST_TIMEOUT_MS } from '../protocol/constants.ts'
-import { P2PTubeError, ProtocolError } from '../protocol/errors.ts'
+import { MSG, REQUEST_TIMEOUT_MS } from '../protocol/constants.ts'
+import { requestLimit } from '../protocol/table.ts'
+import { formatErrorPayload, P2PTubeError, ProtocolError } from '../protocol/errors.ts'
 import { encodeFrame, FrameDecoder } from '../protocol/frame.ts'
 import { plainTransport, type Transport } from '../net/transport.ts'
 
@@ -101,7 +102,7 @@ export class TrackerServer extends EventEmitter {
     })
     socket.on('error', () => socket.destroy())
     const decoder = new FrameDecoder(
-      (type) => (type === MSG.TSES || this.opts.handlers.has(type) ? { maxLength: REQUEST_LIMITS[type] ?? 1024 } : undefined),
+      (type) => (type === MSG.TSES || this.opts.handlers.has(type) ? { maxLength: requestLimit(type) ?? 1024 } : undefined),
       { frame: (type, payload) => this.onFrame(c, type, payload) }
     )
     socket.on('data', (chunk: Buffer) => {
@@ -166,7 +167,7 @@ export class TrackerServer extends EventEmitter {
       ...(this.transport.peerOf(socket) ? { peer: this.transport.peerOf(socket) } : {}),
       signal: c.ac.signal,
       reply: (p) => write(encodeFrame(MSG.REPL, p)),
-      error: (reason) => write(encodeFrame(MSG.ERRO, reason)),
+      error: (code, message) => write(encodeFrame(MSG.ERRO, formatErrorPayload(code, message))),
       write
     }
     try {
@@ -174,18 +175,18 @@ export class TrackerServer extends EventEmitter {
     } catch (err) {
       if (err instanceof ProtocolError) {
         this.emit('bad-input', { remoteAddress: ctx.remoteAddress, code: err.code, message: err.message } satisfies BadInput)
-        await ctx.error(err.message).catch(() => {})
+        await ctx.error(err.code, err.message).catch(() => {})
         if (c.session && ++c.strikes >= (this.opts.maxStrikes ?? 8)) this.finish(c)
       } else if (!(err instanceof P2PTubeError && err.code === 'ERR_CONNECTION_CLOSED')) {
         this.emit('handler-error', err)
-        await ctx.error('Internal error').catch(() => {})
+        await ctx.error('ERR_INTERNAL', 'Internal error').catch(() => {})
       }
     }
   }
 
   private reject(c: Conn, code: string, message: string): void {
     this.emit('bad-input', { remoteAddress: c.socket.remoteAddress ?? '?', code, message } satisfies BadInput)
-    if (c.socket.writable) c.socket.write(encodeFrame(MSG.ERRO, `${code}: ${message}`))
+    if (c.socket.writable) c.socket.write(encodeFrame(MSG.ERRO, formatErrorPayload(code, message)))
     this.finish(c)
   }
 

@@ -7,11 +7,10 @@ import { randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import type { BadInput } from '../net/server.ts'
 import { MdnsDiscovery, type MdnsOptions } from '../discovery/mdns.ts'
-import { ANNOUNCE_BURST, ANNOUNCE_EXPIRY_INTERVALS, ANNOUNCE_REFILL_PER_S, DEFAULT_ANNOUNCE_INTERVAL_MS, MIN_ANNOUNCE_INTERVAL_MS } from '../protocol/constants.ts'
+import { ANNOUNCE_BURST, ANNOUNCE_EXPIRY_INTERVALS, ANNOUNCE_REFILL_PER_S, DEFAULT_ANNOUNCE_INTERVAL_MS, MIN_ANNOUNCE_INTERVAL_MS, MSG } from '../protocol/constants.ts'
 import { formatPeerId } from '../protocol/messages.ts'
 import type { TrackerStatus } from '../protocol/tracker-messages.ts'
 import { TokenBuckets } from '../net/token-bucket.ts'
-import { TREV } from '../group/node-group.ts'
 import { createTrackerHandlers } from './handlers.ts'
 import { SwarmIndex } from './swarm-index.ts'
 import { TrackerStore, type Json } from './store.ts'
@@ -89,7 +88,7 @@ export class Tracker extends EventEmitter {
     this.startedAt = this.now()
     const handlers = createTrackerHandlers(this)
     if (opts.group) {
-      handlers.set(TREV, opts.group.trevHandler())
+      handlers.set(MSG.TREV, opts.group.trevHandler())
       opts.group.on('log', (level: 'info' | 'warn', msg: string) => this.log(level, msg))
       // A revoked member's peers leave the index at once (its connections are closed by the transport).
       opts.group.on('revoked', (ids: string[]) => ids.forEach((id) => this.index.remove(id) && this.emit('peer-left', id)))

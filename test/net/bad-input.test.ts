@@ -297,7 +297,7 @@ test('FGET names that leave the shared folders → ERRO "File not found" and no 
 test('RESP "/etc/passwd 127.0.0.1:1" then FGET "/etc/passwd" → RESP refused, file not served (legacy defect)', async (t) => {
   const node = await startNode(t)
   const resp = await rawExchange(node.port, encodeFrame('RESP', '/etc/passwd 127.0.0.1:1'))
-  assertErro(t, resp, /Response: no open query matches it/)
+  assertErro(t, resp, 'ERR_UNSOLICITED: Response: no open query matches it')
   const r = await rawExchange(node.port, encodeFrame('FGET', '/etc/passwd'))
   assertErro(t, r, 'File not found')
   t.false(r.bytes.includes(Buffer.from('root:')))
@@ -311,11 +311,11 @@ test('RESP "/etc/passwd 127.0.0.1:1" then FGET "/etc/passwd" → RESP refused, f
   t.false(r2.bytes.includes(Buffer.from('root:')))
 })
 
-test('RGET by a path outside the shares → ERRO "File not found"', async (t) => {
+test('RGET by a path outside the shares → ERRO "ERR_NOT_FOUND: File not found" (an extension: the code travels)', async (t) => {
   const node = await startNode(t)
   for (const name of ['/etc/passwd', '../../etc/passwd', path.join(shareDir, fileName)]) {
     const r = await rawExchange(node.port, encodeFrame('RGET', JSON.stringify({ name, offset: 0 })))
-    assertErro(t, r, 'File not found')
+    assertErro(t, r, 'ERR_NOT_FOUND: File not found')
     t.false(r.bytes.includes(headBytes()))
   }
 })
@@ -325,7 +325,7 @@ test('RGET by a path outside the shares → ERRO "File not found"', async (t) =>
 test('JOIN whose host is not the connecting address → refused, not added', async (t) => {
   const node = await startNode(t)
   const r = await rawExchange(node.port, encodeFrame('JOIN', '10.9.9.9:1 10.9.9.9 1'))
-  assertErro(t, r, /^Join: address 10\.9\.9\.9 is not the connection's address/)
+  assertErro(t, r, /^ERR_SPOOFED_ADDRESS: Join: address 10\.9\.9\.9 is not the connection's address/)
   t.is(node.peers.size, 0)
   // Control: the same JOIN from the real address is accepted.
   const ok = await rawExchange(node.port, encodeFrame('JOIN', '127.0.0.1:9 127.0.0.1 9'))
@@ -358,7 +358,7 @@ test('QUIT of another peer\'s id from a different address → refused, the peer 
     [`Join: peer added: ${other}`]
   )
   const quit = await rawExchange(node.port, encodeFrame('QUIT', other))
-  assertErro(t, quit, /^Quit: only 127\.0\.0\.2:5000 itself may remove/)
+  assertErro(t, quit, /^ERR_SPOOFED_ADDRESS: Quit: only 127\.0\.0\.2:5000 itself may remove/)
   t.true(node.peers.has(other))
   // The peer itself may leave.
   const own = await rawExchange(node.port, encodeFrame('QUIT', ` ${other}\n`), { localAddress: '127.0.0.2' })

@@ -5,7 +5,8 @@
  */
 import test from 'ava'
 import fc from 'fast-check'
-import { CHUNK_SIZE, HEADER_SIZE, MSG, REQUEST_LIMITS } from '../../src/protocol/constants.ts'
+import { CHUNK_SIZE, HEADER_SIZE, MSG } from '../../src/protocol/constants.ts'
+import { REQUEST_LIMITS, requestLimit } from '../../src/protocol/table.ts'
 import { InvalidFrameError } from '../../src/protocol/errors.ts'
 import { encodeChunkFrames, encodeFrame, FrameDecoder, type FramePolicy } from '../../src/protocol/frame.ts'
 
@@ -20,7 +21,7 @@ interface Decoded {
 /** The server's policy: request types with their limits (server.ts), plus the two reply types. */
 function requestPolicy(type: string): FramePolicy | undefined {
   if (type === MSG.REPL || type === MSG.ERRO) return { maxLength: 65536 }
-  const max = REQUEST_LIMITS[type]
+  const max = requestLimit(type)
   return max === undefined ? undefined : { maxLength: max }
 }
 
@@ -164,7 +165,7 @@ test('oversize: the 8-byte header of a frame announcing 4 GiB throws ERR_FRAME_T
 })
 
 test('oversize: one byte over the type limit is rejected, the limit itself is accepted', (t) => {
-  const limit = REQUEST_LIMITS.JOIN as number
+  const limit = REQUEST_LIMITS.JOIN
   t.deepEqual(decodeAll([encodeFrame('JOIN', Buffer.alloc(limit, 0x41))]).length, 1)
   const header = Buffer.alloc(8)
   header.write('JOIN', 0, 'latin1')

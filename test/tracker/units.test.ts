@@ -3,9 +3,8 @@ import test from 'ava'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { tempDir } from '../helpers/nodes.ts'
-import { formatAnnounce, parseAnnounce, parseHitList } from '../../src/protocol/tracker-messages.ts'
+import { formatAnnounce, formatHitList, parseAnnounce, parseHitList } from '../../src/protocol/tracker-messages.ts'
 import { TokenBuckets } from '../../src/net/token-bucket.ts'
-import { fitResults } from '../../src/tracker/handlers.ts'
 import { TrackerStore } from '../../src/tracker/store.ts'
 import { SwarmIndex } from '../../src/tracker/swarm-index.ts'
 import { tokenize } from '../../src/tracker/token-index.ts'
@@ -131,7 +130,7 @@ test('codecs: announce round trip; hit lists trimmed to the reply limit', (t) =>
   t.deepEqual(parseAnnounce(Buffer.from(formatAnnounce(a)), '127.0.0.1'), a)
   t.deepEqual(parseAnnounce(Buffer.from(formatAnnounce({ ...a, seq: 1, add: [], remove: [] })), '127.0.0.1').add, [])
   const many = Array.from({ length: 100 }, (_, i) => ({ ...f(i, 'n'.repeat(1000)), holders: 1, peers: ['127.0.0.1:1'] }))
-  const text = fitResults(many)
+  const text = formatHitList(many)
   t.true(Buffer.byteLength(text) < 65536)
   t.true(parseHitList(Buffer.from(text), 'TFND reply').length > 10)
 })

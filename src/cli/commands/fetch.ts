@@ -3,6 +3,7 @@ import type { Argv } from 'yargs'
 import type { SearchResult } from '../../app/node.ts'
 import { findMpv, MpvNotInstalledError, MpvPlayer } from '../../player/mpv-player.ts'
 import { isContentId, parsePeerId } from '../../protocol/messages.ts'
+import { UsageError } from '../../protocol/errors.ts'
 import { awaitDiscovery, checkNodeArgs, fetchAndMaybePlay, joinAll, makeNode, nodeOptions, onShutdown, pickResult, splitPlayerArgs, type NodeArgs } from '../common.ts'
 import { formatBytes } from '../../text/format.ts'
 import { EXIT, Output } from '../output.ts'
@@ -25,7 +26,7 @@ export function builder(y: Argv) {
 export async function handler(a: NodeArgs & { target: string; out?: string; play: boolean; ttl: number; timeout: number }): Promise<number> {
   const out = new Output(a.json)
   checkNodeArgs(a)
-  if (!a.peer.length && !a.tracker && !a.mdns) throw new Error('fetch needs at least one --peer H:P to join through (or --tracker H:P, or --mdns)')
+  if (!a.peer.length && !a.tracker && !a.mdns) throw new UsageError('fetch needs at least one --peer H:P to join through (or --tracker H:P, or --mdns)')
   // No mpv: say so before joining anyone (the download would be useless to a --play user).
   if (a.play && findMpv() === null) {
     const e = new MpvNotInstalledError()

@@ -11,6 +11,7 @@ import path from 'node:path'
 import type { Argv } from 'yargs'
 import { GroupAdmin, TRACKER_MEMBER } from '../../group/admin.ts'
 import { parsePeerId } from '../../protocol/messages.ts'
+import { UsageError } from '../../protocol/errors.ts'
 import { EXIT, Output } from '../output.ts'
 
 export const command = 'group <action> [name]'
@@ -56,7 +57,7 @@ export async function handler(a: GroupArgs): Promise<number> {
       return EXIT.OK
     }
     case 'invite': {
-      if (!a.name) throw new Error('--name: group invite needs a member NAME')
+      if (!a.name) throw new UsageError('group invite needs a member NAME')
       const m = await admin.issue(a.name, a.publish)
       out.event('invited', { name: m.name, serial: m.serial, publish: m.publish, file: m.file })
       out.line(m.file)
@@ -64,7 +65,7 @@ export async function handler(a: GroupArgs): Promise<number> {
       return EXIT.OK
     }
     case 'revoke': {
-      if (!a.name) throw new Error('--name: group revoke needs a member NAME')
+      if (!a.name) throw new UsageError('group revoke needs a member NAME')
       const { member, revocations } = await admin.revoke(a.name)
       const version = (JSON.parse(revocations.list) as { version: number }).version
       out.event('revoked', { name: member.name, serial: member.serial, version })

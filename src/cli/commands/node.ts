@@ -9,6 +9,7 @@ import type { Argv } from 'yargs'
 import type { P2PNode, SearchResult } from '../../app/node.ts'
 import type { MpvPlayer } from '../../player/mpv-player.ts'
 import { isContentId } from '../../protocol/messages.ts'
+import { P2PTubeError, UsageError } from '../../protocol/errors.ts'
 import { checkNodeArgs, fetchAndMaybePlay, joinAll, makeNode, nodeOptions, onShutdown, pickResult, splitPlayerArgs, type NodeArgs } from '../common.ts'
 import { formatBytes } from '../../text/format.ts'
 import { EXIT, Output } from '../output.ts'
@@ -40,7 +41,7 @@ type Cmd = Record<string, unknown> & { cmd?: unknown; id?: unknown }
 export async function handler(a: NodeArgs & { stabilize: number; http?: number; 'http-host': string }): Promise<number> {
   const out = new Output(a.json)
   checkNodeArgs(a)
-  if (a.http !== undefined && (!Number.isInteger(a.http) || a.http < 0 || a.http > 65535)) throw new Error(`--http must be a port 0..65535, got ${a.http}`)
+  if (a.http !== undefined && (!Number.isInteger(a.http) || a.http < 0 || a.http > 65535)) throw new UsageError(`--http must be a port 0..65535, got ${a.http}`)
   const node = makeNode(a, out, { stabilizeIntervalMs: a.stabilize * 1000 })
   await node.start()
   out.event('listening', { id: node.id, host: node.host, port: node.port, files: node.library.size })
@@ -111,7 +112,7 @@ interface Session {
 async function playerCommand(c: Cmd, out: Output, session: Session): Promise<void> {
   const id = c.id ?? null
   const p = session.playing
-  if (!p) throw Object.assign(new Error('nothing is playing: send {"cmd":"fetch",...,"play":true} first'), { code: 'ERR_NOT_PLAYING' })
+  if (!p) throw new P2PTubeError('ERR_NOT_PLAYING', 'nothing is playing: send {"cmd":"fetch",...,"play":true} first')
   const t0 = performance.now()
   if (c.cmd === 'pause') await p.pause()
   else if (c.cmd === 'resume') await p.resume()
@@ -181,7 +182,7 @@ async function runCommand(node: P2PNode, c: Cmd, out: Output, a: NodeArgs, sessi
         const h = isContentId(target) ? node.search('', { cid: target, timeoutMs: num(c.timeout, 3) * 1000 }) : node.search(target, { timeoutMs: num(c.timeout, 3) * 1000 })
         r = pickResult(await h.finished, target)
       }
-      if (!r) throw Object.assign(new Error(`no holder of ${target} found`), { code: 'ERR_NOT_FOUND' })
+      if (!r) throw new P2PTubeError('ERR_NOT_FOUND', `no holder of ${target} found`)
       out.event('fetching', { id, name: r.name, contentId: r.contentId, holder: r.holder, size: r.size })
       const rep = await fetchAndMaybePlay(node, r, out, {
         play: c.play === true,

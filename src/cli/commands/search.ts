@@ -1,6 +1,7 @@
 /** `p2ptube search QUERY --peer H:P`: a one-shot node joins, floods a search, prints results. */
 import type { Argv } from 'yargs'
 import { isContentId } from '../../protocol/messages.ts'
+import { UsageError } from '../../protocol/errors.ts'
 import { awaitDiscovery, checkNodeArgs, joinAll, makeNode, nodeOptions, type NodeArgs } from '../common.ts'
 import { formatBytes } from '../../text/format.ts'
 import { EXIT, Output } from '../output.ts'
@@ -21,7 +22,7 @@ export function builder(y: Argv) {
 export async function handler(a: NodeArgs & { query: string[]; ttl: number; timeout: number }): Promise<number> {
   const out = new Output(a.json)
   checkNodeArgs(a)
-  if (!a.peer.length && !a.tracker && !a.mdns) throw new Error('search needs at least one --peer H:P to join through (or --tracker H:P, or --mdns)')
+  if (!a.peer.length && !a.tracker && !a.mdns) throw new UsageError('search needs at least one --peer H:P to join through (or --tracker H:P, or --mdns)')
   const node = makeNode(a, out, { stabilizeIntervalMs: 0, trackerRegister: false })
   await node.start()
   try {

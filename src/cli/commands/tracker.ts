@@ -11,6 +11,7 @@ import { requestText } from '../../net/client.ts'
 import { mdnsOptionsFromEnv } from '../../discovery/mdns.ts'
 import { DEFAULT_ANNOUNCE_INTERVAL_MS, DEFAULT_TRACKER_PORT, MIN_ANNOUNCE_INTERVAL_MS, MSG } from '../../protocol/constants.ts'
 import { formatPeerId, parsePeerId } from '../../protocol/messages.ts'
+import { UsageError } from '../../protocol/errors.ts'
 import { parseTrackerStatus, type TrackerStatus } from '../../protocol/tracker-messages.ts'
 import { onShutdown } from '../common.ts'
 import { formatBytes } from '../../text/format.ts'
@@ -67,7 +68,7 @@ export async function handler(a: TrackerArgs): Promise<number> {
     // A group's tracker speaks only mutual TLS with members: dial it with a member credential.
     const cred = a.group ? (await import('../../group/credential.ts')).loadCredential(path.resolve(a.group)) : undefined
     const addr = a.tracker ?? cred?.trackers[0]
-    if (!addr) throw new Error('tracker status needs --tracker H:P (or --group with a credential that names the tracker)')
+    if (!addr) throw new UsageError('tracker status needs --tracker H:P (or --group with a credential that names the tracker)')
     const transport = cred ? new (await import('../../group/node-group.ts')).NodeGroup(cred).transport : undefined
     let text: string
     try {
@@ -82,8 +83,8 @@ export async function handler(a: TrackerArgs): Promise<number> {
     out.line(`tracker ${s.tracker} at ${addr}: ${statusLine(s)}, up ${Math.round(s.uptimeMs / 1000)} s`)
     return EXIT.OK
   }
-  if (!Number.isInteger(a.port) || a.port < 0 || a.port > 65535) throw new Error(`--port must be 0..65535, got ${a.port}`)
-  if (!(a['announce-interval'] * 1000 >= MIN_ANNOUNCE_INTERVAL_MS)) throw new Error(`--announce-interval must be at least ${MIN_ANNOUNCE_INTERVAL_MS / 1000} s`)
+  if (!Number.isInteger(a.port) || a.port < 0 || a.port > 65535) throw new UsageError(`--port must be 0..65535, got ${a.port}`)
+  if (!(a['announce-interval'] * 1000 >= MIN_ANNOUNCE_INTERVAL_MS)) throw new UsageError(`--announce-interval must be at least ${MIN_ANNOUNCE_INTERVAL_MS / 1000} s`)
   // Loaded here, not at start-up of every command.
   const [{ Tracker }, { TrackerGroup }] = await Promise.all([import('../../tracker/tracker.ts'), import('../../group/tracker-group.ts')])
   const tracker = new Tracker({

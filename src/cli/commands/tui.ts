@@ -7,6 +7,7 @@ import type { Argv } from 'yargs'
 import { P2PNode } from '../../app/node.ts'
 import { checkNodeArgs, nodeOptions, nodeOptionsFrom, splitPlayerArgs, type NodeArgs } from '../common.ts'
 import { EXIT } from '../output.ts'
+import { UsageError } from '../../protocol/errors.ts'
 
 export const command = ['tui', '$0']
 export const describe = 'open the terminal UI on a node (the default command): share, search, fetch, play'
@@ -31,7 +32,7 @@ export async function handler(a: TuiArgs): Promise<number> {
     )
     return EXIT.USAGE
   }
-  if (!Number.isFinite(a.timeout) || a.timeout <= 0) throw new Error(`--timeout must be more than 0 seconds, got ${a.timeout}`)
+  if (!Number.isFinite(a.timeout) || a.timeout <= 0) throw new UsageError(`--timeout must be more than 0 seconds, got ${a.timeout}`)
   const node = new P2PNode({ ...nodeOptionsFrom(a), stabilizeIntervalMs: a.stabilize * 1000 })
 
   // Loaded here, not at start-up: blessed is only needed by the TUI (faster `fetch`, `node`...).
