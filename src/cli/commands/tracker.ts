@@ -85,8 +85,8 @@ export async function handler(a: TrackerArgs): Promise<number> {
   if (!Number.isInteger(a.port) || a.port < 0 || a.port > 65535) throw new Error(`--port must be 0..65535, got ${a.port}`)
   if (!(a['announce-interval'] * 1000 >= MIN_ANNOUNCE_INTERVAL_MS)) throw new Error(`--announce-interval must be at least ${MIN_ANNOUNCE_INTERVAL_MS / 1000} s`)
   // Loaded here, not at start-up of every command.
-  const [{ Tracker }, { TrackerGroup }] = await Promise.all([import('../../tracker/tracker.ts'), import('../../group/tracker-group.ts')])
-  const tracker = new Tracker({
+  const [{ createTracker }, { TrackerGroup }] = await Promise.all([import('../../tracker/create.ts'), import('../../group/tracker-group.ts')])
+  const tracker = createTracker({
     host: a.host,
     port: a.port,
     dataDir: path.resolve(a.data ?? path.join(os.homedir(), '.local', 'share', 'p2ptube', 'tracker')),
