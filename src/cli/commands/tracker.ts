@@ -7,6 +7,7 @@
 import os from 'node:os'
 import path from 'node:path'
 import type { Argv } from 'yargs'
+import type { CommandModule } from '../command.ts'
 import { requestText } from '../../net/client.ts'
 import { mdnsOptionsFromEnv } from '../../discovery/mdns.ts'
 import { DEFAULT_ANNOUNCE_INTERVAL_MS, DEFAULT_TRACKER_PORT, MIN_ANNOUNCE_INTERVAL_MS, MSG } from '../../protocol/constants.ts'
@@ -21,7 +22,7 @@ export const describe = "run a group's tracker (peer index, instant search), or 
 
 export function builder(y: Argv) {
   return y
-    .positional('action', { type: 'string', choices: ['run', 'status'], default: 'run', describe: 'run a tracker, or print the status of --tracker' })
+    .positional('action', { type: 'string', choices: ['run', 'status'] as const, default: 'run' as const, describe: 'run a tracker, or print the status of --tracker' })
     .option('port', { type: 'number', default: DEFAULT_TRACKER_PORT, describe: 'TCP port to listen on (0 = any free port)' })
     .option('host', { type: 'string', default: '127.0.0.1', describe: 'address to listen on (0.0.0.0 for a LAN)' })
     .option('data', { type: 'string', describe: 'folder of the persistent store (default ~/.local/share/p2ptube/tracker)' })
@@ -120,3 +121,6 @@ export async function handler(a: TrackerArgs): Promise<number> {
   })
   return EXIT.OK
 }
+
+/** The command for main.ts. */
+export const module: CommandModule<TrackerArgs> = { command, describe, builder, handler }
