@@ -13,7 +13,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { P2PNode } from '../src/app/node.ts'
-import { StreamServer } from '../src/node/stream-server.ts'
+import { StreamServer } from '../src/media/stream-server.ts'
 import { MpvPlayer } from '../src/player/mpv-player.ts'
 import { events, makeFile } from './throughput.ts'
 

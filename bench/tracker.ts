@@ -266,7 +266,7 @@ async function main(): Promise<void> {
   const cores = os.cpus().length
   if (cores >= 2) execFileSync('taskset', ['-pc', '1', String(process.pid)], { stdio: 'ignore' })
   const data = await fs.mkdtemp(path.join(os.tmpdir(), 'p2ptube-bench-tracker-'))
-  const bin = existsSync(path.join(ROOT, 'dist/cli/main.js')) ? [path.join(ROOT, 'dist/cli/main.js')] : ['--import=tsx', path.join(ROOT, 'src/cli/main.ts')]
+  const bin = [path.join(ROOT, 'bin/p2ptube.js')] // dist/: `npm run bench` builds first
   // A young generation of 64 MB: the per-request garbage dies there instead of being promoted,
   // which keeps full collections of the ~300 MB index (the search tail) rare (docs/TRACKER.md).
   const flags = (process.env.TRACKER_NODE_FLAGS ?? '--max-semi-space-size=64').split(' ').filter(Boolean)

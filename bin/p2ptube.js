@@ -1,14 +1,15 @@
 #!/usr/bin/env node
-// Entry point. Runs the compiled CLI (dist/, built by `npm run build`, which `npm test` and
-// scripts/setup.sh run) so a node needs no TypeScript loader in memory (~55 MB less RSS);
-// falls back to loading the TypeScript sources through tsx when there is no build.
+// Entry point: runs the compiled CLI in dist/ (built by `npm run build`, which scripts/setup.sh
+// and `npm test` run; the npm package ships dist/). No TypeScript loader at run time: tsx is a
+// development dependency. To run the sources instead (the tests do when dist/ is older than
+// src/): P2PTUBE_FROM_SOURCE=1 node --import=tsx bin/p2ptube.js ...
 import { existsSync } from 'node:fs'
 
-const compiled = new URL('../dist/cli/main.js', import.meta.url)
-if (existsSync(compiled) && !process.env.P2PTUBE_FROM_SOURCE) {
-  await import(compiled.href)
-} else {
-  const { register } = await import('tsx/esm/api')
-  register()
-  await import('../src/cli/main.ts')
+const fromSource = !!process.env.P2PTUBE_FROM_SOURCE
+const entry = new URL(fromSource ? '../src/cli/main.ts' : '../dist/cli/main.js', import.meta.url)
+if (!fromSource && !existsSync(entry)) {
+  process.stderr.write('p2ptube: dist/ is missing: run `npm run build` first (scripts/setup.sh does)\n')
+  process.exit(1)
 }
+const { main } = await import(entry.href)
+await main(process.argv.slice(2))

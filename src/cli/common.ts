@@ -6,7 +6,7 @@ import path from 'node:path'
 import type { Argv } from 'yargs'
 import { P2PNode, type NodeOptions, type SearchResult } from '../app/node.ts'
 import type { Download, DownloadResult } from '../node/download.ts'
-import { StreamServer } from '../node/stream-server.ts'
+import { playDownload, type PlayingDownload } from '../media/play-download.ts'
 import { mdnsOptionsFromEnv } from '../discovery/mdns.ts'
 import { MpvPlayer } from '../player/mpv-player.ts'
 import { parsePeerId } from '../protocol/messages.ts'
@@ -204,18 +204,15 @@ export async function fetchAndMaybePlay(
   const t0 = performance.now()
   const report: Partial<FetchReport> = {}
   let player: MpvPlayer | null = null
-  let streams: StreamServer | null = null
+  let playing: PlayingDownload | null = null
   const progress = reportProgress(d, out, t0)
   try {
     if (opts.play) {
       player = opts.player ?? new MpvPlayer({ playerArgs: opts.playerArgs ?? [], ...(opts.headless !== undefined ? { headless: opts.headless } : {}), audioOnly: r.kind === 'audio' })
-      streams = new StreamServer()
       // The download starts at once: the first pieces arrive while mpv is still starting.
       const started = d.start()
       started.catch(() => {}) // awaited below; a failure while mpv loads must not go unhandled
-      await Promise.all([opts.player ? opts.playerReady : player.start(), streams.start()])
       const p = player
-      opts.onPlayer?.(p, d)
       p.once('playback-restart', () => {
         report.firstFrameMs = Math.round(performance.now() - t0)
         report.receivedAtFirstFrame = d.received
@@ -229,7 +226,8 @@ export async function fetchAndMaybePlay(
           out.event('position', { seconds: s, received: d.received, size: d.size ?? null, downloading: true })
         }
       })
-      await p.play(streams.add(d))
+      playing = await playDownload(d, p, opts.player ? (opts.playerReady ?? Promise.resolve()) : undefined)
+      opts.onPlayer?.(p, d)
       const result = await started
       progress.stop()
       if (opts.stopPlayback !== 'download-done') {
@@ -247,7 +245,7 @@ export async function fetchAndMaybePlay(
   } finally {
     progress.stop()
     await player?.quit().catch(() => {})
-    await streams?.stop().catch(() => {})
+    await playing?.stop()
     await d.close()
   }
 }

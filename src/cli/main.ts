@@ -1,45 +1,47 @@
 /**
  * The p2ptube command line (yargs). `buildParser()` builds the parser without running it, so
- * tests can call it without spawning.
+ * tests can call it without spawning; `main(argv)` runs it (bin/p2ptube.js calls it; importing
+ * this module runs nothing).
  */
 import yargs, { type Argv } from 'yargs'
 import { hideBin } from 'yargs/helpers'
-import * as demo from './commands/demo.ts'
-import * as fetchCmd from './commands/fetch.ts'
-import * as groupCmd from './commands/group.ts'
-import * as nodeCmd from './commands/node.ts'
-import * as search from './commands/search.ts'
-import * as trackerCmd from './commands/tracker.ts'
-import * as tui from './commands/tui.ts'
+import type { CommandModule } from './command.ts'
+import { module as demo } from './commands/demo.ts'
+import { module as fetchCmd } from './commands/fetch.ts'
+import { module as groupCmd } from './commands/group.ts'
+import { module as nodeCmd } from './commands/node.ts'
+import { module as search } from './commands/search.ts'
+import { module as trackerCmd } from './commands/tracker.ts'
+import { module as tui } from './commands/tui.ts'
 import { EXIT } from './output.ts'
 
-type CommandModule = { command: string | string[]; describe: string; builder: (y: Argv) => Argv<any>; handler: (a: any) => Promise<number> }
-
-let exitCode: number = EXIT.OK
-
-function wrap(m: CommandModule) {
+/** A command for yargs: its handler's exit status is kept in `status.code`. */
+function wrap<Args>(m: CommandModule<Args>, status: { code: number }) {
   return {
     command: m.command,
     describe: m.describe,
     builder: m.builder,
-    handler: async (a: unknown) => {
-      exitCode = await m.handler(a)
+    handler: async (a: Args) => {
+      status.code = await m.handler(a)
     }
   }
 }
 
-/** Build the CLI parser (no side effects until parsed). */
-export function buildParser(argv: string[] = hideBin(process.argv)): Argv {
+/**
+ * Build the CLI parser (no side effects until parsed).
+ * @param status receives the exit status of the command that ran.
+ */
+export function buildParser(argv: string[] = hideBin(process.argv), status: { code: number } = { code: EXIT.OK }): Argv {
   return yargs(argv)
     .scriptName('p2ptube')
     .usage('$0 <command> [options]\n\nShare and stream videos and music with a group, peer to peer.')
-    .command(wrap(nodeCmd))
-    .command(wrap(search))
-    .command(wrap(fetchCmd))
-    .command(wrap(demo))
-    .command(wrap(trackerCmd))
-    .command(wrap(tui))
-    .command(wrap(groupCmd))
+    .command(wrap(nodeCmd, status))
+    .command(wrap(search, status))
+    .command(wrap(fetchCmd, status))
+    .command(wrap(demo, status))
+    .command(wrap(trackerCmd, status))
+    .command(wrap(tui, status))
+    .command(wrap(groupCmd, status))
     .demandCommand(1, 'name a command: tui (the default), node, search, fetch or demo (see --help)')
     .strict()
     .epilog('Exit codes: 0 ok, 1 error, 2 bad usage, 3 not found, 4 integrity (SHA-256) failure, 130 interrupted.')
@@ -54,15 +56,18 @@ export function buildParser(argv: string[] = hideBin(process.argv)): Argv {
     })
 }
 
-async function main(): Promise<void> {
+/**
+ * Run the CLI on `argv` (the arguments after the script, e.g. `process.argv.slice(2)`) and set
+ * `process.exitCode` (README "Exit codes"). Errors are printed, never thrown.
+ */
+export async function main(argv: string[]): Promise<void> {
+  const status = { code: EXIT.OK as number }
   try {
-    await buildParser().parseAsync()
-    process.exitCode = exitCode
+    await buildParser(argv, status).parseAsync()
+    process.exitCode = status.code
   } catch (err) {
     const e = err as Error & { code?: string }
     process.stderr.write(`error: ${e.message}\n`)
     process.exitCode = e.code === 'ERR_USAGE' || e.code === 'ERR_MALFORMED_PAYLOAD' ? EXIT.USAGE : EXIT.ERROR
   }
 }
-
-await main()

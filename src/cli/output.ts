@@ -1,6 +1,8 @@
 /**
  * CLI output: human text with colour only on a TTY and without NO_COLOR, or one JSON object per
- * line with --json (STYLE.md "CLI"). Human text for data goes to stdout, progress and logs to stderr.
+ * line with --json (STYLE.md "CLI"). Data goes to stdout, progress and logs to stderr.
+ * A reader that goes away (`p2ptube search x | head -1`: EPIPE) ends the run cleanly, without a
+ * stack trace: see OutputOptions.onClosed.
  */
 import { Chalk } from 'chalk'
 
@@ -14,49 +16,85 @@ export const EXIT = {
   INTERRUPTED: 130
 } as const
 
+/**
+ * What happens once stdout's reader is gone: the command's clean shutdown (onShutdown in
+ * common.ts: the node says goodbye, exit 0) when one is installed, exit 0 otherwise.
+ */
+export function endOnClosedOutput(): void {
+  if (process.listenerCount('SIGTERM') > 0) process.kill(process.pid, 'SIGTERM')
+  else process.exit(EXIT.OK)
+}
+
 /** Human or JSON printer for one command run. */
 export class Output {
   readonly color: InstanceType<typeof Chalk>
+  /** stdout's reader went away: data is dropped from then on. */
+  private outClosed = false
+  private errClosed = false
+
+  /**
+   * @param onClosed called once when a write to `out` fails with EPIPE (its reader closed);
+   *   other stream errors are thrown as before.
+   */
   constructor(
     readonly json: boolean,
-    private readonly out: NodeJS.WriteStream = process.stdout,
-    private readonly err: NodeJS.WriteStream = process.stderr,
-    env: NodeJS.ProcessEnv = process.env
+    private readonly out: NodeJS.WritableStream & { isTTY?: boolean } = process.stdout,
+    private readonly err: NodeJS.WritableStream & { isTTY?: boolean } = process.stderr,
+    env: NodeJS.ProcessEnv = process.env,
+    onClosed: () => void = endOnClosedOutput
   ) {
     const useColor = !!this.out.isTTY && env.NO_COLOR === undefined && env.TERM !== 'dumb'
     this.color = new Chalk({ level: useColor ? 1 : 0 })
+    const closed = (which: 'out' | 'err') => (e: NodeJS.ErrnoException): void => {
+      if (e.code !== 'EPIPE') throw e
+      if (which === 'err') return void (this.errClosed = true) // logs nobody reads: drop them
+      if (this.outClosed) return
+      this.outClosed = true
+      onClosed()
+    }
+    // Once per stream: several Output objects of one run share process.stdout.
+    if (!this.out.listeners('error').some((l) => (l as { p2ptubeSink?: boolean }).p2ptubeSink)) this.out.on('error', Object.assign(closed('out'), { p2ptubeSink: true }))
+    if (!this.err.listeners('error').some((l) => (l as { p2ptubeSink?: boolean }).p2ptubeSink)) this.err.on('error', Object.assign(closed('err'), { p2ptubeSink: true }))
+  }
+
+  private data(text: string): void {
+    if (!this.outClosed) this.out.write(text)
+  }
+
+  private log(text: string): void {
+    if (!this.errClosed) this.err.write(text)
   }
 
   /** One JSON event line (JSON mode only). */
   event(event: string, fields: Record<string, unknown> = {}): void {
-    if (this.json) this.out.write(JSON.stringify({ event, ...fields }) + '\n')
+    if (this.json) this.data(JSON.stringify({ event, ...fields }) + '\n')
   }
 
   /** A line of human output on stdout (human mode only). */
   line(text: string): void {
-    if (!this.json) this.out.write(text + '\n')
+    if (!this.json) this.data(text + '\n')
   }
 
   /** A status/log line on stderr (human mode), or a JSON "log" event. */
   info(text: string, level: string = 'info'): void {
     if (this.json) this.event('log', { level, msg: text })
-    else this.err.write((level === 'warn' || level === 'error' ? this.color.yellow(text) : this.color.dim(text)) + '\n')
+    else this.log((level === 'warn' || level === 'error' ? this.color.yellow(text) : this.color.dim(text)) + '\n')
   }
 
   /** An error: JSON "error" event or a red line on stderr. */
   error(text: string, code?: string): void {
     if (this.json) this.event('error', { message: text, ...(code ? { code } : {}) })
-    else this.err.write(this.color.red(`error: ${text}`) + '\n')
+    else this.log(this.color.red(`error: ${text}`) + '\n')
   }
 
   /** A progress line that rewrites itself on a TTY stderr. */
   progress(text: string): void {
     if (this.json) return
-    if (this.err.isTTY) this.err.write(`\r\x1b[K${text}`)
+    if (this.err.isTTY) this.log(`\r\x1b[K${text}`)
   }
 
   /** End a progress line. */
   progressDone(): void {
-    if (!this.json && this.err.isTTY) this.err.write('\r\x1b[K')
+    if (!this.json && this.err.isTTY) this.log('\r\x1b[K')
   }
 }

@@ -5,16 +5,14 @@
  */
 import { randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
-import type { BadInput } from '../net/server.ts'
+import { FrameServer, type BadInput, type Handler } from '../net/server.ts'
 import { MdnsDiscovery, type MdnsOptions } from '../discovery/mdns.ts'
 import { ANNOUNCE_BURST, ANNOUNCE_EXPIRY_INTERVALS, ANNOUNCE_REFILL_PER_S, DEFAULT_ANNOUNCE_INTERVAL_MS, MIN_ANNOUNCE_INTERVAL_MS, MSG } from '../protocol/constants.ts'
 import { formatPeerId } from '../protocol/messages.ts'
 import type { TrackerStatus } from '../protocol/tracker-messages.ts'
 import { TokenBuckets } from '../net/token-bucket.ts'
-import { createTrackerHandlers } from './handlers.ts'
 import { SwarmIndex } from './swarm-index.ts'
 import { TrackerStore, type Json } from './store.ts'
-import { TrackerServer } from './tracker-server.ts'
 import type { TrackerGroup } from '../group/tracker-group.ts'
 
 /** Tracker options; times in ms. */
@@ -38,7 +36,17 @@ export interface TrackerOptions {
   random?: () => number
   /** Private group (PROTOCOL.md §8): members only over mutual TLS, only publishers indexed, TREV. */
   group?: TrackerGroup
+  /** Connections served at once, sessions included; more are refused at accept (default 4096). */
+  maxConnections?: number
+  /** A requester that reads nothing of its replies for this long is disconnected (default IDLE_TIMEOUT_MS). */
+  writeTimeoutMs?: number
 }
+
+/** The tracker's handler table, built for one tracker (createTrackerHandlers in handlers.ts). */
+export type TrackerHandlers = (tr: Tracker) => Map<string, Handler>
+
+/** Default connection cap: sessions of gateways plus one-shot announces of every node. */
+const TRACKER_MAX_CONNECTIONS = 4096
 
 /** Counters; `rejected` counts refused registrations and announces (rate, host cap). */
 export interface TrackerStats {
@@ -67,7 +75,7 @@ export class Tracker extends EventEmitter {
   id = ''
   port = 0
   mdns: MdnsDiscovery | null = null
-  readonly server: TrackerServer
+  readonly server: FrameServer
   private readonly store: TrackerStore | null
   private sweeper: NodeJS.Timeout | null = null
   private readonly startedAt: number
@@ -76,7 +84,14 @@ export class Tracker extends EventEmitter {
   private ringSecond = 0
   private knownPeersMemory = new Set<string>()
 
-  constructor(readonly opts: TrackerOptions) {
+  /**
+   * @param makeHandlers the message table (passed in, not imported, so handlers.ts may depend on
+   *   this class without an import circle; createTracker in create.ts wires the two).
+   */
+  constructor(
+    readonly opts: TrackerOptions,
+    makeHandlers: TrackerHandlers
+  ) {
     super()
     this.now = opts.now ?? Date.now
     this.random = opts.random ?? Math.random
@@ -86,19 +101,28 @@ export class Tracker extends EventEmitter {
     this.limiter = new TokenBuckets(opts.announceBurst ?? ANNOUNCE_BURST, opts.announceRefillPerS ?? ANNOUNCE_REFILL_PER_S)
     this.store = opts.dataDir ? new TrackerStore({ dir: opts.dataDir, log: (level, msg) => this.log(level, msg) }) : null
     this.startedAt = this.now()
-    const handlers = createTrackerHandlers(this)
+    const handlers = makeHandlers(this)
     if (opts.group) {
       handlers.set(MSG.TREV, opts.group.trevHandler())
       opts.group.on('log', (level: 'info' | 'warn', msg: string) => this.log(level, msg))
       // A revoked member's peers leave the index at once (its connections are closed by the transport).
       opts.group.on('revoked', (ids: string[]) => ids.forEach((id) => this.index.remove(id) && this.emit('peer-left', id)))
     }
-    this.server = new TrackerServer({ handlers, sessionIdleMs: this.expiryMs, ...(opts.group ? { transport: opts.group.transport } : {}) })
+    // Sessions (§7.1) stay open while their peers announce: the idle limit is the expiry time.
+    this.server = new FrameServer({
+      handlers,
+      session: { type: MSG.TSES, idleMs: this.expiryMs },
+      maxConnections: opts.maxConnections ?? TRACKER_MAX_CONNECTIONS,
+      backlog: 4096,
+      ...(opts.writeTimeoutMs ? { writeTimeoutMs: opts.writeTimeoutMs } : {}),
+      ...(opts.group ? { transport: opts.group.transport } : {})
+    })
     this.server.on('bad-input', (b: BadInput) => {
       this.stats.badInput++
       this.log('warn', `bad input from ${b.remoteAddress}: ${b.code}: ${b.message}`)
       this.emit('bad-input', b)
     })
+    this.server.on('request-failed', (b: BadInput) => this.log('warn', `request from ${b.remoteAddress} failed: ${b.code}: ${b.message}`))
     this.server.on('handler-error', (err: Error) => this.log('error', `handler failed: ${err.stack ?? err.message}`))
   }
 

@@ -1,10 +1,11 @@
 /**
- * Playback for the TUI: one mpv at a time (MpvPlayer), fed through a loopback StreamServer for
- * a file still downloading or directly from disk for a finished one. Reports what it knows through
- * `onUpdate` (plain PlaybackState fields); owns and closes the mpv process and the server.
+ * Playback for the TUI: one mpv at a time (MpvPlayer), fed through media/play-download.ts (the
+ * CLI's path too) for a file still downloading, or directly from disk for a finished one.
+ * Reports what it knows through `onUpdate` (plain PlaybackState fields); owns and closes the mpv
+ * process and the stream server.
  */
 import type { Download } from '../node/download.ts'
-import { StreamServer } from '../node/stream-server.ts'
+import { playDownload, type PlayingDownload } from '../media/play-download.ts'
 import { MpvPlayer } from '../player/mpv-player.ts'
 import type { PlaybackState } from './state.ts'
 
@@ -18,7 +19,7 @@ export interface PlaybackOptions {
 
 export class Playback {
   private player: MpvPlayer | null = null
-  private streams: StreamServer | null = null
+  private streaming: PlayingDownload | null = null
   private closed = false
 
   constructor(private readonly opts: PlaybackOptions) {}
@@ -35,19 +36,23 @@ export class Playback {
 
   /** Play a download (while it downloads, through the stream server). @throws MpvError, MpvNotInstalledError */
   async playDownload(d: Download, title: string, audioOnly = false): Promise<void> {
-    if (!this.streams) {
-      this.streams = new StreamServer()
-      await this.streams.start()
-    }
-    await this.playUrl(this.streams.add(d), title, audioOnly)
+    const p = await this.newPlayer(title, audioOnly)
+    const streaming = await playDownload(d, p)
+    // Another file was asked for meanwhile: this one's server goes with its player.
+    if (this.player !== p) return void (await streaming.stop())
+    this.streaming = streaming
+    this.opts.log('info', `mpv (pid ${p.pid}) playing ${title}`)
   }
 
   /** Play a file on disk (a finished transfer, a file of your library). */
   async playFile(file: string, title: string, audioOnly = false): Promise<void> {
-    await this.playUrl(file, title, audioOnly)
+    const p = await this.newPlayer(title, audioOnly)
+    await p.start()
+    this.opts.log('info', `mpv (pid ${p.pid}) playing ${title}`)
+    await p.play(file)
   }
 
-  private async playUrl(url: string, title: string, audioOnly: boolean): Promise<void> {
+  private async newPlayer(title: string, audioOnly: boolean): Promise<MpvPlayer> {
     if (this.closed) throw new Error('closing')
     // A fresh mpv per file: audio-only files get quicker probing (MpvPlayer audioOnly).
     await this.stopPlayer()
@@ -66,9 +71,7 @@ export class Playback {
       this.opts.onUpdate({ active: false, position: null, duration: null, paused: false })
     })
     this.opts.onUpdate({ active: true, title, position: null, duration: null, paused: false })
-    await p.start()
-    this.opts.log('info', `mpv (pid ${p.pid}) playing ${title}`)
-    await p.play(url)
+    return p
   }
 
   /** Space: pause or resume. @returns the new paused state. @throws Error when nothing plays. */
@@ -92,8 +95,11 @@ export class Playback {
 
   private async stopPlayer(): Promise<void> {
     const p = this.player
+    const s = this.streaming
     this.player = null
+    this.streaming = null
     await p?.quit().catch(() => {})
+    await s?.stop()
   }
 
   /** Quit mpv (waits for its exit) and close the stream server. Safe to call repeatedly. */
@@ -101,8 +107,5 @@ export class Playback {
     this.closed = true
     await this.stopPlayer()
     this.opts.onUpdate({ active: false, position: null, duration: null, paused: false })
-    const s = this.streams
-    this.streams = null
-    await s?.stop().catch(() => {})
   }
 }

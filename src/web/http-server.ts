@@ -21,7 +21,7 @@ import type { Download, DownloadResult } from '../node/download.ts'
 import type { P2PNode, SearchResult } from '../app/node.ts'
 import { MAX_QUERY_LENGTH } from '../protocol/constants.ts'
 import { isContentId } from '../protocol/messages.ts'
-import { pumpDownload, pumpFile, startMediaResponse } from './media.ts'
+import { pumpDownload, pumpFile, startMediaResponse } from '../media/http-media.ts'
 import { pageCsp, renderPage } from './page.ts'
 
 /** Options. Times in ms. */

@@ -11,7 +11,7 @@ import { TrackerGroup } from '../../src/group/tracker-group.ts'
 import { GroupTransport } from '../../src/group/transport.ts'
 import { request } from '../../src/net/client.ts'
 import { encodeFrame } from '../../src/protocol/frame.ts'
-import { Tracker } from '../../src/tracker/tracker.ts'
+import { createTracker } from '../../src/tracker/create.ts'
 import { rawExchange } from '../helpers/raw.ts'
 import { BIG_CLIP, sha256File, shareWith, SMALL_CLIP, startNode, VIDEO_DIR } from '../helpers/nodes.ts'
 import { captureProxy, makeGroup, selfSigned, tlsExchange } from './helpers.ts'
@@ -58,7 +58,7 @@ test('a non-member gets nothing at any message type: plain TCP, no certificate, 
   const g = await makeGroup(t, { alice: true })
   const other = await makeGroup(t, { mallory: true }, 'others')
   const alice = await startNode(t, { group: g.creds.alice, shares: [await shareWith(t, [SMALL_CLIP])] })
-  const tracker = new Tracker({ dataDir: null, group: new TrackerGroup(g.dir) })
+  const tracker = createTracker({ dataDir: null, group: new TrackerGroup(g.dir) })
   t.teardown(() => tracker.stop())
   await tracker.start()
   const self = await selfSigned(t)

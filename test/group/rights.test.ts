@@ -9,13 +9,14 @@ import tls from 'node:tls'
 import { request, requestText } from '../../src/net/client.ts'
 import { TrackerGroup } from '../../src/group/tracker-group.ts'
 import { encodeFrame } from '../../src/protocol/frame.ts'
-import { Tracker } from '../../src/tracker/tracker.ts'
+import { createTracker } from '../../src/tracker/create.ts'
+import type { Tracker } from '../../src/tracker/tracker.ts'
 import { rawExchange } from '../helpers/raw.ts'
 import { BIG_CLIP, shareWith, SMALL_CLIP, spawnCli, startNode } from '../helpers/nodes.ts'
 import { makeGroup, tlsExchange } from './helpers.ts'
 
 async function groupTracker(t: Parameters<typeof startNode>[0], dir: string, intervalMs = 1000): Promise<Tracker> {
-  const tracker = new Tracker({ dataDir: null, announceIntervalMs: intervalMs, group: new TrackerGroup(dir) })
+  const tracker = createTracker({ dataDir: null, announceIntervalMs: intervalMs, group: new TrackerGroup(dir) })
   t.teardown(() => tracker.stop())
   await tracker.start()
   return tracker

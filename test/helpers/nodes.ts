@@ -23,19 +23,23 @@ export const SMALL_CLIP = 'lebiniou-2021-06-10_12-19-19.mp4'
 export const BIN = fileURLToPath(new URL('../../bin/p2ptube.js', import.meta.url))
 
 /**
- * bin/p2ptube.js runs dist/ when it exists. `npm test` builds first; when ava is run directly
- * after editing src/, the build may be stale: then child processes run the sources (tsx).
+ * bin/p2ptube.js runs dist/. `npm test` builds first; when ava is run directly after editing
+ * src/, the build may be stale (or missing): then child processes run the sources through tsx
+ * (CHILD_ARGS, P2PTUBE_FROM_SOURCE).
  */
 function distIsStale(): boolean {
   const main = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url))
-  if (!existsSync(main)) return false
+  if (!existsSync(main)) return true
   const built = statSync(main).mtimeMs
   const src = fileURLToPath(new URL('../../src', import.meta.url))
   const newest = (dir: string): number =>
     readdirSync(dir, { withFileTypes: true }).reduce((m, e) => Math.max(m, e.isDirectory() ? newest(path.join(dir, e.name)) : statSync(path.join(dir, e.name)).mtimeMs), 0)
   return newest(src) > built
 }
-const CHILD_ENV: NodeJS.ProcessEnv = distIsStale() ? { P2PTUBE_FROM_SOURCE: '1' } : {}
+const STALE = distIsStale()
+export const CHILD_ENV: NodeJS.ProcessEnv = STALE ? { P2PTUBE_FROM_SOURCE: '1' } : {}
+/** Node flags for a child running bin/p2ptube.js: the tsx loader when it runs the sources. */
+export const CHILD_ARGS: string[] = STALE ? ['--import=tsx'] : []
 
 /** A fresh temp folder removed after the test. */
 export async function tempDir(t: ExecutionContext, label = 'p2ptube-test'): Promise<string> {
@@ -84,7 +88,7 @@ export interface JsonProc {
 
 /** Spawn `p2ptube ARGS` (compiled build when present), killed after the test. */
 export function spawnCli(t: ExecutionContext, args: string[], env: NodeJS.ProcessEnv = {}): JsonProc {
-  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, NO_COLOR: '1', ...CHILD_ENV, ...env }, stdio: ['pipe', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [...CHILD_ARGS, BIN, ...args], { env: { ...process.env, NO_COLOR: '1', ...CHILD_ENV, ...env }, stdio: ['pipe', 'pipe', 'pipe'] })
   let err = ''
   child.stderr.on('data', (d) => (err += String(d)))
   const events: Array<Record<string, unknown>> = []

@@ -155,3 +155,29 @@ test('a session (TSES) carries many requests in order; TSES later in a connectio
   t.is(again.type, 'ERRO')
   t.regex(again.text, /first frame/)
 })
+
+test.serial('a session pipelining TSTA without reading is disconnected within the stall timeout; the tracker stays bounded', async (t) => {
+  const STALL_MS = 1000
+  const tr = await startTracker(t, { writeTimeoutMs: STALL_MS })
+  const N = 1_000_000
+  const tsta = encodeFrame('TSTA', '{}')
+  const bulk = Buffer.alloc(N * tsta.length)
+  for (let i = 0; i < N; i++) tsta.copy(bulk, i * tsta.length)
+  global.gc?.()
+  const before = process.memoryUsage().rss
+  const s = net.connect(tr.port, '127.0.0.1')
+  s.pause() // never read
+  s.on('error', () => {})
+  await new Promise((r) => s.once('connect', r))
+  const t0 = Date.now()
+  s.write(Buffer.concat([encodeFrame('TSES', '{}'), bulk]))
+  let peak = 0
+  const poll = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss - before)), 20)
+  await new Promise((r) => s.once('close', r))
+  clearInterval(poll)
+  const ms = Date.now() - t0
+  t.log(`disconnected after ${ms} ms; RSS grew by at most ${(peak / 1e6).toFixed(1)} MB (the ${(bulk.length / 1e6).toFixed(0)} MB pipeline included)`)
+  t.true(ms < STALL_MS + 10_000, 'disconnected by the stall timeout')
+  t.true(peak < 120e6, 'no reply queue of the whole pipeline (+174 MB before FrameServer sessions)')
+  t.is((await ask(tr.address, 'TSTA', '{}')).type, 'REPL', 'the tracker keeps serving')
+})

@@ -5,11 +5,12 @@ import net from 'node:net'
 import { request, requestText } from '../../src/net/client.ts'
 import type { MdnsOptions } from '../../src/discovery/mdns.ts'
 import { parseHitList, parseTrackerStatus, type TrackerHit, type TrackerStatus } from '../../src/protocol/tracker-messages.ts'
-import { Tracker, type TrackerOptions } from '../../src/tracker/tracker.ts'
+import { createTracker } from '../../src/tracker/create.ts'
+import type { Tracker, TrackerOptions } from '../../src/tracker/tracker.ts'
 
 /** An in-process tracker on 127.0.0.1:0 (no store unless `dataDir`), stopped after the test. */
 export async function startTracker(t: ExecutionContext, opts: Partial<TrackerOptions> = {}): Promise<Tracker & { address: string }> {
-  const tr = new Tracker({ dataDir: null, announceIntervalMs: 1000, ...opts })
+  const tr = createTracker({ dataDir: null, announceIntervalMs: 1000, ...opts })
   t.teardown(() => tr.stop())
   await tr.start()
   return Object.assign(tr, { address: `127.0.0.1:${tr.port}` })

@@ -11,11 +11,15 @@ import path from 'node:path'
 import readline from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import type { Argv } from 'yargs'
+import type { CommandModule } from '../command.ts'
 import { P2PNode } from '../../app/node.ts'
 import { isHeadless } from '../../player/mpv-player.ts'
 import { fetchAndMaybePlay, splitPlayerArgs } from '../common.ts'
 import { formatBytes } from '../../text/format.ts'
 import { EXIT, Output } from '../output.ts'
+
+/** Options the handler reads. */
+export type DemoArgs = { share: string[]; query: string; 'rate-limit': number; 'no-play': boolean; 'player-args'?: string; json: boolean }
 
 /** Real media installed by ../shared/media/get-real-media.sh (Debian packages). */
 export const DEFAULT_MEDIA = ['/usr/share/lebiniou/vue/media', '/usr/share/scummvm/drascula/audio']
@@ -35,7 +39,7 @@ export function builder(y: Argv) {
 
 const BIN = fileURLToPath(new URL('../../../bin/p2ptube.js', import.meta.url))
 
-export async function handler(a: { share: string[]; query: string; 'rate-limit': number; 'no-play': boolean; 'player-args'?: string; json: boolean }): Promise<number> {
+export async function handler(a: DemoArgs): Promise<number> {
   const out = new Output(a.json)
   const say = (s: string): void => out.line(`${out.color.cyan('demo')} ${s}`)
   const shares = a.share.filter((s) => existsSync(s))
@@ -103,3 +107,6 @@ export async function handler(a: { share: string[]; query: string; 'rate-limit':
     await fs.rm(tmp, { recursive: true, force: true })
   }
 }
+
+/** The command for main.ts. */
+export const module: CommandModule<DemoArgs> = { command, describe, builder, handler }

@@ -1,5 +1,6 @@
 /** `p2ptube fetch (CONTENT_ID|NAME) --peer H:P [--play]`: find a holder, download, verify, optionally play. */
 import type { Argv } from 'yargs'
+import type { CommandModule } from '../command.ts'
 import type { SearchResult } from '../../app/node.ts'
 import { findMpv, MpvNotInstalledError, MpvPlayer } from '../../player/mpv-player.ts'
 import { isContentId, parsePeerId } from '../../protocol/messages.ts'
@@ -22,8 +23,11 @@ export function builder(y: Argv) {
     .example('$0 fetch "my clip.mp4" --peer 127.0.0.1:9400 --play', 'by name, and watch it while it downloads')
 }
 
+/** Options the handler reads. */
+export type FetchArgs = NodeArgs & { target: string; out?: string; play: boolean; ttl: number; timeout: number }
+
 /** Exit 0 when saved (and verified), 3 when no holder has it, 4 on a SHA-256 mismatch. */
-export async function handler(a: NodeArgs & { target: string; out?: string; play: boolean; ttl: number; timeout: number }): Promise<number> {
+export async function handler(a: FetchArgs): Promise<number> {
   const out = new Output(a.json)
   checkNodeArgs(a)
   if (!a.peer.length && !a.tracker && !a.mdns) throw new UsageError('fetch needs at least one --peer H:P to join through (or --tracker H:P, or --mdns)')
@@ -89,3 +93,6 @@ export async function handler(a: NodeArgs & { target: string; out?: string; play
     await node.stop()
   }
 }
+
+/** The command for main.ts. */
+export const module: CommandModule<FetchArgs> = { command, describe, builder, handler }

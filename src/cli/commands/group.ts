@@ -9,6 +9,7 @@
 import os from 'node:os'
 import path from 'node:path'
 import type { Argv } from 'yargs'
+import type { CommandModule } from '../command.ts'
 import { GroupAdmin, TRACKER_MEMBER } from '../../group/admin.ts'
 import { parsePeerId } from '../../protocol/messages.ts'
 import { UsageError } from '../../protocol/errors.ts'
@@ -22,7 +23,7 @@ export const DEFAULT_GROUP_DIR = path.join(os.homedir(), '.local', 'share', 'p2p
 
 export function builder(y: Argv) {
   return y
-    .positional('action', { type: 'string', choices: ['init', 'invite', 'revoke', 'list'], describe: 'what to do' })
+    .positional('action', { type: 'string', choices: ['init', 'invite', 'revoke', 'list'] as const, demandOption: true, describe: 'what to do' })
     .positional('name', { type: 'string', describe: 'member name (invite, revoke) or group name (init)' })
     .option('publish', { type: 'boolean', default: false, describe: 'invite: the member may publish (have its files found and fetched)' })
     .option('tracker', { type: 'string', array: true, default: [] as string[], describe: 'init: tracker host:port written into credentials as a hint (repeatable)' })
@@ -82,3 +83,6 @@ export async function handler(a: GroupArgs): Promise<number> {
     }
   }
 }
+
+/** The command for main.ts. */
+export const module: CommandModule<GroupArgs> = { command, describe, builder, handler }

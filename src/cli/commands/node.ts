@@ -6,6 +6,7 @@
 import os from 'node:os'
 import readline from 'node:readline'
 import type { Argv } from 'yargs'
+import type { CommandModule } from '../command.ts'
 import type { P2PNode, SearchResult } from '../../app/node.ts'
 import type { MpvPlayer } from '../../player/mpv-player.ts'
 import { isContentId } from '../../protocol/messages.ts'
@@ -37,8 +38,11 @@ export function builder(y: Argv) {
 
 type Cmd = Record<string, unknown> & { cmd?: unknown; id?: unknown }
 
+/** Options the handler reads. */
+export type NodeCommandArgs = NodeArgs & { stabilize: number; http?: number; 'http-host': string }
+
 /** Runs until quit, stdin EOF in --json mode, Ctrl-C or SIGTERM (QUIT is sent to peers). */
-export async function handler(a: NodeArgs & { stabilize: number; http?: number; 'http-host': string }): Promise<number> {
+export async function handler(a: NodeCommandArgs): Promise<number> {
   const out = new Output(a.json)
   checkNodeArgs(a)
   if (a.http !== undefined && (!Number.isInteger(a.http) || a.http < 0 || a.http > 65535)) throw new UsageError(`--http must be a port 0..65535, got ${a.http}`)
@@ -214,3 +218,6 @@ function webUrls(host: string, port: number): string[] {
 function num(v: unknown, dflt: number): number {
   return typeof v === 'number' && Number.isFinite(v) ? v : dflt
 }
+
+/** The command for main.ts. */
+export const module: CommandModule<NodeCommandArgs> = { command, describe, builder, handler }

@@ -1,5 +1,6 @@
 /** `p2ptube search QUERY --peer H:P`: a one-shot node joins, floods a search, prints results. */
 import type { Argv } from 'yargs'
+import type { CommandModule } from '../command.ts'
 import { isContentId } from '../../protocol/messages.ts'
 import { UsageError } from '../../protocol/errors.ts'
 import { awaitDiscovery, checkNodeArgs, joinAll, makeNode, nodeOptions, type NodeArgs } from '../common.ts'
@@ -11,15 +12,18 @@ export const describe = 'search the network for media whose name contains every 
 
 export function builder(y: Argv) {
   return nodeOptions(y)
-    .positional('query', { type: 'string', array: true, describe: 'words to match in file names (case-insensitive), or a content id' })
+    .positional('query', { type: 'string', array: true, demandOption: true, describe: 'words to match in file names (case-insensitive), or a content id' })
     .option('ttl', { type: 'number', default: 4, describe: 'how many hops the query may travel (capped at 7)' })
     .option('timeout', { type: 'number', default: 3, describe: 'seconds to wait for answers' })
     .example('$0 search lebiniou 12-19 --peer 127.0.0.1:9400', 'names containing both words')
     .example('$0 search drascula --peer 127.0.0.1:9400 --json', 'one JSON object per result')
 }
 
+/** Options the handler reads. */
+export type SearchArgs = NodeArgs & { query: string[]; ttl: number; timeout: number }
+
 /** Exit 0 with results, 3 with none. */
-export async function handler(a: NodeArgs & { query: string[]; ttl: number; timeout: number }): Promise<number> {
+export async function handler(a: SearchArgs): Promise<number> {
   const out = new Output(a.json)
   checkNodeArgs(a)
   if (!a.peer.length && !a.tracker && !a.mdns) throw new UsageError('search needs at least one --peer H:P to join through (or --tracker H:P, or --mdns)')
@@ -45,3 +49,6 @@ export async function handler(a: NodeArgs & { query: string[]; ttl: number; time
     await node.stop()
   }
 }
+
+/** The command for main.ts. */
+export const module: CommandModule<SearchArgs> = { command, describe, builder, handler }

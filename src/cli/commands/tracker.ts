@@ -7,6 +7,7 @@
 import os from 'node:os'
 import path from 'node:path'
 import type { Argv } from 'yargs'
+import type { CommandModule } from '../command.ts'
 import { requestText } from '../../net/client.ts'
 import { mdnsOptionsFromEnv } from '../../discovery/mdns.ts'
 import { DEFAULT_ANNOUNCE_INTERVAL_MS, DEFAULT_TRACKER_PORT, MIN_ANNOUNCE_INTERVAL_MS, MSG } from '../../protocol/constants.ts'
@@ -22,7 +23,7 @@ export const describe = "run a group's tracker (peer index, instant search), or 
 
 export function builder(y: Argv) {
   return y
-    .positional('action', { type: 'string', choices: ['run', 'status'], default: 'run', describe: 'run a tracker, or print the status of --tracker' })
+    .positional('action', { type: 'string', choices: ['run', 'status'] as const, default: 'run' as const, describe: 'run a tracker, or print the status of --tracker' })
     .option('port', { type: 'number', default: DEFAULT_TRACKER_PORT, describe: 'TCP port to listen on (0 = any free port)' })
     .option('host', { type: 'string', default: '127.0.0.1', describe: 'address to listen on (0.0.0.0 for a LAN)' })
     .option('data', { type: 'string', describe: 'folder of the persistent store (default ~/.local/share/p2ptube/tracker)' })
@@ -86,8 +87,8 @@ export async function handler(a: TrackerArgs): Promise<number> {
   if (!Number.isInteger(a.port) || a.port < 0 || a.port > 65535) throw new UsageError(`--port must be 0..65535, got ${a.port}`)
   if (!(a['announce-interval'] * 1000 >= MIN_ANNOUNCE_INTERVAL_MS)) throw new UsageError(`--announce-interval must be at least ${MIN_ANNOUNCE_INTERVAL_MS / 1000} s`)
   // Loaded here, not at start-up of every command.
-  const [{ Tracker }, { TrackerGroup }] = await Promise.all([import('../../tracker/tracker.ts'), import('../../group/tracker-group.ts')])
-  const tracker = new Tracker({
+  const [{ createTracker }, { TrackerGroup }] = await Promise.all([import('../../tracker/create.ts'), import('../../group/tracker-group.ts')])
+  const tracker = createTracker({
     host: a.host,
     port: a.port,
     dataDir: path.resolve(a.data ?? path.join(os.homedir(), '.local', 'share', 'p2ptube', 'tracker')),
@@ -121,3 +122,6 @@ export async function handler(a: TrackerArgs): Promise<number> {
   })
   return EXIT.OK
 }
+
+/** The command for main.ts. */
+export const module: CommandModule<TrackerArgs> = { command, describe, builder, handler }

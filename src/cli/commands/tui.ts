@@ -4,6 +4,7 @@
  * prints why and exits 2 instead of drawing into a pipe.
  */
 import type { Argv } from 'yargs'
+import type { CommandModule } from '../command.ts'
 import { P2PNode } from '../../app/node.ts'
 import { checkNodeArgs, nodeOptions, nodeOptionsFrom, splitPlayerArgs, type NodeArgs } from '../common.ts'
 import { EXIT } from '../output.ts'
@@ -51,3 +52,6 @@ export async function handler(a: TuiArgs): Promise<number> {
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(sig, onSignal)
   return EXIT.OK
 }
+
+/** The command for main.ts. */
+export const module: CommandModule<TuiArgs> = { command, describe, builder, handler }

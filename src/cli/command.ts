@@ -1,0 +1,15 @@
+/**
+ * The shape of one CLI command module (STYLE.md "CLI": one module per command): yargs' command
+ * string, description and option builder, and a handler returning the exit status (output.ts EXIT).
+ * `Args` is what the handler reads; the builder must declare every one of those options, which
+ * the compiler checks (its parsed type must be assignable to Args).
+ */
+import type { Argv } from 'yargs'
+
+/** A command: `handler` resolves with the exit status; it throws for bad usage (main.ts maps it). */
+export interface CommandModule<Args> {
+  command: string | string[]
+  describe: string
+  builder(y: Argv): Argv<Args>
+  handler(a: Args): Promise<number>
+}
