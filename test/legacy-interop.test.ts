@@ -298,13 +298,14 @@ for (const mode of ['one frame', 'chunked'] as const) {
   })
 }
 
-test('a full legacy peer refuses our JOIN with "too many peers" and we do not add it', async (t) => {
+test('a full legacy peer refuses our JOIN with "too many peers": we do not add it, but reach its neighbours through its LIST', async (t) => {
   const legacy = await LegacyProc.spawn(t, ['--maxpeers', '1'])
   const first = await startNode(t)
   const second = await startNode(t)
   t.is(await first.join(legacy.id), 1)
-  t.is(await second.join(legacy.id), 0)
+  await second.join(legacy.id)
   t.false(second.peers.has(legacy.id))
+  t.true(second.peers.has(first.id), 'the refusing peer\'s LIST was read')
   t.deepEqual(await legacy.peers(), [first.id])
 })
 

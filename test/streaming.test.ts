@@ -15,7 +15,8 @@ test('3 holders, one killed mid-way: the download completes from the others with
   const holders = []
   for (let i = 0; i < 3; i++) {
     const p = spawnCli(t, ['node', '--json', '--share', await shareWith(t, [BIG_CLIP]), '--rate-limit', '600000', '--data', await tempDir(t), '--stabilize', '0'])
-    holders.push({ proc: p, id: String((await p.next('listening')).id) })
+    // The viewer below stays on loopback (host 127.0.0.1): it dials the holders there.
+    holders.push({ proc: p, id: `127.0.0.1:${(await p.next('listening')).port}` })
     await p.next('indexed')
   }
   const viewer = await startNode(t)

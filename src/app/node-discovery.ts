@@ -69,7 +69,7 @@ export class NodeDiscovery {
     mdns.on('found', (f: MdnsFound) => {
       if (opts.signal.aborted) return
       if (f.role === 'tracker') this.useTracker(f.id)
-      else if (!node.peers.has(f.id) && f.id !== node.id) void node.join(f.id, 1, 'mdns').catch((err) => node.log('debug', `mDNS: cannot join ${f.id}: ${errText(err)}`))
+      else if (!node.peers.has(f.id) && !node.isSelf(f.id)) void node.join(f.id, 1, 'mdns').catch((err) => node.log('debug', `mDNS: cannot join ${f.id}: ${errText(err)}`))
     })
     mdns.start()
   }

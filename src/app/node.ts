@@ -11,6 +11,7 @@ import path from 'node:path'
 import { FrameServer, type BadInput } from '../net/server.ts'
 import { plainTransport, type Transport } from '../net/transport.ts'
 import { RateLimiter } from '../net/token-bucket.ts'
+import { ANY_ADDRESS, ANY_IPV4 } from '../net/address.ts'
 import type { GroupCredential } from '../group/credential.ts'
 import { NodeGroup } from '../group/node-group.ts'
 import { PeerLimits, type PeerLimitOptions } from '../group/peer-limits.ts'
@@ -23,12 +24,12 @@ import { DownloadManager, type FetchRequest } from '../node/download-manager.ts'
 import { FloodSearch, type SearchHandle, type SearchOptions } from '../node/flood-search.ts'
 import { HashWorker } from '../node/hash-worker.ts'
 import { Library } from '../node/library.ts'
+import { Identity } from '../node/identity.ts'
 import { Lifecycle } from '../node/lifecycle.ts'
 import { PeerManager } from '../node/peer-manager.ts'
 import type { PeerSource, PeerTable } from '../node/peer-table.ts'
 import { errText, newStats, type NodeStats } from '../node/stats.ts'
 import { CONNECT_TIMEOUT_MS, MSG } from '../protocol/constants.ts'
-import { formatPeerId } from '../protocol/messages.ts'
 import { CAPS_FEATURES } from '../protocol/table.ts'
 import { NodeDiscovery } from './node-discovery.ts'
 
@@ -37,8 +38,23 @@ export type { NodeStats } from '../node/stats.ts'
 
 /** Node options. Sizes in bytes, times in ms. */
 export interface NodeOptions {
-  /** Address to listen on and to put in the peer id (default 127.0.0.1; never looked up). */
+  /**
+   * One address to listen on AND to advertise (the old `--host`: never looked up). Without it a
+   * node listens on every interface and names itself by the address of each connection.
+   */
   host?: string
+  /** Address to listen on (default: every interface, IPv6 and IPv4; `host` when given). */
+  listen?: string
+  /**
+   * The one host to put in this node's peer id for everybody (a public name or address), instead
+   * of the local address of each connection (default; `host` when given).
+   */
+  advertise?: string
+  /**
+   * false: a one-shot client (`search`, `fetch`): it learns peers (NAME, LIST) without joining
+   * them, so it takes no slot in their peer tables, and sends no QUIT (default true).
+   */
+  announce?: boolean
   /** Port (default 0: any free port). */
   port?: number
   /** Most peers (0 = unlimited; default 5, as the legacy UI). */
@@ -81,7 +97,8 @@ function forward(from: EventEmitter, to: EventEmitter, events: string[]): void {
 export class P2PNode extends EventEmitter {
   readonly host: string
   port = 0
-  id = ''
+  /** How this node names itself: per connection, or the advertised host (src/node/identity.ts). */
+  readonly identity: Identity
   readonly library: Library
   readonly limiter: RateLimiter
   readonly stats: NodeStats = newStats()
@@ -111,7 +128,8 @@ export class P2PNode extends EventEmitter {
 
   constructor(readonly opts: NodeOptions = {}) {
     super()
-    this.host = opts.host ?? '127.0.0.1'
+    this.host = opts.listen ?? opts.host ?? ANY_ADDRESS
+    this.identity = new Identity(opts.advertise ?? opts.host ?? null)
     const log = this.log.bind(this)
     const dataDir = opts.dataDir === undefined ? path.join(os.homedir(), '.cache', 'p2ptube') : opts.dataDir
     this.library = new Library({ cacheFile: dataDir ? path.join(dataDir, 'content-ids.json') : undefined, log })
@@ -125,10 +143,10 @@ export class P2PNode extends EventEmitter {
     const connectTimeoutMs = opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS
     const dial = { connectTimeoutMs, idleTimeoutMs: opts.idleTimeoutMs, transport: this.transport, signal: this.life.signal }
     const life = this.life
-    this.peerManager = new PeerManager({ self: this, maxPeers: opts.maxPeers ?? 5, hops: opts.hops ?? 2, dial, life, log })
+    this.peerManager = new PeerManager({ self: this.identity, announce: opts.announce ?? true, maxPeers: opts.maxPeers ?? 5, hops: opts.hops ?? 2, dial, life, log })
     const { library, stats, hasher } = this
     const publishes = (): boolean => this.publishes
-    this.flood = new FloodSearch({ self: this, peers: this.peers, probe: (id) => this.peerManager.probe(id), library, publishes, indexed: () => this.tracker, stats, dial, life, log })
+    this.flood = new FloodSearch({ self: this.identity, peers: this.peers, probe: (id) => this.peerManager.probe(id), library, publishes, indexed: () => this.tracker, stats, dial, life, log })
     // Peers seed what they have watched: a verified download joins the library at once.
     const onVerified = (d: Download, res: DownloadResult, cid: string): void => {
       if (!publishes()) return
@@ -159,6 +177,37 @@ export class P2PNode extends EventEmitter {
     })
     this.server.on('request-failed', (b: BadInput) => this.log('warn', `request from ${b.remoteAddress} failed: ${b.code}: ${b.message}`))
     this.server.on('handler-error', (err: Error) => this.log('error', `handler failed: ${err.stack ?? err.message}`))
+  }
+
+  /** The peer id for logs, mDNS and the start-up line ("" until the node listens); see `identity`. */
+  get id(): string {
+    return this.identity.id
+  }
+
+  /**
+   * Listen on `host`; the any-address falls back to IPv4 alone on a machine without IPv6.
+   * @returns the bound port. @throws the listen error.
+   */
+  private async listen(): Promise<number> {
+    const port = this.opts.port ?? 0
+    try {
+      return await this.server.listen(port, this.host)
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code
+      if (this.host !== ANY_ADDRESS || (code !== 'EAFNOSUPPORT' && code !== 'EADDRNOTAVAIL')) throw err
+      this.log('info', `no IPv6 here (${code}): listening on IPv4 only`)
+      return this.server.listen(port, ANY_IPV4)
+    }
+  }
+
+  /** @see Identity.isSelf */
+  isSelf(id: string): boolean {
+    return this.identity.isSelf(id)
+  }
+
+  /** @see Identity.observedAs */
+  observedAs(host: string, by: string): void {
+    this.identity.observedAs(host, by)
   }
 
   /** The peer table (owned by the PeerManager). */
@@ -197,8 +246,8 @@ export class P2PNode extends EventEmitter {
 
   private async launch(): Promise<void> {
     this.life.assertOpen('start')
-    this.port = await this.server.listen(this.opts.port ?? 0, this.host)
-    this.id = formatPeerId(this.host, this.port)
+    this.port = await this.listen()
+    this.identity.port = this.port
     for (const s of this.opts.shares ?? []) {
       this.life.assertOpen('start')
       await this.library.addShare(s)
@@ -276,12 +325,13 @@ export class P2PNode extends EventEmitter {
 
   /** What the handlers see (NodeContext): the node's identity, its library and the search part. */
   private context(): NodeContext {
-    const node = this
-    const { flood } = this
+    const { flood, identity } = this
     return {
       get id() {
-        return node.id
+        return identity.id
       },
+      idFor: (local) => this.identity.idFor(local),
+      isSelf: (id) => this.identity.isSelf(id),
       peers: this.peers,
       library: this.library,
       limiter: this.limiter,

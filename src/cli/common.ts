@@ -18,7 +18,9 @@ import type { Output } from './output.ts'
 /** Parsed node options (see nodeOptions). */
 export interface NodeArgs {
   port: number
-  host: string
+  host: string | undefined
+  listen: string | undefined
+  advertise: string | undefined
   share: string[]
   peer: string[]
   maxpeers: number
@@ -38,7 +40,9 @@ export interface NodeArgs {
 export function nodeOptions<T>(y: Argv<T>) {
   return y
     .option('port', { type: 'number', default: 0, describe: 'TCP port to listen on (0 = any free port)' })
-    .option('host', { type: 'string', default: '127.0.0.1', describe: 'address to listen on and advertise in the peer id (never looked up)' })
+    .option('host', { type: 'string', describe: 'one address to listen on AND advertise (overrides --listen and --advertise); default: listen everywhere, advertise the address each peer reaches' })
+    .option('listen', { type: 'string', describe: 'address to listen on (default: every interface, IPv6 and IPv4)' })
+    .option('advertise', { type: 'string', describe: 'host to put in this node\'s peer id for everybody (a public name or address); default: the address of the interface that reaches each peer' })
     .option('share', { type: 'string', array: true, default: [] as string[], describe: 'folder or file to share (repeatable); videos, audio and images are indexed recursively' })
     .option('peer', { type: 'string', array: true, default: [] as string[], describe: 'known peer host:port to join through (repeatable)' })
     .option('maxpeers', { type: 'number', default: 5, describe: 'most peers to keep (0 = unlimited)' })
@@ -83,7 +87,9 @@ export function nodeOptionsFrom(a: NodeArgs): NodeOptions {
   const group = a.group ? loadCredential(path.resolve(a.group)) : undefined
   const tracker = a.tracker ?? group?.trackers[0]
   return {
-    host: a.host,
+    ...(a.host ? { host: a.host } : {}),
+    ...(a.listen ? { listen: a.listen } : {}),
+    ...(a.advertise ? { advertise: a.advertise } : {}),
     port: a.port,
     maxPeers: a.maxpeers,
     hops: a.hops,

@@ -40,6 +40,10 @@ export interface TrackedNode {
   readonly library: SharedCatalog
   readonly peers: { readonly full: boolean; has(id: string): boolean }
   readonly features: readonly string[]
+  /** Is `id` this node (any of its addresses)? */
+  isSelf(id: string): boolean
+  /** The tracker reported seeing this node at `host`. */
+  observedAs(host: string, by: string): void
   /** Join a peer the tracker listed (one hop). */
   join(address: string, hops?: number, source?: 'tracker'): Promise<number>
   log(level: 'debug' | 'info' | 'warn' | 'error', msg: string): void
@@ -160,7 +164,7 @@ export class TrackerClient extends EventEmitter implements Discovery {
     const text = cid ? await this.ask(MSG.TWHO, { cid }) : await this.ask(MSG.TFND, { q })
     const out: TrackerResult[] = []
     for (const h of parseHitList(Buffer.from(text), cid ? 'TWHO reply' : 'TFND reply')) {
-      for (const p of h.peers) if (p !== this.node.id) out.push({ name: h.name, size: h.size, contentId: h.cid, kind: h.kind, holder: p, legacy: false })
+      for (const p of h.peers) if (!this.node.isSelf(p)) out.push({ name: h.name, size: h.size, contentId: h.cid, kind: h.kind, holder: p, legacy: false })
     }
     return out
   }
@@ -168,7 +172,7 @@ export class TrackerClient extends EventEmitter implements Discovery {
   /** Peer ids from the tracker (§7.5), self excluded. @throws as search(). */
   async peerList(max = this.opts.bootstrapMax ?? TRACKER_PEERS_DEFAULT): Promise<string[]> {
     const text = await this.ask(MSG.TPRS, this.registered ? { port: this.node.port, max } : { max })
-    return parsePeerList(Buffer.from(text)).filter((p) => p !== this.node.id)
+    return parsePeerList(Buffer.from(text)).filter((p) => !this.node.isSelf(p))
   }
 
   private async ask(type: string, body: object | string): Promise<string> {
@@ -266,7 +270,9 @@ export class TrackerClient extends EventEmitter implements Discovery {
     this.ver = 0
     this.sent.clear()
     this.intervalMs = r.interval
-    if (r.peer !== this.node.id) this.node.log('warn', `tracker sees this node as ${r.peer}, not ${this.node.id}: peers will dial ${r.peer}`)
+    // The tracker names us by the address it sees (behind NAT: the router's): others dial that.
+    if (!this.node.isSelf(r.peer)) this.node.log('info', `tracker ${this.address} sees this node as ${r.peer}: peers will dial ${r.peer}`)
+    this.node.observedAs(parsePeerId(r.peer).host, `tracker ${this.address}`)
     this.node.log('info', `registered with tracker ${this.address} (announce every ${r.interval / 1000} s)`)
     void this.bootstrap().catch((err) => this.node.log('debug', `tracker bootstrap failed: ${errText(err)}`))
   }

@@ -20,7 +20,7 @@ export const joinHandler =
     if (p.host !== normalizeAddress(ctx.remoteAddress)) {
       throw new ProtocolError('ERR_SPOOFED_ADDRESS', `Join: address ${p.host} is not the connection's address ${normalizeAddress(ctx.remoteAddress)}`)
     }
-    if (p.id === node.id) return ctx.error('ERR_PEER_EXISTS', `Join: peer already inserted ${p.id}`)
+    if (node.isSelf(p.id)) return ctx.error('ERR_PEER_EXISTS', `Join: peer already inserted ${p.id}`)
     const group = node.group
     if (group && !(ctx.peer && (await group.isMemberAt(p.id, p, ctx.peer, true)))) {
       throw new ProtocolError('ERR_SPOOFED_ADDRESS', `Join: ${p.id} is not where ${ctx.peer?.name ?? 'the sender'} listens`)

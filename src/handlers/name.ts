@@ -2,4 +2,5 @@
 import type { Handler } from '../net/server.ts'
 import type { NodeContext } from '../node/context.ts'
 
-export const nameHandler = (node: NodeContext): Handler => (ctx) => ctx.reply(node.id)
+/** The id names the interface the requester reached: the address it can dial back. */
+export const nameHandler = (node: NodeContext): Handler => (ctx) => ctx.reply(node.idFor(ctx.localAddress))

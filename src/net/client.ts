@@ -7,6 +7,7 @@ import { CONNECT_TIMEOUT_MS, IDLE_TIMEOUT_MS, MAX_REPLY_FRAMES, MSG } from '../p
 import { AbortError, P2PTubeError, ProtocolError, RemoteError, TimeoutError } from '../protocol/errors.ts'
 import { encodeFrame, FrameDecoder, type FramePolicy } from '../protocol/frame.ts'
 import { replyPolicy } from '../protocol/table.ts'
+import { normalizeAddress } from './address.ts'
 import { plainTransport, type Transport } from './transport.ts'
 
 /** Where to connect. */
@@ -14,6 +15,18 @@ export interface Endpoint {
   host: string
   port: number
 }
+
+/** This side's end of a connection: the local address the kernel chose to reach the peer. */
+export interface LocalEnd {
+  address: string
+  port: number
+}
+
+/**
+ * A request payload, or a function that builds it once the connection is up from the local
+ * address that reaches the peer (a node advertises that address in JOIN, SRCH, HITS...).
+ */
+export type Payload = string | Buffer | ((local: LocalEnd) => string | Buffer)
 
 /** Options of one exchange. Times in ms. */
 export interface ExchangeOptions {
@@ -51,7 +64,7 @@ export interface ReplyHandlers {
  * @throws TimeoutError (connect or idle), AbortError, InvalidFrameError (bad reply bytes or a
  *   frame cut short), P2PTubeError ERR_CONNECT (refused/unreachable), or whatever a handler threw.
  */
-export function exchange(to: Endpoint, type: string, payload: string | Buffer, handlers: ReplyHandlers, opts: ExchangeOptions = {}): Promise<void> {
+export function exchange(to: Endpoint, type: string, payload: Payload, handlers: ReplyHandlers, opts: ExchangeOptions = {}): Promise<void> {
   const connectTimeoutMs = opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS
   const idleTimeoutMs = opts.idleTimeoutMs ?? IDLE_TIMEOUT_MS
   return new Promise<void>((resolve, reject) => {
@@ -103,7 +116,12 @@ export function exchange(to: Endpoint, type: string, payload: string | Buffer, h
       connected = true
       clearTimeout(timer)
       socket.setTimeout(idleTimeoutMs, () => done(new TimeoutError(`${to.host}:${to.port} sent nothing for ${idleTimeoutMs} ms`)))
-      socket.write(encodeFrame(type, payload))
+      try {
+        const body = typeof payload === 'function' ? payload({ address: normalizeAddress(socket.localAddress ?? ''), port: socket.localPort ?? 0 }) : payload
+        socket.write(encodeFrame(type, body))
+      } catch (err) {
+        done(err)
+      }
     })
     if (!readBuffer) socket.on('data', onChunk)
     socket.once('end', () => {
@@ -142,7 +160,7 @@ export function controlPolicy(type: string): FramePolicy | undefined {
  *   peer's answer to a type it does not know).
  * @throws as exchange(), plus ProtocolError ERR_TOO_MANY_REPLIES.
  */
-export async function request(to: Endpoint, type: string, payload: string | Buffer = '', opts: ExchangeOptions = {}): Promise<ReplyFrame[]> {
+export async function request(to: Endpoint, type: string, payload: Payload = '', opts: ExchangeOptions = {}): Promise<ReplyFrame[]> {
   const frames: ReplyFrame[] = []
   await exchange(
     to,
@@ -164,7 +182,7 @@ export async function request(to: Endpoint, type: string, payload: string | Buff
  * Send a request that expects one REPL; return its text.
  * @throws RemoteError when the first reply is ERRO, ProtocolError ERR_NO_REPLY when there is none.
  */
-export async function requestText(to: Endpoint, type: string, payload: string | Buffer = '', opts: ExchangeOptions = {}): Promise<string> {
+export async function requestText(to: Endpoint, type: string, payload: Payload = '', opts: ExchangeOptions = {}): Promise<string> {
   const frames = await request(to, type, payload, opts)
   const first = frames[0]
   if (!first) throw new ProtocolError('ERR_NO_REPLY', `${to.host}:${to.port} closed without replying to ${type}`)

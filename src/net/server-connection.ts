@@ -18,6 +18,7 @@ import { MSG } from '../protocol/constants.ts'
 import { LEGACY_TYPES, requestLimit } from '../protocol/table.ts'
 import { formatErrorPayload, P2PTubeError, ProtocolError } from '../protocol/errors.ts'
 import { encodeFrame, FrameDecoder } from '../protocol/frame.ts'
+import { normalizeAddress } from './address.ts'
 import type { PeerIdentity } from './transport.ts'
 
 /** What a handler gets for one request. */
@@ -28,6 +29,8 @@ export interface RequestContext {
   /** Remote address and port as seen on the socket (never taken from the payload). */
   remoteAddress: string
   remotePort: number
+  /** This side's address of the connection (the interface the requester reached), normalized. */
+  localAddress: string
   /** The verified group member behind the connection (group transport only). */
   peer?: PeerIdentity
   /** Aborted when the connection closes. */
@@ -84,6 +87,7 @@ export function serveConnection(socket: net.Socket, peer: PeerIdentity | undefin
   const ac = new AbortController()
   const remoteAddress = socket.remoteAddress ?? '?'
   const remotePort = socket.remotePort ?? 0
+  const localAddress = normalizeAddress(socket.localAddress ?? '')
   let got = false
   let session = false
   let closing = false
@@ -160,6 +164,7 @@ export function serveConnection(socket: net.Socket, peer: PeerIdentity | undefin
       payload,
       remoteAddress,
       remotePort,
+      localAddress,
       ...(peer ? { peer } : {}),
       signal: ac.signal,
       reply: (p) => write(encodeFrame(MSG.REPL, p)),

@@ -11,8 +11,12 @@ import type { Library } from './library.ts'
 import type { PeerTable } from './peer-table.ts'
 
 export interface NodeContext {
-  /** Own peer id "host:port". */
+  /** Own peer id "host:port" for logs; answers use `idFor` (one machine has an id per interface). */
   readonly id: string
+  /** The own peer id to send on a connection whose local end is `localAddress` (NAME, CAPS). */
+  idFor(localAddress: string): string
+  /** Is `id` this node (any of its addresses with its port)? */
+  isSelf(id: string): boolean
   readonly peers: PeerTable
   readonly library: Library
   /** Upload limiter shared by FGET and RGET. */

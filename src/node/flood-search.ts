@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
-import { request, type ExchangeOptions } from '../net/client.ts'
+import { request, type ExchangeOptions, type LocalEnd, type Payload } from '../net/client.ts'
 import { normalizeAddress } from '../net/address.ts'
 import { DEFAULT_TTL, LEGACY_REPEAT_MS, MAX_HITS, MAX_HOPS, MAX_LEGACY_RESPONSES, MAX_NAME_LENGTH, MAX_QUERY_LENGTH, MAX_TTL, MSG, QUERY_ID_BYTES, SEEN_SET_SIZE, SEEN_TTL_MS } from '../protocol/constants.ts'
 import { REQUEST_LIMITS } from '../protocol/table.ts'
@@ -14,6 +14,7 @@ import { P2PTubeError } from '../protocol/errors.ts'
 import { formatHits, formatQuer, formatResp, formatSrch, parsePeerId, type Hits, type LegacyQuery, type LegacyResponse, type Search } from '../protocol/messages.ts'
 import type { NodeContext } from './context.ts'
 import type { Library } from './library.ts'
+import type { SelfAddress } from './identity.ts'
 import type { Lifecycle } from './lifecycle.ts'
 import type { PeerInfo, PeerTable } from './peer-table.ts'
 import { SeenSet } from './seen-set.ts'
@@ -65,7 +66,7 @@ export interface IndexedSearch {
 
 /** What a FloodSearch is built from. */
 export interface FloodSearchOptions {
-  self: { readonly id: string }
+  self: SelfAddress
   peers: PeerTable
   /** Whether a peer speaks SRCH (the PeerManager's CAPS probe). */
   probe(id: string): Promise<boolean | undefined>
@@ -115,7 +116,8 @@ export class FloodSearch extends EventEmitter implements Pick<NodeContext, 'onSe
     const handle = new SearchHandle(qid, query, legacyKeyOf(query), opts.cid)
     this.searches.set(qid, handle)
     this.seen.add(qid)
-    const s: Search = { qid, origin: this.opts.self.id, q: query, ttl, hops: 0, ...(opts.cid ? { cid: opts.cid } : {}) }
+    // origin '' = this node: each SRCH carries the address of the connection it leaves on.
+    const s: Search = { qid, origin: '', q: query, ttl, hops: 0, ...(opts.cid ? { cid: opts.cid } : {}) }
     // Indexed results from the tracker first (at once); the flood finds what it does not know.
     const index = this.opts.indexed()
     if (index && (query.trim() || opts.cid)) {
@@ -142,7 +144,7 @@ export class FloodSearch extends EventEmitter implements Pick<NodeContext, 'onSe
   }
 
   /** One request of the flood, tracked (so a stop can wait for it) and never rejecting. */
-  private send(to: { host: string; port: number }, type: string, payload: string, level: 'debug' | 'warn', what: string): Promise<void> {
+  private send(to: { host: string; port: number }, type: string, payload: Payload, level: 'debug' | 'warn', what: string): Promise<void> {
     return this.opts.life.track(request(to, type, payload, this.opts.dial)).then(
       () => {},
       (err) => this.opts.log(this.opts.life.stopped ? 'debug' : level, `${what} failed: ${errText(err)}`)
@@ -151,11 +153,12 @@ export class FloodSearch extends EventEmitter implements Pick<NodeContext, 'onSe
 
   private async sendSearch(p: PeerInfo, s: Search): Promise<void> {
     const extended = p.extended ?? (await this.opts.probe(p.id))
+    const origin = (local: LocalEnd): string => s.origin || this.opts.self.idFor(local.address)
     if (extended) {
-      await this.send(p, MSG.SRCH, formatSrch(s), 'debug', `search to ${p.id}`)
+      await this.send(p, MSG.SRCH, (local) => formatSrch({ ...s, origin: origin(local) }), 'debug', `search to ${p.id}`)
     } else if (extended === false && !s.cid) {
       const key = legacyKeyOf(s.q)
-      if (key) await this.send(p, MSG.QUER, formatQuer({ returnId: s.origin, key, ttl: s.ttl }), 'debug', `search to ${p.id}`)
+      if (key) await this.send(p, MSG.QUER, (local) => formatQuer({ returnId: origin(local), key, ttl: s.ttl }), 'debug', `search to ${p.id}`)
     }
   }
 
@@ -181,9 +184,9 @@ export class FloodSearch extends EventEmitter implements Pick<NodeContext, 'onSe
         if (bytes > REQUEST_LIMITS.HITS) break
         results.push(r)
       }
-      const hits: Hits = { qid: s.qid, holder: this.opts.self.id, results }
       stats.hitsSent++
-      void this.send(parsePeerId(s.origin), MSG.HITS, formatHits(hits), 'warn', `HITS to ${s.origin}`)
+      const holder = (local: LocalEnd): Hits => ({ qid: s.qid, holder: this.opts.self.idFor(local.address), results })
+      void this.send(parsePeerId(s.origin), MSG.HITS, (local) => formatHits(holder(local)), 'warn', `HITS to ${s.origin}`)
     }
     // TTL counts the hops a query may still travel: forward while ttl-1 >= 1 (Gnutella).
     if (s.ttl - 1 >= 1 && s.hops < MAX_HOPS) {
@@ -197,7 +200,7 @@ export class FloodSearch extends EventEmitter implements Pick<NodeContext, 'onSe
   onLegacyQuery(q: LegacyQuery): void {
     const { self, stats } = this.opts
     // Our own legacy query echoed back by a legacy peer (it forwards to every neighbour).
-    if (q.returnId === self.id) return
+    if (self.isSelf(q.returnId)) return
     // Legacy queries carry no id: suppress repeats of the same origin+key for 10 s.
     if (!this.legacySeen.add(`${q.returnId}\n${q.key}`)) {
       stats.searchesDuplicate++
@@ -207,7 +210,7 @@ export class FloodSearch extends EventEmitter implements Pick<NodeContext, 'onSe
     const matches = (this.opts.publishes() ? this.opts.library.search(q.key, MAX_LEGACY_RESPONSES) : []).filter((e) => Buffer.byteLength(e.name) * 3 + 300 < REQUEST_LIMITS.RESP)
     if (matches.length) {
       const to = parsePeerId(q.returnId)
-      for (const e of matches) void this.send(to, MSG.RESP, formatResp({ name: e.name, holder: self.id }), 'warn', `RESP to ${q.returnId}`)
+      for (const e of matches) void this.send(to, MSG.RESP, (local) => formatResp({ name: e.name, holder: self.idFor(local.address) }), 'warn', `RESP to ${q.returnId}`)
       return
     }
     if (q.ttl > 0) {

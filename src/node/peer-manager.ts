@@ -5,23 +5,23 @@
  * turns its events into 'peer-added' and 'peer-removed'.
  */
 import { EventEmitter } from 'node:events'
-import { request, requestText, type Endpoint, type ExchangeOptions } from '../net/client.ts'
+import { request, requestText, type Endpoint, type ExchangeOptions, type LocalEnd } from '../net/client.ts'
 import { MAX_LIST_PEERS, MSG } from '../protocol/constants.ts'
+import { parseErrorPayload } from '../protocol/errors.ts'
 import { formatJoin, parseCaps, parseListLine, parsePeerId } from '../protocol/messages.ts'
+import type { SelfAddress } from './identity.ts'
 import type { Lifecycle } from './lifecycle.ts'
 import { PeerTable, type PeerInfo, type PeerSource } from './peer-table.ts'
 import { errText, type Log } from './stats.ts'
 
-/** Who this node is (known once it listens). */
-export interface Self {
-  readonly id: string
-  readonly host: string
-  readonly port: number
-}
-
 /** What a PeerManager is built from. Times in ms. */
 export interface PeerManagerOptions {
-  self: Self
+  self: SelfAddress
+  /**
+   * false: a one-shot client (search, fetch): learn peers through NAME and LIST but never JOIN,
+   * so it takes no slot in anyone's peer table (default true).
+   */
+  announce?: boolean
   /** Most peers (0 = unlimited). */
   maxPeers: number
   /** Default crawl depth of join(). */
@@ -82,28 +82,37 @@ export class PeerManager extends EventEmitter {
       if (!life.stopped) log('warn', `crawl: ${to.host}:${to.port} did not answer NAME: ${errText(err)}`)
       return
     }
-    if (id === self.id || this.peers.has(id)) return
-    const join = await request(to, MSG.JOIN, formatJoin({ id: self.id, host: self.host, port: self.port }), dial).catch((err) => {
-      if (first && life.stopped) throw err
-      log('warn', `crawl: JOIN to ${id} failed: ${errText(err)}`)
-      return null
-    })
-    const answer = join?.[0]
-    if (!answer || life.stopped) return
-    const text = answer.payload.toString('utf8')
-    if (answer.type === MSG.ERRO && !text.includes('already inserted')) {
-      log('warn', `crawl: ${id} refused JOIN: ${text}`)
-      return
-    }
+    if (self.isSelf(id) || this.peers.has(id)) return
     const peer = parsePeerId(id)
-    if (this.peers.add({ id, host: peer.host, port: peer.port }, source) !== 'added') return
-    void this.probe(id)
+    if (this.opts.announce !== false) {
+      // The JOIN names this node by the address of this very connection: the interface that
+      // reaches the peer, which is also the address the peer sees (and checks) on the socket.
+      const joinAs = (local: LocalEnd): string => {
+        const me = parsePeerId(self.idFor(local.address))
+        return formatJoin({ id: me.id, host: me.host, port: me.port })
+      }
+      const join = await request(to, MSG.JOIN, joinAs, dial).catch((err) => {
+        if (first && life.stopped) throw err
+        log('warn', `crawl: JOIN to ${id} failed: ${errText(err)}`)
+        return null
+      })
+      const answer = join?.[0]
+      if (!answer || life.stopped) return
+      const text = answer.payload.toString('utf8')
+      const code = answer.type === MSG.ERRO ? parseErrorPayload(text).code : undefined
+      if (answer.type === MSG.ERRO && code !== 'ERR_PEER_EXISTS') {
+        // A full peer still knows others: its LIST is read below, so the joiner is not left alone.
+        log(code === 'ERR_PEERS_FULL' ? 'info' : 'warn', `crawl: ${id} refused JOIN: ${text}`)
+        if (code !== 'ERR_PEERS_FULL') return
+      } else if (this.peers.add({ id, host: peer.host, port: peer.port }, source) === 'added') void this.probe(id)
+    } else if (this.peers.add({ id, host: peer.host, port: peer.port }, source) === 'added') void this.probe(id)
+    if (!this.peers.has(id) && this.peers.full) return
     const frames = await request(to, MSG.LIST, '', dial).catch(() => [])
     for (const f of frames.slice(1, MAX_LIST_PEERS + 1)) {
       if (f.type !== MSG.REPL || life.stopped) continue
       try {
         const next = parseListLine(f.payload.toString('utf8'))
-        if (next.id !== self.id && !this.peers.has(next.id)) await this.crawl(next, hops - 1, 'crawl')
+        if (!self.isSelf(next.id) && !this.peers.has(next.id)) await this.crawl(next, hops - 1, 'crawl')
       } catch (err) {
         log('warn', `crawl: bad LIST line from ${id}: ${errText(err)}`)
       }
@@ -123,7 +132,9 @@ export class PeerManager extends EventEmitter {
     try {
       const frames = await this.opts.life.track(request(p, MSG.CAPS, '', this.opts.dial))
       const f = frames[0]
-      p.extended = f !== undefined && f.type === MSG.REPL && parseCaps(f.payload).proto === 'p2ptube'
+      const caps = f !== undefined && f.type === MSG.REPL ? parseCaps(f.payload) : null
+      p.extended = caps?.proto === 'p2ptube'
+      if (caps?.you) this.opts.self.observedAs(caps.you, id)
     } catch (err) {
       this.opts.log('debug', `probe of ${id} failed: ${errText(err)}`)
       return undefined
@@ -165,7 +176,8 @@ export class PeerManager extends EventEmitter {
    */
   async quitAll(boundMs = 1000): Promise<void> {
     const { self, dial } = this.opts
+    if (this.opts.announce === false) return // a one-shot client never joined anyone
     const o = { connectTimeoutMs: boundMs, idleTimeoutMs: boundMs, ...(dial.transport ? { transport: dial.transport } : {}) }
-    await Promise.allSettled(this.peers.list().map((p) => request(p, MSG.QUIT, self.id, o)))
+    await Promise.allSettled(this.peers.list().map((p) => request(p, MSG.QUIT, (local) => self.idFor(local.address), o)))
   }
 }

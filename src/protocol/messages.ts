@@ -185,10 +185,13 @@ export interface Caps {
   version: number
   id: string
   features: string[]
+  /** The requester's address as the answering peer sees it on the socket (optional, §4.1). */
+  you?: string
 }
 
-export function formatCaps(id: string, features: readonly string[]): string {
-  return JSON.stringify({ proto: PROTOCOL_NAME, version: PROTOCOL_VERSION, id, features })
+/** CAPS reply; `you` reports the requester's observed address (a node learns how others see it). */
+export function formatCaps(id: string, features: readonly string[], you?: string): string {
+  return JSON.stringify({ proto: PROTOCOL_NAME, version: PROTOCOL_VERSION, id, features, ...(you ? { you } : {}) })
 }
 
 /** @throws ProtocolError */
@@ -196,7 +199,8 @@ export function parseCaps(payload: Buffer): Caps {
   const o = parseJson(payload, 'CAPS')
   if (o.proto !== PROTOCOL_NAME) throw malformed('CAPS: not a p2ptube peer')
   const features = Array.isArray(o.features) ? o.features.filter((f): f is string => typeof f === 'string').slice(0, 64) : []
-  return { proto: PROTOCOL_NAME, version: int(o, 'version', 'CAPS', 1, 1_000_000), id: str(o, 'id', 'CAPS', 300), features }
+  const you = typeof o.you === 'string' && o.you.length <= 100 && HOST_RE.test(o.you) ? { you: o.you } : {}
+  return { proto: PROTOCOL_NAME, version: int(o, 'version', 'CAPS', 1, 1_000_000), id: str(o, 'id', 'CAPS', 300), features, ...you }
 }
 
 /** SRCH: flood search with a query id (PROTOCOL.md §4.2). */

@@ -11,6 +11,7 @@ import { ANNOUNCE_BURST, ANNOUNCE_EXPIRY_INTERVALS, ANNOUNCE_REFILL_PER_S, DEFAU
 import { formatPeerId } from '../protocol/messages.ts'
 import type { TrackerStatus } from '../protocol/tracker-messages.ts'
 import { TokenBuckets } from '../net/token-bucket.ts'
+import { isWildcard, primaryAddress } from '../net/address.ts'
 import { SwarmIndex } from './swarm-index.ts'
 import { TrackerStore, type Json } from './store.ts'
 import type { TrackerGroup } from '../group/tracker-group.ts'
@@ -152,7 +153,7 @@ export class Tracker extends EventEmitter {
     this.sweeper = setInterval(() => this.sweep(), Math.max(250, Math.floor(this.intervalMs / 2)))
     this.sweeper.unref()
     if (this.opts.mdns) {
-      this.mdns = new MdnsDiscovery({ role: 'tracker', peerId: formatPeerId(host, this.port), port: this.port }, this.opts.mdns)
+      this.mdns = new MdnsDiscovery({ role: 'tracker', peerId: formatPeerId(isWildcard(host) ? primaryAddress() : host, this.port), port: this.port }, this.opts.mdns)
       this.mdns.on('status', (s: { state: string; reason: string }) => this.log(s.state === 'ok' || s.state === 'off' ? 'info' : 'warn', `mDNS ${s.state}: ${s.reason}`))
       this.mdns.start()
     }

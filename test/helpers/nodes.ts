@@ -68,7 +68,9 @@ export async function sha256File(file: string): Promise<string> {
 
 /** Start an in-process node on 127.0.0.1:0 (no cache, no stabilizer), stopped after the test. */
 export async function startNode(t: ExecutionContext, opts: NodeOptions = {}): Promise<P2PNode> {
-  const node = new P2PNode({ dataDir: null, stabilizeIntervalMs: 0, maxPeers: 0, downloadsDir: await tempDir(t, 'p2ptube-dl'), ...opts })
+  // Unit-level nodes stay on loopback (host 127.0.0.1: listen and advertise); pass host: undefined
+  // for the default (every interface, per-connection ids).
+  const node = new P2PNode({ host: '127.0.0.1', dataDir: null, stabilizeIntervalMs: 0, maxPeers: 0, downloadsDir: await tempDir(t, 'p2ptube-dl'), ...opts })
   t.teardown(() => node.stop())
   await node.start()
   await node.library.whenHashed()

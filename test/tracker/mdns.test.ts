@@ -40,7 +40,8 @@ test('p2ptube fetch --mdns needs no address; a tracker published over mDNS is fo
   // A node process that knows no address at all.
   const seeder = spawnCli(t, ['node', '--json', '--mdns', '--share', share, '--data', await tempDir(t)], mdnsEnv(mdns))
   const up = await seeder.next('listening')
-  await until(() => tr.index.peers.has(String(up.id)) && tr.index.files === 1, 15_000)
+  // The tracker (found over mDNS on loopback) names the node by the address it connected from.
+  await until(() => tr.index.peers.has(`127.0.0.1:${up.port}`) && tr.index.files === 1, 15_000)
   const cid = tr.index.search('12-19-53', 1)[0]!.cid
   const out = await tempDir(t)
   const fetch = spawnCli(t, ['fetch', cid, '--mdns', '--json', '--out', out, '--data', await tempDir(t)], mdnsEnv(mdns))

@@ -67,7 +67,8 @@ test('a node leaving cleanly unregisters at once; a killed node disappears withi
   // A real node process, killed with SIGKILL: no TBYE, so only the expiry can remove it.
   const child = spawnCli(t, ['node', '--json', '--tracker', tr.address, '--share', share, '--data', await tempDir(t)])
   const listening = await child.next('listening')
-  await until(async () => (await find(tr.address, '12-19-19'))[0]?.peers.includes(String(listening.id)), 20_000)
+  // One machine, several ids: the tracker names the node by the address it connected from.
+  await until(async () => (await find(tr.address, '12-19-19'))[0]?.peers.includes(`127.0.0.1:${listening.port}`), 20_000)
   const killedAt = Date.now()
   child.child.kill('SIGKILL')
   await until(async () => (await find(tr.address, '12-19-19')).length === 0, 15_000, 100)
@@ -81,7 +82,7 @@ test('a node leaving cleanly unregisters at once; a killed node disappears withi
 test('a tracker restart keeps persistent state and nodes re-register', async (t) => {
   const data = await tempDir(t, 'p2ptube-tracker-data')
   const port = await freePort()
-  const args = ['tracker', '--json', '--port', String(port), '--data', data, '--announce-interval', '1', '--status-interval', '0']
+  const args = ['tracker', '--json', '--host', '127.0.0.1', '--port', String(port), '--data', data, '--announce-interval', '1', '--status-interval', '0']
   const first = spawnCli(t, args)
   const up = await first.next('listening')
   const address = String(up.id)

@@ -162,7 +162,7 @@ test('80x24 with NO_COLOR: footer, help, no colour codes, resize, Ctrl-C quits',
   const tui = await startTui(t, args, { width: 80, height: 24, env: { NO_COLOR: '1' } })
   let screen = await tui.waitFor(/listening as/)
   const lines = screen.split('\n')
-  t.regex(lines[0] as string, /^p2ptube {2}node 127\.0\.0\.1:\d+ {2}peers 0 {2}files 0/)
+  t.regex(lines[0] as string, /^p2ptube {2}node [0-9a-f.:\[\]]+:\d+ {2}peers 0 {2}files 0/)
   t.regex(lines[23] as string, /^\? help {2}q quit {2}a add/)
   t.true(lines.every((l) => [...l].length <= 80))
   t.regex(screen, /┌─\[ Library \(0\)/)

@@ -48,8 +48,10 @@ export async function handler(a: NodeCommandArgs): Promise<number> {
   if (a.http !== undefined && (!Number.isInteger(a.http) || a.http < 0 || a.http > 65535)) throw new UsageError(`--http must be a port 0..65535, got ${a.http}`)
   const node = makeNode(a, out, { stabilizeIntervalMs: a.stabilize * 1000 })
   await node.start()
-  out.event('listening', { id: node.id, host: node.host, port: node.port, files: node.library.size })
+  const reachable = node.identity.reachable()
+  out.event('listening', { id: node.id, host: node.host, port: node.port, reachable, files: node.library.size })
   out.line(`${out.color.green('listening')} as ${out.color.bold(node.id)}, sharing ${node.library.size} files`)
+  if (reachable.length > 1) out.line(`reachable at ${reachable.join(', ')}`)
   node.on('peer-added', (p) => out.event('peer-added', { peer: p.id, source: p.source }))
   node.on('peer-removed', (p, reason) => out.event('peer-removed', { peer: p.id, reason }))
   node.on('search', (s) => out.event('query', s))
@@ -64,7 +66,7 @@ export async function handler(a: NodeCommandArgs): Promise<number> {
       await web.start(a.http, a['http-host'])
     } catch (err) {
       await node.stop()
-      throw new Error(`cannot serve the web page on ${a['http-host']}:${a.http}: ${(err as Error).message}`)
+      throw new Error(`cannot serve the web page on ${a['http-host']}:${a.http}: ${(err as Error).message}`, { cause: err })
     }
     const urls = webUrls(a['http-host'], web.port)
     out.event('http', { url: web.url, host: a['http-host'], port: web.port, urls })

@@ -11,6 +11,7 @@ import type { CommandModule } from '../command.ts'
 import { requestText } from '../../net/client.ts'
 import { mdnsOptionsFromEnv } from '../../discovery/mdns.ts'
 import { DEFAULT_ANNOUNCE_INTERVAL_MS, DEFAULT_TRACKER_PORT, MIN_ANNOUNCE_INTERVAL_MS, MSG } from '../../protocol/constants.ts'
+import { isWildcard, primaryAddress } from '../../net/address.ts'
 import { formatPeerId, parsePeerId } from '../../protocol/messages.ts'
 import { UsageError } from '../../protocol/errors.ts'
 import { parseTrackerStatus, type TrackerStatus } from '../../protocol/tracker-messages.ts'
@@ -25,7 +26,7 @@ export function builder(y: Argv) {
   return y
     .positional('action', { type: 'string', choices: ['run', 'status'] as const, default: 'run' as const, describe: 'run a tracker, or print the status of --tracker' })
     .option('port', { type: 'number', default: DEFAULT_TRACKER_PORT, describe: 'TCP port to listen on (0 = any free port)' })
-    .option('host', { type: 'string', default: '127.0.0.1', describe: 'address to listen on (0.0.0.0 for a LAN)' })
+    .option('host', { type: 'string', default: '::', describe: 'address to listen on (default: every interface, IPv6 and IPv4; 127.0.0.1 to keep it on this machine)' })
     .option('data', { type: 'string', describe: 'folder of the persistent store (default ~/.local/share/p2ptube/tracker)' })
     .option('announce-interval', { type: 'number', default: DEFAULT_ANNOUNCE_INTERVAL_MS / 1000, describe: 'seconds between a node\'s announces (at least 1); a node expires after 3 missed' })
     .option('max-peers-per-host', { type: 'number', default: 64, describe: 'most peers online from one address (0 = unlimited)' })
@@ -36,7 +37,7 @@ export function builder(y: Argv) {
     .option('group-admin', { type: 'string', describe: 'private group: the admin data dir (p2ptube group init); members only, over mutual TLS' })
     .option('json', { type: 'boolean', default: false, describe: 'print one JSON object per line' })
     .option('verbose', { type: 'boolean', default: false, describe: 'also print debug logs' })
-    .example('$0 tracker --host 0.0.0.0 --mdns', 'run a tracker for the LAN')
+    .example('$0 tracker --mdns', 'run a tracker for the LAN (nodes find it over mDNS)')
     .example('$0 tracker status --tracker 192.168.1.10:9410', 'peers online, files indexed, announces/s')
     .example('$0 tracker status --group alice.json', "the same for a private group's tracker (named in the credential)")
 }
@@ -102,7 +103,7 @@ export async function handler(a: TrackerArgs): Promise<number> {
   })
   for (const ev of ['peer-registered', 'peer-left', 'peer-expired']) tracker.on(ev, (id: string) => out.event(ev, { peer: id }))
   await tracker.start()
-  const id = formatPeerId(a.host, tracker.port)
+  const id = formatPeerId(isWildcard(a.host) ? primaryAddress() : a.host, tracker.port)
   out.event('listening', { id, host: a.host, port: tracker.port, tracker: tracker.id, knownPeers: tracker.knownPeers, interval: tracker.intervalMs })
   out.line(`${out.color.green('tracker')} ${out.color.bold(tracker.id)} listening on ${out.color.bold(id)}`)
   let timer: NodeJS.Timeout | null = null
