@@ -45,6 +45,8 @@ export interface LabHost {
   readonly ns: string
   /** Its IPv4 address on its link. */
   readonly ip: string
+  /** Its global IPv6 address (lanLab with `ipv6`), else undefined. */
+  readonly ip6?: string
   /** Start a process on this host (`ip netns exec NS cmd args`); it is killed by `down()`. */
   spawn(cmd: string, args: string[], opts?: SpawnOptions): ChildProcess
   /** Run a command on this host to its end. @throws the command's failure (exit code ≠ 0). */
@@ -116,10 +118,11 @@ class Builder {
     return ns
   }
 
-  host(ns: string, ip: string): LabHost {
+  host(ns: string, ip: string, ip6?: string): LabHost {
     return {
       ns,
       ip,
+      ...(ip6 ? { ip6 } : {}),
       spawn: (cmd, args, opts = {}) => {
         const child = spawn(sys('ip'), ['netns', 'exec', ns, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...opts })
         this.children.add(child)
@@ -165,10 +168,11 @@ class Builder {
 
 /**
  * A LAN of `n` hosts on one bridge, addresses 10.B.0.11.. (B chosen per lab), multicast working,
- * a default route via 10.B.0.1 (nobody answers there: mDNS needs a route to send).
+ * a default route via 10.B.0.1 (nobody answers there: mDNS needs a route to send). With `ipv6`
+ * every host also gets fd42:B::1N/64 (no duplicate address detection: usable at once).
  * @throws the failing `ip` command; what was built is torn down first.
  */
-export async function lanLab(n: number): Promise<Lab> {
+export async function lanLab(n: number, opts: { ipv6?: boolean } = {}): Promise<Lab> {
   const b = new Builder()
   const net = block()
   try {
@@ -180,7 +184,9 @@ export async function lanLab(n: number): Promise<Lab> {
       const ip = `10.${net}.0.${10 + i}`
       await b.plug(sw, 'br0', ns, `e${i}`, `${ip}/24`)
       await b.ip('-n', ns, 'route', 'add', 'default', 'via', `10.${net}.0.1`, 'dev', `e${i}`, 'onlink')
-      hosts.push(b.host(ns, ip))
+      const ip6 = opts.ipv6 ? `fd42:${net.toString(16)}::${10 + i}` : undefined
+      if (ip6) await b.ip('-n', ns, 'addr', 'add', `${ip6}/64`, 'dev', `e${i}`, 'nodad')
+      hosts.push(b.host(ns, ip, ip6))
     }
     return { hosts, down: () => b.down() }
   } catch (err) {

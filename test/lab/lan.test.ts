@@ -90,3 +90,28 @@ test('three LAN hosts, no address flags: mDNS search finds the holder, fetch by 
   t.is(createHash('sha256').update(mine).digest('hex'), createHash('sha256').update(theirs).digest('hex'))
   holder.stdin?.end()
 })
+
+test('IPv6 on a LAN: a peer id "[fd42:…]:port" is joined, searched and fetched from, with no address flags', async (t) => {
+  const why = await labUnavailable()
+  if (why) return t.pass(`skipped: ${why}`)
+  const lan = await lanLab(2, { ipv6: true })
+  t.teardown(() => lan.down())
+  const [h1, h2] = lan.hosts as [LabHost, LabHost]
+  const tmp = await mkdtemp(path.join(os.tmpdir(), 'p2ptube-lan6-'))
+  t.teardown(() => rm(tmp, { recursive: true, force: true }))
+  const holder = h1.spawn('node', [BIN, 'node', '--share', MEDIA, '--json', '--data', path.join(tmp, 'd1')], { stdio: ['pipe', 'pipe', 'pipe'] })
+  const hev = events(holder)
+  const listening = await hev.next('listening')
+  await hev.next('indexed')
+  const reachable = listening.reachable as string[]
+  t.true(reachable.includes(`[${h1.ip6}]:${listening.port}`), `node prints its IPv6 address: ${JSON.stringify(reachable)}`)
+  const peer = `[${h1.ip6}]:${listening.port}`
+  const dl = path.join(tmp, 'dl')
+  const fetched = await oneShot(h2, ['fetch', CLIP, '--peer', peer, '--downloads', dl, '--data', path.join(tmp, 'd2')])
+  t.is(fetched.code, 0, JSON.stringify(fetched.events.slice(-5)))
+  const results = fetched.events.filter((e) => e.event === 'fetched' || e.event === 'result')
+  t.log(JSON.stringify(results.slice(0, 2)))
+  const [mine, theirs] = await Promise.all([readFile(path.join(dl, CLIP)), readFile(path.join(MEDIA, CLIP))])
+  t.is(createHash('sha256').update(mine).digest('hex'), createHash('sha256').update(theirs).digest('hex'))
+  holder.stdin?.end()
+})
