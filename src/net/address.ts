@@ -3,7 +3,9 @@
  * machine's own addresses: which a node listens on by default and which it advertises
  * (docs/PROTOCOL.md §1.3 Peer id).
  */
+import { createSocket } from 'node:dgram'
 import { readFileSync } from 'node:fs'
+import { isIPv4, isIPv6 } from 'node:net'
 import os from 'node:os'
 
 /**
@@ -81,4 +83,62 @@ export function primaryAddress(routeTable = '/proc/net/route'): string {
     if (a) return a.address
   }
   return '127.0.0.1'
+}
+
+/**
+ * Is `a` a public (global unicast) address: not loopback, private (RFC 1918), shared
+ * (100.64/10, carrier NAT), link-local, unspecified, or IPv6 unique-local?
+ */
+export function isPublicAddress(a: string): boolean {
+  const n = normalizeAddress(a).toLowerCase()
+  if (isIPv4(n)) {
+    const [x = 0, y = 0] = n.split('.').map(Number)
+    return !(x === 0 || x === 10 || x === 127 || (x === 100 && y >= 64 && y < 128) || (x === 169 && y === 254) || (x === 172 && y >= 16 && y < 32) || (x === 192 && y === 168) || x >= 224)
+  }
+  if (isIPv6(n)) return !(n === '::' || n === '::1' || /^fe[89ab]/.test(n) || /^f[cd]/.test(n) || /^ff/.test(n))
+  return false
+}
+
+/** Is `a` a loopback address (127.0.0.0/8, ::1, "localhost")? */
+export function isLoopback(a: string): boolean {
+  const n = normalizeAddress(a)
+  return n === '::1' || n === 'localhost' || n.startsWith('127.')
+}
+
+/**
+ * The IPv4 address of the default gateway (the home router), from the kernel's route table, or
+ * null (no default route, or not Linux).
+ * @param routeTable path of the kernel's IPv4 route table (tests).
+ */
+export function defaultGateway(routeTable = '/proc/net/route'): string | null {
+  try {
+    for (const line of readFileSync(routeTable, 'utf8').split('\n').slice(1)) {
+      const [, destination, gateway] = line.trim().split(/\s+/)
+      if (destination !== '00000000' || !gateway || gateway === '00000000') continue
+      // The kernel prints the address as a little-endian hex word: 0101A8C0 is 192.168.1.1.
+      const n = Number.parseInt(gateway, 16)
+      return [n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, n >>> 24].join('.')
+    }
+  } catch {
+    // no /proc (not Linux)
+  }
+  return null
+}
+
+/**
+ * The local address this machine uses to reach IPv4 `host` (the interface the kernel routes it
+ * through): a connected UDP socket, no packet sent.
+ * @throws the socket error (ENETUNREACH: no route to `host`).
+ */
+export async function localAddressToward(host: string): Promise<string> {
+  const s = createSocket('udp4')
+  try {
+    await new Promise<void>((resolve, reject) => {
+      s.once('error', reject)
+      s.connect(9, host, () => resolve())
+    })
+    return s.address().address
+  } finally {
+    s.close()
+  }
 }
