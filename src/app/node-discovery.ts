@@ -1,8 +1,8 @@
 /**
- * A node's discovery methods (src/discovery; docs/TRACKER.md, PROTOCOL.md §7-8): the tracker
- * (from options, or the first one mDNS finds), mDNS on the LAN, and the group's revocation sync
- * through the tracker. Holds them in one list and stops them together; starts none once the
- * node's signal has aborted.
+ * A node's discovery methods (src/discovery; docs/TRACKER.md, docs/NETWORK.md, PROTOCOL.md §7-8):
+ * the tracker (from options, or the first one mDNS finds), mDNS on the LAN, port mapping on the
+ * home router, and the group's revocation sync through the tracker. Holds them in one list and
+ * stops them together; starts none once the node's signal has aborted.
  */
 import { requestText } from '../net/client.ts'
 import type { Transport } from '../net/transport.ts'
@@ -10,6 +10,7 @@ import type { NodeGroup } from '../group/node-group.ts'
 import { MSG } from '../protocol/constants.ts'
 import type { Discovery } from '../discovery/discovery.ts'
 import { MdnsDiscovery, type MdnsFound, type MdnsOptions } from '../discovery/mdns.ts'
+import { PortMapper, type PortMappingOptions, type PortMappingStatus } from '../discovery/port-mapping.ts'
 import { TrackerClient, type TrackedNode } from '../discovery/tracker-client.ts'
 import { errText } from '../node/stats.ts'
 
@@ -18,6 +19,10 @@ export interface DiscoveringNode extends TrackedNode {
   readonly group: NodeGroup | null
   readonly transport: Transport
   join(address: string, hops?: number, source?: 'tracker' | 'mdns'): Promise<number>
+  /** Where the node's own addresses are kept: the port mapper records the public id here. */
+  readonly identity: { mapped: string | null }
+  /** The node re-emits the port mapper's status as its 'port-mapping' event. */
+  emit(event: 'port-mapping', status: PortMappingStatus): boolean
 }
 
 /** How discoveries dial; times in ms. */
@@ -36,6 +41,8 @@ export class NodeDiscovery {
   tracker: TrackerClient | null = null
   /** LAN discovery, when on. */
   mdns: MdnsDiscovery | null = null
+  /** Port mapping on the home router, when on. */
+  portMapper: PortMapper | null = null
 
   constructor(
     private readonly node: DiscoveringNode,
@@ -74,9 +81,36 @@ export class NodeDiscovery {
     mdns.start()
   }
 
+  /**
+   * Ask the home router (UPnP IGD, else NAT-PMP) for a public port in the background: the
+   * public id goes to `identity.mapped` (first in `reachable()`), each change is logged at info
+   * and emitted as the node's 'port-mapping' event. `internalHost`: the node's one listening
+   * address, when it listens on one.
+   */
+  startPortMapping(o: PortMappingOptions, internalHost?: string): void {
+    const { node, opts } = this
+    if (this.portMapper || opts.signal.aborted) return
+    const target = { port: node.port, ...(internalHost ? { internalHost } : {}), log: node.log.bind(node) }
+    const pm = new PortMapper(target, o, opts.signal)
+    this.portMapper = pm
+    this.list.push(pm)
+    pm.on('status', (st: PortMappingStatus) => {
+      node.identity.mapped = st.state === 'mapped' ? st.public : null
+      node.log(st.state === 'failed' ? 'warn' : 'info', portMappingText(st))
+      node.emit('port-mapping', st)
+    })
+    pm.start()
+  }
+
   /** Stop every discovery method together (each is bounded to about a second). Never rejects. */
   async stop(): Promise<void> {
     this.node.group?.stop()
     await Promise.allSettled(this.list.map((d) => d.stop()))
   }
+}
+
+/** One line for the log: "port mapping: mapped 20.0.0.1:9400 → 192.168.1.10:9400 (UPnP, lease 3600 s)". */
+export function portMappingText(st: PortMappingStatus): string {
+  if (st.state === 'mapped') return `port mapping: ${st.public} → ${st.internal} (${st.method} on ${st.gateway}, lease ${st.leaseSeconds} s, after ${st.ms} ms)`
+  return `port mapping ${st.state}: ${st.reason}`
 }

@@ -6,16 +6,18 @@
  * Interoperates with legacy btpeer peers (../shared/reference/btpeer-wire.md).
  */
 import { EventEmitter } from 'node:events'
+import { isIPv4 } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { FrameServer, type BadInput } from '../net/server.ts'
 import { plainTransport, type Transport } from '../net/transport.ts'
 import { RateLimiter } from '../net/token-bucket.ts'
-import { ANY_ADDRESS, ANY_IPV4 } from '../net/address.ts'
+import { ANY_ADDRESS, ANY_IPV4, isLoopback } from '../net/address.ts'
 import type { GroupCredential } from '../group/credential.ts'
 import { NodeGroup } from '../group/node-group.ts'
 import { PeerLimits, type PeerLimitOptions } from '../group/peer-limits.ts'
 import type { MdnsDiscovery, MdnsOptions } from '../discovery/mdns.ts'
+import type { PortMapper, PortMappingOptions } from '../discovery/port-mapping.ts'
 import type { TrackerClient } from '../discovery/tracker-client.ts'
 import { createHandlers } from '../handlers/registry.ts'
 import type { NodeContext } from '../node/context.ts'
@@ -79,6 +81,12 @@ export interface NodeOptions {
   trackerRegister?: boolean
   /** Publish and browse on the LAN over mDNS (true = default options). */
   mdns?: boolean | MdnsOptions
+  /**
+   * Ask the home router for a public port, UPnP IGD or NAT-PMP, in the background (true =
+   * default options; docs/NETWORK.md). Default false here; `p2ptube node` and the TUI turn it on.
+   * Never done for a node that listens on loopback only.
+   */
+  portMapping?: boolean | PortMappingOptions
   /** Private group credential: speak only mutual TLS with members, enforce publish rights (PROTOCOL.md §8). */
   group?: GroupCredential
   /** Per-peer connection and query rate limits (defaults in PeerLimits). */
@@ -92,7 +100,8 @@ function forward(from: EventEmitter, to: EventEmitter, events: string[]): void {
 
 /**
  * Events: 'log' ({ level, msg }), 'peer-added' (PeerInfo), 'peer-removed' (PeerInfo, reason),
- * 'search' ({ qid, duplicate, hops }), 'bad-input' (BadInput), 'download' (Download).
+ * 'search' ({ qid, duplicate, hops }), 'bad-input' (BadInput), 'download' (Download),
+ * 'port-mapping' (PortMappingStatus).
  */
 export class P2PNode extends EventEmitter {
   readonly host: string
@@ -257,6 +266,8 @@ export class P2PNode extends EventEmitter {
     this.log('info', `listening as ${this.id}, sharing ${this.library.size} files`)
     if (this.opts.tracker) this.discovery.useTracker(this.opts.tracker)
     if (this.opts.mdns) this.discovery.startMdns(this.opts.mdns === true ? {} : this.opts.mdns)
+    const pm = this.opts.portMapping
+    if (pm && !isLoopback(this.host)) this.discovery.startPortMapping(pm === true ? {} : pm, isIPv4(this.host) ? this.host : undefined)
   }
 
   /** The tracker this node uses (from `tracker`, or found over mDNS), if any. */
@@ -267,6 +278,11 @@ export class P2PNode extends EventEmitter {
   /** LAN discovery, when `mdns` is on. */
   get mdns(): MdnsDiscovery | null {
     return this.discovery.mdns
+  }
+
+  /** Port mapping on the home router, when `portMapping` is on (its `status` says how it stands). */
+  get portMapper(): PortMapper | null {
+    return this.discovery.portMapper
   }
 
   /**
@@ -330,7 +346,7 @@ export class P2PNode extends EventEmitter {
       get id() {
         return identity.id
       },
-      idFor: (local) => this.identity.idFor(local),
+      idFor: (local, remote) => this.identity.idFor(local, remote),
       isSelf: (id) => this.identity.isSelf(id),
       peers: this.peers,
       library: this.library,

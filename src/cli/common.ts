@@ -8,6 +8,7 @@ import { P2PNode, type NodeOptions, type SearchResult } from '../app/node.ts'
 import type { Download, DownloadResult } from '../node/download.ts'
 import { playDownload, type PlayingDownload } from '../media/play-download.ts'
 import { mdnsOptionsFromEnv } from '../discovery/mdns.ts'
+import { portMappingOptionsFromEnv } from '../discovery/port-mapping.ts'
 import { MpvPlayer } from '../player/mpv-player.ts'
 import { parsePeerId } from '../protocol/messages.ts'
 import { UsageError } from '../protocol/errors.ts'
@@ -33,6 +34,7 @@ export interface NodeArgs {
   'player-args': string | undefined
   tracker: string | undefined
   mdns: boolean
+  'port-mapping': boolean
   group: string | undefined
 }
 
@@ -55,6 +57,7 @@ export function nodeOptions<T>(y: Argv<T>) {
     .option('player-args', { type: 'string', describe: 'extra mpv flags, space-separated (e.g. "--volume=50")' })
     .option('tracker', { type: 'string', describe: 'tracker host:port: register, bootstrap from it and search it first' })
     .option('mdns', { type: 'boolean', default: false, describe: 'find peers and a tracker on the LAN over mDNS (and publish this node)' })
+    .option('port-mapping', { type: 'boolean', default: true, describe: 'ask the home router for a public port (UPnP, NAT-PMP) so peers on the internet can reach this node; --no-port-mapping to not (never done by search and fetch)' })
     .option('group', { type: 'string', describe: 'private group credential file (p2ptube group invite): speak only encrypted, authenticated connections with members' })
 }
 
@@ -99,7 +102,8 @@ export function nodeOptionsFrom(a: NodeArgs): NodeOptions {
     ...(a.data ? { dataDir: path.resolve(a.data) } : {}),
     ...(tracker ? { tracker } : {}),
     ...(group ? { group } : {}),
-    ...(a.mdns ? { mdns: mdnsOptionsFromEnv() } : {})
+    ...(a.mdns ? { mdns: mdnsOptionsFromEnv() } : {}),
+    portMapping: a['port-mapping'] ? portMappingOptionsFromEnv() : false
   }
 }
 

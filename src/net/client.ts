@@ -20,6 +20,8 @@ export interface Endpoint {
 export interface LocalEnd {
   address: string
   port: number
+  /** The peer's address on this connection (a public one means the peer is on the internet). */
+  remote: string
 }
 
 /**
@@ -117,7 +119,7 @@ export function exchange(to: Endpoint, type: string, payload: Payload, handlers:
       clearTimeout(timer)
       socket.setTimeout(idleTimeoutMs, () => done(new TimeoutError(`${to.host}:${to.port} sent nothing for ${idleTimeoutMs} ms`)))
       try {
-        const body = typeof payload === 'function' ? payload({ address: normalizeAddress(socket.localAddress ?? ''), port: socket.localPort ?? 0 }) : payload
+        const body = typeof payload === 'function' ? payload({ address: normalizeAddress(socket.localAddress ?? ''), port: socket.localPort ?? 0, remote: normalizeAddress(socket.remoteAddress ?? '') }) : payload
         socket.write(encodeFrame(type, body))
       } catch (err) {
         done(err)

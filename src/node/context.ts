@@ -13,8 +13,11 @@ import type { PeerTable } from './peer-table.ts'
 export interface NodeContext {
   /** Own peer id "host:port" for logs; answers use `idFor` (one machine has an id per interface). */
   readonly id: string
-  /** The own peer id to send on a connection whose local end is `localAddress` (NAME, CAPS). */
-  idFor(localAddress: string): string
+  /**
+   * The own peer id to send on a connection whose local end is `localAddress` and remote end
+   * `remoteAddress` (NAME, CAPS): the port-mapped public id for a peer on the internet.
+   */
+  idFor(localAddress: string, remoteAddress?: string): string
   /** Is `id` this node (any of its addresses with its port)? */
   isSelf(id: string): boolean
   readonly peers: PeerTable

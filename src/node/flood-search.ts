@@ -153,7 +153,7 @@ export class FloodSearch extends EventEmitter implements Pick<NodeContext, 'onSe
 
   private async sendSearch(p: PeerInfo, s: Search): Promise<void> {
     const extended = p.extended ?? (await this.opts.probe(p.id))
-    const origin = (local: LocalEnd): string => s.origin || this.opts.self.idFor(local.address)
+    const origin = (local: LocalEnd): string => s.origin || this.opts.self.idFor(local.address, local.remote)
     if (extended) {
       await this.send(p, MSG.SRCH, (local) => formatSrch({ ...s, origin: origin(local) }), 'debug', `search to ${p.id}`)
     } else if (extended === false && !s.cid) {
@@ -185,7 +185,7 @@ export class FloodSearch extends EventEmitter implements Pick<NodeContext, 'onSe
         results.push(r)
       }
       stats.hitsSent++
-      const holder = (local: LocalEnd): Hits => ({ qid: s.qid, holder: this.opts.self.idFor(local.address), results })
+      const holder = (local: LocalEnd): Hits => ({ qid: s.qid, holder: this.opts.self.idFor(local.address, local.remote), results })
       void this.send(parsePeerId(s.origin), MSG.HITS, (local) => formatHits(holder(local)), 'warn', `HITS to ${s.origin}`)
     }
     // TTL counts the hops a query may still travel: forward while ttl-1 >= 1 (Gnutella).
@@ -210,7 +210,7 @@ export class FloodSearch extends EventEmitter implements Pick<NodeContext, 'onSe
     const matches = (this.opts.publishes() ? this.opts.library.search(q.key, MAX_LEGACY_RESPONSES) : []).filter((e) => Buffer.byteLength(e.name) * 3 + 300 < REQUEST_LIMITS.RESP)
     if (matches.length) {
       const to = parsePeerId(q.returnId)
-      for (const e of matches) void this.send(to, MSG.RESP, (local) => formatResp({ name: e.name, holder: self.idFor(local.address) }), 'warn', `RESP to ${q.returnId}`)
+      for (const e of matches) void this.send(to, MSG.RESP, (local) => formatResp({ name: e.name, holder: self.idFor(local.address, local.remote) }), 'warn', `RESP to ${q.returnId}`)
       return
     }
     if (q.ttl > 0) {

@@ -5,15 +5,19 @@
  * connection that carries it (the interface that reaches that peer: the LAN address on a LAN,
  * 127.0.0.1 on loopback), unless an address to advertise was given (`--advertise` / `--host`).
  */
-import { interfaceAddresses, isWildcard, localAddresses, normalizeAddress, primaryAddress } from '../net/address.ts'
+import { interfaceAddresses, isPublicAddress, isWildcard, localAddresses, normalizeAddress, primaryAddress } from '../net/address.ts'
 import { formatPeerId, parsePeerId } from '../protocol/messages.ts'
 
 /** What the node's parts need to name themselves and to recognise themselves. */
 export interface SelfAddress {
   /** The id for logs and places without a connection ("" until the node listens). */
   readonly id: string
-  /** The id to send on a connection whose local end is `localAddress`. */
-  idFor(localAddress: string): string
+  /**
+   * The id to send on a connection whose local end is `localAddress` and remote end, when known,
+   * `remoteAddress` (a peer on the internet gets the port-mapped public id: a LAN address would
+   * not reach this node from there).
+   */
+  idFor(localAddress: string, remoteAddress?: string): string
   /** Is `id` this node? */
   isSelf(id: string): boolean
   /** A peer (`by`) or the tracker reported seeing this node at `host`. */
@@ -28,6 +32,11 @@ export class Identity implements SelfAddress {
    * with who said so first: how the world sees this node (a NAT's public address shows here).
    */
   readonly observed = new Map<string, string>()
+  /**
+   * The public peer id "ip:port" the home router forwards to this node (port mapping, UPnP or
+   * NAT-PMP; the port may differ from `port`), or null: set and cleared by the port mapper.
+   */
+  mapped: string | null = null
 
   /**
    * @param advertise the one host to advertise (a name or address), or null to advertise the
@@ -43,27 +52,30 @@ export class Identity implements SelfAddress {
   }
 
   /**
-   * The ids others can dial this node on: the advertised one, else one per interface address
-   * (LAN, IPv6), then the hosts others reported seeing it at (a NAT's public address).
-   * Empty until the node listens.
+   * The ids others can dial this node on: the port-mapped public one first (when mapped), then
+   * the advertised one, else one per interface address (LAN, IPv6), then the hosts others
+   * reported seeing it at (a NAT's public address). Empty until the node listens.
    */
   reachable(): string[] {
     if (!this.port) return []
     const hosts = this.advertise !== null ? [this.advertise] : interfaceAddresses()
     for (const h of this.observed.keys()) if (!hosts.includes(h)) hosts.push(h)
-    return (hosts.length ? hosts : ['127.0.0.1']).map((h) => formatPeerId(h, this.port))
+    const ids = (hosts.length ? hosts : ['127.0.0.1']).map((h) => formatPeerId(h, this.port))
+    return this.mapped ? [this.mapped, ...ids.filter((id) => id !== this.mapped)] : ids
   }
 
-  /** The id to send on a connection whose local end is `localAddress`. */
-  idFor(localAddress: string): string {
+  /** @see SelfAddress.idFor */
+  idFor(localAddress: string, remoteAddress?: string): string {
     if (this.advertise !== null) return formatPeerId(this.advertise, this.port)
+    if (this.mapped && remoteAddress && isPublicAddress(remoteAddress)) return this.mapped
     const a = normalizeAddress(localAddress)
     return formatPeerId(isWildcard(a) ? primaryAddress() : a, this.port)
   }
 
-  /** Is `id` this node (any of its addresses with its port, or an id it was seen as)? Never throws. */
+  /** Is `id` this node (any of its addresses with its port, an id it was seen as, its mapped id)? Never throws. */
   isSelf(id: string): boolean {
     if (!this.port) return false
+    if (id === this.mapped) return true
     let p: { host: string; port: number }
     try {
       p = parsePeerId(id)

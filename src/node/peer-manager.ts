@@ -88,7 +88,7 @@ export class PeerManager extends EventEmitter {
       // The JOIN names this node by the address of this very connection: the interface that
       // reaches the peer, which is also the address the peer sees (and checks) on the socket.
       const joinAs = (local: LocalEnd): string => {
-        const me = parsePeerId(self.idFor(local.address))
+        const me = parsePeerId(self.idFor(local.address, local.remote))
         return formatJoin({ id: me.id, host: me.host, port: me.port })
       }
       const join = await request(to, MSG.JOIN, joinAs, dial).catch((err) => {
@@ -178,6 +178,6 @@ export class PeerManager extends EventEmitter {
     const { self, dial } = this.opts
     if (this.opts.announce === false) return // a one-shot client never joined anyone
     const o = { connectTimeoutMs: boundMs, idleTimeoutMs: boundMs, ...(dial.transport ? { transport: dial.transport } : {}) }
-    await Promise.allSettled(this.peers.list().map((p) => request(p, MSG.QUIT, (local) => self.idFor(local.address), o)))
+    await Promise.allSettled(this.peers.list().map((p) => request(p, MSG.QUIT, (local) => self.idFor(local.address, local.remote), o)))
   }
 }

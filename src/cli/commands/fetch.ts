@@ -41,7 +41,7 @@ export async function handler(a: FetchArgs): Promise<number> {
   const player = a.play ? new MpvPlayer({ playerArgs: splitPlayerArgs(a['player-args']) }) : null
   const playerReady = player?.start()
   playerReady?.catch(() => {})
-  const node = makeNode(a, out, { stabilizeIntervalMs: 0, trackerRegister: false, announce: false, ...(a.out ? { downloadsDir: a.out } : {}) })
+  const node = makeNode(a, out, { stabilizeIntervalMs: 0, trackerRegister: false, announce: false, portMapping: false, ...(a.out ? { downloadsDir: a.out } : {}) })
   let removeSignals = (): void => {}
   try {
     await node.start()

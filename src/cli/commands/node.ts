@@ -9,6 +9,7 @@ import type { Argv } from 'yargs'
 import type { CommandModule } from '../command.ts'
 import type { P2PNode, SearchResult } from '../../app/node.ts'
 import type { MpvPlayer } from '../../player/mpv-player.ts'
+import type { PortMappingStatus } from '../../discovery/port-mapping.ts'
 import { isContentId } from '../../protocol/messages.ts'
 import { P2PTubeError, UsageError } from '../../protocol/errors.ts'
 import { checkNodeArgs, fetchAndMaybePlay, joinAll, makeNode, nodeOptions, onShutdown, pickResult, splitPlayerArgs, type NodeArgs } from '../common.ts'
@@ -47,9 +48,15 @@ export async function handler(a: NodeCommandArgs): Promise<number> {
   checkNodeArgs(a)
   if (a.http !== undefined && (!Number.isInteger(a.http) || a.http < 0 || a.http > 65535)) throw new UsageError(`--http must be a port 0..65535, got ${a.http}`)
   const node = makeNode(a, out, { stabilizeIntervalMs: a.stabilize * 1000 })
+  // Port mapping reports in the background, from the first network answer on (after start()).
+  node.on('port-mapping', (st: PortMappingStatus) => {
+    out.event('port-mapping', { ...st })
+    if (st.state === 'mapped') out.line(`${out.color.green('port mapped')}: reachable from the internet at ${out.color.bold(st.public ?? '')} (${st.method}, lease ${st.leaseSeconds} s)`)
+  })
   await node.start()
   const reachable = node.identity.reachable()
-  out.event('listening', { id: node.id, host: node.host, port: node.port, reachable, files: node.library.size })
+  const portMapping = node.portMapper?.status.state ?? 'off'
+  out.event('listening', { id: node.id, host: node.host, port: node.port, reachable, files: node.library.size, portMapping })
   out.line(`${out.color.green('listening')} as ${out.color.bold(node.id)}, sharing ${node.library.size} files`)
   if (reachable.length > 1) out.line(`reachable at ${reachable.join(', ')}`)
   node.on('peer-added', (p) => out.event('peer-added', { peer: p.id, source: p.source }))

@@ -27,7 +27,7 @@ export async function handler(a: SearchArgs): Promise<number> {
   const out = new Output(a.json)
   checkNodeArgs(a)
   if (!a.peer.length && !a.tracker && !a.mdns) throw new UsageError('search needs at least one --peer H:P to join through (or --tracker H:P, or --mdns)')
-  const node = makeNode(a, out, { stabilizeIntervalMs: 0, trackerRegister: false, announce: false })
+  const node = makeNode(a, out, { stabilizeIntervalMs: 0, trackerRegister: false, announce: false, portMapping: false })
   await node.start()
   try {
     if ((await joinAll(node, a.peer, out)) === 0 && !a.tracker && !a.mdns) {
