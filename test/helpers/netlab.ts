@@ -284,7 +284,9 @@ export async function natLab(): Promise<NatLab> {
       ].join('\n')
     )
     const startGateway = (): void => {
-      gateway = r1.spawn(sys('miniupnpd'), ['-f', conf, '-d'])
+      // A pid file per lab: with the default /var/run/miniupnpd.pid a second lab's miniupnpd
+      // (tests build labs at once) sees the first one "already running" and exits.
+      gateway = r1.spawn(sys('miniupnpd'), ['-f', conf, '-d', '-P', path.join(dir, 'miniupnpd.pid')])
       gateway.stdout?.resume()
       gateway.stderr?.resume()
     }

@@ -90,6 +90,8 @@ export interface JsonProc {
 
 /** Spawn `p2ptube ARGS` (compiled build when present), killed after the test. */
 export function spawnCli(t: ExecutionContext, args: string[], env: NodeJS.ProcessEnv = {}): JsonProc {
+  // Nodes run on this machine's real network: never ask a real home router for a port from a test.
+  if ((args[0] === 'node' || args[0] === 'tui') && !args.some((x) => x.endsWith('port-mapping'))) args = [...args, '--no-port-mapping']
   const child = spawn(process.execPath, [...CHILD_ARGS, BIN, ...args], { env: { ...process.env, NO_COLOR: '1', ...CHILD_ENV, ...env }, stdio: ['pipe', 'pipe', 'pipe'] })
   let err = ''
   child.stderr.on('data', (d) => (err += String(d)))
