@@ -119,7 +119,8 @@ export function exchange(to: Endpoint, type: string, payload: Payload, handlers:
       clearTimeout(timer)
       socket.setTimeout(idleTimeoutMs, () => done(new TimeoutError(`${to.host}:${to.port} sent nothing for ${idleTimeoutMs} ms`)))
       try {
-        const body = typeof payload === 'function' ? payload({ address: normalizeAddress(socket.localAddress ?? ''), port: socket.localPort ?? 0, remote: normalizeAddress(socket.remoteAddress ?? '') }) : payload
+        const body =
+          typeof payload === 'function' ? payload({ address: normalizeAddress(socket.localAddress ?? ''), port: socket.localPort ?? 0, remote: normalizeAddress(socket.remoteAddress ?? '') }) : payload
         socket.write(encodeFrame(type, body))
       } catch (err) {
         done(err)

@@ -283,10 +283,7 @@ export class Download extends EventEmitter {
     const onCancel = (): void => swarm.stop()
     this.cancelAbort.signal.addEventListener('abort', onCancel, { once: true })
     try {
-      await Promise.race([
-        swarm.run(),
-        new Promise<never>((_, reject) => this.cancelAbort.signal.addEventListener('abort', () => reject(new AbortError('download cancelled')), { once: true }))
-      ])
+      await Promise.race([swarm.run(), new Promise<never>((_, reject) => this.cancelAbort.signal.addEventListener('abort', () => reject(new AbortError('download cancelled')), { once: true }))])
     } finally {
       this.cancelAbort.signal.removeEventListener('abort', onCancel)
       swarm.stop()

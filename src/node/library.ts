@@ -350,7 +350,7 @@ export async function hashFile(file: string): Promise<{ cid: string; pieces: Buf
   for await (const c of createReadStream(file, { highWaterMark: 1 << 20 })) {
     const chunk = c as Buffer
     h.update(chunk)
-    for (let i = 0; i < chunk.length; ) {
+    for (let i = 0; i < chunk.length;) {
       const n = Math.min(PIECE_SIZE - inPiece, chunk.length - i)
       piece.update(chunk.subarray(i, i + n))
       inPiece += n

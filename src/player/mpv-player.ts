@@ -20,10 +20,11 @@ type NodeMpv = InstanceType<typeof NodeMpv>
 
 /** mpv is not on PATH (or `binary` is not an executable file). `code` is 'ERR_MPV_NOT_FOUND'. */
 export class MpvNotInstalledError extends P2PTubeError {
-  constructor (binary = 'mpv') {
-    super('ERR_MPV_NOT_FOUND',
-      `mpv was not found (looked for "${binary}"); p2ptube plays media in mpv: install it ` +
-      '(Debian/Ubuntu: sudo apt-get install mpv; macOS: brew install mpv) or pass its path')
+  constructor(binary = 'mpv') {
+    super(
+      'ERR_MPV_NOT_FOUND',
+      `mpv was not found (looked for "${binary}"); p2ptube plays media in mpv: install it ` + '(Debian/Ubuntu: sudo apt-get install mpv; macOS: brew install mpv) or pass its path'
+    )
   }
 }
 
@@ -38,10 +39,13 @@ export class MpvError extends P2PTubeError {}
  * as a path, a bare name is looked up in each `process.env.PATH` directory.
  * @returns the absolute path of an executable regular file, or null when there is none.
  */
-export function findMpv (binary = 'mpv'): string | null {
+export function findMpv(binary = 'mpv'): string | null {
   const candidates = binary.includes('/')
     ? [resolvePath(binary)]
-    : (process.env.PATH ?? '').split(delimiter).filter((dir) => dir !== '').map((dir) => join(dir, binary))
+    : (process.env.PATH ?? '')
+        .split(delimiter)
+        .filter((dir) => dir !== '')
+        .map((dir) => join(dir, binary))
   for (const file of candidates) {
     try {
       accessSync(file, fsConstants.X_OK)
@@ -54,7 +58,7 @@ export function findMpv (binary = 'mpv'): string | null {
 }
 
 /** True when no display server is reachable: neither DISPLAY nor WAYLAND_DISPLAY is set (non-empty). */
-export function isHeadless (env: NodeJS.ProcessEnv = process.env): boolean {
+export function isHeadless(env: NodeJS.ProcessEnv = process.env): boolean {
   return !env.DISPLAY && !env.WAYLAND_DISPLAY
 }
 
@@ -101,10 +105,9 @@ export interface MpvPlayerEvents {
  * hangs until our start timeout when output is silenced (--no-terminal, --really-quiet,
  * --msg-level), and it owns the IPC socket and idle mode. Dropped with a log line.
  */
-const RESERVED_ARGS = ['--no-terminal', '--terminal', '--really-quiet', '--msg-level', '--idle', '--no-idle',
-  '--input-ipc-server', '--input-ipc-client', '--input-unix-socket']
+const RESERVED_ARGS = ['--no-terminal', '--terminal', '--really-quiet', '--msg-level', '--idle', '--no-idle', '--input-ipc-server', '--input-ipc-client', '--input-unix-socket']
 
-function isReserved (arg: string): boolean {
+function isReserved(arg: string): boolean {
   return RESERVED_ARGS.some((r) => arg === r || arg.startsWith(`${r}=`))
 }
 
@@ -147,12 +150,16 @@ let exitHookInstalled = false
 let socketSeq = 0
 let socketsSwept = false
 
-function installExitHook (): void {
+function installExitHook(): void {
   if (exitHookInstalled) return
   exitHookInstalled = true
   process.on('exit', () => {
     for (const [pid, socketPath] of liveMpv) {
-      try { process.kill(pid, 'SIGKILL') } catch { /* already gone */ }
+      try {
+        process.kill(pid, 'SIGKILL')
+      } catch {
+        /* already gone */
+      }
       rmSync(socketPath, { force: true })
     }
     liveMpv.clear()
@@ -167,11 +174,15 @@ const SOCKET_NAME = /^p2ptube-mpv-(\d+)-\d+-[0-9a-f]{8}\.sock$/
  * exit hook runs, so these pile up otherwise. start() calls it once per process.
  * @returns the paths removed.
  */
-export function sweepStaleSockets (dirs: string[] = [...new Set([tmpdir(), '/tmp'])]): string[] {
+export function sweepStaleSockets(dirs: string[] = [...new Set([tmpdir(), '/tmp'])]): string[] {
   const removed: string[] = []
   for (const dir of dirs) {
     let names: string[]
-    try { names = readdirSync(dir) } catch { continue }
+    try {
+      names = readdirSync(dir)
+    } catch {
+      continue
+    }
     for (const name of names) {
       const owner = Number(SOCKET_NAME.exec(name)?.[1] ?? 0)
       if (owner === 0 || owner === process.pid) continue
@@ -189,7 +200,7 @@ export function sweepStaleSockets (dirs: string[] = [...new Set([tmpdir(), '/tmp
 }
 
 /** Unique and short: a UNIX socket path over ~107 bytes makes node-mpv hang (gotchas 1 and 2). */
-function makeSocketPath (): string {
+function makeSocketPath(): string {
   const name = `p2ptube-mpv-${process.pid}-${++socketSeq}-${randomBytes(4).toString('hex')}.sock`
   const path = join(tmpdir(), name)
   return Buffer.byteLength(path) <= 100 ? path : join('/tmp', name)
@@ -201,7 +212,7 @@ function makeSocketPath (): string {
  * ipcInterface looks `this.dataHandler` up per chunk, so an instance override can hand it whole
  * lines only; the StringDecoder also keeps UTF-8 (file names) intact across chunks.
  */
-function bufferWholeLines (ipc: NodeMpvInternals['socket']): void {
+function bufferWholeLines(ipc: NodeMpvInternals['socket']): void {
   const original = ipc.dataHandler.bind(ipc)
   const decoder = new StringDecoder('utf8')
   let partial = ''
@@ -216,10 +227,8 @@ function bufferWholeLines (ipc: NodeMpvInternals['socket']): void {
 }
 
 /** node-mpv rejects with plain objects ({ errcode, verbose, errmessage }): turn them into errors. */
-function commandError (what: string, cause: unknown): MpvError {
-  const detail = typeof cause === 'object' && cause !== null
-    ? [(cause as { verbose?: unknown }).verbose, (cause as { errmessage?: unknown }).errmessage].filter(Boolean).join(': ')
-    : String(cause)
+function commandError(what: string, cause: unknown): MpvError {
+  const detail = typeof cause === 'object' && cause !== null ? [(cause as { verbose?: unknown }).verbose, (cause as { errmessage?: unknown }).errmessage].filter(Boolean).join(': ') : String(cause)
   return new MpvError('ERR_MPV_COMMAND', `mpv ${what} failed${detail ? `: ${detail}` : ''}`, { cause })
 }
 
@@ -249,7 +258,7 @@ export class MpvPlayer extends EventEmitter<MpvPlayerEvents> {
   #closed = false
   #stderrTail = ''
 
-  constructor (opts: MpvPlayerOptions = {}) {
+  constructor(opts: MpvPlayerOptions = {}) {
     super()
     this.#exitError.catch(() => {})
     this.#binary = opts.binary ?? 'mpv'
@@ -261,17 +270,29 @@ export class MpvPlayer extends EventEmitter<MpvPlayerEvents> {
   }
 
   /** Current playback position in seconds (mpv `time-pos`), null when nothing is loaded. */
-  get position (): number | null { return this.#position }
+  get position(): number | null {
+    return this.#position
+  }
   /** Duration of the current file in seconds, null while unknown. */
-  get duration (): number | null { return this.#duration }
+  get duration(): number | null {
+    return this.#duration
+  }
   /** mpv's `pause` property. */
-  get paused (): boolean { return this.#paused }
+  get paused(): boolean {
+    return this.#paused
+  }
   /** True between a successful start() and mpv's exit. */
-  get running (): boolean { return this.#running }
+  get running(): boolean {
+    return this.#running
+  }
   /** PID of the mpv process once spawned, else null. */
-  get pid (): number | null { return this.#child?.pid ?? null }
+  get pid(): number | null {
+    return this.#child?.pid ?? null
+  }
   /** The IPC socket path of this instance (unique per start()), null before start(). */
-  get socketPath (): string | null { return this.#socketPath }
+  get socketPath(): string | null {
+    return this.#socketPath
+  }
 
   /**
    * Spawns mpv idle and waits until its IPC socket answers (measured 170–210 ms alone, up to ~1 s
@@ -287,7 +308,7 @@ export class MpvPlayer extends EventEmitter<MpvPlayerEvents> {
    * @throws TimeoutError (code 'ERR_TIMEOUT') after startTimeoutMs; mpv is SIGKILLed (gotcha 2).
    * @throws MpvError 'ERR_MPV_EXITED' when mpv exits during start-up (e.g. a bad flag).
    */
-  async start (): Promise<void> {
+  async start(): Promise<void> {
     if (this.#mpv) throw new MpvError('ERR_MPV_COMMAND', 'MpvPlayer.start() was already called')
     const binary = findMpv(this.#binary)
     if (binary === null) throw new MpvNotInstalledError(this.#binary)
@@ -296,7 +317,7 @@ export class MpvPlayer extends EventEmitter<MpvPlayerEvents> {
       socketsSwept = true
       for (const path of sweepStaleSockets()) this.#log(`removed stale socket ${path}`)
     }
-    const socketPath = this.#socketPath = makeSocketPath()
+    const socketPath = (this.#socketPath = makeSocketPath())
     const args = this.#mpvArgs()
     this.#log(`spawning ${binary} ${args.join(' ')} --input-ipc-server=${socketPath}`)
     // auto_restart off: node-mpv would respawn a crashed mpv behind our back. ipc_command given:
@@ -304,7 +325,7 @@ export class MpvPlayer extends EventEmitter<MpvPlayerEvents> {
     // every start); every mpv since 0.17 (2016) takes --input-ipc-server.
     // (ipc_command is read by node-mpv's util.findIPCCommand but missing from its typings.)
     const options = { binary, socket: socketPath, audio_only: this.#audioOnly, auto_restart: false, ipc_command: '--input-ipc-server' }
-    const mpv = this.#mpv = new NodeMpv(options, args)
+    const mpv = (this.#mpv = new NodeMpv(options, args))
     const internals = mpv as unknown as NodeMpvInternals
     bufferWholeLines(internals.socket)
     // node-mpv emits every mpv event and property-change on its ipcInterface as 'message'; its own
@@ -364,13 +385,16 @@ export class MpvPlayer extends EventEmitter<MpvPlayerEvents> {
    * @throws AbortError when `signal` aborts; MpvError 'ERR_MPV_EXITED' if mpv exits meanwhile.
    * A play() superseded by a newer one rejects with ERR_MPV_LOAD (reason 'stop').
    */
-  async play (url: string, { signal }: { signal?: AbortSignal } = {}): Promise<void> {
+  async play(url: string, { signal }: { signal?: AbortSignal } = {}): Promise<void> {
     const mpv = this.#requireRunning()
     let started = false
     let failure: MpvEndInfo | undefined
     const loaded = this.#waitFor((msg) => {
       if (msg.event === 'start-file') started = true
-      else if (started && msg.event === 'end-file') { failure = endInfo(msg); return true }
+      else if (started && msg.event === 'end-file') {
+        failure = endInfo(msg)
+        return true
+      }
       return started && msg.event === 'file-loaded'
     }, signal)
     await this.#send(() => mpv.command('loadfile', [url, 'replace']), 'loadfile', loaded)
@@ -380,21 +404,21 @@ export class MpvPlayer extends EventEmitter<MpvPlayerEvents> {
   }
 
   /** Pauses; resolves when mpv acknowledged, with `paused` already true. @throws MpvError */
-  async pause (): Promise<void> {
+  async pause(): Promise<void> {
     const mpv = this.#requireRunning()
     await this.#send(() => mpv.setProperty('pause', true), 'pause')
     this.#setPaused(true)
   }
 
   /** Resumes; resolves when mpv acknowledged, with `paused` already false. @throws MpvError */
-  async resume (): Promise<void> {
+  async resume(): Promise<void> {
     const mpv = this.#requireRunning()
     await this.#send(() => mpv.setProperty('pause', false), 'resume')
     this.#setPaused(false)
   }
 
   /** Flips the pause state. @throws MpvError */
-  async togglePause (): Promise<void> {
+  async togglePause(): Promise<void> {
     await (this.#paused ? this.resume() : this.pause())
   }
 
@@ -404,7 +428,7 @@ export class MpvPlayer extends EventEmitter<MpvPlayerEvents> {
    * Seeking into bytes not yet downloaded works through the HTTP server (~170 ms per reference).
    * @throws MpvError 'ERR_MPV_COMMAND' when nothing is loaded or the file is not seekable.
    */
-  async seek (seconds: number, mode: 'absolute' | 'relative' = 'relative', { signal, precision = 'exact' }: { signal?: AbortSignal; precision?: 'exact' | 'keyframes' } = {}): Promise<void> {
+  async seek(seconds: number, mode: 'absolute' | 'relative' = 'relative', { signal, precision = 'exact' }: { signal?: AbortSignal; precision?: 'exact' | 'keyframes' } = {}): Promise<void> {
     const mpv = this.#requireRunning()
     let seeking = false
     const done = this.#waitFor((msg) => {
@@ -421,7 +445,7 @@ export class MpvPlayer extends EventEmitter<MpvPlayerEvents> {
   }
 
   /** Stops playback and unloads the file; mpv stays running (idle). @throws MpvError */
-  async stop (): Promise<void> {
+  async stop(): Promise<void> {
     const mpv = this.#requireRunning()
     await this.#send(() => mpv.command('stop', []), 'stop')
   }
@@ -430,7 +454,7 @@ export class MpvPlayer extends EventEmitter<MpvPlayerEvents> {
    * Quits mpv and resolves after the process exited (SIGKILL after 2 s if it ignores `quit`),
    * then deletes the socket file mpv 0.35 leaves behind. Safe to call at any time, repeatedly.
    */
-  async quit (): Promise<void> {
+  async quit(): Promise<void> {
     this.#closed = true
     const mpv = this.#mpv
     const graceful = mpv !== null && this.#running
@@ -441,7 +465,7 @@ export class MpvPlayer extends EventEmitter<MpvPlayerEvents> {
     await this.#kill(graceful ? 2000 : 0)
   }
 
-  #mpvArgs (): string[] {
+  #mpvArgs(): string[] {
     const args = ['--no-config', '--ytdl=no', '--no-input-terminal', '--cache=yes']
     if (process.platform !== 'win32') args.push('--input-ipc-client=fd://0')
     if (this.#headless) args.push('--vo=null', '--ao=null')
@@ -453,7 +477,7 @@ export class MpvPlayer extends EventEmitter<MpvPlayerEvents> {
     return args
   }
 
-  #adopt (child: ChildProcess, socketPath: string): void {
+  #adopt(child: ChildProcess, socketPath: string): void {
     this.#child = child
     if (child.pid !== undefined) liveMpv.set(child.pid, socketPath)
     this.#exited = new Promise((resolve) => {
@@ -468,10 +492,14 @@ export class MpvPlayer extends EventEmitter<MpvPlayerEvents> {
         resolve()
       })
     })
-    this.#exitError = this.#exited.then(() => { throw new MpvError('ERR_MPV_EXITED', 'mpv exited before answering') })
+    this.#exitError = this.#exited.then(() => {
+      throw new MpvError('ERR_MPV_EXITED', 'mpv exited before answering')
+    })
     this.#exitError.catch(() => {})
     // For start-up errors; node-mpv drops all stdout/stderr 'data' listeners once IPC is up.
-    child.stderr?.on('data', (d: Buffer) => { this.#stderrTail = (this.#stderrTail + d.toString()).slice(-2000) })
+    child.stderr?.on('data', (d: Buffer) => {
+      this.#stderrTail = (this.#stderrTail + d.toString()).slice(-2000)
+    })
     // Without a listener, a spawn failure would be an uncaught 'error'; 'exit' follows it or not.
     child.on('error', (err) => this.#log(`mpv process error: ${err.message}`))
     // mpv writes events to its fd://0 client, which nobody reads: turn them off so they cannot
@@ -481,15 +509,21 @@ export class MpvPlayer extends EventEmitter<MpvPlayerEvents> {
   }
 
   /** Ends mpv: waits up to `graceMs` for it to exit on its own, then SIGKILLs it. */
-  async #kill (graceMs = 0): Promise<void> {
+  async #kill(graceMs = 0): Promise<void> {
     const child = this.#child
     if (child && this.#exited && child.exitCode === null && child.signalCode === null) {
       let timer: NodeJS.Timeout | undefined
-      const grace = new Promise<void>((resolve) => { timer = setTimeout(resolve, graceMs) })
+      const grace = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, graceMs)
+      })
       await Promise.race([this.#exited, grace])
       clearTimeout(timer)
       if (child.exitCode === null && child.signalCode === null) {
-        try { child.kill('SIGKILL') } catch { /* exited meanwhile */ }
+        try {
+          child.kill('SIGKILL')
+        } catch {
+          /* exited meanwhile */
+        }
       }
       await this.#exited
     }
@@ -497,7 +531,7 @@ export class MpvPlayer extends EventEmitter<MpvPlayerEvents> {
     if (this.#socketPath) rmSync(this.#socketPath, { force: true })
   }
 
-  #requireRunning (): NodeMpv {
+  #requireRunning(): NodeMpv {
     if (!this.#mpv || !this.#running) throw new MpvError('ERR_MPV_EXITED', 'mpv is not running (call start() first)')
     return this.#mpv
   }
@@ -507,7 +541,7 @@ export class MpvPlayer extends EventEmitter<MpvPlayerEvents> {
    * so the call races mpv's exit. On failure `wait` (registered before the call) is cancelled;
    * while the call is in flight its rejection is marked handled, the caller awaits it after.
    */
-  async #send<T> (fn: () => Promise<T>, what: string, wait?: Wait): Promise<T> {
+  async #send<T>(fn: () => Promise<T>, what: string, wait?: Wait): Promise<T> {
     wait?.done.catch(() => {})
     try {
       return await Promise.race([fn(), this.#exitError])
@@ -518,15 +552,27 @@ export class MpvPlayer extends EventEmitter<MpvPlayerEvents> {
   }
 
   /** Waits for the first raw mpv message `match` accepts; register it before sending the command. */
-  #waitFor (match: (msg: MpvMessage) => boolean, signal?: AbortSignal): Wait {
+  #waitFor(match: (msg: MpvMessage) => boolean, signal?: AbortSignal): Wait {
     let waiter!: Waiter
     const done = new Promise<void>((resolve, reject) => {
-      const onAbort = (): void => { this.#waiters.delete(waiter); reject(new AbortError()) }
-      const settle = (): void => { this.#waiters.delete(waiter); signal?.removeEventListener('abort', onAbort) }
+      const onAbort = (): void => {
+        this.#waiters.delete(waiter)
+        reject(new AbortError())
+      }
+      const settle = (): void => {
+        this.#waiters.delete(waiter)
+        signal?.removeEventListener('abort', onAbort)
+      }
       waiter = {
         match,
-        resolve: () => { settle(); resolve() },
-        reject: (err) => { settle(); reject(err) }
+        resolve: () => {
+          settle()
+          resolve()
+        },
+        reject: (err) => {
+          settle()
+          reject(err)
+        }
       }
       if (signal?.aborted) return reject(new AbortError())
       signal?.addEventListener('abort', onAbort, { once: true })
@@ -535,7 +581,7 @@ export class MpvPlayer extends EventEmitter<MpvPlayerEvents> {
     return { done, cancel: () => waiter.resolve() }
   }
 
-  #onMessage (msg: MpvMessage): void {
+  #onMessage(msg: MpvMessage): void {
     if (msg.event === 'property-change') {
       if (msg.name === 'time-pos') this.#setPosition(typeof msg.data === 'number' ? msg.data : null)
       else if (msg.name === 'duration') {
@@ -552,19 +598,19 @@ export class MpvPlayer extends EventEmitter<MpvPlayerEvents> {
     }
   }
 
-  #setPosition (seconds: number | null): void {
+  #setPosition(seconds: number | null): void {
     this.#position = seconds
     if (seconds !== null) this.emit('position', seconds)
   }
 
-  #setPaused (paused: boolean): void {
+  #setPaused(paused: boolean): void {
     if (paused === this.#paused) return
     this.#paused = paused
     this.emit('pause', paused)
   }
 }
 
-function endInfo (msg: MpvMessage): MpvEndInfo {
+function endInfo(msg: MpvMessage): MpvEndInfo {
   const reasons: MpvEndInfo['reason'][] = ['eof', 'stop', 'quit', 'error', 'redirect']
   const reason = reasons.find((r) => r === msg.reason) ?? 'unknown'
   return msg.file_error ? { reason, error: msg.file_error } : { reason }

@@ -246,7 +246,22 @@ export interface TransferSnapshot {
 export function updateTransfer(s: TuiState, id: number, d: TransferSnapshot, now = Date.now()): TransferRow {
   let row = s.transfers.find((x) => x.id === id)
   if (!row) {
-    row = { id, name: d.name, kind: kindOf(d.name), state: d.state, size: null, received: d.received, rate: 0, etaSec: null, sources: [d.holder], error: null, path: null, sha256: null, sampleAt: now, sampleBytes: d.received }
+    row = {
+      id,
+      name: d.name,
+      kind: kindOf(d.name),
+      state: d.state,
+      size: null,
+      received: d.received,
+      rate: 0,
+      etaSec: null,
+      sources: [d.holder],
+      error: null,
+      path: null,
+      sha256: null,
+      sampleAt: now,
+      sampleBytes: d.received
+    }
     s.transfers.push(row)
     s.selected.transfers = s.transfers.length - 1
   }
