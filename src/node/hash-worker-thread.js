@@ -21,7 +21,13 @@ function closeFile(key) {
   const f = files.get(key)
   files.delete(key)
   if (!f || f.fd < 0) return
-  const close = () => { try { fs.closeSync(f.fd) } catch {} }
+  const close = () => {
+    try {
+      fs.closeSync(f.fd)
+    } catch {
+      // already closed: nothing to release
+    }
+  }
   if (f.writes) f.closing = close
   else close()
 }
