@@ -36,7 +36,9 @@ async function fetchOnce(share: string, tmp: string, group: [string, string] | n
     const lib = (await se.next('library')) as { files: Array<{ contentId: string; size: number }> }
     const file = lib.files.find((f) => f.size > 0) ?? lib.files[0]!
     const out = path.join(tmp, group ? 'out-group' : 'out-plain')
-    const fetcher = spawn(process.execPath, [BIN, 'fetch', file.contentId, '--peer', String(listening.id), '--json', '--out', out, '--data', path.join(tmp, 'data2'), ...g(1)], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const fetcher = spawn(process.execPath, [BIN, 'fetch', file.contentId, '--peer', String(listening.id), '--json', '--out', out, '--data', path.join(tmp, 'data2'), ...g(1)], {
+      stdio: ['ignore', 'pipe', 'inherit']
+    })
     const fe = events(fetcher)
     await fe.next('fetching')
     const t0 = performance.now()
@@ -75,7 +77,9 @@ async function main(): Promise<void> {
       const plain = await fetchOnce(share, tmp, null)
       const group = await fetchOnce(share, tmp, [seederCred, fetcherCred])
       rows.push({ plain: plain.mbps, group: group.mbps })
-      console.log(`run ${i + 1}: plain ${plain.mbps.toFixed(0)} MB/s (${(plain.ms / 1000).toFixed(1)} s);  group (mutual TLS 1.3, AES-128-GCM) ${group.mbps.toFixed(0)} MB/s (${(group.ms / 1000).toFixed(1)} s);  ${((group.mbps / plain.mbps) * 100).toFixed(0)} %`)
+      console.log(
+        `run ${i + 1}: plain ${plain.mbps.toFixed(0)} MB/s (${(plain.ms / 1000).toFixed(1)} s);  group (mutual TLS 1.3, AES-128-GCM) ${group.mbps.toFixed(0)} MB/s (${(group.ms / 1000).toFixed(1)} s);  ${((group.mbps / plain.mbps) * 100).toFixed(0)} %`
+      )
     }
     const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number
     const p = med(rows.map((r) => r.plain))

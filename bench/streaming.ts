@@ -49,7 +49,10 @@ async function firstFrame(share: string, tmp: string): Promise<{ fromSpawn: numb
     const { id, files } = await s.ready()
     const out = await fs.mkdtemp(path.join(tmp, 'ff-'))
     const t0 = performance.now()
-    const f = spawn(process.execPath, [BIN, 'fetch', files[0]!.contentId, '--peer', id, '--play', '--json', '--out', out, '--data', path.join(out, 'd')], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, DISPLAY: '', WAYLAND_DISPLAY: '' } })
+    const f = spawn(process.execPath, [BIN, 'fetch', files[0]!.contentId, '--peer', id, '--play', '--json', '--out', out, '--data', path.join(out, 'd')], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, DISPLAY: '', WAYLAND_DISPLAY: '' }
+    })
     const fe = events(f)
     const playing = await fe.next('playing')
     const fromSpawn = performance.now() - t0
@@ -124,15 +127,22 @@ async function main(): Promise<void> {
     await fs.copyFile(CLIP, path.join(plain, path.basename(CLIP)))
     execFileSync('ffmpeg', ['-v', 'error', '-i', CLIP, '-c', 'copy', '-movflags', '+faststart', path.join(fast, 'faststart.mp4')])
     console.log(`# streaming: ${path.basename(CLIP)} (4.34 MB, 10.6 s, H.264), ${runs} run(s), ${os.cpus().length} cores`)
-    for (const [label, dir] of [['non-faststart', plain], ['faststart', fast]] as const) {
+    for (const [label, dir] of [
+      ['non-faststart', plain],
+      ['faststart', fast]
+    ] as const) {
       const rs = []
       for (let i = 0; i < runs; i++) rs.push(await firstFrame(dir, tmp))
-      console.log(`first frame, ${label.padEnd(13)} at 2 MB/s: median ${med(rs.map((r) => r.fromDownload)).toFixed(0)} ms from the download's start, ${med(rs.map((r) => r.fromSpawn)).toFixed(0)} ms from spawning \`p2ptube fetch --play\` (target < 500 ms) [${rs.map((r) => r.fromDownload.toFixed(0)).join(', ')}]`)
+      console.log(
+        `first frame, ${label.padEnd(13)} at 2 MB/s: median ${med(rs.map((r) => r.fromDownload)).toFixed(0)} ms from the download's start, ${med(rs.map((r) => r.fromSpawn)).toFixed(0)} ms from spawning \`p2ptube fetch --play\` (target < 500 ms) [${rs.map((r) => r.fromDownload.toFixed(0)).join(', ')}]`
+      )
     }
     for (const precision of ['keyframes', 'exact'] as const) {
       const seeks = []
       for (let i = 0; i < runs; i++) seeks.push(await seekResume(plain, tmp, precision))
-      console.log(`seek (${precision}) into undownloaded bytes, to 8 s at 2 MB/s: median ${med(seeks).toFixed(0)} ms until playback resumed (target < 300 ms) [${seeks.map((x) => x.toFixed(0)).join(', ')}]`)
+      console.log(
+        `seek (${precision}) into undownloaded bytes, to 8 s at 2 MB/s: median ${med(seeks).toFixed(0)} ms until playback resumed (target < 300 ms) [${seeks.map((x) => x.toFixed(0)).join(', ')}]`
+      )
     }
     const big = path.join(tmp, 'big')
     await makeFile(path.join(big, 'random-32MiB.mp4'), 32 * 1024 * 1024)

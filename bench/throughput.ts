@@ -40,7 +40,7 @@ export async function makeFile(file: string, bytes: number): Promise<void> {
   await fs.mkdir(path.dirname(file), { recursive: true })
   const out = createWriteStream(file)
   const block = Buffer.allocUnsafe(4 << 20)
-  for (let done = 0; done < bytes; ) {
+  for (let done = 0; done < bytes;) {
     const n = Math.min(block.length, bytes - done)
     randomFillSync(block, 0, n)
     if (!out.write(block.subarray(0, n))) await new Promise<void>((r) => out.once('drain', () => r()))
@@ -114,7 +114,9 @@ async function p2ptubeCopy(dir: string, outDir: string, tmp: string): Promise<{ 
     const lib = (await se.next('library')) as { files: Array<{ contentId: string; size: number }> }
     const file = lib.files[0]!
     const rssS = watchRss(seeder.pid!)
-    const fetcher = spawn(process.execPath, [BIN, 'fetch', file.contentId, '--peer', String(listening.id), '--json', '--out', outDir, '--data', path.join(tmp, 'data2')], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const fetcher = spawn(process.execPath, [BIN, 'fetch', file.contentId, '--peer', String(listening.id), '--json', '--out', outDir, '--data', path.join(tmp, 'data2')], {
+      stdio: ['ignore', 'pipe', 'inherit']
+    })
     const rssC = watchRss(fetcher.pid!)
     const fe = events(fetcher)
     await fe.next('fetching')
@@ -156,7 +158,9 @@ async function main(): Promise<void> {
       const p2p = await p2ptubeCopy(share, path.join(tmp, 'out'), tmp)
       const ratio = p2p.mbps / plain.mbps
       rows.push({ plain: plain.mbps, p2p: p2p.mbps, ratio, rss: Math.max(p2p.rssSender, p2p.rssReceiver) })
-      console.log(`run ${i + 1}: plain socket copy ${plain.mbps.toFixed(0)} MB/s (peak RSS ${mb(plain.rssSender)} / ${mb(plain.rssReceiver)});  p2ptube ${p2p.mbps.toFixed(0)} MB/s (peak RSS seeder ${mb(p2p.rssSender)}, fetcher ${mb(p2p.rssReceiver)});  ${(ratio * 100).toFixed(0)} %`)
+      console.log(
+        `run ${i + 1}: plain socket copy ${plain.mbps.toFixed(0)} MB/s (peak RSS ${mb(plain.rssSender)} / ${mb(plain.rssReceiver)});  p2ptube ${p2p.mbps.toFixed(0)} MB/s (peak RSS seeder ${mb(p2p.rssSender)}, fetcher ${mb(p2p.rssReceiver)});  ${(ratio * 100).toFixed(0)} %`
+      )
     } finally {
       await fs.rm(tmp, { recursive: true, force: true })
     }
@@ -164,7 +168,9 @@ async function main(): Promise<void> {
   const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number
   const ratio = med(rows.map((r) => r.ratio))
   const rss = Math.max(...rows.map((r) => r.rss))
-  console.log(`median: plain ${med(rows.map((r) => r.plain)).toFixed(0)} MB/s, p2ptube ${med(rows.map((r) => r.p2p)).toFixed(0)} MB/s (2 KB chunks, SHA-256 verified) = ${(ratio * 100).toFixed(0)} % of plain (target >= 50 %: ${ratio >= 0.5 ? 'met' : 'NOT met'})`)
+  console.log(
+    `median: plain ${med(rows.map((r) => r.plain)).toFixed(0)} MB/s, p2ptube ${med(rows.map((r) => r.p2p)).toFixed(0)} MB/s (2 KB chunks, SHA-256 verified) = ${(ratio * 100).toFixed(0)} % of plain (target >= 50 %: ${ratio >= 0.5 ? 'met' : 'NOT met'})`
+  )
   console.log(`peak RSS of either p2ptube process: ${mb(rss)} (target < 150 MB: ${rss < 150e6 ? 'met' : 'NOT met'})`)
 }
 

@@ -211,11 +211,14 @@ async function drive(send: Send, seconds: number, queue: Peer[], joining: Peer[]
         registering++
         inflight++
         register(send, p)
-          .then(() => {
-            c.registered++
-            due.set(p, performance.now() + INTERVAL_S * 1000)
-            queue.push(p)
-          }, () => c.failed++)
+          .then(
+            () => {
+              c.registered++
+              due.set(p, performance.now() + INTERVAL_S * 1000)
+              queue.push(p)
+            },
+            () => c.failed++
+          )
           .finally(() => {
             registering--
             inflight--
@@ -261,7 +264,8 @@ async function main(): Promise<void> {
   // which keeps full collections of the ~300 MB index (the search tail) rare (docs/TRACKER.md).
   const flags = (process.env.TRACKER_NODE_FLAGS ?? '--max-semi-space-size=64').split(' ').filter(Boolean)
   const args = [...flags, ...bin, 'tracker', '--json', '--port', '0', '--data', data, '--announce-interval', String(INTERVAL_S), '--max-peers-per-host', '0', '--status-interval', '0']
-  const child = cores >= 2 ? spawn('taskset', ['-c', '0', process.execPath, ...args], { stdio: ['ignore', 'pipe', 'inherit'] }) : spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] })
+  const child =
+    cores >= 2 ? spawn('taskset', ['-c', '0', process.execPath, ...args], { stdio: ['ignore', 'pipe', 'inherit'] }) : spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] })
   const lines = readline.createInterface({ input: child.stdout! })
   const listening = await new Promise<{ port: number }>((resolve) => lines.on('line', (l) => l.includes('"listening"') && resolve(JSON.parse(l))))
   const port = listening.port
@@ -286,17 +290,32 @@ async function main(): Promise<void> {
   const queue: Peer[] = []
   const ramp = await drive(viaSession, 0, queue, [...peers])
   const fullSecs = ramp.secs
-  log(`joined: ${ramp.registered} peers in ${fullSecs.toFixed(1)} s (${(PEERS / fullSecs).toFixed(0)} peers/s) with ${ramp.done} heartbeats alongside, ${ramp.reregistered} expired; tracker RSS ${mb(procStatus(child.pid!, 'VmRSS'))}`)
+  log(
+    `joined: ${ramp.registered} peers in ${fullSecs.toFixed(1)} s (${(PEERS / fullSecs).toFixed(0)} peers/s) with ${ramp.done} heartbeats alongside, ${ramp.reregistered} expired; tracker RSS ${mb(procStatus(child.pid!, 'VmRSS'))}`
+  )
 
   // 2. Steady state at the peers' interval, searches alongside; sessions first, then one-shot.
   const runs: Record<string, { sustained: number; failed: number; reregistered: number; p50: number; p99: number; n: number; max: number }> = {}
-  for (const [mode, send] of [['session', viaSession], ['one connection per announce', oneShot]] as const) {
+  for (const [mode, send] of [
+    ['session', viaSession],
+    ['one connection per announce', oneShot]
+  ] as const) {
     const searches = searchLatency(port, SECONDS * 1000, 20)
     const st = await drive(send, SECONDS, queue, [])
     const lat = await searches
     const max = await saturate(send, mode === 'session' ? 256 : 128, 4000)
-    runs[mode] = { sustained: Math.round(st.done / st.secs), failed: st.failed, reregistered: st.reregistered, p50: +pct(lat, 50).toFixed(2), p99: +pct(lat, 99).toFixed(2), n: lat.length, max: Math.round(max) }
-    log(`${mode}: ${st.done} announces in ${st.secs.toFixed(1)} s = ${runs[mode]!.sustained}/s (offered ${PEERS / INTERVAL_S}/s), ${st.failed} failed, ${st.reregistered} re-registered; at most ${runs[mode]!.max}/s; search p50 ${runs[mode]!.p50} ms p99 ${runs[mode]!.p99} ms`)
+    runs[mode] = {
+      sustained: Math.round(st.done / st.secs),
+      failed: st.failed,
+      reregistered: st.reregistered,
+      p50: +pct(lat, 50).toFixed(2),
+      p99: +pct(lat, 99).toFixed(2),
+      n: lat.length,
+      max: Math.round(max)
+    }
+    log(
+      `${mode}: ${st.done} announces in ${st.secs.toFixed(1)} s = ${runs[mode]!.sustained}/s (offered ${PEERS / INTERVAL_S}/s), ${st.failed} failed, ${st.reregistered} re-registered; at most ${runs[mode]!.max}/s; search p50 ${runs[mode]!.p50} ms p99 ${runs[mode]!.p99} ms`
+    )
   }
   for (const x of sessions) x.close()
   const status = JSON.parse((await call(port, 'TSTA', '{}')).text) as { peers: number; files: number; names: number }
@@ -321,7 +340,9 @@ async function main(): Promise<void> {
   if (JSON_OUT) process.stdout.write(JSON.stringify(result) + '\n')
   else {
     const ok = (b: boolean): string => (b ? 'PASS' : 'FAIL')
-    console.log(`\ntracker load test: ${PEERS} peers × ${FILES} files (${status.files} distinct files, ${status.names} names indexed), interval ${INTERVAL_S} s (offered ${PEERS / INTERVAL_S} announces/s), tracker on one core`)
+    console.log(
+      `\ntracker load test: ${PEERS} peers × ${FILES} files (${status.files} distinct files, ${status.names} names indexed), interval ${INTERVAL_S} s (offered ${PEERS / INTERVAL_S} announces/s), tracker on one core`
+    )
     console.log(`  full announces (100 files)   ${result.fullAnnouncePeersPerS} peers/s`)
     for (const [mode, r] of Object.entries(runs)) {
       console.log(`  ${mode}:`)

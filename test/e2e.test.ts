@@ -58,7 +58,10 @@ test('search --json prints name, size, contentId, holder; a node scripted over s
   await viewer.next('listening')
   await viewer.next((e) => e.event === 'peer-added' && e.peer === id)
   viewer.send({ cmd: 'peers', id: 'p' })
-  t.deepEqual(((await viewer.next('peers')).peers as Array<{ peer: string }>).map((p) => p.peer), [id])
+  t.deepEqual(
+    ((await viewer.next('peers')).peers as Array<{ peer: string }>).map((p) => p.peer),
+    [id]
+  )
   viewer.send({ cmd: 'search', q: 'HOLIDAY', id: 's' })
   const hit = await viewer.next('result')
   t.is(hit.name, 'My Holiday Clip.mp4')

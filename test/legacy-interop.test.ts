@@ -27,7 +27,9 @@ const BIG = 'lebiniou-2021-06-10_12-19-53.mp4'
 const WAIT_MS = 15_000
 
 async function sha256File(file: string): Promise<string> {
-  return createHash('sha256').update(await fs.readFile(file)).digest('hex')
+  return createHash('sha256')
+    .update(await fs.readFile(file))
+    .digest('hex')
 }
 
 async function tempDir(t: ExecutionContext, label: string): Promise<string> {
@@ -195,9 +197,18 @@ test('the legacy fixture behaves as btpeer-wire.md says (upper-casing, unknown t
   t.is(await join('127.0.0.1:7001'), 'REPL Join: peer added: 127.0.0.1:7001')
   // maxpeers 1 is now reached: "too many peers" is checked before "already inserted".
   t.is(await join('127.0.0.1:7001'), 'ERRO Join: too many peers')
-  t.deepEqual((await request(plain.endpoint, 'LIST')).map((f) => f.payload.toString()), ['1', '127.0.0.1:7001 127.0.0.1 7001'])
-  t.deepEqual((await request(plain.endpoint, 'QUIT', ' 127.0.0.1:7001 \n')).map((f) => f.payload.toString()), ['Quit: peer removed: 127.0.0.1:7001'])
-  t.deepEqual((await request(plain.endpoint, 'QUIT', '127.0.0.1:7001')).map((f) => `${f.type} ${f.payload.toString()}`), ['ERRO Quit: peer not found: 127.0.0.1:7001'])
+  t.deepEqual(
+    (await request(plain.endpoint, 'LIST')).map((f) => f.payload.toString()),
+    ['1', '127.0.0.1:7001 127.0.0.1 7001']
+  )
+  t.deepEqual(
+    (await request(plain.endpoint, 'QUIT', ' 127.0.0.1:7001 \n')).map((f) => f.payload.toString()),
+    ['Quit: peer removed: 127.0.0.1:7001']
+  )
+  t.deepEqual(
+    (await request(plain.endpoint, 'QUIT', '127.0.0.1:7001')).map((f) => `${f.type} ${f.payload.toString()}`),
+    ['ERRO Quit: peer not found: 127.0.0.1:7001']
+  )
 
   const size = (await fs.stat(path.join(share, SMALL))).size
   const want = await sha256File(path.join(share, SMALL))
@@ -305,7 +316,7 @@ test('a full legacy peer refuses our JOIN with "too many peers": we do not add i
   t.is(await first.join(legacy.id), 1)
   await second.join(legacy.id)
   t.false(second.peers.has(legacy.id))
-  t.true(second.peers.has(first.id), 'the refusing peer\'s LIST was read')
+  t.true(second.peers.has(first.id), "the refusing peer's LIST was read")
   t.deepEqual(await legacy.peers(), [first.id])
 })
 
@@ -318,7 +329,10 @@ test('multi-word search: legacy answers that lack a query word are not reported'
   await node.join(legacy.id)
   const all = await node.search('lebiniou 12-19-53', { timeoutMs: 1500 }).finished
   t.true(all.length > 0, 'the legacy peer answered something')
-  t.deepEqual(all.filter((r) => !r.name.includes('12-19-53')), [])
+  t.deepEqual(
+    all.filter((r) => !r.name.includes('12-19-53')),
+    []
+  )
 })
 
 // ---------------------------------------------------------------- p2ptube — legacy — p2ptube

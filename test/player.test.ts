@@ -18,13 +18,15 @@ const AUDIO_DIR = '/usr/share/scummvm/drascula/audio'
 const PLAYER_MODULE = fileURLToPath(new URL('../src/player/mpv-player.ts', import.meta.url))
 
 /** Largest file of `dir` with extension `ext` (the longest clip, so a 2 s seek stays inside it). */
-function largest (dir: string, ext: string): string {
-  const files = readdirSync(dir).filter((f) => f.endsWith(ext)).map((f) => join(dir, f))
+function largest(dir: string, ext: string): string {
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith(ext))
+    .map((f) => join(dir, f))
   return files.sort((a, b) => statSync(b).size - statSync(a).size)[0]!
 }
 
 /** Serves one file with single-range support (206/416), as the node's stream server must. */
-async function serveFile (file: string, type: string): Promise<{ url: string, server: Server, ranges: string[] }> {
+async function serveFile(file: string, type: string): Promise<{ url: string; server: Server; ranges: string[] }> {
   const size = statSync(file).size
   const ranges: string[] = []
   const server = createServer((req, res) => {
@@ -54,18 +56,19 @@ async function serveFile (file: string, type: string): Promise<{ url: string, se
   return { url: `http://127.0.0.1:${port}/${encodeURIComponent(basename(file))}`, server, ranges }
 }
 
-function closeServer (server: Server): Promise<void> {
+function closeServer(server: Server): Promise<void> {
   server.closeAllConnections()
   return new Promise((resolve) => server.close(() => resolve()))
 }
 
 /** Resolves at the first `event` whose arguments satisfy `accept`; rejects only as a failure guard. */
-function nextEvent<K extends keyof MpvPlayerEvents> (
-  player: MpvPlayer, event: K, accept: (...args: MpvPlayerEvents[K]) => boolean = () => true, ms = 10_000
-): Promise<MpvPlayerEvents[K]> {
+function nextEvent<K extends keyof MpvPlayerEvents>(player: MpvPlayer, event: K, accept: (...args: MpvPlayerEvents[K]) => boolean = () => true, ms = 10_000): Promise<MpvPlayerEvents[K]> {
   return new Promise((resolve, reject) => {
     const emitter = player as unknown as NodeJS.EventEmitter
-    const timer = setTimeout(() => { emitter.off(event, listener); reject(new Error(`no '${event}' event within ${ms} ms`)) }, ms)
+    const timer = setTimeout(() => {
+      emitter.off(event, listener)
+      reject(new Error(`no '${event}' event within ${ms} ms`))
+    }, ms)
     const listener = (...args: unknown[]): void => {
       if (!accept(...(args as MpvPlayerEvents[K]))) return
       clearTimeout(timer)
@@ -80,7 +83,7 @@ function nextEvent<K extends keyof MpvPlayerEvents> (
  * kill(pid, 0) throwing ESRCH means gone. An mpv orphaned by a dead parent is reaped by this
  * machine's init only after a while, so a zombie ('Z' in /proc/<pid>/stat) counts as dead too.
  */
-function isAlive (pid: number): boolean {
+function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0)
   } catch (err) {
@@ -96,7 +99,7 @@ function isAlive (pid: number): boolean {
 }
 
 /** No event exists for another process's death: poll every 50 ms, at most `ms`. */
-async function waitGone (pid: number, ms = 5000): Promise<number> {
+async function waitGone(pid: number, ms = 5000): Promise<number> {
   const t0 = Date.now()
   while (isAlive(pid) && Date.now() - t0 < ms) await new Promise((resolve) => setTimeout(resolve, 50))
   return Date.now() - t0
@@ -232,8 +235,8 @@ test('mpv dying under the player: exit event, pending play() and later calls rej
   const [, signal] = await exited
   t.is(signal, 'SIGKILL')
   t.false(player.running)
-  t.is((await t.throwsAsync(pending) as { code?: string }).code, 'ERR_MPV_EXITED')
-  t.is((await t.throwsAsync(player.pause()) as { code?: string }).code, 'ERR_MPV_EXITED')
+  t.is(((await t.throwsAsync(pending)) as { code?: string }).code, 'ERR_MPV_EXITED')
+  t.is(((await t.throwsAsync(player.pause())) as { code?: string }).code, 'ERR_MPV_EXITED')
   t.false(existsSync(player.socketPath!))
 })
 
@@ -260,9 +263,11 @@ for (const how of ['uncaught error', 'SIGTERM', 'SIGKILL'] as const) {
       if (mpvPid !== undefined && isAlive(mpvPid)) process.kill(mpvPid, 'SIGKILL')
     })
     let stderr = ''
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString()
+    })
     const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>
-    const [line] = await once(child.stdout, 'data') as [Buffer]
+    const [line] = (await once(child.stdout, 'data')) as [Buffer]
     const [pidText, socketPath] = line.toString().trim().split(' ') as [string, string]
     mpvPid = Number(pidText)
     t.true(Number.isInteger(mpvPid) && isAlive(mpvPid), `child printed ${line.toString()} / ${stderr}`)

@@ -54,7 +54,10 @@ export class NodeDiscovery {
     this.tracker = tc
     this.list.push(tc)
     tc.start()
-    node.group?.startSync(() => requestText(tc.endpoint, MSG.TREV, '', dial), () => tc.intervalMs)
+    node.group?.startSync(
+      () => requestText(tc.endpoint, MSG.TREV, '', dial),
+      () => tc.intervalMs
+    )
     return tc
   }
 

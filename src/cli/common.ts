@@ -42,7 +42,7 @@ export function nodeOptions<T>(y: Argv<T>) {
     .option('port', { type: 'number', default: 0, describe: 'TCP port to listen on (0 = any free port)' })
     .option('host', { type: 'string', describe: 'one address to listen on AND advertise (overrides --listen and --advertise); default: listen everywhere, advertise the address each peer reaches' })
     .option('listen', { type: 'string', describe: 'address to listen on (default: every interface, IPv6 and IPv4)' })
-    .option('advertise', { type: 'string', describe: 'host to put in this node\'s peer id for everybody (a public name or address); default: the address of the interface that reaches each peer' })
+    .option('advertise', { type: 'string', describe: "host to put in this node's peer id for everybody (a public name or address); default: the address of the interface that reaches each peer" })
     .option('share', { type: 'string', array: true, default: [] as string[], describe: 'folder or file to share (repeatable); videos, audio and images are indexed recursively' })
     .option('peer', { type: 'string', array: true, default: [] as string[], describe: 'known peer host:port to join through (repeatable)' })
     .option('maxpeers', { type: 'number', default: 5, describe: 'most peers to keep (0 = unlimited)' })
@@ -198,12 +198,7 @@ export interface FetchOptions {
  *   mpv has ended the file (or `playFor` ms of playback passed).
  * @throws the Download's errors (IntegrityError, RemoteError...), MpvNotInstalledError.
  */
-export async function fetchAndMaybePlay(
-  node: P2PNode,
-  r: SearchResult,
-  out: Output,
-  opts: FetchOptions = {}
-): Promise<FetchReport> {
+export async function fetchAndMaybePlay(node: P2PNode, r: SearchResult, out: Output, opts: FetchOptions = {}): Promise<FetchReport> {
   const d = node.fetch({ ...r, ...(opts.holders ? { holders: opts.holders } : {}), ...(opts.dir ? { dir: opts.dir } : {}) })
   opts.onDownload?.(d)
   d.on('source-dropped', (id: string, reason: string) => out.info(`dropped holder ${id} from this download: ${reason}`, 'warn'))

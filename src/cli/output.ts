@@ -45,13 +45,15 @@ export class Output {
   ) {
     const useColor = !!this.out.isTTY && env.NO_COLOR === undefined && env.TERM !== 'dumb'
     this.color = new Chalk({ level: useColor ? 1 : 0 })
-    const closed = (which: 'out' | 'err') => (e: NodeJS.ErrnoException): void => {
-      if (e.code !== 'EPIPE') throw e
-      if (which === 'err') return void (this.errClosed = true) // logs nobody reads: drop them
-      if (this.outClosed) return
-      this.outClosed = true
-      onClosed()
-    }
+    const closed =
+      (which: 'out' | 'err') =>
+      (e: NodeJS.ErrnoException): void => {
+        if (e.code !== 'EPIPE') throw e
+        if (which === 'err') return void (this.errClosed = true) // logs nobody reads: drop them
+        if (this.outClosed) return
+        this.outClosed = true
+        onClosed()
+      }
     // Once per stream: several Output objects of one run share process.stdout.
     if (!this.out.listeners('error').some((l) => (l as { p2ptubeSink?: boolean }).p2ptubeSink)) this.out.on('error', Object.assign(closed('out'), { p2ptubeSink: true }))
     if (!this.err.listeners('error').some((l) => (l as { p2ptubeSink?: boolean }).p2ptubeSink)) this.err.on('error', Object.assign(closed('err'), { p2ptubeSink: true }))

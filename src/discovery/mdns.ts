@@ -53,7 +53,9 @@ export interface MdnsStatus {
  */
 export function multicastProblem(opts: MdnsOptions, routeTable = '/proc/net/route'): string | null {
   if (opts.interface) return null
-  const external = Object.values(os.networkInterfaces()).flat().some((i) => i && !i.internal && i.family === 'IPv4')
+  const external = Object.values(os.networkInterfaces())
+    .flat()
+    .some((i) => i && !i.internal && i.family === 'IPv4')
   if (!external) return 'no network interface besides loopback: only nodes on this machine can be found, and only with an mDNS interface of 127.0.0.1 (P2PTUBE_MDNS_INTERFACE=127.0.0.1)'
   try {
     const rows = readFileSync(routeTable, 'utf8').trim().split('\n').slice(1)

@@ -12,14 +12,7 @@ import { CONNECT_TIMEOUT_MS, MAX_ANNOUNCE_ENTRIES, MSG, TRACKER_PEERS_DEFAULT } 
 import { REQUEST_LIMITS } from '../protocol/table.ts'
 import { P2PTubeError, RemoteError } from '../protocol/errors.ts'
 import { parsePeerId } from '../protocol/messages.ts'
-import {
-  formatAnnounce,
-  parseAnnounceReply,
-  parseHitList,
-  parsePeerList,
-  parseRegisterReply,
-  type AnnouncedFile
-} from '../protocol/tracker-messages.ts'
+import { formatAnnounce, parseAnnounceReply, parseHitList, parsePeerList, parseRegisterReply, type AnnouncedFile } from '../protocol/tracker-messages.ts'
 import type { Discovery } from './discovery.ts'
 
 /** What the client announces: the node's shared files and their change events. */
@@ -116,7 +109,12 @@ export class TrackerClient extends EventEmitter implements Discovery {
 
   private get dial(): ExchangeOptions {
     const c = this.opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS
-    return { connectTimeoutMs: c, idleTimeoutMs: this.opts.idleTimeoutMs ?? c * 2, ...(this.opts.transport ? { transport: this.opts.transport } : {}), ...(this.opts.signal ? { signal: this.opts.signal } : {}) }
+    return {
+      connectTimeoutMs: c,
+      idleTimeoutMs: this.opts.idleTimeoutMs ?? c * 2,
+      ...(this.opts.transport ? { transport: this.opts.transport } : {}),
+      ...(this.opts.signal ? { signal: this.opts.signal } : {})
+    }
   }
 
   /** True once stop() has begun or the signal has aborted: no new round, no timer. */
@@ -149,9 +147,11 @@ export class TrackerClient extends EventEmitter implements Discovery {
     this.registered = false
     this.setState('stopped', 'node stopping')
     if (wasRegistered) {
-      await requestText(this.endpoint, MSG.TBYE, JSON.stringify({ port: this.node.port }), { connectTimeoutMs: 1000, idleTimeoutMs: 1000, ...(this.opts.transport ? { transport: this.opts.transport } : {}) }).catch((err) =>
-        this.node.log('debug', `tracker: unregister failed: ${errText(err)}`)
-      )
+      await requestText(this.endpoint, MSG.TBYE, JSON.stringify({ port: this.node.port }), {
+        connectTimeoutMs: 1000,
+        idleTimeoutMs: 1000,
+        ...(this.opts.transport ? { transport: this.opts.transport } : {})
+      }).catch((err) => this.node.log('debug', `tracker: unregister failed: ${errText(err)}`))
     }
   }
 

@@ -29,7 +29,10 @@ export class PeerLimits {
   /** Requests refused so far. */
   refused = 0
 
-  constructor(opts: PeerLimitOptions = {}, private readonly now: () => number = Date.now) {
+  constructor(
+    opts: PeerLimitOptions = {},
+    private readonly now: () => number = Date.now
+  ) {
     this.conns = new TokenBuckets(opts.connectionBurst ?? 512, opts.connectionsPerS ?? 256)
     this.queries = new TokenBuckets(opts.queryBurst ?? 64, opts.queriesPerS ?? 32)
   }

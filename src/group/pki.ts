@@ -75,11 +75,27 @@ export function createCa(groupId: string, groupName: string): Promise<KeyPair> {
   return inTemp(async (dir) => {
     await openssl(
       [
-        'req', '-x509', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-        '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '3650', '-sha256',
-        '-subj', `/O=p2ptube group ${groupName}/OU=${groupId}/CN=p2ptube group CA`,
-        '-addext', 'basicConstraints=critical,CA:TRUE,pathlen:0',
-        '-addext', 'keyUsage=critical,keyCertSign,cRLSign'
+        'req',
+        '-x509',
+        '-new',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-keyout',
+        'ca.key',
+        '-out',
+        'ca.crt',
+        '-days',
+        '3650',
+        '-sha256',
+        '-subj',
+        `/O=p2ptube group ${groupName}/OU=${groupId}/CN=p2ptube group CA`,
+        '-addext',
+        'basicConstraints=critical,CA:TRUE,pathlen:0',
+        '-addext',
+        'keyUsage=critical,keyCertSign,cRLSign'
       ],
       dir
     )
@@ -97,12 +113,7 @@ export function issueCert(ca: KeyPair, claims: MemberClaims, serial: string, day
   return inTemp(async (dir) => {
     await fs.writeFile(path.join(dir, 'ca.key'), ca.key, { mode: 0o600 })
     await fs.writeFile(path.join(dir, 'ca.crt'), ca.cert)
-    const ext = [
-      'basicConstraints=critical,CA:FALSE',
-      'keyUsage=critical,digitalSignature',
-      'extendedKeyUsage=serverAuth,clientAuth',
-      `subjectAltName=URI:${claimsUri(claims)}`
-    ].join('\n')
+    const ext = ['basicConstraints=critical,CA:FALSE', 'keyUsage=critical,digitalSignature', 'extendedKeyUsage=serverAuth,clientAuth', `subjectAltName=URI:${claimsUri(claims)}`].join('\n')
     await fs.writeFile(path.join(dir, 'ext.cnf'), ext + '\n')
     const ou = claims.role === 'tracker' ? 'tracker' : claims.publish ? 'publish' : 'member'
     await openssl(

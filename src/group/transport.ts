@@ -14,7 +14,6 @@ import type { GroupCredential } from './credential.ts'
 import { normSerial, parseClaims } from './pki.ts'
 import type { Revocations } from './revocation.ts'
 
-
 /** Event a group socket emits once the handshake is done and the peer checked. */
 export const GROUP_READY = 'p2ptube:secure'
 

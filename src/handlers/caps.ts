@@ -4,4 +4,7 @@ import { formatCaps } from '../protocol/messages.ts'
 import type { Handler } from '../net/server.ts'
 import type { NodeContext } from '../node/context.ts'
 
-export const capsHandler = (node: NodeContext): Handler => (ctx) => ctx.reply(formatCaps(node.idFor(ctx.localAddress), node.features, normalizeAddress(ctx.remoteAddress)))
+export const capsHandler =
+  (node: NodeContext): Handler =>
+  (ctx) =>
+    ctx.reply(formatCaps(node.idFor(ctx.localAddress), node.features, normalizeAddress(ctx.remoteAddress)))

@@ -218,7 +218,10 @@ export function serveConnection(socket: net.Socket, peer: PeerIdentity | undefin
     timer = setTimeout(() => socket.destroy(), s.session!.idleMs)
     busy = true // frames pipelined behind TSES wait for its reply
     socket.pause()
-    write(encodeFrame(MSG.REPL, JSON.stringify({ session: true, idleMs: s.session!.idleMs }))).then(() => void pump(), () => {})
+    write(encodeFrame(MSG.REPL, JSON.stringify({ session: true, idleMs: s.session!.idleMs }))).then(
+      () => void pump(),
+      () => {}
+    )
   }
 
   const oneShot = (type: string, payload: Buffer): void => {
@@ -231,24 +234,21 @@ export function serveConnection(socket: net.Socket, peer: PeerIdentity | undefin
   }
 
   const sessionType = s.session?.type
-  const decoder = new FrameDecoder(
-    (type) => (type === sessionType || s.handlers.has(type) ? { maxLength: requestLimit(type) ?? 1024 } : undefined),
-    {
-      frame: (type, payload) => {
-        if (closing) return
-        if (!got) {
-          got = true
-          clearTimeout(timer)
-          if (type === sessionType) return openSession()
-          return oneShot(type, payload)
-        }
-        if (!session) return // one request per connection: later frames are ignored
-        queue.push({ type, payload })
-        socket.pause()
-        if (!busy) void pump()
+  const decoder = new FrameDecoder((type) => (type === sessionType || s.handlers.has(type) ? { maxLength: requestLimit(type) ?? 1024 } : undefined), {
+    frame: (type, payload) => {
+      if (closing) return
+      if (!got) {
+        got = true
+        clearTimeout(timer)
+        if (type === sessionType) return openSession()
+        return oneShot(type, payload)
       }
+      if (!session) return // one request per connection: later frames are ignored
+      queue.push({ type, payload })
+      socket.pause()
+      if (!busy) void pump()
     }
-  )
+  })
 
   socket.on('data', (chunk: Buffer) => {
     if (closing || (got && !session)) return

@@ -51,7 +51,11 @@ export const plainTransport: Transport = {
   kind: 'plain',
   readyEvent: 'connect',
   connect(to, opts = {}) {
-    return net.connect({ host: to.host, port: to.port, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}), ...(opts.noDelay ? { noDelay: true } : {}),
+    return net.connect({
+      host: to.host,
+      port: to.port,
+      ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
+      ...(opts.noDelay ? { noDelay: true } : {}),
       ...(opts.readBuffer ? { onread: onReadOption(opts.readBuffer) } : {})
     })
   },

@@ -8,7 +8,20 @@ import { randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { request, type ExchangeOptions, type LocalEnd, type Payload } from '../net/client.ts'
 import { normalizeAddress } from '../net/address.ts'
-import { DEFAULT_TTL, LEGACY_REPEAT_MS, MAX_HITS, MAX_HOPS, MAX_LEGACY_RESPONSES, MAX_NAME_LENGTH, MAX_QUERY_LENGTH, MAX_TTL, MSG, QUERY_ID_BYTES, SEEN_SET_SIZE, SEEN_TTL_MS } from '../protocol/constants.ts'
+import {
+  DEFAULT_TTL,
+  LEGACY_REPEAT_MS,
+  MAX_HITS,
+  MAX_HOPS,
+  MAX_LEGACY_RESPONSES,
+  MAX_NAME_LENGTH,
+  MAX_QUERY_LENGTH,
+  MAX_TTL,
+  MSG,
+  QUERY_ID_BYTES,
+  SEEN_SET_SIZE,
+  SEEN_TTL_MS
+} from '../protocol/constants.ts'
 import { REQUEST_LIMITS } from '../protocol/table.ts'
 import { P2PTubeError } from '../protocol/errors.ts'
 import { formatHits, formatQuer, formatResp, formatSrch, parsePeerId, type Hits, type LegacyQuery, type LegacyResponse, type Search } from '../protocol/messages.ts'
@@ -87,7 +100,10 @@ export interface FloodSearchOptions {
  * of the query, the last of equally long ones (people type general → specific).
  */
 export function legacyKeyOf(query: string): string {
-  return query.split(/\s+/).filter(Boolean).reduce((a, b) => (b.length >= a.length ? b : a), '')
+  return query
+    .split(/\s+/)
+    .filter(Boolean)
+    .reduce((a, b) => (b.length >= a.length ? b : a), '')
 }
 
 /** Events: 'search' ({ qid, duplicate, hops }) for every SRCH that arrives. */
@@ -238,7 +254,16 @@ export class FloodSearch extends EventEmitter implements Pick<NodeContext, 'onSe
     let accepted = false
     for (const h of this.searches.values()) {
       // A legacy peer matched one key; the result must still contain every word of the query.
-      if (h.cid || !h.legacyKey || !h.query.toLowerCase().split(/\s+/).filter(Boolean).every((w) => name.includes(w))) continue
+      if (
+        h.cid ||
+        !h.legacyKey ||
+        !h.query
+          .toLowerCase()
+          .split(/\s+/)
+          .filter(Boolean)
+          .every((w) => name.includes(w))
+      )
+        continue
       accepted = true
       this.addResult(h, { qid: h.qid, name: r.name, size: null, contentId: null, kind: null, holder: r.holder, legacy: true })
     }

@@ -34,7 +34,11 @@ function closeFile(key) {
 parentPort.on('message', (m) => {
   if (m.op === 'open') {
     let fd = -1
-    try { if (m.path) fd = fs.openSync(m.path, 'r+') } catch (err) { fd = -1 }
+    try {
+      if (m.path) fd = fs.openSync(m.path, 'r+')
+    } catch (err) {
+      fd = -1
+    }
     files.set(m.file, { hash: createHash('sha256'), pos: m.pos || 0, fd, writes: 0, closing: null })
     return
   }
@@ -45,14 +49,19 @@ parentPort.on('message', (m) => {
     const expected = Buffer.from(m.expected)
     let good = 0
     for (let o = 0; o < m.len; o += m.pieceSize) {
-      const digest = createHash('sha256').update(data.subarray(o, Math.min(o + m.pieceSize, m.len))).digest()
+      const digest = createHash('sha256')
+        .update(data.subarray(o, Math.min(o + m.pieceSize, m.len)))
+        .digest()
       if (!digest.equals(expected.subarray(good * 32, good * 32 + 32))) break
       good++
     }
     const goodLen = Math.min(good * m.pieceSize, m.len)
     const reply = (error) => parentPort.postMessage({ id: m.id, ok: true, good, error, pos: f ? f.pos : 0, buf: m.buf }, [m.buf])
     if (goodLen > 0 && f) {
-      if (m.offset === f.pos) { f.hash.update(data.subarray(0, goodLen)); f.pos += goodLen }
+      if (m.offset === f.pos) {
+        f.hash.update(data.subarray(0, goodLen))
+        f.pos += goodLen
+      }
       if (f.fd < 0) return reply('ENOENT the download file is not open')
       // The write runs on the thread pool while the next batch is hashed here.
       f.writes++
@@ -65,7 +74,10 @@ parentPort.on('message', (m) => {
     }
     reply(null)
   } else if (m.op === 'data') {
-    if (f && m.offset === f.pos) { f.hash.update(Buffer.from(m.buf, 0, m.len)); f.pos += m.len }
+    if (f && m.offset === f.pos) {
+      f.hash.update(Buffer.from(m.buf, 0, m.len))
+      f.pos += m.len
+    }
     parentPort.postMessage({ id: m.id, ok: true, pos: f ? f.pos : 0, buf: m.buf }, [m.buf])
   } else if (m.op === 'digest') {
     parentPort.postMessage({ id: m.id, ok: true, pos: f ? f.pos : 0, hex: f ? f.hash.digest('hex') : '' })

@@ -104,11 +104,13 @@ export class PartFile {
     if (!force && t - this.lastSave < STATE_SAVE_MS) return this.saving
     this.lastSave = t
     const body = JSON.stringify({ cid: this.opts.cid, name: this.opts.name, size: this.size, holder: this.opts.holderId, have: this.have.toJSON() })
-    this.saving = this.saving.catch(() => {}).then(async () => {
-      const tmp = this.statePath + '.tmp'
-      await fs.writeFile(tmp, body)
-      await fs.rename(tmp, this.statePath)
-    })
+    this.saving = this.saving
+      .catch(() => {})
+      .then(async () => {
+        const tmp = this.statePath + '.tmp'
+        await fs.writeFile(tmp, body)
+        await fs.rename(tmp, this.statePath)
+      })
     return this.saving
   }
 

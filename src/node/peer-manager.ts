@@ -151,17 +151,19 @@ export class PeerManager extends EventEmitter {
     const { dial, life } = this.opts
     const dropped: string[] = []
     if (life.stopped) return dropped
-    await life.track(Promise.all(
-      this.peers.list().map(async (p) => {
-        try {
-          await requestText(p, MSG.NAME, '', { ...dial, idleTimeoutMs: dial.connectTimeoutMs })
-          this.peers.touch(p.id)
-          if (p.extended === undefined) void this.probe(p.id)
-        } catch (err) {
-          if (!life.stopped && this.peers.remove(p.id, `not answering: ${errText(err)}`)) dropped.push(p.id)
-        }
-      })
-    ))
+    await life.track(
+      Promise.all(
+        this.peers.list().map(async (p) => {
+          try {
+            await requestText(p, MSG.NAME, '', { ...dial, idleTimeoutMs: dial.connectTimeoutMs })
+            this.peers.touch(p.id)
+            if (p.extended === undefined) void this.probe(p.id)
+          } catch (err) {
+            if (!life.stopped && this.peers.remove(p.id, `not answering: ${errText(err)}`)) dropped.push(p.id)
+          }
+        })
+      )
+    )
     return dropped
   }
 

@@ -114,7 +114,8 @@ export class RangeRequest {
         frame: (t, p) => {
           if (t === MSG.ERRO) return void (remote = new RemoteError(p.toString('utf8')))
           const m = parseRangeMeta(p)
-          if (m.cid !== hooks.cid || m.size !== hooks.size || m.offset !== offset || m.length !== end - offset) throw new ProtocolError('ERR_BAD_REPLY', `holder ${s.id} answered RGET for another range or file`)
+          if (m.cid !== hooks.cid || m.size !== hooks.size || m.offset !== offset || m.length !== end - offset)
+            throw new ProtocolError('ERR_BAD_REPLY', `holder ${s.id} answered RGET for another range or file`)
           meta = true
         },
         data: (_t, data) => {
@@ -122,7 +123,7 @@ export class RangeRequest {
           if (pos + data.length > end) throw new ProtocolError('ERR_BAD_REPLY', `holder ${s.id} sent more bytes than asked for`)
           r.lastData = performance.now()
           s.received += data.length
-          for (let i = 0; i < data.length; ) {
+          for (let i = 0; i < data.length;) {
             // Bytes up to the end of the current piece.
             const pieceEnd = Math.min((r.next + 1) * PIECE_SIZE, hooks.size) - batchFirst * PIECE_SIZE
             const n = Math.min(pieceEnd - fill, data.length - i)

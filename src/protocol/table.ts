@@ -94,11 +94,45 @@ export const MESSAGES = {
   CAPS: { spec: '§4.1', limit: KIB, reply: 'control', rights: 'any', rate: 'none', scope: 'node', caps: true, codec: { format: m.formatCaps, parse: m.parseCaps } },
   SRCH: { spec: '§4.2', limit: 4 * KIB, reply: 'control', rights: 'any', rate: 'query', scope: 'node', caps: true, codec: { parse: m.parseSrch, format: m.formatSrch } },
   HITS: { spec: '§4.3', limit: 64 * KIB, reply: 'control', rights: 'results', rate: 'none', scope: 'node', caps: true, codec: { parse: m.parseHits, format: m.formatHits } },
-  RGET: { spec: '§4.4', limit: 4 * KIB, reply: 'range', rights: 'data', rate: 'none', scope: 'node', caps: true, codec: { parse: m.parseRget, format: m.formatRget, parseMeta: m.parseRangeMeta, formatMeta: m.formatRangeMeta } },
-  HASH: { spec: '§4.8', limit: KIB, reply: 'hashes', rights: 'data', rate: 'none', scope: 'node', caps: true, codec: { parse: m.parseHashRequest, parseMeta: m.parseHashMeta, formatMeta: m.formatHashMeta } },
+  RGET: {
+    spec: '§4.4',
+    limit: 4 * KIB,
+    reply: 'range',
+    rights: 'data',
+    rate: 'none',
+    scope: 'node',
+    caps: true,
+    codec: { parse: m.parseRget, format: m.formatRget, parseMeta: m.parseRangeMeta, formatMeta: m.formatRangeMeta }
+  },
+  HASH: {
+    spec: '§4.8',
+    limit: KIB,
+    reply: 'hashes',
+    rights: 'data',
+    rate: 'none',
+    scope: 'node',
+    caps: true,
+    codec: { parse: m.parseHashRequest, parseMeta: m.parseHashMeta, formatMeta: m.formatHashMeta }
+  },
   // §7 tracker messages: a node (or any client) to a tracker
-  TREG: { spec: '§7.2', limit: KIB, reply: 'control', rights: 'any', rate: 'none', scope: 'tracker', codec: { parse: t.parseRegister, format: t.formatRegister, parseReply: t.parseRegisterReply, formatReply: t.formatRegisterReply } },
-  TANN: { spec: '§7.3', limit: 64 * KIB, reply: 'control', rights: 'any', rate: 'none', scope: 'tracker', codec: { parse: t.parseAnnounce, format: t.formatAnnounce, parseReply: t.parseAnnounceReply, formatReply: t.formatAnnounceReply } },
+  TREG: {
+    spec: '§7.2',
+    limit: KIB,
+    reply: 'control',
+    rights: 'any',
+    rate: 'none',
+    scope: 'tracker',
+    codec: { parse: t.parseRegister, format: t.formatRegister, parseReply: t.parseRegisterReply, formatReply: t.formatRegisterReply }
+  },
+  TANN: {
+    spec: '§7.3',
+    limit: 64 * KIB,
+    reply: 'control',
+    rights: 'any',
+    rate: 'none',
+    scope: 'tracker',
+    codec: { parse: t.parseAnnounce, format: t.formatAnnounce, parseReply: t.parseAnnounceReply, formatReply: t.formatAnnounceReply }
+  },
   TBYE: { spec: '§7.4', limit: KIB, reply: 'control', rights: 'any', rate: 'none', scope: 'tracker', codec: { parse: t.parsePortRequest, formatReply: t.formatByeReply } },
   TPRS: { spec: '§7.5', limit: KIB, reply: 'control', rights: 'any', rate: 'none', scope: 'tracker', codec: { parse: t.parsePortRequest, parseReply: t.parsePeerList, formatReply: t.formatPeerList } },
   TWHO: { spec: '§7.6', limit: KIB, reply: 'control', rights: 'any', rate: 'none', scope: 'tracker', codec: { parse: t.parseWho, parseReply: t.parseHitList, formatReply: t.formatHitList } },

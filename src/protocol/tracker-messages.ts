@@ -3,16 +3,7 @@
  * checked and every count capped, like the other extensions (§4). Pure functions; parsers throw
  * ProtocolError ERR_MALFORMED_PAYLOAD (or ERR_SPOOFED_ADDRESS, see parseRegister).
  */
-import {
-  MAX_ANNOUNCE_ENTRIES,
-  MAX_CONTROL_REPLY,
-  MAX_NAME_LENGTH,
-  MAX_QUERY_LENGTH,
-  TRACKER_HOLDERS_MAX,
-  TRACKER_PEERS_DEFAULT,
-  TRACKER_PEERS_MAX,
-  TRACKER_RESULTS_MAX
-} from './constants.ts'
+import { MAX_ANNOUNCE_ENTRIES, MAX_CONTROL_REPLY, MAX_NAME_LENGTH, MAX_QUERY_LENGTH, TRACKER_HOLDERS_MAX, TRACKER_PEERS_DEFAULT, TRACKER_PEERS_MAX, TRACKER_RESULTS_MAX } from './constants.ts'
 import { ProtocolError } from './errors.ts'
 import { int, isContentId, parseJson, str } from './extension-messages.ts'
 import { malformed } from './peer-id.ts'

@@ -148,7 +148,11 @@ export class SwarmIndex {
    */
   sample(max: number, exclude: string | undefined, random: () => number = Math.random): string[] {
     const n = this.slots.length
-    if (n <= max + 1) return this.slots.filter((p) => p.id !== exclude).slice(0, max).map((p) => p.id)
+    if (n <= max + 1)
+      return this.slots
+        .filter((p) => p.id !== exclude)
+        .slice(0, max)
+        .map((p) => p.id)
     const out = new Set<string>()
     for (let tries = 0; out.size < max && tries < max * 4; tries++) {
       const p = this.slots[Math.floor(random() * n)] as PeerRecord
@@ -178,8 +182,7 @@ export class SwarmIndex {
     const mark = ++this.searchNo
     // Keep the best `max` in a sorted array (a full sort of thousands of candidates costs more).
     const best: Array<{ t: Title; exact: number }> = []
-    const better = (a: { t: Title; exact: number }, b: { t: Title; exact: number }): number =>
-      b.exact - a.exact || b.t.holders.size - a.t.holders.size || a.t.name.length - b.t.name.length
+    const better = (a: { t: Title; exact: number }, b: { t: Title; exact: number }): number => b.exact - a.exact || b.t.holders.size - a.t.holders.size || a.t.name.length - b.t.name.length
     for (const t of candidates ?? this.titles.values()) {
       if (t.seen === mark) continue
       t.seen = mark

@@ -6,7 +6,10 @@
 
 /** Lower-case words of a name: runs of letters and digits. */
 export function tokenize(text: string): string[] {
-  const out = text.toLowerCase().split(/[^\p{L}\p{N}]+/u).filter(Boolean)
+  const out = text
+    .toLowerCase()
+    .split(/[^\p{L}\p{N}]+/u)
+    .filter(Boolean)
   return out.length > 1 ? [...new Set(out)] : out
 }
 

@@ -47,7 +47,11 @@ export async function completePath(value: string, cwd = process.cwd(), home = os
   if (entries.length === 1) {
     const e = entries[0] as { name: string; dir: boolean }
     let isDir = e.dir
-    if (isDir) isDir = await fs.stat(path.join(dir, e.name)).then((s) => s.isDirectory(), () => false)
+    if (isDir)
+      isDir = await fs.stat(path.join(dir, e.name)).then(
+        (s) => s.isDirectory(),
+        () => false
+      )
     return { value: dirTyped + e.name + (isDir ? '/' : ''), candidates: [] }
   }
   const names = entries.map((e) => e.name)

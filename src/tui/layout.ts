@@ -27,8 +27,7 @@ const BARS = 4
 
 /** Create the widgets on `screen` and place them. `color`: border colours (off with NO_COLOR). */
 export function createLayout(screen: Widgets.Screen, color: boolean): Layout {
-  const pane = (): Widgets.BoxElement =>
-    blessed.box({ parent: screen, border: { type: 'line' }, tags: true, wrap: false, style: color ? { border: { fg: 'gray' } } : {} })
+  const pane = (): Widgets.BoxElement => blessed.box({ parent: screen, border: { type: 'line' }, tags: true, wrap: false, style: color ? { border: { fg: 'gray' } } : {} })
   const bar = (opts: Widgets.BoxOptions): Widgets.BoxElement => blessed.box({ parent: screen, height: 1, left: 0, width: '100%', tags: true, wrap: false, ...opts })
   const layout: Layout = {
     header: bar({ top: 0, style: color ? { fg: 'white', bg: 'blue' } : {} }),
@@ -39,8 +38,28 @@ export function createLayout(screen: Widgets.Screen, color: boolean): Layout {
     playback: bar({ bottom: 2 }),
     status: bar({ bottom: 1 }),
     footer: bar({ bottom: 0, style: color ? { fg: 'black', bg: 'white' } : { inverse: true } }),
-    help: blessed.box({ parent: screen, top: 'center', left: 'center', width: '100%-2', height: '100%-2', border: { type: 'line' }, tags: true, hidden: true, style: color ? { border: { fg: 'cyan' } } : {} }),
-    prompt: blessed.box({ parent: screen, top: 'center', left: 'center', width: '80%', height: 4, border: { type: 'line' }, tags: true, hidden: true, style: color ? { border: { fg: 'yellow' } } : {} })
+    help: blessed.box({
+      parent: screen,
+      top: 'center',
+      left: 'center',
+      width: '100%-2',
+      height: '100%-2',
+      border: { type: 'line' },
+      tags: true,
+      hidden: true,
+      style: color ? { border: { fg: 'cyan' } } : {}
+    }),
+    prompt: blessed.box({
+      parent: screen,
+      top: 'center',
+      left: 'center',
+      width: '80%',
+      height: 4,
+      border: { type: 'line' },
+      tags: true,
+      hidden: true,
+      style: color ? { border: { fg: 'yellow' } } : {}
+    })
   }
   placePanes(layout, screen.width as number, screen.height as number)
   return layout

@@ -57,7 +57,12 @@ export class Playback {
     if (this.closed) throw new Error('closing')
     // A fresh mpv per file: audio-only files get quicker probing (MpvPlayer audioOnly).
     await this.stopPlayer()
-    const p = new MpvPlayer({ playerArgs: this.opts.playerArgs ?? [], audioOnly, ...(this.opts.headless !== undefined ? { headless: this.opts.headless } : {}), logger: (m) => this.opts.log('debug', `mpv: ${m}`) })
+    const p = new MpvPlayer({
+      playerArgs: this.opts.playerArgs ?? [],
+      audioOnly,
+      ...(this.opts.headless !== undefined ? { headless: this.opts.headless } : {}),
+      logger: (m) => this.opts.log('debug', `mpv: ${m}`)
+    })
     this.player = p
     const mine = (): boolean => this.player === p
     p.on('position', (s) => mine() && this.opts.onUpdate({ position: s }))

@@ -57,7 +57,10 @@ interface Stream {
 }
 
 class HttpError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string
+  ) {
     super(message)
   }
 }
@@ -83,7 +86,10 @@ export class WebServer {
   port = 0
   host = ''
 
-  constructor(private readonly node: P2PNode, private readonly opts: WebServerOptions = {}) {
+  constructor(
+    private readonly node: P2PNode,
+    private readonly opts: WebServerOptions = {}
+  ) {
     this.server = http.createServer((req, res) => void this.handle(req, res))
     this.server.on('clientError', (_err, socket) => socket.destroy())
   }

@@ -68,7 +68,10 @@ test('a non-member gets nothing at any message type: plain TCP, no certificate, 
     ['self-signed', self],
     ['other group', { key: m.key, cert: m.cert, ca: m.ca }]
   ]
-  for (const [what, port] of [['node', alice.port], ['tracker', tracker.port]] as const) {
+  for (const [what, port] of [
+    ['node', alice.port],
+    ['tracker', tracker.port]
+  ] as const) {
     for (const [type, payload] of REQUESTS) {
       const plain = await rawExchange(port, encodeFrame(type, payload))
       t.is(plain.frames.length, 0, `${what} ${type} over plain TCP: no frame`)
@@ -92,7 +95,10 @@ test('a client refuses a server outside the group (the server is checked too)', 
   const other = await makeGroup(t, { mallory: true }, 'others')
   const mallory = await startNode(t, { group: other.creds.mallory, shares: [await shareWith(t, [SMALL_CLIP])] })
   const alice = await startNode(t, { group: g.creds.alice })
-  const err = await alice.join(mallory.id).then(() => null, (e: Error) => e)
+  const err = await alice.join(mallory.id).then(
+    () => null,
+    (e: Error) => e
+  )
   t.regex(String(err?.message), /cannot connect|certificate|alert|closed/i)
   t.is(alice.peers.size, 0)
 })

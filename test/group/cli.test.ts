@@ -25,10 +25,16 @@ test('group init / invite / list, tracker --group-admin, node and fetch with --g
   const inv2 = spawnCli(t, ['group', 'invite', 'bob', '--data', dir, '--json'])
   const bob = await inv2.next('invited')
   await inv2.exited
-  t.is(((await fs.stat(String(alice.file))).mode & 0o777), 0o600)
+  t.is((await fs.stat(String(alice.file))).mode & 0o777, 0o600)
   const list = spawnCli(t, ['group', 'list', '--data', dir, '--json'])
   const members = (await list.next('members')).members as Array<{ name: string; publish: boolean }>
-  t.deepEqual(members.map((m) => [m.name, m.publish]), [['alice', true], ['bob', false]])
+  t.deepEqual(
+    members.map((m) => [m.name, m.publish]),
+    [
+      ['alice', true],
+      ['bob', false]
+    ]
+  )
 
   const node = spawnCli(t, ['node', '--json', '--group', String(alice.file), '--tracker', trackerAddr, '--share', await shareWith(t, [SMALL_CLIP]), '--data', await tempDir(t)])
   await node.next('listening')

@@ -35,7 +35,30 @@ export async function makeGroup(t: ExecutionContext, members: Record<string, boo
 /** A self-signed P-256 certificate (not issued by any group). */
 export async function selfSigned(t: ExecutionContext): Promise<{ key: string; cert: string }> {
   const dir = await tempDir(t, 'p2ptube-self')
-  execFileSync('openssl', ['req', '-x509', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'k.pem', '-out', 'c.pem', '-days', '2', '-subj', '/CN=mallory', '-addext', 'subjectAltName=URI:p2ptube:member:mallory?group=x&publish=1&role=member'], { cwd: dir, stdio: 'ignore' })
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-new',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      'k.pem',
+      '-out',
+      'c.pem',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=mallory',
+      '-addext',
+      'subjectAltName=URI:p2ptube:member:mallory?group=x&publish=1&role=member'
+    ],
+    { cwd: dir, stdio: 'ignore' }
+  )
   return { key: fs.readFileSync(path.join(dir, 'k.pem'), 'utf8'), cert: fs.readFileSync(path.join(dir, 'c.pem'), 'utf8') }
 }
 

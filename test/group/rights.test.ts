@@ -37,11 +37,17 @@ test("a non-publisher's files never appear in results (flood, tracker) and are n
   t.false(flood.some((r) => r.holder === bob.id))
   const indexed = await carol.tracker!.search('bob secret')
   t.deepEqual(indexed, [], 'the tracker did not index the non-publisher')
-  t.true(tracker.stats.rejected > 0, 'the tracker refused bob\'s announce of files')
+  t.true(tracker.stats.rejected > 0, "the tracker refused bob's announce of files")
   t.is((await carol.tracker!.search('alice clip')).length, 1)
   // Fetching from bob directly: the fetcher refuses a non-publisher holder (and bob would refuse too).
   const entry = bob.library.entries()[0]!
-  const err = await carol.fetch({ name: entry.name, holder: bob.id, contentId: entry.cid as string, size: entry.size }).start().then(() => null, (e: Error) => e)
+  const err = await carol
+    .fetch({ name: entry.name, holder: bob.id, contentId: entry.cid as string, size: entry.size })
+    .start()
+    .then(
+      () => null,
+      (e: Error) => e
+    )
   t.regex(String(err?.message), /may not publish|no holder|publish/)
   // bob answering a search of carol's with forged HITS is refused (not a publisher).
   const h = carol.search('mp4', { timeoutMs: 1500 })
@@ -131,7 +137,7 @@ test('JOIN cannot insert another address and QUIT removes only the sender itself
   const carol = await startNode(t, { group: g.creds.carol })
   const join = await request({ host: '127.0.0.1', port: alice.port }, 'JOIN', `${carol.id} 127.0.0.1 ${carol.port}`, { transport: bob.transport })
   t.regex(join[0]?.payload.toString() ?? '', /is not where bob listens/)
-  t.false(alice.peers.has(carol.id), 'bob could not insert carol\'s address')
+  t.false(alice.peers.has(carol.id), "bob could not insert carol's address")
   await carol.join(alice.id)
   t.true(alice.peers.has(carol.id))
   const q = await request({ host: '127.0.0.1', port: alice.port }, 'QUIT', carol.id, { transport: bob.transport })

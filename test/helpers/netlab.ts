@@ -153,7 +153,10 @@ class Builder {
     this.downed = true
     for (const c of this.children) c.kill('SIGKILL')
     for (const ns of this.namespaces) {
-      const pids = await run(sys('ip'), ['netns', 'pids', ns]).then((r) => r.stdout.split(/\s+/).filter(Boolean), () => [])
+      const pids = await run(sys('ip'), ['netns', 'pids', ns]).then(
+        (r) => r.stdout.split(/\s+/).filter(Boolean),
+        () => []
+      )
       for (const p of pids) {
         try {
           process.kill(Number(p), 'SIGKILL')

@@ -80,7 +80,10 @@ test('three LAN hosts, no address flags: mDNS search finds the holder, fetch by 
   const found = await oneShot(h2, ['search', '12-19-53', '--mdns', '--timeout', '3', '--data', path.join(tmp, 'd2'), '--downloads', path.join(tmp, 'dl2')], env)
   const results = found.events.filter((e) => e.event === 'result')
   t.is(found.code, 0, JSON.stringify(found.events.slice(-5)))
-  t.true(results.some((r) => r.name === CLIP && String(r.holder).startsWith(`${h1.ip}:`)), JSON.stringify(results))
+  t.true(
+    results.some((r) => r.name === CLIP && String(r.holder).startsWith(`${h1.ip}:`)),
+    JSON.stringify(results)
+  )
 
   // --peer with the LAN address: the third machine fetches, and the SHA-256 matches the original.
   const dl = path.join(tmp, 'dl3')

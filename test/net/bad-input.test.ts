@@ -348,7 +348,7 @@ test('JOIN whose peer id is not "<host>:<port>" of the payload → refused, not 
   t.is(node.peers.size, 0)
 })
 
-test('QUIT of another peer\'s id from a different address → refused, the peer stays', async (t) => {
+test("QUIT of another peer's id from a different address → refused, the peer stays", async (t) => {
   const node = await startNode(t)
   // 127.0.0.2 is loopback too on Linux: a second "host" for the test.
   const other = '127.0.0.2:5000'

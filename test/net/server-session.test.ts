@@ -16,10 +16,13 @@ async function start(t: import('ava').ExecutionContext, writeTimeoutMs: number):
   let handled = 0
   const handlers = new Map<string, Handler>([
     ['ECHO', (ctx) => ctx.reply(ctx.payload)],
-    ['BULK', (ctx) => {
-      handled++
-      return ctx.reply(REPLY)
-    }]
+    [
+      'BULK',
+      (ctx) => {
+        handled++
+        return ctx.reply(REPLY)
+      }
+    ]
   ])
   const server = new FrameServer({ handlers, session: { type: 'TSES', idleMs: 30_000 }, writeTimeoutMs })
   t.teardown(() => server.close())

@@ -36,7 +36,10 @@ test('a one-shot client takes no peer slot: a node with a full table still answe
   t.true(oneShot.peers.has(`127.0.0.1:${holder.port}`), 'the one-shot knows the holder')
   t.is(holder.peers.size, 1, 'and is not in its table')
   const results = await oneShot.search('12-19-19', { timeoutMs: 3000 }).finished
-  t.true(results.some((r) => r.name === SMALL_CLIP && r.holder === `127.0.0.1:${holder.port}`), JSON.stringify(results))
+  t.true(
+    results.some((r) => r.name === SMALL_CLIP && r.holder === `127.0.0.1:${holder.port}`),
+    JSON.stringify(results)
+  )
 })
 
 test('a full peer refuses the JOIN but its LIST is read: the joiner reaches its neighbours', async (t) => {

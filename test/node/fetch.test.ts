@@ -61,7 +61,7 @@ test('a full disk (the partial file on /dev/full) fails the download at once wit
   t.is(err.code, 'ERR_WRITE')
   t.regex(err.message, /ENOSPC/)
   t.is(d.state, 'failed')
-  t.deepEqual(dropped, [], 'a local write failure is not the holder\'s fault')
+  t.deepEqual(dropped, [], "a local write failure is not the holder's fault")
   t.true(d.receivedThisRun === 0, 'nothing counted as written')
   await d.close()
 })
@@ -96,7 +96,7 @@ test('a downloader killed with SIGKILL resumes on the next `p2ptube fetch` (real
   const state = path.join(out, BIG_CLIP + '.p2ptube-part.json')
   const saved = async (): Promise<number> => {
     try {
-      return ((JSON.parse(await fs.readFile(state, 'utf8')) as { have: Array<[number, number]> }).have[0]?.[1] ?? 0)
+      return (JSON.parse(await fs.readFile(state, 'utf8')) as { have: Array<[number, number]> }).have[0]?.[1] ?? 0
     } catch {
       return 0
     }

@@ -170,23 +170,28 @@ test('prioritize: a piece about to arrive changes nothing; one farther in a live
 
 test('prioritize: a full fastest holder gives up its farthest run, never one serving another reader', (t) => {
   fc.assert(
-    fc.property(fc.uniqueArray(fc.integer({ min: 0, max: 90 }), { minLength: 1, maxLength: 4 }), fc.integer({ min: 0, max: 999 }), fc.array(fc.integer({ min: 0, max: 999 }), { maxLength: 4 }), (starts, p, waiting) => {
-      // Runs of 10 pieces at 10 × start (disjoint, so p in none of them unless chosen so).
-      const runs = starts.map((s) => run(s * 10, 10, s * 10 + 3))
-      if (runs.some((r) => p >= r.first && p < r.first + r.count)) return true
-      const picker = new PiecePicker()
-      picker.setPieceCount(1000)
-      const plan = picker.prioritize(p * PS, PS, 0, runs, runs, waiting)
-      const serving = (r: PickerRun): boolean => waiting.some((w) => w !== p && w === r.next)
-      const free = runs.filter((r) => !serving(r))
-      if (!plan.pump) return false
-      if (free.length) {
-        const far = Math.max(...free.map((r) => Math.abs(r.next - p)))
-        return plan.cut.length === 1 && !serving(plan.cut[0]!) && Math.abs(plan.cut[0]!.next - p) === far && plan.cutAfter === null
+    fc.property(
+      fc.uniqueArray(fc.integer({ min: 0, max: 90 }), { minLength: 1, maxLength: 4 }),
+      fc.integer({ min: 0, max: 999 }),
+      fc.array(fc.integer({ min: 0, max: 999 }), { maxLength: 4 }),
+      (starts, p, waiting) => {
+        // Runs of 10 pieces at 10 × start (disjoint, so p in none of them unless chosen so).
+        const runs = starts.map((s) => run(s * 10, 10, s * 10 + 3))
+        if (runs.some((r) => p >= r.first && p < r.first + r.count)) return true
+        const picker = new PiecePicker()
+        picker.setPieceCount(1000)
+        const plan = picker.prioritize(p * PS, PS, 0, runs, runs, waiting)
+        const serving = (r: PickerRun): boolean => waiting.some((w) => w !== p && w === r.next)
+        const free = runs.filter((r) => !serving(r))
+        if (!plan.pump) return false
+        if (free.length) {
+          const far = Math.max(...free.map((r) => Math.abs(r.next - p)))
+          return plan.cut.length === 1 && !serving(plan.cut[0]!) && Math.abs(plan.cut[0]!.next - p) === far && plan.cutAfter === null
+        }
+        // Every run serves a reader: the farthest ends after its next piece; the priority gets a slot.
+        return plan.cut.length === 0 && plan.cutAfter !== null && plan.cutAfter.at === plan.cutAfter.run.next + 1 && picker.slots(0) === 2
       }
-      // Every run serves a reader: the farthest ends after its next piece; the priority gets a slot.
-      return plan.cut.length === 0 && plan.cutAfter !== null && plan.cutAfter.at === plan.cutAfter.run.next + 1 && picker.slots(0) === 2
-    }),
+    ),
     { numRuns: 300 }
   )
   t.pass()

@@ -8,7 +8,10 @@ test('3-node chain A—B—C: TTL 1 stops at B, TTL 2 reaches C, whose holder an
   const a = await startNode(t)
   await a.join(b.id, 1)
   await c.join(b.id, 1)
-  t.deepEqual(a.peers.list().map((p) => p.id), [b.id])
+  t.deepEqual(
+    a.peers.list().map((p) => p.id),
+    [b.id]
+  )
   t.false(a.peers.has(c.id))
 
   const short = await a.search('chain ünïcode', { ttl: 1, timeoutMs: 800 }).finished
@@ -38,7 +41,10 @@ test('full mesh of 4: every node handles a query once; duplicates are dropped; o
   await all9
   const results = await h.finished
   for (const n of others) t.is(n.stats.searchesHandled, 1, `${n.id} handled the query once`)
-  t.is(others.reduce((s, n) => s + n.stats.searchesDuplicate, 0), 6)
+  t.is(
+    others.reduce((s, n) => s + n.stats.searchesDuplicate, 0),
+    6
+  )
   t.is(a.stats.searchesHandled, 0, 'the origin drops its own query coming back')
   t.is(results.length, 1)
   t.is(results[0]?.holder, nodes[3]!.id)
@@ -50,7 +56,10 @@ test('search by content id finds the holder; answers for a query id the node nev
   await a.join(holder.id)
   const cid = holder.library.get(BIG_CLIP)?.cid as string
   const r = await a.search('', { cid, timeoutMs: 800 }).finished
-  t.deepEqual(r.map((x) => x.name), [BIG_CLIP])
+  t.deepEqual(
+    r.map((x) => x.name),
+    [BIG_CLIP]
+  )
   t.false(a.flood.onHits({ qid: 'f'.repeat(32), holder: holder.id, results: [] }, '127.0.0.1'))
 })
 

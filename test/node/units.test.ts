@@ -43,10 +43,17 @@ test('RangeSet: add keeps ranges sorted and merges overlapping and adjacent ones
   r.add(9, 2) // inverted
   t.deepEqual(r.toJSON(), [[0, 40]])
   t.is(r.total, 40)
-  t.deepEqual(new RangeSet([[50, 60], [0, 10], [5, 20]]).toJSON(), [
-    [0, 20],
-    [50, 60]
-  ])
+  t.deepEqual(
+    new RangeSet([
+      [50, 60],
+      [0, 10],
+      [5, 20]
+    ]).toJSON(),
+    [
+      [0, 20],
+      [50, 60]
+    ]
+  )
 })
 
 test('RangeSet: contiguousFrom, covers, firstMissing, nextPresent', (t) => {

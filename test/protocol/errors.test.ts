@@ -32,13 +32,22 @@ test('every ERR_* code written in src/ is in ERROR_CODES, and every code of ERRO
   for (const [file, text] of sources(SRC)) if (file !== path.join('protocol', 'errors.ts')) for (const m of text.matchAll(/\bERR_[A-Z0-9_]*[A-Z0-9]\b/g)) usedOutside.add(m[0])
   // Raised by errors.ts's own classes (RemoteError, AbortError).
   for (const m of ['ERR_REMOTE', 'ERR_ABORTED']) usedOutside.add(m)
-  t.deepEqual(Object.keys(ERROR_CODES).filter((c) => !usedOutside.has(c)), [], 'codes nobody raises: drop them')
+  t.deepEqual(
+    Object.keys(ERROR_CODES).filter((c) => !usedOutside.has(c)),
+    [],
+    'codes nobody raises: drop them'
+  )
 })
 
 test("docs/PROTOCOL.md's error table is the one scripts/gen-errors.ts renders (npm run gen:errors)", (t) => {
   const doc = fs.readFileSync(DOC, 'utf8')
   t.is(doc, withErrorTable(doc), 'out of date: run npm run gen:errors')
-  t.is(renderErrorTable().split('\n').filter((l) => l.startsWith('| `ERR_')).length, Object.keys(ERROR_CODES).length)
+  t.is(
+    renderErrorTable()
+      .split('\n')
+      .filter((l) => l.startsWith('| `ERR_')).length,
+    Object.keys(ERROR_CODES).length
+  )
   // An added code makes the doc out of date.
   t.not(doc, withErrorTable(doc, renderErrorTable({ ...ERROR_CODES, ERR_NEW: 'x' })))
 })

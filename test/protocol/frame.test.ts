@@ -248,7 +248,10 @@ test('streaming policy: start/data/end, data totalling the length, no piece larg
     d.finish()
     t.deepEqual(events, ['start REPL 10000', 'end REPL', 'start REPL 0', 'end REPL'], `step ${step}`)
     t.true(Buffer.concat(pieces).equals(body), `step ${step}`)
-    t.true(pieces.every((p) => p.length > 0), `step ${step}: no empty data pieces`)
+    t.true(
+      pieces.every((p) => p.length > 0),
+      `step ${step}: no empty data pieces`
+    )
     t.deepEqual(hex(buffered), ['ERRO:' + Buffer.from('bye').toString('hex')], `step ${step}`)
     t.is(d.frames, 3)
     buffered = []

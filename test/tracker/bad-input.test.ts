@@ -122,7 +122,12 @@ test('unknown peers are told to register; a version mismatch asks for a resync',
 
 test('unknown message types and garbage frames get ERRO, the tracker keeps serving', async (t) => {
   const tr = await startTracker(t)
-  for (const [type, body] of [['SRCH', '{}'], ['TFND', '{"q":""}'], ['TWHO', '{"cid":"nothex"}'], ['TPRS', '{"max":1000}']] as const) {
+  for (const [type, body] of [
+    ['SRCH', '{}'],
+    ['TFND', '{"q":""}'],
+    ['TWHO', '{"cid":"nothex"}'],
+    ['TPRS', '{"max":1000}']
+  ] as const) {
     const r = await ask(tr.address, type, body).catch((err: Error) => ({ type: 'ERROR', text: err.message }))
     t.not(r.type, 'REPL', type)
   }
@@ -148,7 +153,10 @@ test('a session (TSES) carries many requests in order; TSES later in a connectio
     s.request('TANN', '{broken'),
     s.request('TFND', JSON.stringify({ q: 'clip' }))
   ])
-  t.deepEqual(replies.map((r) => r.type), ['REPL', 'REPL', 'ERRO', 'REPL'])
+  t.deepEqual(
+    replies.map((r) => r.type),
+    ['REPL', 'REPL', 'ERRO', 'REPL']
+  )
   t.is(JSON.parse(replies[3]!.text).results[0].peers[0], '127.0.0.1:8000')
   // A bad request is answered and the session goes on; TSES as a second frame is refused.
   const again = await s.request('TSES', '{}')

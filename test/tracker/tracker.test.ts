@@ -53,7 +53,10 @@ test('tracker search returns holders from nodes that never flooded, ranked, with
   t.truthy(first.contentId)
   // By content id (TWHO) through the node.
   const holders = await c.tracker!.search('', first.contentId!)
-  t.deepEqual(holders.map((x) => x.holder), [a.id])
+  t.deepEqual(
+    holders.map((x) => x.holder),
+    [a.id]
+  )
 })
 
 test('a node leaving cleanly unregisters at once; a killed node disappears within its expiry', async (t) => {

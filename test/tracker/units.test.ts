@@ -28,12 +28,26 @@ function indexWith(): SwarmIndex {
 test('search: every word as a substring, ranked by whole-token matches then holders', (t) => {
   const ix = indexWith()
   const r = ix.search('holiday', 10)
-  t.deepEqual(r.map((x) => x.name), ['Holiday 2024/beach.mp4', 'holiday-2023.mp4', 'concert holidays.ogg'])
+  t.deepEqual(
+    r.map((x) => x.name),
+    ['Holiday 2024/beach.mp4', 'holiday-2023.mp4', 'concert holidays.ogg']
+  )
   t.is(r[0]!.holders, 3)
   t.deepEqual(r[0]!.peers, ['h:1', 'h:2', 'h:3'])
-  t.deepEqual(ix.search('HOLIDAY beach', 10).map((x) => x.cid), [cid(1)])
-  t.deepEqual(ix.search('12-19', 10).map((x) => x.cid), [cid(3)], 'a word spanning tokens still matches')
-  t.deepEqual(ix.search('biniou', 10).map((x) => x.cid), [cid(3)], 'a substring inside a token matches')
+  t.deepEqual(
+    ix.search('HOLIDAY beach', 10).map((x) => x.cid),
+    [cid(1)]
+  )
+  t.deepEqual(
+    ix.search('12-19', 10).map((x) => x.cid),
+    [cid(3)],
+    'a word spanning tokens still matches'
+  )
+  t.deepEqual(
+    ix.search('biniou', 10).map((x) => x.cid),
+    [cid(3)],
+    'a substring inside a token matches'
+  )
   t.deepEqual(ix.search('holiday nothing', 10), [])
   t.is(ix.search('mp4', 1).length, 1)
 })

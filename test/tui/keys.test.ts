@@ -3,7 +3,24 @@ import { Dispatcher, footerText, helpLines, indexKeys, KEYMAP, type Action } fro
 
 test('every key is bound to one action, and the issue keys are there', (t) => {
   const idx = indexKeys()
-  const want: Record<string, Action> = { a: 'add', s: 'search', enter: 'fetch', f: 'fetch', p: 'play', r: 'refresh', b: 'rebuild', d: 'removePeer', x: 'cancel', tab: 'nextPane', space: 'togglePause', left: 'seekBack', right: 'seekForward', q: 'quit', 'C-c': 'quit', '?': 'help' }
+  const want: Record<string, Action> = {
+    a: 'add',
+    s: 'search',
+    enter: 'fetch',
+    f: 'fetch',
+    p: 'play',
+    r: 'refresh',
+    b: 'rebuild',
+    d: 'removePeer',
+    x: 'cancel',
+    tab: 'nextPane',
+    space: 'togglePause',
+    left: 'seekBack',
+    right: 'seekForward',
+    q: 'quit',
+    'C-c': 'quit',
+    '?': 'help'
+  }
   for (const [k, a] of Object.entries(want)) t.is(idx.get(k), a, k)
   t.throws(() => indexKeys({ ...KEYMAP, help: { keys: ['q'] } }), { message: /bound to both/ })
 })
@@ -26,7 +43,15 @@ test('help lines fit 80 columns and cover every action', (t) => {
 test('the dispatcher runs the bound handler, reports async failures, and ignores unbound keys', async (t) => {
   const ran: string[] = []
   const errors: string[] = []
-  const d = new Dispatcher({ add: () => void ran.push('add'), quit: async () => { throw new Error('boom') } }, (a, e) => errors.push(`${a}: ${(e as Error).message}`))
+  const d = new Dispatcher(
+    {
+      add: () => void ran.push('add'),
+      quit: async () => {
+        throw new Error('boom')
+      }
+    },
+    (a, e) => errors.push(`${a}: ${(e as Error).message}`)
+  )
   t.is(d.dispatch('a'), 'add')
   t.is(d.dispatch('C-c'), 'quit')
   t.is(d.dispatch('Z'), undefined)

@@ -46,7 +46,10 @@ test('library rows, list switching and selection clamping', (t) => {
     { name: 'a.ogg', kind: 'audio', size: 3 }
   ])
   t.is(s.node.files, 2)
-  t.deepEqual(visibleItems(s).map((r) => r.name), ['a.ogg', 'b.mp4'])
+  t.deepEqual(
+    visibleItems(s).map((r) => r.name),
+    ['a.ogg', 'b.mp4']
+  )
   t.deepEqual(s.library[0]!.holders, ['you'])
   moveSelection(s, 5)
   t.is(selectedItem(s)?.name, 'b.mp4', 'selection stops at the last row')
@@ -60,7 +63,13 @@ test('library rows, list switching and selection clamping', (t) => {
 test('peers: sorted rows with address and source; removal keeps the selection in range', (t) => {
   const s = initialState()
   setPeers(s, [peer(3, 'crawl'), peer(2)])
-  t.deepEqual(s.peers.map((p) => [p.id, p.address, p.source]), [['127.0.0.1:2', '127.0.0.1:2', 'bootstrap'], ['127.0.0.1:3', '127.0.0.1:3', 'crawl']])
+  t.deepEqual(
+    s.peers.map((p) => [p.id, p.address, p.source]),
+    [
+      ['127.0.0.1:2', '127.0.0.1:2', 'bootstrap'],
+      ['127.0.0.1:3', '127.0.0.1:3', 'crawl']
+    ]
+  )
   s.focus = 'peers'
   moveSelection(s, 1)
   t.is(s.selected.peers, 1)

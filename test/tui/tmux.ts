@@ -76,11 +76,15 @@ export async function startTui(t: ExecutionContext, args: string[], opts: { widt
   await tmux('new-session', '-d', '-s', 'tui', '-x', String(opts.width ?? 100), '-y', String(opts.height ?? 30), ...envArgs, cmd, ';', 'set-option', '-w', 'remain-on-exit', 'on')
   const shPid = Number((await tmux('display-message', '-p', '-t', 'tui', '#{pane_pid}')).trim())
   let pid = 0
-  await poll(async () => {
-    const kids = await fs.readFile(`/proc/${shPid}/task/${shPid}/children`, 'utf8').catch(() => '')
-    pid = Number(kids.trim().split(/\s+/)[0] || 0)
-    return pid > 0
-  }, 5000, 20)
+  await poll(
+    async () => {
+      const kids = await fs.readFile(`/proc/${shPid}/task/${shPid}/children`, 'utf8').catch(() => '')
+      pid = Number(kids.trim().split(/\s+/)[0] || 0)
+      return pid > 0
+    },
+    5000,
+    20
+  )
   if (!pid) throw new Error('the TUI process did not start')
   t.teardown(async () => {
     await tmux('kill-server').catch(() => {})

@@ -48,7 +48,11 @@ test('rows fit their pane width at 80 columns', (t) => {
 })
 
 test('the panes tile the screen between the header and the three bottom bars', (t) => {
-  for (const [w, h] of [[80, 24], [100, 30], [200, 60]] as const) {
+  for (const [w, h] of [
+    [80, 24],
+    [100, 30],
+    [200, 60]
+  ] as const) {
     const r = paneRects(w, h)
     t.is(r.items.top, 1)
     t.is(r.log.top + r.log.height, h - 3)

@@ -21,7 +21,17 @@ async function browser(t: ExecutionContext): Promise<{ ctx: BrowserContext; page
   const ctx = await chromium.launchPersistentContext(await tempDir(t, 'p2ptube-chromium'), {
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required']
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--autoplay-policy=no-user-gesture-required'
+    ]
   })
   t.teardown(() => ctx.close())
   const page = ctx.pages()[0] ?? (await ctx.newPage())
@@ -50,10 +60,14 @@ async function seek(page: Page, selector: string, to: number): Promise<number> {
       new Promise<number>((resolve, reject) => {
         const v = el as HTMLMediaElement
         const timer = setTimeout(() => reject(new Error(`no seeked event; readyState ${v.readyState}, error ${v.error?.message ?? 'none'}`)), 30_000)
-        v.addEventListener('seeked', () => {
-          clearTimeout(timer)
-          resolve(v.currentTime)
-        }, { once: true })
+        v.addEventListener(
+          'seeked',
+          () => {
+            clearTimeout(timer)
+            resolve(v.currentTime)
+          },
+          { once: true }
+        )
         v.currentTime = target
       }),
     to
@@ -105,7 +119,15 @@ test('Chromium: the page lists the library as text, plays an H.264 video, seeks,
 
 test('Chromium: a network search result plays from /stream/ while it downloads, and a seek lands', async (t) => {
   // 150 kB/s: the 4.3 MB clip takes ~29 s to download; playback and the seek happen before that.
-  const seeder = await startNode(t, { shares: [await shareWith(t, [[BIG_CLIP, 'concert clip.mp4'], [SMALL_CLIP, 'other.mp4']])], rateLimit: 150_000 })
+  const seeder = await startNode(t, {
+    shares: [
+      await shareWith(t, [
+        [BIG_CLIP, 'concert clip.mp4'],
+        [SMALL_CLIP, 'other.mp4']
+      ])
+    ],
+    rateLimit: 150_000
+  })
   const viewer = await startNode(t)
   await viewer.join(seeder.id)
   const web = await startWeb(t, viewer, { searchTimeoutMs: 1000 })

@@ -43,5 +43,9 @@ export type SearchLine = { type: 'result'; name: string; size: number | null; ki
 export async function webSearch(web: WebServer, q: string, timeoutS = 1): Promise<SearchLine[]> {
   const r = await raw(web, `/api/search?q=${encodeURIComponent(q)}&timeout=${timeoutS}`)
   if (r.status !== 200) throw new Error(`search: ${r.status} ${r.body.toString()}`)
-  return r.body.toString().split('\n').filter(Boolean).map((l) => JSON.parse(l) as SearchLine)
+  return r.body
+    .toString()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as SearchLine)
 }

@@ -43,15 +43,17 @@ test('/media/<cid>: 40 clients that go away mid-response leave no file handle op
   const [e] = node.library.entries()
   const file = e!.path
   await Promise.all(
-    Array.from({ length: 40 }, () =>
-      new Promise<void>((resolve) => {
-        const req = http.request({ host: '127.0.0.1', port: web.port, path: `/media/${e!.cid}` }, (res) => {
-          res.once('data', () => req.destroy()) // gone after the first bytes of 4.3 MB
+    Array.from(
+      { length: 40 },
+      () =>
+        new Promise<void>((resolve) => {
+          const req = http.request({ host: '127.0.0.1', port: web.port, path: `/media/${e!.cid}` }, (res) => {
+            res.once('data', () => req.destroy()) // gone after the first bytes of 4.3 MB
+          })
+          req.on('error', () => {})
+          req.on('close', () => resolve())
+          req.end()
         })
-        req.on('error', () => {})
-        req.on('close', () => resolve())
-        req.end()
-      })
     )
   )
   // The server's side winds down asynchronously: poll the open handles (bounded).
@@ -193,7 +195,10 @@ test('p2ptube node --http PORT --http-host 127.0.0.1 serves the page; a bad --ht
   t.deepEqual(ev.urls, [`${String(ev.url)}/`])
   await p.next('indexed')
   const lib = (await (await fetch(`${String(ev.url)}/api/library`)).json()) as { files: Array<{ name: string; url: string }> }
-  t.deepEqual(lib.files.map((f) => f.name), [SMALL_CLIP])
+  t.deepEqual(
+    lib.files.map((f) => f.name),
+    [SMALL_CLIP]
+  )
   const media = await fetch(`${String(ev.url)}${lib.files[0]!.url}`, { headers: { Range: 'bytes=0-9' } })
   t.is(media.status, 206)
   t.true(Buffer.from(await media.arrayBuffer()).equals((await fs.readFile(path.join(VIDEO_DIR, SMALL_CLIP))).subarray(0, 10)))

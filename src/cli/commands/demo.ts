@@ -49,7 +49,9 @@ export async function handler(a: DemoArgs): Promise<number> {
   }
   const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'p2ptube-demo-'))
   say(`starting the seeder: p2ptube node --json --share ${shares.join(' --share ')} --rate-limit ${a['rate-limit']}`)
-  const seeder = spawn(process.execPath, [BIN, 'node', '--json', '--data', path.join(tmp, 'seeder'), '--rate-limit', String(a['rate-limit']), ...shares.flatMap((s) => ['--share', s])], { stdio: ['pipe', 'pipe', 'inherit'] })
+  const seeder = spawn(process.execPath, [BIN, 'node', '--json', '--data', path.join(tmp, 'seeder'), '--rate-limit', String(a['rate-limit']), ...shares.flatMap((s) => ['--share', s])], {
+    stdio: ['pipe', 'pipe', 'inherit']
+  })
   const lines = readline.createInterface({ input: seeder.stdout })
   const events: Array<Record<string, unknown>> = []
   const waiters: Array<(e: Record<string, unknown>) => boolean> = []
@@ -78,7 +80,12 @@ export async function handler(a: DemoArgs): Promise<number> {
     await viewer.start()
     say(`viewer is ${out.color.bold(viewer.id)}; joining the seeder (NAME → JOIN → LIST)`)
     await viewer.join(String(listening.id))
-    say(`viewer's peers: ${viewer.peers.list().map((p) => p.id).join(', ')}`)
+    say(
+      `viewer's peers: ${viewer.peers
+        .list()
+        .map((p) => p.id)
+        .join(', ')}`
+    )
     say(`viewer searches "${a.query}" (flood search, query id, TTL 4)`)
     const h = viewer.search(a.query, { timeoutMs: 1000 })
     const results = await h.finished
@@ -95,10 +102,24 @@ export async function handler(a: DemoArgs): Promise<number> {
     say(`downloaded to ${report.path}`)
     say(`SHA-256 ${report.sha256} ${report.sha256 === pick.contentId ? out.color.green('matches the content id') : out.color.red('DOES NOT MATCH')}`)
     if (play) {
-      say(report.firstFrameMs !== undefined ? `mpv showed its first frame ${report.firstFrameMs} ms after the fetch began, with ${formatBytes(report.receivedAtFirstFrame)} of ${formatBytes(pick.size)} downloaded` : 'mpv did not report a first frame')
-      say(report.positionBeforeDone !== undefined ? out.color.green(`playback was at ${report.positionBeforeDone.toFixed(2)} s before the download finished`) : out.color.yellow('playback did not advance before the download finished'))
+      say(
+        report.firstFrameMs !== undefined
+          ? `mpv showed its first frame ${report.firstFrameMs} ms after the fetch began, with ${formatBytes(report.receivedAtFirstFrame)} of ${formatBytes(pick.size)} downloaded`
+          : 'mpv did not report a first frame'
+      )
+      say(
+        report.positionBeforeDone !== undefined
+          ? out.color.green(`playback was at ${report.positionBeforeDone.toFixed(2)} s before the download finished`)
+          : out.color.yellow('playback did not advance before the download finished')
+      )
     }
-    out.event('demo-done', { path: report.path, sha256: report.sha256, verified: report.sha256 === pick.contentId, firstFrameMs: report.firstFrameMs ?? null, positionBeforeDone: report.positionBeforeDone ?? null })
+    out.event('demo-done', {
+      path: report.path,
+      sha256: report.sha256,
+      verified: report.sha256 === pick.contentId,
+      firstFrameMs: report.firstFrameMs ?? null,
+      positionBeforeDone: report.positionBeforeDone ?? null
+    })
     return report.sha256 === pick.contentId ? EXIT.OK : EXIT.INTEGRITY
   } finally {
     await viewer.stop()

@@ -76,7 +76,11 @@ export async function handler(a: GroupArgs): Promise<number> {
     case 'list': {
       const info = admin.info()
       const members = admin.members().filter((m) => m.name !== TRACKER_MEMBER || m.role !== 'tracker')
-      out.event('members', { group: info.group, name: info.name, members: members.map((m) => ({ name: m.name, serial: m.serial, publish: m.publish, revoked: Boolean(m.revokedAt), issuedAt: m.issuedAt })) })
+      out.event('members', {
+        group: info.group,
+        name: info.name,
+        members: members.map((m) => ({ name: m.name, serial: m.serial, publish: m.publish, revoked: Boolean(m.revokedAt), issuedAt: m.issuedAt }))
+      })
       out.line(`group ${info.name} (${info.group}): ${members.filter((m) => !m.revokedAt).length} members`)
       for (const m of members) out.line(`  ${m.name.padEnd(20)} ${m.revokedAt ? 'revoked   ' : m.publish ? 'publish   ' : 'watch     '} ${m.serial}`)
       return EXIT.OK

@@ -183,7 +183,15 @@ async function runCommand(node: P2PNode, c: Cmd, out: Output, a: NodeArgs, sessi
       let r: SearchResult | undefined
       const target = typeof c.contentId === 'string' ? c.contentId : String(c.name ?? '')
       if (typeof c.holder === 'string') {
-        r = { qid: '', name: String(c.name ?? target), holder: c.holder, contentId: typeof c.contentId === 'string' ? c.contentId : null, size: typeof c.size === 'number' ? c.size : null, kind: null, legacy: typeof c.contentId !== 'string' }
+        r = {
+          qid: '',
+          name: String(c.name ?? target),
+          holder: c.holder,
+          contentId: typeof c.contentId === 'string' ? c.contentId : null,
+          size: typeof c.size === 'number' ? c.size : null,
+          kind: null,
+          legacy: typeof c.contentId !== 'string'
+        }
       } else {
         const h = isContentId(target) ? node.search('', { cid: target, timeoutMs: num(c.timeout, 3) * 1000 }) : node.search(target, { timeoutMs: num(c.timeout, 3) * 1000 })
         r = pickResult(await h.finished, target)
@@ -213,7 +221,10 @@ async function runCommand(node: P2PNode, c: Cmd, out: Output, a: NodeArgs, sessi
 /** URLs a browser can use: each IPv4 address of this machine for a wildcard host. */
 function webUrls(host: string, port: number): string[] {
   if (host !== '0.0.0.0' && host !== '::') return [`http://${host.includes(':') ? `[${host}]` : host}:${port}/`]
-  const addrs = Object.values(os.networkInterfaces()).flat().filter((i) => i && i.family === 'IPv4').map((i) => i!.address)
+  const addrs = Object.values(os.networkInterfaces())
+    .flat()
+    .filter((i) => i && i.family === 'IPv4')
+    .map((i) => i!.address)
   return (addrs.length ? addrs : ['127.0.0.1']).map((h) => `http://${h}:${port}/`)
 }
 

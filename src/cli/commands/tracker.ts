@@ -28,7 +28,7 @@ export function builder(y: Argv) {
     .option('port', { type: 'number', default: DEFAULT_TRACKER_PORT, describe: 'TCP port to listen on (0 = any free port)' })
     .option('host', { type: 'string', default: '::', describe: 'address to listen on (default: every interface, IPv6 and IPv4; 127.0.0.1 to keep it on this machine)' })
     .option('data', { type: 'string', describe: 'folder of the persistent store (default ~/.local/share/p2ptube/tracker)' })
-    .option('announce-interval', { type: 'number', default: DEFAULT_ANNOUNCE_INTERVAL_MS / 1000, describe: 'seconds between a node\'s announces (at least 1); a node expires after 3 missed' })
+    .option('announce-interval', { type: 'number', default: DEFAULT_ANNOUNCE_INTERVAL_MS / 1000, describe: "seconds between a node's announces (at least 1); a node expires after 3 missed" })
     .option('max-peers-per-host', { type: 'number', default: 64, describe: 'most peers online from one address (0 = unlimited)' })
     .option('mdns', { type: 'boolean', default: false, describe: 'publish the tracker on the LAN so `p2ptube --mdns` nodes find it' })
     .option('status-interval', { type: 'number', default: 10, describe: 'seconds between status lines in the log (0 = none)' })

@@ -28,8 +28,7 @@ export async function handler(a: TuiArgs): Promise<number> {
   checkNodeArgs(a)
   if (!process.stdout.isTTY || !process.stdin.isTTY) {
     process.stderr.write(
-      `p2ptube tui needs a terminal: ${!process.stdout.isTTY ? 'stdout' : 'stdin'} is not a TTY.\n` +
-        'Run it in a terminal, or use `p2ptube node` (with --json for scripts) for a headless node.\n'
+      `p2ptube tui needs a terminal: ${!process.stdout.isTTY ? 'stdout' : 'stdin'} is not a TTY.\n` + 'Run it in a terminal, or use `p2ptube node` (with --json for scripts) for a headless node.\n'
     )
     return EXIT.USAGE
   }

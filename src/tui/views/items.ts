@@ -37,10 +37,7 @@ export function itemLines(s: TuiState, width: number, height: number, o: ViewOpt
 /** Render the pane into its box. */
 export function renderItems(box: Widgets.BoxElement, s: TuiState, o: ViewOptions): void {
   const { width, height } = innerSize(box)
-  const label =
-    s.listMode === 'library'
-      ? `Library (${s.library.length})  l: results`
-      : `Results "${s.search.query}" (${s.results.length}${s.search.running ? ', searching' : ''})  l: library`
+  const label = s.listMode === 'library' ? `Library (${s.library.length})  l: results` : `Results "${s.search.query}" (${s.results.length}${s.search.running ? ', searching' : ''})  l: library`
   setPaneLabel(box, label, s.focus === 'items', o)
   box.setContent(itemLines(s, width, height, o).join('\n'))
 }

@@ -36,8 +36,9 @@ export function transferLines(s: TuiState, width: number, height: number, o: Vie
     const eta = t.state === 'downloading' ? formatEta(t.etaSec) : '-'
     const st = fit(stateText(t), stateW)
     const text =
-      esc(`${fit(t.name, nameW)} [${progressBar(frac, barW - 2)}] ${fit(pct, 4, 'right')} ${fit(speed, 10, 'right')} ${fit(eta, 5, 'right')} ${fit(t.sources.length > 1 ? `${t.sources.length} holders` : (t.sources[0] ?? ''), srcW)} `) +
-      paint(o, STATE_STYLE[t.state] ?? 'white-fg', esc(st))
+      esc(
+        `${fit(t.name, nameW)} [${progressBar(frac, barW - 2)}] ${fit(pct, 4, 'right')} ${fit(speed, 10, 'right')} ${fit(eta, 5, 'right')} ${fit(t.sources.length > 1 ? `${t.sources.length} holders` : (t.sources[0] ?? ''), srcW)} `
+      ) + paint(o, STATE_STYLE[t.state] ?? 'white-fg', esc(st))
     lines.push(row(text, start + i === s.selected.transfers, s.focus === 'transfers'))
   }
   return lines
