@@ -12,10 +12,9 @@ import { FrameServer, type BadInput } from '../net/server.ts'
 import { plainTransport, type Transport } from '../net/transport.ts'
 import { RateLimiter } from '../net/token-bucket.ts'
 import { ANY_ADDRESS, ANY_IPV4 } from '../net/address.ts'
-import type { GroupCredential } from '../group/credential.ts'
 import { NodeGroup } from '../group/node-group.ts'
-import { PeerLimits, type PeerLimitOptions } from '../group/peer-limits.ts'
-import type { MdnsDiscovery, MdnsOptions } from '../discovery/mdns.ts'
+import { PeerLimits } from '../group/peer-limits.ts'
+import type { MdnsDiscovery } from '../discovery/mdns.ts'
 import type { TrackerClient } from '../discovery/tracker-client.ts'
 import { createHandlers } from '../handlers/registry.ts'
 import type { NodeContext } from '../node/context.ts'
@@ -32,58 +31,11 @@ import { errText, newStats, type NodeStats } from '../node/stats.ts'
 import { CONNECT_TIMEOUT_MS, MSG } from '../protocol/constants.ts'
 import { CAPS_FEATURES } from '../protocol/table.ts'
 import { NodeDiscovery } from './node-discovery.ts'
+import type { NodeOptions } from './options.ts'
 
 export { legacyKeyOf, SearchHandle, type SearchResult } from '../node/flood-search.ts'
 export type { NodeStats } from '../node/stats.ts'
-
-/** Node options. Sizes in bytes, times in ms. */
-export interface NodeOptions {
-  /**
-   * One address to listen on AND to advertise (the old `--host`: never looked up). Without it a
-   * node listens on every interface and names itself by the address of each connection.
-   */
-  host?: string
-  /** Address to listen on (default: every interface, IPv6 and IPv4; `host` when given). */
-  listen?: string
-  /**
-   * The one host to put in this node's peer id for everybody (a public name or address), instead
-   * of the local address of each connection (default; `host` when given).
-   */
-  advertise?: string
-  /**
-   * false: a one-shot client (`search`, `fetch`): it learns peers (NAME, LIST) without joining
-   * them, so it takes no slot in their peer tables, and sends no QUIT (default true).
-   */
-  announce?: boolean
-  /** Port (default 0: any free port). */
-  port?: number
-  /** Most peers (0 = unlimited; default 5, as the legacy UI). */
-  maxPeers?: number
-  /** Crawl depth when joining (default 2, as the legacy peer at start-up). */
-  hops?: number
-  shares?: string[]
-  /** Where fetched files go (default ./downloads). */
-  downloadsDir?: string
-  /** Where the content id cache lives (default ~/.cache/p2ptube); null = no cache. */
-  dataDir?: string | null
-  /** Upload cap, bytes/s (0 = none). */
-  rateLimit?: number
-  /** How often peers are checked for liveness (default 10 000; 0 = never). */
-  stabilizeIntervalMs?: number
-  connectTimeoutMs?: number
-  idleTimeoutMs?: number
-  requestTimeoutMs?: number
-  /** Tracker "host:port" to register and announce with, bootstrap from and search first (docs/TRACKER.md). */
-  tracker?: string
-  /** false: only query the tracker (one-shot search/fetch), never register (default true). */
-  trackerRegister?: boolean
-  /** Publish and browse on the LAN over mDNS (true = default options). */
-  mdns?: boolean | MdnsOptions
-  /** Private group credential: speak only mutual TLS with members, enforce publish rights (PROTOCOL.md §8). */
-  group?: GroupCredential
-  /** Per-peer connection and query rate limits (defaults in PeerLimits). */
-  peerLimits?: PeerLimitOptions
-}
+export type { NodeOptions } from './options.ts'
 
 /** Re-emit `events` of a part as the node's own. */
 function forward(from: EventEmitter, to: EventEmitter, events: string[]): void {
