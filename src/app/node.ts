@@ -8,7 +8,7 @@
 import { EventEmitter } from 'node:events'
 import os from 'node:os'
 import path from 'node:path'
-import { FrameServer, type BadInput } from '../net/server.ts'
+import { FrameServer, logServerEvents } from '../net/server.ts'
 import { plainTransport, type Transport } from '../net/transport.ts'
 import { RateLimiter } from '../net/token-bucket.ts'
 import { ANY_ADDRESS, ANY_IPV4 } from '../net/address.ts'
@@ -122,13 +122,14 @@ export class P2PNode extends EventEmitter {
         request: (type, addr, peer) => group?.request(type, peer) ?? this.peerLimits.request(type, addr, peer)
       }
     })
-    this.server.on('bad-input', (b: BadInput) => {
-      this.stats.badInput++
-      this.log('warn', `bad input from ${b.remoteAddress}: ${b.code}: ${b.message}`)
-      this.emit('bad-input', b)
-    })
-    this.server.on('request-failed', (b: BadInput) => this.log('warn', `request from ${b.remoteAddress} failed: ${b.code}: ${b.message}`))
-    this.server.on('handler-error', (err: Error) => this.log('error', `handler failed: ${err.stack ?? err.message}`))
+    logServerEvents(
+      this.server,
+      (level, msg) => this.log(level, msg),
+      (b) => {
+        this.stats.badInput++
+        this.emit('bad-input', b)
+      }
+    )
   }
 
   /** The peer id for logs, mDNS and the start-up line ("" until the node listens); see `identity`. */
