@@ -16,7 +16,7 @@
  *   [--seconds 10] [--catalog 50000] [--json]
  */
 import { execFileSync, spawn } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import fs from 'node:fs/promises'
 import net from 'node:net'
 import os from 'node:os'
@@ -121,16 +121,6 @@ function procStatus(pid: number, key: string): number {
   return m ? Number(m[1]) * 1024 : 0
 }
 const mb = (n: number): string => `${(n / 1e6).toFixed(0)} MB`
-
-/** Run `fn` for items with at most `limit` in flight. */
-async function pool<T>(items: T[], limit: number, fn: (x: T) => Promise<void>): Promise<void> {
-  let next = 0
-  await Promise.all(
-    Array.from({ length: limit }, async () => {
-      while (next < items.length) await fn(items[next++] as T)
-    })
-  )
-}
 
 async function searchLatency(port: number, ms: number, everyMs: number): Promise<number[]> {
   const lat: number[] = []

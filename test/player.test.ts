@@ -256,6 +256,7 @@ for (const how of ['uncaught error', 'SIGTERM', 'SIGKILL'] as const) {
       else setInterval(() => {}, 1000)
     `
     const child = spawn(process.execPath, ['--import=tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] })
+    // eslint-disable-next-line prefer-const -- read by the teardown before it is assigned
     let mpvPid: number | undefined
     t.teardown(() => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')

@@ -9,18 +9,16 @@ import { EventEmitter } from 'node:events'
 import { isIPv4 } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
-import { FrameServer, type BadInput } from '../net/server.ts'
+import { FrameServer, logServerEvents } from '../net/server.ts'
 import { plainTransport, type Transport } from '../net/transport.ts'
 import { RateLimiter } from '../net/token-bucket.ts'
 import { ANY_ADDRESS, ANY_IPV4, isLoopback } from '../net/address.ts'
-import type { GroupCredential } from '../group/credential.ts'
 import { NodeGroup } from '../group/node-group.ts'
-import { PeerLimits, type PeerLimitOptions } from '../group/peer-limits.ts'
-import type { MdnsDiscovery, MdnsOptions } from '../discovery/mdns.ts'
-import type { PortMapper, PortMappingOptions } from '../discovery/port-mapping.ts'
+import { PeerLimits } from '../group/peer-limits.ts'
+import type { MdnsDiscovery } from '../discovery/mdns.ts'
+import type { PortMapper } from '../discovery/port-mapping.ts'
 import type { TrackerClient } from '../discovery/tracker-client.ts'
 import { createHandlers } from '../handlers/registry.ts'
-import type { NodeContext } from '../node/context.ts'
 import type { Download, DownloadResult } from '../node/download.ts'
 import { DownloadManager, type FetchRequest } from '../node/download-manager.ts'
 import { FloodSearch, type SearchHandle, type SearchOptions } from '../node/flood-search.ts'
@@ -33,65 +31,13 @@ import type { PeerSource, PeerTable } from '../node/peer-table.ts'
 import { errText, newStats, type NodeStats } from '../node/stats.ts'
 import { CONNECT_TIMEOUT_MS, MSG } from '../protocol/constants.ts'
 import { CAPS_FEATURES } from '../protocol/table.ts'
+import { handlerContext } from './handler-context.ts'
 import { NodeDiscovery } from './node-discovery.ts'
+import type { NodeOptions } from './options.ts'
 
 export { legacyKeyOf, SearchHandle, type SearchResult } from '../node/flood-search.ts'
 export type { NodeStats } from '../node/stats.ts'
-
-/** Node options. Sizes in bytes, times in ms. */
-export interface NodeOptions {
-  /**
-   * One address to listen on AND to advertise (the old `--host`: never looked up). Without it a
-   * node listens on every interface and names itself by the address of each connection.
-   */
-  host?: string
-  /** Address to listen on (default: every interface, IPv6 and IPv4; `host` when given). */
-  listen?: string
-  /**
-   * The one host to put in this node's peer id for everybody (a public name or address), instead
-   * of the local address of each connection (default; `host` when given).
-   */
-  advertise?: string
-  /**
-   * false: a one-shot client (`search`, `fetch`): it learns peers (NAME, LIST) without joining
-   * them, so it takes no slot in their peer tables, and sends no QUIT (default true).
-   */
-  announce?: boolean
-  /** Port (default 0: any free port). */
-  port?: number
-  /** Most peers (0 = unlimited; default 5, as the legacy UI). */
-  maxPeers?: number
-  /** Crawl depth when joining (default 2, as the legacy peer at start-up). */
-  hops?: number
-  shares?: string[]
-  /** Where fetched files go (default ./downloads). */
-  downloadsDir?: string
-  /** Where the content id cache lives (default ~/.cache/p2ptube); null = no cache. */
-  dataDir?: string | null
-  /** Upload cap, bytes/s (0 = none). */
-  rateLimit?: number
-  /** How often peers are checked for liveness (default 10 000; 0 = never). */
-  stabilizeIntervalMs?: number
-  connectTimeoutMs?: number
-  idleTimeoutMs?: number
-  requestTimeoutMs?: number
-  /** Tracker "host:port" to register and announce with, bootstrap from and search first (docs/TRACKER.md). */
-  tracker?: string
-  /** false: only query the tracker (one-shot search/fetch), never register (default true). */
-  trackerRegister?: boolean
-  /** Publish and browse on the LAN over mDNS (true = default options). */
-  mdns?: boolean | MdnsOptions
-  /**
-   * Ask the home router for a public port, UPnP IGD or NAT-PMP, in the background (true =
-   * default options; docs/NETWORK.md). Default false here; `p2ptube node` and the TUI turn it on.
-   * Never done for a node that listens on loopback only.
-   */
-  portMapping?: boolean | PortMappingOptions
-  /** Private group credential: speak only mutual TLS with members, enforce publish rights (PROTOCOL.md §8). */
-  group?: GroupCredential
-  /** Per-peer connection and query rate limits (defaults in PeerLimits). */
-  peerLimits?: PeerLimitOptions
-}
+export type { NodeOptions } from './options.ts'
 
 /** Re-emit `events` of a part as the node's own. */
 function forward(from: EventEmitter, to: EventEmitter, events: string[]): void {
@@ -171,7 +117,7 @@ export class P2PNode extends EventEmitter {
     forward(this.downloads, this, ['download'])
     const group = this.group
     this.server = new FrameServer({
-      handlers: group ? new Map([...createHandlers(this.context()), [MSG.TREV, group.pushHandler()]]) : createHandlers(this.context()),
+      handlers: group ? new Map([...createHandlers(handlerContext(this)), [MSG.TREV, group.pushHandler()]]) : createHandlers(handlerContext(this)),
       requestTimeoutMs: opts.requestTimeoutMs,
       transport: this.transport,
       guard: {
@@ -179,13 +125,14 @@ export class P2PNode extends EventEmitter {
         request: (type, addr, peer) => group?.request(type, peer) ?? this.peerLimits.request(type, addr, peer)
       }
     })
-    this.server.on('bad-input', (b: BadInput) => {
-      this.stats.badInput++
-      this.log('warn', `bad input from ${b.remoteAddress}: ${b.code}: ${b.message}`)
-      this.emit('bad-input', b)
-    })
-    this.server.on('request-failed', (b: BadInput) => this.log('warn', `request from ${b.remoteAddress} failed: ${b.code}: ${b.message}`))
-    this.server.on('handler-error', (err: Error) => this.log('error', `handler failed: ${err.stack ?? err.message}`))
+    logServerEvents(
+      this.server,
+      (level, msg) => this.log(level, msg),
+      (b) => {
+        this.stats.badInput++
+        this.emit('bad-input', b)
+      }
+    )
   }
 
   /** The peer id for logs, mDNS and the start-up line ("" until the node listens); see `identity`. */
@@ -337,27 +284,5 @@ export class P2PNode extends EventEmitter {
   /** @see DownloadManager.fetch */
   fetch(r: FetchRequest): Download {
     return this.downloads.fetch(r)
-  }
-
-  /** What the handlers see (NodeContext): the node's identity, its library and the search part. */
-  private context(): NodeContext {
-    const { flood, identity } = this
-    return {
-      get id() {
-        return identity.id
-      },
-      idFor: (local, remote) => this.identity.idFor(local, remote),
-      isSelf: (id) => this.identity.isSelf(id),
-      peers: this.peers,
-      library: this.library,
-      limiter: this.limiter,
-      features: this.features,
-      group: this.group,
-      countUpload: (bytes) => void (this.stats.bytesUp += bytes),
-      onSearch: (s) => flood.onSearch(s),
-      onLegacyQuery: (q) => flood.onLegacyQuery(q),
-      onHits: (h, from) => flood.onHits(h, from),
-      onLegacyResponse: (r, from) => flood.onLegacyResponse(r, from)
-    }
   }
 }

@@ -8,11 +8,11 @@
 import { EventEmitter } from 'node:events'
 import { requestText, type Endpoint, type ExchangeOptions } from '../net/client.ts'
 import type { Transport } from '../net/transport.ts'
-import { CONNECT_TIMEOUT_MS, MAX_ANNOUNCE_ENTRIES, MSG, TRACKER_PEERS_DEFAULT } from '../protocol/constants.ts'
-import { REQUEST_LIMITS } from '../protocol/table.ts'
-import { P2PTubeError, RemoteError } from '../protocol/errors.ts'
+import { CONNECT_TIMEOUT_MS, MSG, TRACKER_PEERS_DEFAULT } from '../protocol/constants.ts'
+import { RemoteError } from '../protocol/errors.ts'
 import { parsePeerId } from '../protocol/messages.ts'
 import { formatAnnounce, parseAnnounceReply, parseHitList, parsePeerList, parseRegisterReply, type AnnouncedFile } from '../protocol/tracker-messages.ts'
+import { announceDelta } from './announce-delta.ts'
 import type { Discovery } from './discovery.ts'
 
 /** What the client announces: the node's shared files and their change events. */
@@ -74,8 +74,6 @@ export interface TrackerResult {
 
 /** Connection state: `online` after a successful exchange, `down` after a failed one. */
 export type TrackerState = 'idle' | 'online' | 'down' | 'stopped'
-
-const ANNOUNCE_BUDGET = REQUEST_LIMITS.TANN - 512
 
 /** Events: 'state' (TrackerState, reason), 'synced' (version: library fully announced). */
 export class TrackerClient extends EventEmitter implements Discovery {
@@ -227,7 +225,7 @@ export class TrackerClient extends EventEmitter implements Discovery {
   private async round(): Promise<void> {
     for (let attempt = 0; attempt < 64 && !this.closed; attempt++) {
       if (!this.registered) await this.register()
-      const { add, remove } = this.delta()
+      const { add, remove } = announceDelta(this.node.library.entries(), this.sent)
       const a = { port: this.node.port, base: this.ver, seq: add.length || remove.length ? this.ver + 1 : this.ver, add, remove }
       let text: string
       try {
@@ -255,7 +253,7 @@ export class TrackerClient extends EventEmitter implements Discovery {
       for (const c of remove) this.sent.delete(c)
       for (const f of add) this.sent.set(f.cid, f)
       this.ver = reply.seq
-      const more = this.delta()
+      const more = announceDelta(this.node.library.entries(), this.sent)
       if (!more.add.length && !more.remove.length) {
         this.emit('synced', this.ver)
         return
@@ -277,30 +275,6 @@ export class TrackerClient extends EventEmitter implements Discovery {
     void this.bootstrap().catch((err) => this.node.log('debug', `tracker bootstrap failed: ${errText(err)}`))
   }
 
-  /** Library entries the tracker lacks (one announce's worth) and content ids it should drop. */
-  private delta(): { add: AnnouncedFile[]; remove: string[] } {
-    const want = new Map<string, AnnouncedFile>()
-    for (const e of this.node.library.entries()) {
-      if (e.cid && !want.has(e.cid)) want.set(e.cid, { cid: e.cid, name: e.name, size: e.size, kind: e.kind })
-    }
-    const remove: string[] = []
-    for (const [cid, f] of this.sent) {
-      const w = want.get(cid)
-      if (!w || w.name !== f.name) remove.push(cid)
-      if (remove.length >= MAX_ANNOUNCE_ENTRIES) break
-    }
-    const add: AnnouncedFile[] = []
-    let bytes = 200 + remove.length * 70
-    for (const [cid, f] of want) {
-      const s = this.sent.get(cid)
-      if (s && s.name === f.name) continue
-      bytes += Buffer.byteLength(JSON.stringify(f)) + 1
-      if (add.length >= MAX_ANNOUNCE_ENTRIES || bytes > ANNOUNCE_BUDGET) break
-      add.push(f)
-    }
-    return { add, remove }
-  }
-
   private setState(state: TrackerState, reason: string): void {
     if (this.state === state || this.state === 'stopped') return
     const was = this.state
@@ -313,5 +287,5 @@ export class TrackerClient extends EventEmitter implements Discovery {
 }
 
 function errText(err: unknown): string {
-  return err instanceof P2PTubeError || err instanceof Error ? err.message : String(err)
+  return err instanceof Error ? err.message : String(err)
 }

@@ -9,6 +9,7 @@ import fs from 'node:fs/promises'
 import type http from 'node:http'
 import path from 'node:path'
 import type { Download } from '../node/download.ts'
+import { P2PTubeError } from '../protocol/errors.ts'
 
 /** Largest slice read per write, bytes. */
 export const SLICE = 256 * 1024
@@ -109,19 +110,19 @@ export function drained(res: http.ServerResponse): Promise<void> {
 /**
  * Copy [start, end) of a file on disk to `res`.
  * @param expectedSize the size the file must still have (it is an indexed file); otherwise the
- *   response is cut (the client sees a short body) and ERR_FILE_CHANGED is thrown.
+ *   response is cut (the client sees a short body) and P2PTubeError ERR_FILE_CHANGED is thrown.
  * @throws the open/read error (ENOENT for a file deleted since indexing).
  */
 export async function pumpFile(file: string, expectedSize: number, res: http.ServerResponse, start: number, end: number, signal: AbortSignal): Promise<void> {
   const fh = await fs.open(file, 'r')
   try {
     const st = await fh.stat()
-    if (st.size !== expectedSize) throw Object.assign(new Error(`${file} changed since it was indexed`), { code: 'ERR_FILE_CHANGED' })
+    if (st.size !== expectedSize) throw new P2PTubeError('ERR_FILE_CHANGED', `${file} changed since it was indexed`)
     const buf = Buffer.allocUnsafe(Math.min(SLICE, Math.max(1, end - start)))
     let pos = start
     while (pos < end && !signal.aborted) {
       const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, end - pos), pos)
-      if (bytesRead === 0) throw Object.assign(new Error(`${file} is shorter than indexed`), { code: 'ERR_FILE_CHANGED' })
+      if (bytesRead === 0) throw new P2PTubeError('ERR_FILE_CHANGED', `${file} is shorter than indexed`)
       pos += bytesRead
       // Copy: the buffer is reused for the next read while this slice may still be queued.
       if (!res.write(Buffer.from(buf.subarray(0, bytesRead)))) await drained(res)

@@ -5,7 +5,7 @@
  * downloaded waits for them and moves the download there (docs/STREAMING.md).
  */
 import type { Download } from '../node/download.ts'
-import type { MpvPlayer } from '../player/mpv-player.ts'
+import type { Player } from '../player/player.ts'
 import { StreamServer } from './stream-server.ts'
 
 /** A download being played; `stop()` closes its stream server (the caller owns the player). */
@@ -20,10 +20,10 @@ export interface PlayingDownload {
  * parallel with the server (mpv takes 120-300 ms to start), unless `ready` says it was started
  * ahead of time. Start the download before or alongside: the first bytes then arrive while mpv
  * starts.
- * @throws MpvNotInstalledError, MpvError from the player; the listen error of the server (then
+ * @throws MpvNotInstalledError, MpvError from the player (src/player/player.ts); the listen error of the server (then
  *   nothing is left open).
  */
-export async function playDownload(d: Download, player: MpvPlayer, ready?: Promise<void>): Promise<PlayingDownload> {
+export async function playDownload(d: Download, player: Player, ready?: Promise<void>): Promise<PlayingDownload> {
   const streams = new StreamServer()
   try {
     await Promise.all([ready ?? player.start(), streams.start()])

@@ -9,7 +9,7 @@
 import { EventEmitter } from 'node:events'
 import net from 'node:net'
 import { IDLE_TIMEOUT_MS, MAX_CONNECTIONS, REQUEST_TIMEOUT_MS } from '../protocol/constants.ts'
-import { serveConnection, type ConnectionSettings, type Handler, type Refusal } from './server-connection.ts'
+import { serveConnection, type BadInput, type ConnectionSettings, type Handler, type Refusal } from './server-connection.ts'
 import { plainTransport, type PeerIdentity, type Transport } from './transport.ts'
 
 export type { BadInput, Handler, Refusal, RequestContext } from './server-connection.ts'
@@ -102,4 +102,18 @@ export class FrameServer extends EventEmitter {
     const refusal = this.opts.guard?.connection?.(socket.remoteAddress ?? '?', peer)
     serveConnection(socket, peer, this.settings, refusal)
   }
+}
+
+/**
+ * Report a server's events the one way its owners (node, tracker) do: every rejected request is
+ * counted by `onBadInput` and logged as a warning, expected failures as warnings, handler bugs as
+ * errors with their stack.
+ */
+export function logServerEvents(server: FrameServer, log: (level: 'warn' | 'error', msg: string) => void, onBadInput: (b: BadInput) => void): void {
+  server.on('bad-input', (b: BadInput) => {
+    log('warn', `bad input from ${b.remoteAddress}: ${b.code}: ${b.message}`)
+    onBadInput(b)
+  })
+  server.on('request-failed', (b: BadInput) => log('warn', `request from ${b.remoteAddress} failed: ${b.code}: ${b.message}`))
+  server.on('handler-error', (err: Error) => log('error', `handler failed: ${err.stack ?? err.message}`))
 }

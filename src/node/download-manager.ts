@@ -99,7 +99,8 @@ export class DownloadManager extends EventEmitter implements Iterable<Download> 
       dir: r.dir ? path.resolve(r.dir) : this.opts.downloadsDir,
       connectTimeoutMs: this.opts.dial.connectTimeoutMs,
       idleTimeoutMs: this.opts.dial.idleTimeoutMs,
-      transport: this.opts.dial.transport
+      transport: this.opts.dial.transport,
+      signal: life.signal
     }
     if (r.contentId) opts.cid = r.contentId
     if (typeof r.size === 'number') opts.size = r.size

@@ -43,6 +43,8 @@ export interface DownloadOptions {
   transport?: Transport
   /** Shared SHA-256 worker (one per node); a private one is made when absent. */
   hasher?: HashWorker
+  /** Aborting it cancels the download, as cancel() does (a node passes its own signal). */
+  signal?: AbortSignal
 }
 
 /** Result of a finished download. */
@@ -120,9 +122,9 @@ export class Download extends EventEmitter {
         verifyAndWrite: (first, count, buf, len, expected) => this.pieces.verifyAndWrite(first, count, buf, len, expected),
         allocBatch: () => this.pieces.allocBatch(),
         waitingPieces: () => [...new Set(this.waiters.offsets().map((o) => Math.floor(o / PIECE_SIZE)))],
-        ...(opts.connectTimeoutMs !== undefined ? { connectTimeoutMs: opts.connectTimeoutMs } : {}),
-        ...(opts.idleTimeoutMs !== undefined ? { idleTimeoutMs: opts.idleTimeoutMs } : {}),
-        ...(opts.transport ? { transport: opts.transport } : {})
+        connectTimeoutMs: opts.connectTimeoutMs,
+        idleTimeoutMs: opts.idleTimeoutMs,
+        transport: opts.transport
       })
       this.swarm.on('source-added', (id: string) => this.emit('source-added', id))
       this.swarm.on('source-dropped', (id: string, reason: string) => this.emit('source-dropped', id, reason))
@@ -159,7 +161,8 @@ export class Download extends EventEmitter {
    * Run the download to the end (resuming a partial file of the same content id).
    * @returns where the file is and its SHA-256.
    * @throws IntegrityError (SHA-256 ≠ content id; the partial file is deleted), RemoteError
-   *   (holder answered ERRO), TimeoutError, AbortError (cancel()), P2PTubeError ERR_CONNECT...
+   *   (holder answered ERRO), TimeoutError, AbortError ERR_ABORTED (cancel() or `signal`; when
+   *   cancelled before start() nothing is opened or created), P2PTubeError ERR_CONNECT...
    */
   start(): Promise<DownloadResult> {
     this.running ??= this.run()
@@ -168,8 +171,13 @@ export class Download extends EventEmitter {
 
   private async run(): Promise<DownloadResult> {
     this.startedAt = performance.now()
+    const outer = this.opts.signal
+    const onAbort = (): void => this.cancel()
+    if (outer?.aborted) this.cancel()
+    else outer?.addEventListener('abort', onAbort, { once: true })
     this.setState('downloading')
     try {
+      if (this.cancelAbort.signal.aborted) throw new AbortError('download cancelled before it started')
       if (await this.part.open()) this.emit('resumed', this.received)
       let digest: () => Promise<string>
       if (this.opts.legacy) {
@@ -209,6 +217,8 @@ export class Download extends EventEmitter {
       await this.part.save(true).catch(() => {})
       this.waiters.fail(err as Error)
       throw err
+    } finally {
+      outer?.removeEventListener('abort', onAbort)
     }
   }
 
@@ -280,14 +290,7 @@ export class Download extends EventEmitter {
       if (this.have.covers(off, Math.min(off + PIECE_SIZE, swarm.size))) swarm.markHave(i)
     }
     this.pieces.open() // resumed bytes are hashed from disk at the end
-    const onCancel = (): void => swarm.stop()
-    this.cancelAbort.signal.addEventListener('abort', onCancel, { once: true })
-    try {
-      await Promise.race([swarm.run(), new Promise<never>((_, reject) => this.cancelAbort.signal.addEventListener('abort', () => reject(new AbortError('download cancelled')), { once: true }))])
-    } finally {
-      this.cancelAbort.signal.removeEventListener('abort', onCancel)
-      swarm.stop()
-    }
+    await swarm.run(this.cancelAbort.signal)
   }
 
   private wakeWaiters(): void {

@@ -5,10 +5,11 @@
  */
 import { exchange, type Endpoint } from '../net/client.ts'
 import type { Transport } from '../net/transport.ts'
-import { MAX_ERROR_REPLY, MAX_FILE_SIZE, MAX_HASHES_PER_FRAME, MAX_META_REPLY, MSG, PIECE_SIZE } from '../protocol/constants.ts'
+import { MAX_FILE_SIZE, MSG, PIECE_SIZE } from '../protocol/constants.ts'
 import { ProtocolError, RemoteError } from '../protocol/errors.ts'
 import type { FramePolicy } from '../protocol/frame.ts'
 import { parseHashMeta } from '../protocol/messages.ts'
+import { MESSAGES, replyPolicy } from '../protocol/table.ts'
 
 /** How a holder is dialled. Times in ms. */
 export interface DialOptions {
@@ -40,7 +41,7 @@ export async function fetchHashes(holder: Endpoint & { id: string }, cid: string
     MSG.HASH,
     JSON.stringify({ cid }),
     {
-      policy: (t): FramePolicy | undefined => (t === MSG.ERRO ? { maxLength: MAX_ERROR_REPLY } : t === MSG.REPL ? { maxLength: meta ? MAX_HASHES_PER_FRAME * 32 : MAX_META_REPLY } : undefined),
+      policy: (t): FramePolicy | undefined => replyPolicy(MESSAGES.HASH.reply, t, !meta),
       frame: (t, p) => {
         if (t === MSG.ERRO) return void (remote = new RemoteError(p.toString('utf8')))
         if (!meta) {

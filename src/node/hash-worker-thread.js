@@ -24,7 +24,9 @@ function closeFile(key) {
   const close = () => {
     try {
       fs.closeSync(f.fd)
-    } catch {}
+    } catch {
+      // already closed: nothing to release
+    }
   }
   if (f.writes) f.closing = close
   else close()

@@ -9,9 +9,10 @@
 import { createHash } from 'node:crypto'
 import { exchange, type Endpoint } from '../net/client.ts'
 import type { Transport } from '../net/transport.ts'
-import { MAX_ERROR_REPLY, MAX_FILE_SIZE, MSG } from '../protocol/constants.ts'
+import { MAX_FILE_SIZE, MSG } from '../protocol/constants.ts'
 import { P2PTubeError, ProtocolError, RemoteError } from '../protocol/errors.ts'
 import type { FramePolicy } from '../protocol/frame.ts'
+import { MESSAGES, replyPolicy } from '../protocol/table.ts'
 import type { PartFile } from './part-file.ts'
 
 /** Outstanding positional writes before reading from the socket pauses. */
@@ -114,11 +115,7 @@ export async function fetchLegacy(opts: LegacyFetchOptions): Promise<LegacyFetch
   let pos = 0
   let frames = 0
   let remoteError: RemoteError | null = null
-  const policy = (type: string): FramePolicy | undefined => {
-    if (type === MSG.ERRO) return { maxLength: MAX_ERROR_REPLY }
-    if (type === MSG.REPL) return { maxLength: MAX_FILE_SIZE, stream: true }
-    return undefined
-  }
+  const policy = (type: string): FramePolicy | undefined => replyPolicy(MESSAGES.FGET.reply, type)
   try {
     await exchange(
       opts.holder,

@@ -3,29 +3,21 @@
  * files, each with a content id (SHA-256 of its bytes, lowercase hex) computed in the
  * background and cached across restarts (docs/PROTOCOL.md §4.3).
  * Only files in this index can ever be served: remote names are looked up here and never
- * used as filesystem paths.
+ * used as filesystem paths. Parts: media-kind.ts (which files are media), library-walk.ts (the
+ * folder walk), content-ids.ts (hashing, the content id cache file and the piece hash lists).
  */
-import { createHash } from 'node:crypto'
 import { EventEmitter } from 'node:events'
-import { createReadStream } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { PIECE_SIZE } from '../protocol/constants.ts'
 import { P2PTubeError } from '../protocol/errors.ts'
 import { decodeLegacyName } from '../protocol/messages.ts'
+import { ContentIdCache, hashFile } from './content-ids.ts'
+import { walkShare } from './library-walk.ts'
+import { mediaKind, type MediaKind } from './media-kind.ts'
 
-/** What a file is, from its extension. */
-export type MediaKind = 'video' | 'audio' | 'image'
-
-const KINDS: Record<string, MediaKind> = {}
-for (const e of ['mp4', 'm4v', 'mkv', 'webm', 'avi', 'mov', 'ogv', 'mpg', 'mpeg', 'ts', 'flv', 'wmv', '3gp']) KINDS[e] = 'video'
-for (const e of ['mp3', 'ogg', 'oga', 'opus', 'flac', 'wav', 'm4a', 'aac', 'wma']) KINDS[e] = 'audio'
-for (const e of ['jpg', 'jpeg', 'png', 'gif', 'webp', 'bmp', 'svg']) KINDS[e] = 'image'
-
-/** Kind of a file name by extension, or null when it is not media. */
-export function mediaKind(name: string): MediaKind | null {
-  return KINDS[path.extname(name).slice(1).toLowerCase()] ?? null
-}
+export { hashFile } from './content-ids.ts'
+export { mediaKind, type MediaKind } from './media-kind.ts'
 
 /** One shared file. `name` is its path below the share folder, '/'-separated; sizes in bytes. */
 export interface LibraryEntry {
@@ -38,12 +30,6 @@ export interface LibraryEntry {
   kind: MediaKind
   /** SHA-256 content id, once hashed. */
   cid?: string
-}
-
-interface CacheRecord {
-  size: number
-  mtimeMs: number
-  cid: string
 }
 
 /** Library options. `cacheFile`: JSON file of content ids kept across restarts (none = no cache). */
@@ -63,15 +49,15 @@ export class Library extends EventEmitter {
   private readonly byCid = new Map<string, LibraryEntry>()
   private readonly roots = new Set<string>()
   private readonly paths = new Set<string>()
-  private cache = new Map<string, CacheRecord>()
-  private cacheLoaded = false
+  /** Content ids and piece hash lists kept across restarts (content-ids.ts). */
+  private readonly cids: ContentIdCache
   private readonly queue: LibraryEntry[] = []
   private hashing: Promise<void> | null = null
-  private cacheWrite: Promise<void> = Promise.resolve()
   private stopped = false
 
   constructor(private readonly opts: LibraryOptions = {}) {
     super()
+    this.cids = new ContentIdCache(opts.cacheFile, opts.log)
   }
 
   /** Folders (real paths) shared so far. */
@@ -101,7 +87,7 @@ export class Library extends EventEmitter {
    *   ERR_NOT_MEDIA for a single file that is not video/audio/image.
    */
   async addShare(dir: string): Promise<LibraryEntry[]> {
-    await this.loadCache()
+    await this.cids.load()
     let real: string
     try {
       real = await fs.realpath(dir)
@@ -118,45 +104,19 @@ export class Library extends EventEmitter {
       if (e) added.push(e)
     } else {
       this.roots.add(real)
-      await this.walk(real, real, added)
+      await walkShare(
+        real,
+        real,
+        (f) => {
+          const e = this.index(real, f.real, f.rel, f.size, f.mtimeMs)
+          if (e) added.push(e)
+        },
+        this.opts.log
+      )
     }
     if (added.length) this.emit('added', added)
     this.kick()
     return added
-  }
-
-  private async walk(root: string, dir: string, added: LibraryEntry[]): Promise<void> {
-    let items: import('node:fs').Dirent[]
-    try {
-      items = await fs.readdir(dir, { withFileTypes: true })
-    } catch (err) {
-      this.opts.log?.('warn', `cannot read ${dir}: ${(err as Error).message}`)
-      return
-    }
-    for (const it of items) {
-      if (it.name.startsWith('.') || it.name.endsWith('.p2ptube-part') || it.name.endsWith('.p2ptube-part.json')) continue
-      const full = path.join(dir, it.name)
-      if (it.isDirectory()) {
-        await this.walk(root, full, added)
-      } else if ((it.isFile() || it.isSymbolicLink()) && mediaKind(it.name)) {
-        // Resolve links and keep only files that really are inside the share (Syncthing rejects
-        // paths that escape the folder; so do we).
-        let real: string
-        try {
-          real = await fs.realpath(full)
-        } catch {
-          continue
-        }
-        if (real !== full && !real.startsWith(root + path.sep)) {
-          this.opts.log?.('warn', `not sharing ${full}: it links outside ${root}`)
-          continue
-        }
-        const st = await fs.stat(real).catch(() => null)
-        if (!st?.isFile()) continue
-        const e = this.index(root, real, path.relative(root, full).split(path.sep).join('/'), st.size, st.mtimeMs)
-        if (e) added.push(e)
-      }
-    }
   }
 
   private index(root: string, real: string, rel: string, size: number, mtimeMs: number): LibraryEntry | null {
@@ -167,10 +127,10 @@ export class Library extends EventEmitter {
     if (this.byName.has(name)) name = `${path.basename(root)}/${rel}`
     for (let i = 2; this.byName.has(name); i++) name = `${path.basename(root)}-${i}/${rel}`
     const entry: LibraryEntry = { name, path: real, root, size, mtimeMs, kind: mediaKind(real) as MediaKind }
-    const cached = this.cache.get(real)
-    if (cached && cached.size === size && cached.mtimeMs === mtimeMs) {
-      entry.cid = cached.cid
-      this.byCid.set(cached.cid, entry)
+    const cached = this.cids.lookup(real, size, mtimeMs)
+    if (cached) {
+      entry.cid = cached
+      this.byCid.set(cached, entry)
     } else {
       this.queue.push(entry)
     }
@@ -207,45 +167,18 @@ export class Library extends EventEmitter {
     return out
   }
 
-  private readonly pieceMemory = new Map<string, Buffer>()
-
-  private piecePath(cid: string): string | null {
-    return this.opts.cacheFile ? path.join(path.dirname(this.opts.cacheFile), 'pieces', cid) : null
-  }
-
-  private async keepPieces(cid: string, pieces: Buffer): Promise<void> {
-    const file = this.piecePath(cid)
-    if (!file) {
-      this.pieceMemory.set(cid, pieces)
-      return
-    }
-    try {
-      await fs.mkdir(path.dirname(file), { recursive: true })
-      await fs.writeFile(file + '.tmp', pieces)
-      await fs.rename(file + '.tmp', file)
-    } catch {
-      this.pieceMemory.set(cid, pieces)
-    }
-  }
-
   /**
    * The piece hash list of a shared file (32 bytes per PIECE_SIZE piece), from memory, the cache
    * folder, or computed again from the file.
    * @returns null when no shared file has this content id (any more).
    */
   async pieceHashes(cid: string): Promise<Buffer | null> {
-    const mem = this.pieceMemory.get(cid)
-    if (mem) return mem
     const e = this.byCid.get(cid)
-    if (!e) return null
-    const file = this.piecePath(cid)
-    if (file) {
-      const b = await fs.readFile(file).catch(() => null)
-      if (b && b.length === Math.ceil(e.size / PIECE_SIZE) * 32) return b
-    }
+    const kept = await this.cids.pieces(cid, e ? Math.ceil(e.size / PIECE_SIZE) * 32 : null)
+    if (kept || !e) return kept
     const { cid: again, pieces } = await hashFile(e.path)
     if (again !== cid) return null // changed on disk since indexing
-    await this.keepPieces(cid, pieces)
+    await this.cids.keepPieces(cid, pieces)
     return pieces
   }
 
@@ -257,13 +190,13 @@ export class Library extends EventEmitter {
     const real = await fs.realpath(file)
     const st = await fs.stat(real)
     if (!mediaKind(real)) return null
-    this.cache.set(real, { size: st.size, mtimeMs: st.mtimeMs, cid })
+    this.cids.set(real, { size: st.size, mtimeMs: st.mtimeMs, cid })
     this.roots.add(real)
     const e = this.index(path.dirname(real), real, path.basename(real), st.size, st.mtimeMs)
     if (!e) return null
-    if (pieces) await this.keepPieces(cid, pieces)
+    if (pieces) await this.cids.keepPieces(cid, pieces)
     this.emit('added', [e])
-    void this.saveCache()
+    void this.cids.save()
     return e
   }
 
@@ -277,7 +210,7 @@ export class Library extends EventEmitter {
     this.stopped = true
     this.queue.length = 0
     await this.hashing
-    await this.cacheWrite
+    await this.cids.flushed()
   }
 
   private kick(): void {
@@ -288,9 +221,9 @@ export class Library extends EventEmitter {
         try {
           const { cid, pieces } = await hashFile(e.path)
           e.cid = cid
-          await this.keepPieces(cid, pieces)
+          await this.cids.keepPieces(cid, pieces)
           this.byCid.set(e.cid, e)
-          this.cache.set(e.path, { size: e.size, mtimeMs: e.mtimeMs, cid: e.cid })
+          this.cids.set(e.path, { size: e.size, mtimeMs: e.mtimeMs, cid: e.cid })
           this.emit('hashed', e)
         } catch (err) {
           this.opts.log?.('warn', `cannot hash ${e.path}: ${(err as Error).message}`)
@@ -298,70 +231,11 @@ export class Library extends EventEmitter {
           this.paths.delete(e.path)
         }
       }
-      await this.saveCache()
+      await this.cids.save()
     })().finally(() => {
       this.hashing = null
       if (!this.queue.length) this.emit('idle')
       else this.kick()
     })
   }
-
-  private async loadCache(): Promise<void> {
-    if (this.cacheLoaded || !this.opts.cacheFile) return
-    this.cacheLoaded = true
-    try {
-      const data = JSON.parse(await fs.readFile(this.opts.cacheFile, 'utf8')) as { entries?: Record<string, CacheRecord> }
-      for (const [p, r] of Object.entries(data.entries ?? {})) {
-        if (typeof r?.cid === 'string' && /^[0-9a-f]{64}$/.test(r.cid)) this.cache.set(p, r)
-      }
-    } catch {
-      // no cache yet, or unreadable: hash again
-    }
-  }
-
-  private saveCache(): Promise<void> {
-    const file = this.opts.cacheFile
-    if (!file) return Promise.resolve()
-    this.cacheWrite = this.cacheWrite.then(async () => {
-      const tmp = `${file}.${process.pid}.tmp`
-      try {
-        await fs.mkdir(path.dirname(file), { recursive: true })
-        await fs.writeFile(tmp, JSON.stringify({ version: 1, entries: Object.fromEntries(this.cache) }))
-        await fs.rename(tmp, file)
-      } catch (err) {
-        this.opts.log?.('warn', `cannot write the content id cache ${file}: ${(err as Error).message}`)
-      }
-    })
-    return this.cacheWrite
-  }
-}
-
-/**
- * SHA-256 of a file and of each of its PIECE_SIZE pieces, in one streamed pass (1 MiB reads,
- * flat memory apart from the piece list: 32 bytes per 64 KiB).
- * @returns cid: 64 lowercase hex digits; pieces: the piece hashes concatenated (PROTOCOL.md §4.8).
- * @throws the read error.
- */
-export async function hashFile(file: string): Promise<{ cid: string; pieces: Buffer }> {
-  const h = createHash('sha256')
-  const pieces: Buffer[] = []
-  let piece = createHash('sha256')
-  let inPiece = 0
-  for await (const c of createReadStream(file, { highWaterMark: 1 << 20 })) {
-    const chunk = c as Buffer
-    h.update(chunk)
-    for (let i = 0; i < chunk.length;) {
-      const n = Math.min(PIECE_SIZE - inPiece, chunk.length - i)
-      piece.update(chunk.subarray(i, i + n))
-      inPiece += n
-      i += n
-      if (inPiece === PIECE_SIZE) {
-        pieces.push(piece.digest())
-        piece = createHash('sha256')
-        inPiece = 0
-      }
-    }
-  }
-  if (inPiece > 0) pieces.push(piece.digest())
-  return { cid: h.digest('hex'), pieces: Buffer.concat(pieces) }
 }

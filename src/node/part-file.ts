@@ -16,6 +16,7 @@ const STATE_SAVE_MS = 1000
 /** A file name safe to create in the downloads folder: the last path segment, no control chars. */
 export function safeFileName(name: string): string {
   const base = name.split(/[\\/]/).pop() ?? ''
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is replaced
   const clean = base.replace(/[\x00-\x1f\x7f]/g, '_').replace(/^\.+/, '_')
   return clean.slice(0, 200) || 'download'
 }

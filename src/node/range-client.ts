@@ -6,10 +6,11 @@
  * batches wait to be checked. The scheduler (swarm.ts) owns the run and reacts to its outcome.
  */
 import { exchange, type Endpoint } from '../net/client.ts'
-import { CHUNK_SIZE, MAX_ERROR_REPLY, MAX_META_REPLY, MSG, PIECE_SIZE } from '../protocol/constants.ts'
+import { MSG, PIECE_SIZE } from '../protocol/constants.ts'
 import { ProtocolError, RemoteError } from '../protocol/errors.ts'
 import type { FramePolicy } from '../protocol/frame.ts'
 import { formatRget, parseRangeMeta } from '../protocol/messages.ts'
+import { MESSAGES, replyPolicy } from '../protocol/table.ts'
 import type { DialOptions } from './hash-client.ts'
 
 /**
@@ -22,11 +23,6 @@ export const BATCH_PIECES = 16
 const MAX_PENDING_BATCHES = 4
 /** Bytes of the one buffer a run's socket reads into (reused: no allocation per read). */
 const READ_BUFFER = 256 * 1024
-
-// Frame policies of an RGET reply, allocated once (the decoder asks for every 2 KiB frame).
-const ERRO_POLICY: FramePolicy = { maxLength: MAX_ERROR_REPLY }
-const META_POLICY: FramePolicy = { maxLength: MAX_META_REPLY }
-const DATA_POLICY: FramePolicy = { maxLength: CHUNK_SIZE, stream: true }
 
 /** A run: pieces [first, first + count) from one holder. The scheduler sets `reason` to stop it. */
 export interface Run {
@@ -114,7 +110,7 @@ export class RangeRequest {
       MSG.RGET,
       formatRget({ cid: hooks.cid, offset, length: end - offset }),
       {
-        policy: (t): FramePolicy | undefined => (t === MSG.ERRO ? ERRO_POLICY : t === MSG.REPL ? (meta ? DATA_POLICY : META_POLICY) : undefined),
+        policy: (t): FramePolicy | undefined => replyPolicy(MESSAGES.RGET.reply, t, !meta),
         frame: (t, p) => {
           if (t === MSG.ERRO) return void (remote = new RemoteError(p.toString('utf8')))
           const m = parseRangeMeta(p)

@@ -12,7 +12,7 @@ import PQueue from 'p-queue'
 import type { Endpoint } from '../net/client.ts'
 import type { Transport } from '../net/transport.ts'
 import { PIECE_SIZE } from '../protocol/constants.ts'
-import { IntegrityError, P2PTubeError, ProtocolError, RemoteError } from '../protocol/errors.ts'
+import { AbortError, IntegrityError, P2PTubeError, ProtocolError, RemoteError } from '../protocol/errors.ts'
 import { fetchHashes } from './hash-client.ts'
 import { PiecePicker, RUN_PIECES, RUNS_PER_SOURCE, STREAMING_MS } from './piece-picker.ts'
 import { BATCH_PIECES, RangeRequest, type Run as RangeRun } from './range-client.ts'
@@ -133,15 +133,26 @@ export class Swarm extends EventEmitter {
 
   /**
    * Fetch every missing piece. Resolves when all are written; rejects with IntegrityError when
-   * every holder sent corrupt pieces, P2PTubeError ERR_NO_SOURCES when no holder is left, or a
-   * local failure (ERR_WRITE, ERR_HASH_WORKER).
+   * every holder sent corrupt pieces, P2PTubeError ERR_NO_SOURCES when no holder is left, a
+   * local failure (ERR_WRITE, ERR_HASH_WORKER), or AbortError ERR_ABORTED when `signal` aborts
+   * (every run stops at once). The swarm is stopped when this settles.
    */
-  run(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.done = { resolve, reject }
-      this.ticker = setInterval(() => this.tick(), 250)
-      this.pump()
-    })
+  async run(signal: AbortSignal): Promise<void> {
+    const onAbort = (): void => this.stop()
+    signal.addEventListener('abort', onAbort, { once: true })
+    try {
+      await Promise.race([
+        new Promise<void>((resolve, reject) => {
+          this.done = { resolve, reject }
+          this.ticker = setInterval(() => this.tick(), 250)
+          this.pump()
+        }),
+        new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(new AbortError('download cancelled')), { once: true }))
+      ])
+    } finally {
+      signal.removeEventListener('abort', onAbort)
+      this.stop()
+    }
   }
 
   /** End the download with `err` (a local failure): every run stops, run() rejects. */

@@ -15,7 +15,7 @@
  * Nothing else: request limits, reply policies, group rights, rate classes and the CAPS feature
  * list are derived from the rows (test/protocol/table.test.ts pins what they derive to).
  */
-import { MAX_CONTROL_REPLY, MAX_ERROR_REPLY, MAX_HASHES_PER_FRAME, MAX_META_REPLY, MSG, type MsgType } from './constants.ts'
+import { CHUNK_SIZE, MAX_CONTROL_REPLY, MAX_ERROR_REPLY, MAX_FILE_SIZE, MAX_HASHES_PER_FRAME, MAX_META_REPLY, MSG, type MsgType } from './constants.ts'
 import type { FramePolicy } from './frame.ts'
 import * as m from './messages.ts'
 import * as t from './tracker-messages.ts'
@@ -25,8 +25,9 @@ import * as t from './tracker-messages.ts'
  * always, and REPL frames as follows:
  * - 'none': no REPL (legacy PING and RESP expect only the close);
  * - 'control': buffered REPLs of ≤ MAX_CONTROL_REPLY bytes (controlPolicy in net/client.ts);
- * - 'file': REPLs streamed through, never buffered (FGET, §3.7);
- * - 'range': a JSON meta REPL of ≤ MAX_META_REPLY bytes, then streamed data REPLs (RGET, §4.4);
+ * - 'file': REPLs of ≤ MAX_FILE_SIZE bytes streamed through, never buffered (FGET, §3.7);
+ * - 'range': a JSON meta REPL of ≤ MAX_META_REPLY bytes, then streamed data REPLs of
+ *   ≤ CHUNK_SIZE bytes (RGET, §4.4);
  * - 'hashes': a JSON meta REPL of ≤ MAX_META_REPLY bytes, then buffered REPLs of
  *   ≤ MAX_HASHES_PER_FRAME × 32 bytes (HASH, §4.8).
  */
@@ -184,15 +185,19 @@ export const CAPS_FEATURES: readonly MsgType[] = ENTRIES.filter(([, r]) => r.cap
 const ERRO_POLICY: FramePolicy = { maxLength: MAX_ERROR_REPLY }
 const CONTROL_POLICY: FramePolicy = { maxLength: MAX_CONTROL_REPLY }
 const META_POLICY: FramePolicy = { maxLength: MAX_META_REPLY }
-const STREAM_POLICY: FramePolicy = { maxLength: 0xffff_ffff, stream: true }
+const FILE_POLICY: FramePolicy = { maxLength: MAX_FILE_SIZE, stream: true }
+const DATA_POLICY: FramePolicy = { maxLength: CHUNK_SIZE, stream: true }
 const HASHES_POLICY: FramePolicy = { maxLength: MAX_HASHES_PER_FRAME * 32 }
 
 /**
- * Policy of a requester's FrameDecoder for one reply frame (see ReplyKind).
+ * Policy of a requester's FrameDecoder for one reply frame (see ReplyKind; the limits are those
+ * of PROTOCOL.md §2 "Limits"). The one source for every requester: net/client.ts (control),
+ * node/legacy-fetch.ts (file), node/range-client.ts (range), node/hash-client.ts (hashes). The
+ * policies are allocated once: the decoder asks for one per 2 KiB data frame.
  * @param kind the request's ReplyKind (`MESSAGES[type].reply`).
  * @param frameType the reply frame's type (REPL, ERRO; anything else is refused: undefined).
  * @param first true until the first REPL has been read (the meta frame of 'range' and 'hashes').
- * Note 'file' streams REPLs of any length: the caller caps the total (MAX_FILE_SIZE).
+ * Note 'file' streams REPLs up to MAX_FILE_SIZE each: the caller caps the total (MAX_FILE_SIZE).
  */
 export function replyPolicy(kind: ReplyKind, frameType: string, first = true): FramePolicy | undefined {
   if (frameType === MSG.ERRO) return ERRO_POLICY
@@ -203,9 +208,9 @@ export function replyPolicy(kind: ReplyKind, frameType: string, first = true): F
     case 'control':
       return CONTROL_POLICY
     case 'file':
-      return STREAM_POLICY
+      return FILE_POLICY
     case 'range':
-      return first ? META_POLICY : STREAM_POLICY
+      return first ? META_POLICY : DATA_POLICY
     case 'hashes':
       return first ? META_POLICY : HASHES_POLICY
   }

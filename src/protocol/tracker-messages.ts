@@ -5,7 +5,8 @@
  */
 import { MAX_ANNOUNCE_ENTRIES, MAX_CONTROL_REPLY, MAX_NAME_LENGTH, MAX_QUERY_LENGTH, TRACKER_HOLDERS_MAX, TRACKER_PEERS_DEFAULT, TRACKER_PEERS_MAX, TRACKER_RESULTS_MAX } from './constants.ts'
 import { ProtocolError } from './errors.ts'
-import { int, isContentId, malformed, parseJson, str } from './messages.ts'
+import { int, isContentId, parseJson, str } from './extension-messages.ts'
+import { malformed } from './peer-id.ts'
 
 /** Kinds a tracker indexes; anything else is stored as 'other'. */
 export const TRACKER_KINDS: ReadonlySet<string> = new Set(['video', 'audio', 'image', 'other'])

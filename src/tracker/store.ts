@@ -63,7 +63,7 @@ export class TrackerStore {
     try {
       snap = JSON.parse(await fs.readFile(this.snapshotFile, 'utf8'))
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`tracker store ${this.snapshotFile} is unreadable: ${(err as Error).message}`)
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`tracker store ${this.snapshotFile} is unreadable: ${(err as Error).message}`, { cause: err })
     }
     for (const [t, rows] of Object.entries(snap.tables ?? {})) this.tables.set(t, new Map(Object.entries(rows)))
     let text = ''

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
-import { FrameServer, type BadInput, type Handler } from '../net/server.ts'
+import { FrameServer, logServerEvents, type Handler } from '../net/server.ts'
 import { MdnsDiscovery, type MdnsOptions } from '../discovery/mdns.ts'
 import { ANNOUNCE_BURST, ANNOUNCE_EXPIRY_INTERVALS, ANNOUNCE_REFILL_PER_S, DEFAULT_ANNOUNCE_INTERVAL_MS, MIN_ANNOUNCE_INTERVAL_MS, MSG } from '../protocol/constants.ts'
 import { formatPeerId } from '../protocol/messages.ts'
@@ -118,13 +118,14 @@ export class Tracker extends EventEmitter {
       ...(opts.writeTimeoutMs ? { writeTimeoutMs: opts.writeTimeoutMs } : {}),
       ...(opts.group ? { transport: opts.group.transport } : {})
     })
-    this.server.on('bad-input', (b: BadInput) => {
-      this.stats.badInput++
-      this.log('warn', `bad input from ${b.remoteAddress}: ${b.code}: ${b.message}`)
-      this.emit('bad-input', b)
-    })
-    this.server.on('request-failed', (b: BadInput) => this.log('warn', `request from ${b.remoteAddress} failed: ${b.code}: ${b.message}`))
-    this.server.on('handler-error', (err: Error) => this.log('error', `handler failed: ${err.stack ?? err.message}`))
+    logServerEvents(
+      this.server,
+      (level, msg) => this.log(level, msg),
+      (b) => {
+        this.stats.badInput++
+        this.emit('bad-input', b)
+      }
+    )
   }
 
   log(level: 'debug' | 'info' | 'warn' | 'error', msg: string): void {

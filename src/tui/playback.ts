@@ -7,6 +7,7 @@
 import type { Download } from '../node/download.ts'
 import { playDownload, type PlayingDownload } from '../media/play-download.ts'
 import { MpvPlayer } from '../player/mpv-player.ts'
+import type { Player } from '../player/player.ts'
 import type { PlaybackState } from './state.ts'
 
 /** Options: extra mpv flags; `headless` overrides the DISPLAY check (tests). */
@@ -18,7 +19,7 @@ export interface PlaybackOptions {
 }
 
 export class Playback {
-  private player: MpvPlayer | null = null
+  private player: Player | null = null
   private streaming: PlayingDownload | null = null
   private closed = false
 
@@ -52,7 +53,7 @@ export class Playback {
     await p.play(file)
   }
 
-  private async newPlayer(title: string, audioOnly: boolean): Promise<MpvPlayer> {
+  private async newPlayer(title: string, audioOnly: boolean): Promise<Player> {
     if (this.closed) throw new Error('closing')
     // A fresh mpv per file: audio-only files get quicker probing (MpvPlayer audioOnly).
     await this.stopPlayer()
@@ -93,7 +94,7 @@ export class Playback {
     return p.position
   }
 
-  private requirePlayer(): MpvPlayer {
+  private requirePlayer(): Player {
     if (!this.player?.running) throw new Error('nothing is playing (p plays the selected result)')
     return this.player
   }

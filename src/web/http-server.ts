@@ -13,6 +13,8 @@
  * Nothing else is served: no path from a URL ever reaches the filesystem, and /stream only
  * fetches (content id, holder) pairs that a search answered, so a browser cannot make the node
  * connect to arbitrary hosts.
+ * One file (~300 lines): the routes share the search-result memory (`known`) and the download
+ * streams; login and Host/Origin checks (SECURITY.md) will go in a module of their own.
  */
 import { randomBytes } from 'node:crypto'
 import http from 'node:http'

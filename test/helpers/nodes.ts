@@ -96,7 +96,6 @@ export function spawnCli(t: ExecutionContext, args: string[], env: NodeJS.Proces
   let err = ''
   child.stderr.on('data', (d) => (err += String(d)))
   const events: Array<Record<string, unknown>> = []
-  let cursor = 0
   const waiters = new Set<() => void>()
   createInterface({ input: child.stdout }).on('line', (l) => {
     try {
@@ -113,7 +112,6 @@ export function spawnCli(t: ExecutionContext, args: string[], env: NodeJS.Proces
       await exited
     }
   })
-  void cursor
   return {
     child,
     events,

@@ -382,7 +382,7 @@ test('property: random bytes in random splits give only InvalidFrameError with a
         if (streamed !== announced) return false
       } catch (err) {
         if (!(err instanceof InvalidFrameError)) throw err
-        if (!DECODER_CODES.includes(err.code)) throw new Error(`unexpected code ${err.code}`)
+        if (!DECODER_CODES.includes(err.code)) throw new Error(`unexpected code ${err.code}`, { cause: err })
       }
       return frames.every((f) => {
         const p = requestPolicy(f.type)

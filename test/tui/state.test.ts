@@ -13,11 +13,10 @@ import {
   setLibrary,
   setPeers,
   startSearch,
-  tickRates,
   toggleListMode,
-  updateTransfer,
   visibleItems
 } from '../../src/tui/state.ts'
+import { tickRates, updateTransfer } from '../../src/tui/transfers-state.ts'
 
 const peer = (port: number, source: 'bootstrap' | 'crawl' = 'bootstrap') => ({ id: `127.0.0.1:${port}`, host: '127.0.0.1', port, source, lastSeen: 1000 })
 

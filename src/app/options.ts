@@ -1,0 +1,60 @@
+/** The options of a P2PNode (src/app/node.ts), with their defaults. Sizes in bytes, times in ms. */
+import type { GroupCredential } from '../group/credential.ts'
+import type { PeerLimitOptions } from '../group/peer-limits.ts'
+import type { MdnsOptions } from '../discovery/mdns.ts'
+import type { PortMappingOptions } from '../discovery/port-mapping.ts'
+
+/** Node options. Sizes in bytes, times in ms. */
+export interface NodeOptions {
+  /**
+   * One address to listen on AND to advertise (the old `--host`: never looked up). Without it a
+   * node listens on every interface and names itself by the address of each connection.
+   */
+  host?: string
+  /** Address to listen on (default: every interface, IPv6 and IPv4; `host` when given). */
+  listen?: string
+  /**
+   * The one host to put in this node's peer id for everybody (a public name or address), instead
+   * of the local address of each connection (default; `host` when given).
+   */
+  advertise?: string
+  /**
+   * false: a one-shot client (`search`, `fetch`): it learns peers (NAME, LIST) without joining
+   * them, so it takes no slot in their peer tables, and sends no QUIT (default true).
+   */
+  announce?: boolean
+  /** Port (default 0: any free port). */
+  port?: number
+  /** Most peers (0 = unlimited; default 5, as the legacy UI). */
+  maxPeers?: number
+  /** Crawl depth when joining (default 2, as the legacy peer at start-up). */
+  hops?: number
+  shares?: string[]
+  /** Where fetched files go (default ./downloads). */
+  downloadsDir?: string
+  /** Where the content id cache lives (default ~/.cache/p2ptube); null = no cache. */
+  dataDir?: string | null
+  /** Upload cap, bytes/s (0 = none). */
+  rateLimit?: number
+  /** How often peers are checked for liveness (default 10 000; 0 = never). */
+  stabilizeIntervalMs?: number
+  connectTimeoutMs?: number
+  idleTimeoutMs?: number
+  requestTimeoutMs?: number
+  /** Tracker "host:port" to register and announce with, bootstrap from and search first (docs/TRACKER.md). */
+  tracker?: string
+  /** false: only query the tracker (one-shot search/fetch), never register (default true). */
+  trackerRegister?: boolean
+  /** Publish and browse on the LAN over mDNS (true = default options). */
+  mdns?: boolean | MdnsOptions
+  /**
+   * Ask the home router for a public port, UPnP IGD or NAT-PMP, in the background (true =
+   * default options; docs/NETWORK.md). Default false here; `p2ptube node` and the TUI turn it on.
+   * Never done for a node that listens on loopback only.
+   */
+  portMapping?: boolean | PortMappingOptions
+  /** Private group credential: speak only mutual TLS with members, enforce publish rights (PROTOCOL.md §8). */
+  group?: GroupCredential
+  /** Per-peer connection and query rate limits (defaults in PeerLimits). */
+  peerLimits?: PeerLimitOptions
+}

@@ -1,0 +1,42 @@
+/**
+ * What one announce (TANN, docs/PROTOCOL.md §7.3) carries: the shared files the tracker lacks and
+ * the content ids it should drop, within the announce's limits. Pure.
+ */
+import { MAX_ANNOUNCE_ENTRIES } from '../protocol/constants.ts'
+import { REQUEST_LIMITS } from '../protocol/table.ts'
+import type { AnnouncedFile } from '../protocol/tracker-messages.ts'
+
+/** Bytes of a TANN payload the entries may use (the rest is the envelope). */
+const ANNOUNCE_BUDGET = REQUEST_LIMITS.TANN - 512
+
+/**
+ * The next announce's worth of changes.
+ * @param entries every shared file; those without a content id yet are left out.
+ * @param sent what the tracker holds for this node, content id → file.
+ * @returns at most MAX_ANNOUNCE_ENTRIES additions (fitting ANNOUNCE_BUDGET bytes) and removals.
+ */
+export function announceDelta(
+  entries: Iterable<{ cid?: string | undefined; name: string; size: number; kind: string }>,
+  sent: ReadonlyMap<string, AnnouncedFile>
+): { add: AnnouncedFile[]; remove: string[] } {
+  const want = new Map<string, AnnouncedFile>()
+  for (const e of entries) {
+    if (e.cid && !want.has(e.cid)) want.set(e.cid, { cid: e.cid, name: e.name, size: e.size, kind: e.kind })
+  }
+  const remove: string[] = []
+  for (const [cid, f] of sent) {
+    const w = want.get(cid)
+    if (!w || w.name !== f.name) remove.push(cid)
+    if (remove.length >= MAX_ANNOUNCE_ENTRIES) break
+  }
+  const add: AnnouncedFile[] = []
+  let bytes = 200 + remove.length * 70
+  for (const [cid, f] of want) {
+    const s = sent.get(cid)
+    if (s && s.name === f.name) continue
+    bytes += Buffer.byteLength(JSON.stringify(f)) + 1
+    if (add.length >= MAX_ANNOUNCE_ENTRIES || bytes > ANNOUNCE_BUDGET) break
+    add.push(f)
+  }
+  return { add, remove }
+}

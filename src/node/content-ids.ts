@@ -1,0 +1,144 @@
+/**
+ * Content ids of shared files (docs/PROTOCOL.md §4.3, §4.8): hashFile computes the SHA-256 of a
+ * file and of each PIECE_SIZE piece; ContentIdCache keeps content ids across restarts in one JSON
+ * file, and the piece hash lists in a `pieces/` folder beside it (in memory without a cache file).
+ */
+import { createHash } from 'node:crypto'
+import { createReadStream } from 'node:fs'
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import { PIECE_SIZE } from '../protocol/constants.ts'
+
+/**
+ * SHA-256 of a file and of each of its PIECE_SIZE pieces, in one streamed pass (1 MiB reads,
+ * flat memory apart from the piece list: 32 bytes per 64 KiB).
+ * @returns cid: 64 lowercase hex digits; pieces: the piece hashes concatenated (PROTOCOL.md §4.8).
+ * @throws the read error.
+ */
+export async function hashFile(file: string): Promise<{ cid: string; pieces: Buffer }> {
+  const h = createHash('sha256')
+  const pieces: Buffer[] = []
+  let piece = createHash('sha256')
+  let inPiece = 0
+  for await (const c of createReadStream(file, { highWaterMark: 1 << 20 })) {
+    const chunk = c as Buffer
+    h.update(chunk)
+    for (let i = 0; i < chunk.length;) {
+      const n = Math.min(PIECE_SIZE - inPiece, chunk.length - i)
+      piece.update(chunk.subarray(i, i + n))
+      inPiece += n
+      i += n
+      if (inPiece === PIECE_SIZE) {
+        pieces.push(piece.digest())
+        piece = createHash('sha256')
+        inPiece = 0
+      }
+    }
+  }
+  if (inPiece > 0) pieces.push(piece.digest())
+  return { cid: h.digest('hex'), pieces: Buffer.concat(pieces) }
+}
+
+/** The content id of a file as it was when hashed (size in bytes, mtime in ms). */
+export interface CacheRecord {
+  size: number
+  mtimeMs: number
+  cid: string
+}
+
+/**
+ * Content ids by real path, valid while size and mtime are unchanged, and piece hash lists by
+ * content id. `file`: the JSON cache file (`{ version: 1, entries: { path: CacheRecord } }`);
+ * without one nothing is persisted. Write errors are logged, never thrown: a lost cache only
+ * means hashing again.
+ */
+export class ContentIdCache {
+  private readonly records = new Map<string, CacheRecord>()
+  private readonly pieceMemory = new Map<string, Buffer>()
+  private loaded = false
+  private writing: Promise<void> = Promise.resolve()
+
+  constructor(
+    private readonly file: string | undefined,
+    private readonly log?: (level: 'warn', msg: string) => void
+  ) {}
+
+  /** Read the cache file once (later calls do nothing); a missing or unreadable file is an empty cache. */
+  async load(): Promise<void> {
+    if (this.loaded || !this.file) return
+    this.loaded = true
+    try {
+      const data = JSON.parse(await fs.readFile(this.file, 'utf8')) as { entries?: Record<string, CacheRecord> }
+      for (const [p, r] of Object.entries(data.entries ?? {})) {
+        if (typeof r?.cid === 'string' && /^[0-9a-f]{64}$/.test(r.cid)) this.records.set(p, r)
+      }
+    } catch {
+      // no cache yet, or unreadable: hash again
+    }
+  }
+
+  /** The content id of `realPath` when it still has this size and mtime, else undefined. */
+  lookup(realPath: string, size: number, mtimeMs: number): string | undefined {
+    const r = this.records.get(realPath)
+    return r && r.size === size && r.mtimeMs === mtimeMs ? r.cid : undefined
+  }
+
+  set(realPath: string, record: CacheRecord): void {
+    this.records.set(realPath, record)
+  }
+
+  /** Write the cache file (atomically: aside, then rename); writes never overlap. Never rejects. */
+  save(): Promise<void> {
+    const file = this.file
+    if (!file) return Promise.resolve()
+    this.writing = this.writing.then(async () => {
+      const tmp = `${file}.${process.pid}.tmp`
+      try {
+        await fs.mkdir(path.dirname(file), { recursive: true })
+        await fs.writeFile(tmp, JSON.stringify({ version: 1, entries: Object.fromEntries(this.records) }))
+        await fs.rename(tmp, file)
+      } catch (err) {
+        this.log?.('warn', `cannot write the content id cache ${file}: ${(err as Error).message}`)
+      }
+    })
+    return this.writing
+  }
+
+  /** Resolves once the writes started so far are done. */
+  flushed(): Promise<void> {
+    return this.writing
+  }
+
+  private piecePath(cid: string): string | null {
+    return this.file ? path.join(path.dirname(this.file), 'pieces', cid) : null
+  }
+
+  /** Keep the piece hash list of `cid` (on disk beside the cache file, else or on error in memory). */
+  async keepPieces(cid: string, pieces: Buffer): Promise<void> {
+    const file = this.piecePath(cid)
+    if (!file) {
+      this.pieceMemory.set(cid, pieces)
+      return
+    }
+    try {
+      await fs.mkdir(path.dirname(file), { recursive: true })
+      await fs.writeFile(file + '.tmp', pieces)
+      await fs.rename(file + '.tmp', file)
+    } catch {
+      this.pieceMemory.set(cid, pieces)
+    }
+  }
+
+  /**
+   * The kept piece hash list of `cid`: from memory, or from disk when it has `length` bytes
+   * (`length` null: memory only). Null when not kept.
+   */
+  async pieces(cid: string, length: number | null): Promise<Buffer | null> {
+    const mem = this.pieceMemory.get(cid)
+    if (mem) return mem
+    const file = this.piecePath(cid)
+    if (!file || length === null) return null
+    const b = await fs.readFile(file).catch(() => null)
+    return b && b.length === length ? b : null
+  }
+}
