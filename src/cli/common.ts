@@ -16,6 +16,12 @@ import { loadCredential } from '../group/credential.ts'
 import { formatBytes } from '../text/format.ts'
 import type { Output } from './output.ts'
 
+/**
+ * A one-shot search ends this long after answers stop coming, ms, and at least as long as the
+ * answers took so far (FloodSearch untilQuietMs); `--timeout` stays the bound.
+ */
+export const QUIET_MS = 500
+
 /** Parsed node options (see nodeOptions). */
 export interface NodeArgs {
   port: number

@@ -66,8 +66,14 @@ export class SearchHandle extends EventEmitter {
 export interface SearchOptions {
   /** Hops the query may travel (default 4, capped at 7). */
   ttl?: number
-  /** When the handle is done (default 3000). */
+  /** When the handle is done at the latest (default 3000). */
   timeoutMs?: number
+  /**
+   * End early once answers stop: after a result, the search ends when nothing new came for as
+   * long as the first `elapsed` ms took, and at least `untilQuietMs` (one-shot `search`, `fetch`).
+   * Without results it runs to `timeoutMs`.
+   */
+  untilQuietMs?: number
   /** Find holders of this content id instead of names. */
   cid?: string
 }
@@ -144,7 +150,24 @@ export class FloodSearch extends EventEmitter implements Pick<NodeContext, 'onSe
     }
     for (const p of this.opts.peers.list()) void this.sendSearch(p, s)
     life.later(opts.timeoutMs ?? 3000, () => this.finish(handle))
+    if (opts.untilQuietMs !== undefined) this.endWhenQuiet(handle, opts.untilQuietMs)
     return handle
+  }
+
+  /**
+   * Finish `h` once answers stop: each result pushes the end to now + max(quietMs, time since the
+   * search began), so a network whose answers take long gets a long quiet period.
+   */
+  private endWhenQuiet(h: SearchHandle, quietMs: number): void {
+    const t0 = performance.now()
+    let timer: NodeJS.Timeout | null = null
+    const arm = (): void => {
+      if (timer) clearTimeout(timer)
+      timer = setTimeout(() => this.finish(h), Math.max(quietMs, performance.now() - t0))
+      timer.unref()
+    }
+    h.on('result', arm)
+    h.once('done', () => timer && clearTimeout(timer))
   }
 
   /** End every open search now (their 'done' fires): the node is stopping. */
@@ -171,7 +194,9 @@ export class FloodSearch extends EventEmitter implements Pick<NodeContext, 'onSe
     const extended = p.extended ?? (await this.opts.probe(p.id))
     const origin = (local: LocalEnd): string => s.origin || this.opts.self.idFor(local.address, local.remote)
     if (extended) {
-      await this.send(p, MSG.SRCH, (local) => formatSrch({ ...s, origin: origin(local) }), 'debug', `search to ${p.id}`)
+      // `via` names this node on this connection, so the receiver does not send the query back.
+      const srch = (local: LocalEnd): string => formatSrch({ ...s, origin: origin(local), via: this.opts.self.idFor(local.address, local.remote) })
+      await this.send(p, MSG.SRCH, srch, 'debug', `search to ${p.id}`)
     } else if (extended === false && !s.cid) {
       const key = legacyKeyOf(s.q)
       if (key) await this.send(p, MSG.QUER, (local) => formatQuer({ returnId: origin(local), key, ttl: s.ttl }), 'debug', `search to ${p.id}`)
@@ -207,7 +232,8 @@ export class FloodSearch extends EventEmitter implements Pick<NodeContext, 'onSe
     // TTL counts the hops a query may still travel: forward while ttl-1 >= 1 (Gnutella).
     if (s.ttl - 1 >= 1 && s.hops < MAX_HOPS) {
       const fwd: Search = { ...s, ttl: s.ttl - 1, hops: s.hops + 1 }
-      for (const p of this.opts.peers.list()) if (p.id !== s.origin) void this.sendSearch(p, fwd)
+      // Never back to the origin or to the peer this copy came from (Gnutella: not on the arrival connection).
+      for (const p of this.opts.peers.list()) if (p.id !== s.origin && p.id !== s.via) void this.sendSearch(p, fwd)
     }
     return 'new'
   }

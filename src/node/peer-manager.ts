@@ -5,6 +5,7 @@
  * turns its events into 'peer-added' and 'peer-removed'.
  */
 import { EventEmitter } from 'node:events'
+import PQueue from 'p-queue'
 import { request, requestText, type Endpoint, type ExchangeOptions, type LocalEnd } from '../net/client.ts'
 import { MAX_LIST_PEERS, MSG } from '../protocol/constants.ts'
 import { parseErrorPayload } from '../protocol/errors.ts'
@@ -13,6 +14,18 @@ import type { SelfAddress } from './identity.ts'
 import type { Lifecycle } from './lifecycle.ts'
 import { PeerTable, type PeerInfo, type PeerSource } from './peer-table.ts'
 import { errText, type Log } from './stats.ts'
+
+/** Peers a join crawls at once. */
+export const CRAWL_CONCURRENCY = 8
+/** A join ends by then, ms, with whatever peers it found (a crawl of hung peers cannot stall it). */
+export const JOIN_DEADLINE_MS = 10_000
+
+/** One join's crawl: its queue of branches, its dial options (deadline signal), addresses seen. */
+interface CrawlRun {
+  queue: PQueue
+  dial: ExchangeOptions & { connectTimeoutMs: number }
+  seen: Set<string>
+}
 
 /** What a PeerManager is built from. Times in ms. */
 export interface PeerManagerOptions {
@@ -26,6 +39,8 @@ export interface PeerManagerOptions {
   maxPeers: number
   /** Default crawl depth of join(). */
   hops: number
+  /** A join's overall deadline (default JOIN_DEADLINE_MS). */
+  joinDeadlineMs?: number
   /** How peers are dialled; carries the node's stop signal. */
   dial: ExchangeOptions & { connectTimeoutMs: number }
   life: Lifecycle
@@ -63,26 +78,46 @@ export class PeerManager extends EventEmitter {
    *   ERR_ABORTED once the node is stopping (also for a join in flight when it stops).
    */
   async join(address: string, hops = this.opts.hops, source: PeerSource = 'bootstrap'): Promise<number> {
-    this.opts.life.assertOpen('join')
+    const { life, dial } = this.opts
+    life.assertOpen('join')
     const a = parsePeerId(address)
     const before = this.peers.size
-    await this.opts.life.track(this.crawl(a, hops, source, true))
+    // One deadline for the whole crawl, and every request bounded by the connect timeout: a
+    // peer that accepts and never answers costs seconds, not the 30 s idle timeout.
+    const deadline = new AbortController()
+    const timer = setTimeout(() => deadline.abort(), this.opts.joinDeadlineMs ?? JOIN_DEADLINE_MS)
+    const onStop = (): void => deadline.abort()
+    life.signal.addEventListener('abort', onStop, { once: true })
+    const run: CrawlRun = {
+      queue: new PQueue({ concurrency: CRAWL_CONCURRENCY }),
+      dial: { ...dial, idleTimeoutMs: dial.connectTimeoutMs, signal: deadline.signal },
+      seen: new Set([`${a.host}:${a.port}`])
+    }
+    try {
+      await life.track(this.crawl(a, hops, source, run, true))
+      await life.track(run.queue.onIdle())
+    } finally {
+      clearTimeout(timer)
+      life.signal.removeEventListener('abort', onStop)
+      run.queue.clear()
+    }
     return this.peers.size - before
   }
 
-  private async crawl(to: Endpoint, hops: number, source: PeerSource, first = false): Promise<void> {
-    const { self, dial, life, log } = this.opts
-    if (this.peers.full || hops <= 0 || life.stopped) return
+  private async crawl(to: Endpoint, hops: number, source: PeerSource, run: CrawlRun, first = false): Promise<void> {
+    const { self, life, log } = this.opts
+    const dial = run.dial
+    if (this.peers.full || hops <= 0 || dial.signal?.aborted) return
     let id: string
     try {
       id = (await requestText(to, MSG.NAME, '', dial)).trim()
       parsePeerId(id)
     } catch (err) {
       if (first) throw err
-      if (!life.stopped) log('warn', `crawl: ${to.host}:${to.port} did not answer NAME: ${errText(err)}`)
+      if (!dial.signal?.aborted) log('warn', `crawl: ${to.host}:${to.port} did not answer NAME: ${errText(err)}`)
       return
     }
-    if (self.isSelf(id) || this.peers.has(id)) return
+    if (self.isSelf(id) || this.peers.has(id) || (this.peers.full && !first)) return
     const peer = parsePeerId(id)
     if (this.opts.announce !== false) {
       // The JOIN names this node by the address of this very connection: the interface that
@@ -97,22 +132,32 @@ export class PeerManager extends EventEmitter {
         return null
       })
       const answer = join?.[0]
-      if (!answer || life.stopped) return
+      if (!answer || dial.signal?.aborted) return
       const text = answer.payload.toString('utf8')
       const code = answer.type === MSG.ERRO ? parseErrorPayload(text).code : undefined
       if (answer.type === MSG.ERRO && code !== 'ERR_PEER_EXISTS') {
         // A full peer still knows others: its LIST is read below, so the joiner is not left alone.
         log(code === 'ERR_PEERS_FULL' ? 'info' : 'warn', `crawl: ${id} refused JOIN: ${text}`)
         if (code !== 'ERR_PEERS_FULL') return
-      } else if (this.peers.add({ id, host: peer.host, port: peer.port }, source) === 'added') void this.probe(id)
+      } else {
+        const added = this.peers.add({ id, host: peer.host, port: peer.port }, source)
+        if (added === 'added') void this.probe(id)
+        // Filled meanwhile by a parallel branch of the crawl: leave, so neither side holds half a link.
+        else if (added === 'full') void request(to, MSG.QUIT, (local) => self.idFor(local.address, local.remote), dial).catch(() => {})
+      }
     } else if (this.peers.add({ id, host: peer.host, port: peer.port }, source) === 'added') void this.probe(id)
     if (!this.peers.has(id) && this.peers.full) return
+    if (hops <= 1) return
     const frames = await request(to, MSG.LIST, '', dial).catch(() => [])
     for (const f of frames.slice(1, MAX_LIST_PEERS + 1)) {
-      if (f.type !== MSG.REPL || life.stopped) continue
+      if (f.type !== MSG.REPL || dial.signal?.aborted) continue
       try {
         const next = parseListLine(f.payload.toString('utf8'))
-        if (!self.isSelf(next.id) && !this.peers.has(next.id)) await this.crawl(next, hops - 1, 'crawl')
+        const key = `${next.host}:${next.port}`
+        if (self.isSelf(next.id) || this.peers.has(next.id) || run.seen.has(key)) continue
+        run.seen.add(key)
+        // Branches run in parallel (CRAWL_CONCURRENCY at once) under the join's one deadline.
+        void run.queue.add(() => this.crawl(next, hops - 1, 'crawl', run))
       } catch (err) {
         log('warn', `crawl: bad LIST line from ${id}: ${errText(err)}`)
       }

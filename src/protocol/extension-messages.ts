@@ -72,6 +72,11 @@ export interface Search {
   ttl: number
   hops: number
   cid?: string
+  /**
+   * The id of the node that sent this copy (optional): the receiver does not forward the query
+   * back to it (PROTOCOL.md §4.2).
+   */
+  via?: string
 }
 
 export function formatSrch(s: Search): string {
@@ -90,6 +95,14 @@ export function parseSrch(payload: Buffer): Search {
   const hops = int(o, 'hops', 'SRCH', 0, 255)
   const search: Search = { qid, origin, q, ttl: Math.min(ttl, MAX_TTL), hops }
   if (o.cid !== undefined) search.cid = str(o, 'cid', 'SRCH', 64, HEX64)
+  if (typeof o.via === 'string' && o.via.length <= 300) {
+    try {
+      parsePeerId(o.via)
+      search.via = o.via
+    } catch {
+      // an unusable hint is ignored: it only saves a duplicate
+    }
+  }
   if (q.trim() === '' && !search.cid) throw malformed('SRCH: empty query')
   return search
 }

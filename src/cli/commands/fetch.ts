@@ -5,7 +5,7 @@ import type { SearchResult } from '../../app/node.ts'
 import { findMpv, MpvNotInstalledError, MpvPlayer } from '../../player/mpv-player.ts'
 import { isContentId, parsePeerId } from '../../protocol/messages.ts'
 import { UsageError } from '../../protocol/errors.ts'
-import { awaitDiscovery, checkNodeArgs, fetchAndMaybePlay, joinAll, makeNode, nodeOptions, onShutdown, pickResult, splitPlayerArgs, type NodeArgs } from '../common.ts'
+import { awaitDiscovery, checkNodeArgs, fetchAndMaybePlay, joinAll, makeNode, nodeOptions, onShutdown, pickResult, QUIET_MS, splitPlayerArgs, type NodeArgs } from '../common.ts'
 import { formatBytes } from '../../text/format.ts'
 import { EXIT, Output } from '../output.ts'
 
@@ -18,7 +18,7 @@ export function builder(y: Argv) {
     .option('out', { type: 'string', describe: 'folder to save into (default: --downloads)' })
     .option('play', { type: 'boolean', default: false, describe: 'play in mpv while downloading (headless when there is no display)' })
     .option('ttl', { type: 'number', default: 4, describe: 'search TTL used to find holders' })
-    .option('timeout', { type: 'number', default: 3, describe: 'seconds to wait for holders to answer' })
+    .option('timeout', { type: 'number', default: 3, describe: 'seconds to wait for holders to answer at most (ends earlier once answers stop)' })
     .example('$0 fetch 3f5c...e1 --peer 127.0.0.1:9400', 'by content id')
     .example('$0 fetch "my clip.mp4" --peer 127.0.0.1:9400 --play', 'by name, and watch it while it downloads')
 }
@@ -56,7 +56,9 @@ export async function handler(a: FetchArgs): Promise<number> {
     }
     await awaitDiscovery(node)
     const byCid = isContentId(a.target)
-    const h = byCid ? node.search('', { ttl: a.ttl, timeoutMs: a.timeout * 1000, cid: a.target }) : node.search(a.target, { ttl: a.ttl, timeoutMs: a.timeout * 1000 })
+    const h = byCid
+      ? node.search('', { ttl: a.ttl, timeoutMs: a.timeout * 1000, untilQuietMs: QUIET_MS, cid: a.target })
+      : node.search(a.target, { ttl: a.ttl, timeoutMs: a.timeout * 1000, untilQuietMs: QUIET_MS })
     // Take the first exact answer as soon as it arrives instead of waiting out the timeout.
     const found = await new Promise<ReturnType<typeof pickResult>>((resolve) => {
       h.on('result', (r) => {

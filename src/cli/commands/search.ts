@@ -3,7 +3,7 @@ import type { Argv } from 'yargs'
 import type { CommandModule } from '../command.ts'
 import { isContentId } from '../../protocol/messages.ts'
 import { UsageError } from '../../protocol/errors.ts'
-import { awaitDiscovery, checkNodeArgs, joinAll, makeNode, nodeOptions, type NodeArgs } from '../common.ts'
+import { awaitDiscovery, checkNodeArgs, joinAll, makeNode, nodeOptions, QUIET_MS, type NodeArgs } from '../common.ts'
 import { formatBytes } from '../../text/format.ts'
 import { EXIT, Output } from '../output.ts'
 
@@ -14,7 +14,7 @@ export function builder(y: Argv) {
   return nodeOptions(y)
     .positional('query', { type: 'string', array: true, demandOption: true, describe: 'words to match in file names (case-insensitive), or a content id' })
     .option('ttl', { type: 'number', default: 4, describe: 'how many hops the query may travel (capped at 7)' })
-    .option('timeout', { type: 'number', default: 3, describe: 'seconds to wait for answers' })
+    .option('timeout', { type: 'number', default: 3, describe: 'seconds to wait for answers at most; the search ends earlier once answers stop coming' })
     .example('$0 search lebiniou 12-19 --peer 127.0.0.1:9400', 'names containing both words')
     .example('$0 search drascula --peer 127.0.0.1:9400 --json', 'one JSON object per result')
 }
@@ -36,7 +36,9 @@ export async function handler(a: SearchArgs): Promise<number> {
     }
     await awaitDiscovery(node)
     const q = a.query.join(' ')
-    const h = isContentId(q) ? node.search('', { ttl: a.ttl, timeoutMs: a.timeout * 1000, cid: q }) : node.search(q, { ttl: a.ttl, timeoutMs: a.timeout * 1000 })
+    const h = isContentId(q)
+      ? node.search('', { ttl: a.ttl, timeoutMs: a.timeout * 1000, untilQuietMs: QUIET_MS, cid: q })
+      : node.search(q, { ttl: a.ttl, timeoutMs: a.timeout * 1000, untilQuietMs: QUIET_MS })
     h.on('result', (r) => {
       out.event('result', { name: r.name, size: r.size, contentId: r.contentId, holder: r.holder, kind: r.kind, legacy: r.legacy })
       out.line(`${out.color.bold(r.name)}  ${formatBytes(r.size)}  ${out.color.dim(r.holder)}  ${out.color.dim(r.contentId ?? '(legacy peer: no content id)')}`)
