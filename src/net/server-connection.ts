@@ -15,41 +15,13 @@
  */
 import type net from 'node:net'
 import { MSG } from '../protocol/constants.ts'
-import { LEGACY_TYPES, requestLimit } from '../protocol/table.ts'
+import { requestLimit } from '../protocol/table.ts'
 import { formatErrorPayload, P2PTubeError, ProtocolError } from '../protocol/errors.ts'
 import { encodeFrame, FrameDecoder } from '../protocol/frame.ts'
-import { normalizeAddress } from './address.ts'
-import type { PeerIdentity } from './transport.ts'
+import { Request, type Conn, type RequestContext } from './request.ts'
 
-/** What a handler gets for one request. */
-export interface RequestContext {
-  /** Upper-cased message type. */
-  type: string
-  payload: Buffer
-  /** Remote address and port as seen on the socket (never taken from the payload). */
-  remoteAddress: string
-  remotePort: number
-  /** This side's address of the connection (the interface the requester reached), normalized. */
-  localAddress: string
-  /** The verified group member behind the connection (group transport only). */
-  peer?: PeerIdentity
-  /** Aborted when the connection closes. */
-  signal: AbortSignal
-  /** Write one REPL frame. */
-  reply(payload: string | Buffer): Promise<void>
-  /**
-   * Write one ERRO frame: `"<code>: <message>"` (PROTOCOL.md §5); a legacy btpeer text answering
-   * a legacy type goes without the code (errors.ts LEGACY_ERRORS).
-   * @param code an ERROR_CODES code, e.g. 'ERR_NOT_FOUND'.
-   */
-  error(code: string, message: string): Promise<void>
-  /**
-   * Write raw, already-framed bytes; resolves when the socket can take more (backpressure).
-   * `flushed` is called once the socket no longer needs `bytes` (written out, or the connection
-   * closed: then with an error), so the buffer may be reused.
-   */
-  write(bytes: Buffer, flushed?: (err?: Error | null) => void): Promise<void>
-}
+export type { RequestContext } from './request.ts'
+import type { PeerIdentity } from './transport.ts'
 
 /** A message handler; the connection closes when it settles (in a session: the next request runs). */
 export type Handler = (ctx: RequestContext) => Promise<void> | void
@@ -79,15 +51,23 @@ export interface ConnectionSettings {
   emit(event: 'handler-error', err: unknown): void
 }
 
+/** Request bytes a session may have waiting before the server stops reading it. */
+const SESSION_QUEUE_BYTES = 64 * 1024
+
+/** The abort reason of every request whose connection closed (made once: reasons are costly). */
+const CONNECTION_CLOSED = new P2PTubeError('ERR_CONNECTION_CLOSED', 'connection closed')
+
 /**
  * Serve one connection until it closes.
  * @param refusal a guard's refusal at accept: answered with ERRO, then the close.
  */
 export function serveConnection(socket: net.Socket, peer: PeerIdentity | undefined, s: ConnectionSettings, refusal?: Refusal): void {
-  const ac = new AbortController()
+  // Made only when a handler asks for its signal (file uploads do; a tracker's thousands of
+  // one-shot requests a second do not): aborting an AbortController builds a DOMException.
+  let ac: AbortController | null = null
+  let closed = false
   const remoteAddress = socket.remoteAddress ?? '?'
   const remotePort = socket.remotePort ?? 0
-  const localAddress = normalizeAddress(socket.localAddress ?? '')
   let got = false
   let session = false
   let closing = false
@@ -95,9 +75,12 @@ export function serveConnection(socket: net.Socket, peer: PeerIdentity | undefin
   let ended = false
   let strikes = 0
   const queue: Array<{ type: string; payload: Buffer }> = []
+  /** Request bytes queued in a session; reading pauses over SESSION_QUEUE_BYTES. */
+  let queued = 0
   socket.once('close', () => {
     clearTimeout(timer)
-    ac.abort()
+    closed = true
+    ac?.abort(CONNECTION_CLOSED)
   })
   socket.on('error', () => socket.destroy())
 
@@ -106,6 +89,7 @@ export function serveConnection(socket: net.Socket, peer: PeerIdentity | undefin
     closing = true
     clearTimeout(timer)
     queue.length = 0
+    queued = 0
     // Read and discard what the peer still sends (bounded), so the close is not a reset
     // that could destroy the reply in flight; then give up on it.
     let drained = 0
@@ -157,20 +141,24 @@ export function serveConnection(socket: net.Socket, peer: PeerIdentity | undefin
       socket.once('close', onClose)
     })
 
+  const conn: Conn = {
+    socket,
+    remoteAddress,
+    remotePort,
+    peer,
+    write,
+    signal() {
+      if (!ac) {
+        ac = new AbortController()
+        if (closed) ac.abort(CONNECTION_CLOSED)
+      }
+      return ac.signal
+    }
+  }
+
   /** Run one request. @returns true when it was refused as bad input (a strike). */
   const dispatch = async (type: string, payload: Buffer): Promise<boolean> => {
-    const ctx: RequestContext = {
-      type,
-      payload,
-      remoteAddress,
-      remotePort,
-      localAddress,
-      ...(peer ? { peer } : {}),
-      signal: ac.signal,
-      reply: (p) => write(encodeFrame(MSG.REPL, p)),
-      error: (code, message) => write(encodeFrame(MSG.ERRO, formatErrorPayload(code, message, LEGACY_TYPES.has(type)))),
-      write
-    }
+    const ctx = new Request(type, payload, conn)
     try {
       await (s.handlers.get(type) as Handler)(ctx)
       return false
@@ -180,7 +168,7 @@ export function serveConnection(socket: net.Socket, peer: PeerIdentity | undefin
         await ctx.error(err.code, err.message).catch(() => {})
         return true
       }
-      if (ac.signal.aborted || (err instanceof P2PTubeError && err.code === 'ERR_CONNECTION_CLOSED')) {
+      if (closed || (err instanceof P2PTubeError && err.code === 'ERR_CONNECTION_CLOSED')) {
         // The requester went away mid-reply: nothing to answer, nothing wrong here.
       } else if (err instanceof P2PTubeError) {
         // An expected failure (file deleted since indexing...): tell the requester.
@@ -194,11 +182,15 @@ export function serveConnection(socket: net.Socket, peer: PeerIdentity | undefin
     }
   }
 
-  // Session: requests one at a time, in order; reading resumes once the queue is answered.
+  // Session: requests one at a time, in order. Reading goes on while replies flush and pauses
+  // once SESSION_QUEUE_BYTES of requests wait (a reply that cannot be written holds the pump:
+  // a requester that never reads ends up paused, then disconnected by the write-stall timeout).
   const pump = async (): Promise<void> => {
     busy = true
     while (queue.length && !closing) {
       const { type, payload } = queue.shift()!
+      queued -= payload.length + 8
+      if (socket.isPaused() && queued < SESSION_QUEUE_BYTES / 2 && !ended) socket.resume()
       // Refused in its turn, so the requests before it are still answered in order.
       if (type === sessionType) return reject('ERR_UNEXPECTED', `${sessionType} must be the first frame of a connection`)
       const refused = s.guard?.request?.(type, remoteAddress, peer)
@@ -245,7 +237,8 @@ export function serveConnection(socket: net.Socket, peer: PeerIdentity | undefin
       }
       if (!session) return // one request per connection: later frames are ignored
       queue.push({ type, payload })
-      socket.pause()
+      queued += payload.length + 8
+      if (queued >= SESSION_QUEUE_BYTES) socket.pause()
       if (!busy) void pump()
     }
   })
