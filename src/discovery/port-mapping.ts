@@ -18,7 +18,7 @@
  */
 import { EventEmitter } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { pmpNat, upnpNat, type Gateway, type PortMapping as LibMapping } from '@achingbrain/nat-port-mapper'
+import type { Gateway, PortMapping as LibMapping } from '@achingbrain/nat-port-mapper'
 import { defaultGateway, localAddressToward } from '../net/address.ts'
 import { formatPeerId } from '../protocol/messages.ts'
 import type { Discovery } from './discovery.ts'
@@ -77,7 +77,7 @@ export interface PortMappingTarget {
 /** Ways to reach a router (injectable for tests; defaults: the library, the route table). */
 export interface PortMappingDeps {
   upnpGateways(signal: AbortSignal): AsyncIterable<Gateway>
-  pmpGateway(host: string): Gateway
+  pmpGateway(host: string): Promise<Gateway>
   defaultGateway(): string | null
   localAddressToward(host: string): Promise<string>
 }
@@ -93,9 +93,21 @@ const PREFER_UPNP_MS = 500
 const UNMAP_MS = 1000
 const DESCRIPTION = 'p2ptube'
 
+/**
+ * The library, loaded on first use: with its SSDP and XML dependencies it would otherwise add
+ * ~100 ms and ~10 MB to every command's start, mapping or not.
+ */
+const natLibrary = (): Promise<typeof import('@achingbrain/nat-port-mapper')> => import('@achingbrain/nat-port-mapper')
+
 const defaultDeps: PortMappingDeps = {
-  upnpGateways: (signal) => upnpNat({ autoRefresh: false, description: DESCRIPTION }).findGateways({ signal }),
-  pmpGateway: (host) => pmpNat(host, { autoRefresh: false, description: DESCRIPTION }),
+  async *upnpGateways(signal) {
+    const { upnpNat } = await natLibrary()
+    yield* upnpNat({ autoRefresh: false, description: DESCRIPTION }).findGateways({ signal })
+  },
+  async pmpGateway(host) {
+    const { pmpNat } = await natLibrary()
+    return pmpNat(host, { autoRefresh: false, description: DESCRIPTION })
+  },
   defaultGateway: () => defaultGateway(),
   localAddressToward
 }
@@ -290,7 +302,7 @@ export class PortMapper extends EventEmitter implements Discovery {
   private async findPmp(signal: AbortSignal): Promise<Gateway | null> {
     const host = this.deps.defaultGateway()
     if (!host) return null
-    const g = this.deps.pmpGateway(host)
+    const g = await this.deps.pmpGateway(host)
     try {
       await g.externalIp({ signal })
       return g
