@@ -51,6 +51,9 @@ export interface ConnectionSettings {
   emit(event: 'handler-error', err: unknown): void
 }
 
+/** Requests a session's pump answers before it yields to the event loop. */
+const SESSION_TURN = 32
+
 /** Request bytes a session may have waiting before the server stops reading it. */
 const SESSION_QUEUE_BYTES = 64 * 1024
 
@@ -187,7 +190,12 @@ export function serveConnection(socket: net.Socket, peer: PeerIdentity | undefin
   // a requester that never reads ends up paused, then disconnected by the write-stall timeout).
   const pump = async (): Promise<void> => {
     busy = true
+    let run = 0
     while (queue.length && !closing) {
+      // Awaiting a handler that answered at once does not reach the event loop: every
+      // SESSION_TURN requests, let other connections (one-shot searches) have their turn.
+      if (++run % SESSION_TURN === 0) await new Promise<void>((resolve) => setImmediate(resolve))
+      if (closing) break
       const { type, payload } = queue.shift()!
       queued -= payload.length + 8
       if (socket.isPaused() && queued < SESSION_QUEUE_BYTES / 2 && !ended) socket.resume()

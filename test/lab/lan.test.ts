@@ -5,58 +5,15 @@
  * and the file's SHA-256 is checked. Skipped, with the reason, where namespaces cannot be made.
  */
 import test from 'ava'
-import { once } from 'node:events'
 import { createHash } from 'node:crypto'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import readline from 'node:readline'
-import type { ChildProcess } from 'node:child_process'
+import { BIN, events, oneShot } from '../helpers/lab-process.ts'
 import { labUnavailable, lanLab, type LabHost } from '../helpers/netlab.ts'
 
-const BIN = path.resolve('bin/p2ptube.js')
 const MEDIA = '/usr/share/lebiniou/vue/media'
 const CLIP = 'lebiniou-2021-06-10_12-19-53.mp4'
-
-/** JSON events of a p2ptube process, and a way to wait for one. */
-function events(p: ChildProcess): { next(event: string, pred?: (e: Record<string, unknown>) => boolean): Promise<Record<string, unknown>>; all: Record<string, unknown>[] } {
-  const all: Record<string, unknown>[] = []
-  const waiters: { event: string; pred: (e: Record<string, unknown>) => boolean; resolve(e: Record<string, unknown>): void }[] = []
-  readline.createInterface({ input: p.stdout! }).on('line', (line) => {
-    let e: Record<string, unknown>
-    try {
-      e = JSON.parse(line)
-    } catch {
-      return
-    }
-    all.push(e)
-    for (const w of [...waiters]) {
-      if (w.event !== e.event || !w.pred(e)) continue
-      waiters.splice(waiters.indexOf(w), 1)
-      w.resolve(e)
-    }
-  })
-  p.stderr?.resume()
-  return {
-    all,
-    next(event, pred = () => true) {
-      const seen = all.find((e) => e.event === event && pred(e))
-      if (seen) return Promise.resolve(seen)
-      return new Promise((resolve, reject) => {
-        waiters.push({ event, pred, resolve })
-        p.once('exit', (code) => reject(new Error(`process exited (${code}) before "${event}": ${JSON.stringify(all.slice(-5))}`)))
-      })
-    }
-  }
-}
-
-/** Run a one-shot p2ptube command on `host` to its end: exit code and JSON events. */
-async function oneShot(host: LabHost, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; events: Record<string, unknown>[] }> {
-  const p = host.spawn('node', [BIN, ...args, '--json'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-  const ev = events(p)
-  const [code] = (await once(p, 'exit')) as [number | null]
-  return { code, events: ev.all }
-}
 
 test('three LAN hosts, no address flags: mDNS search finds the holder, fetch by LAN address verifies', async (t) => {
   const why = await labUnavailable()
