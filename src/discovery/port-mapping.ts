@@ -13,7 +13,7 @@
  *   - UPnP `unmap(port)` deletes external port = internal port: when the router gave another
  *     public port, the mapping is left to expire instead (deleting could hit someone else's).
  *
- * One file (~390 lines) on purpose: one state machine (find → map → keep → release) whose every
+ * One file (~400 lines) on purpose: one state machine (find → map → keep → release) whose every
  * library call sits beside the work-around that guards it; splitting it would separate the two.
  */
 import { EventEmitter } from 'node:events'

@@ -32,51 +32,9 @@ import type { Lifecycle } from './lifecycle.ts'
 import type { PeerInfo, PeerTable } from './peer-table.ts'
 import { SeenSet } from './seen-set.ts'
 import { errText, type Log, type NodeStats } from './stats.ts'
+import { SearchHandle, legacyKeyOf, type SearchOptions, type SearchResult } from './search-handle.ts'
 
-/** One search result. `contentId` and `size` are null for answers from a legacy peer. */
-export interface SearchResult {
-  qid: string
-  name: string
-  size: number | null
-  contentId: string | null
-  kind: string | null
-  holder: string
-  legacy: boolean
-}
-
-/** An open search. Events: 'result' (SearchResult), 'done' (SearchResult[]). */
-export class SearchHandle extends EventEmitter {
-  readonly results: SearchResult[] = []
-  done = false
-  /** Resolves with every result when the search times out (or the node stops). */
-  readonly finished: Promise<SearchResult[]>
-  constructor(
-    readonly qid: string,
-    readonly query: string,
-    /** Word sent to legacy peers (they match one case-sensitive key). */
-    readonly legacyKey: string,
-    readonly cid: string | undefined
-  ) {
-    super()
-    this.finished = new Promise((resolve) => this.once('done', resolve))
-  }
-}
-
-/** Search options; times in ms. */
-export interface SearchOptions {
-  /** Hops the query may travel (default 4, capped at 7). */
-  ttl?: number
-  /** When the handle is done at the latest (default 3000). */
-  timeoutMs?: number
-  /**
-   * End early once answers stop: after a result, the search ends when nothing new came for as
-   * long as the first `elapsed` ms took, and at least `untilQuietMs` (one-shot `search`, `fetch`).
-   * Without results it runs to `timeoutMs`.
-   */
-  untilQuietMs?: number
-  /** Find holders of this content id instead of names. */
-  cid?: string
-}
+export { legacyKeyOf, SearchHandle, type SearchOptions, type SearchResult } from './search-handle.ts'
 
 /** An index that answers at once (the tracker client), results without a query id. */
 export interface IndexedSearch {
@@ -99,17 +57,6 @@ export interface FloodSearchOptions {
   dial: ExchangeOptions
   life: Lifecycle
   log: Log
-}
-
-/**
- * The one key a legacy peer can match (it takes a single whitespace-free word): the longest word
- * of the query, the last of equally long ones (people type general → specific).
- */
-export function legacyKeyOf(query: string): string {
-  return query
-    .split(/\s+/)
-    .filter(Boolean)
-    .reduce((a, b) => (b.length >= a.length ? b : a), '')
 }
 
 /** Events: 'search' ({ qid, duplicate, hops }) for every SRCH that arrives. */
