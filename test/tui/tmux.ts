@@ -72,7 +72,10 @@ export async function startTui(t: ExecutionContext, args: string[], opts: { widt
   // status (tmux 3.3 was seen leaving the exited pane process unreaped for seconds).
   const statusFile = path.join(os.tmpdir(), `${socket}.status`)
   t.teardown(() => fs.rm(statusFile, { force: true }))
-  const cmd = `${shellQuote(process.execPath)} --import=tsx ${shellQuote(BIN)} ${args.map(shellQuote).join(' ')}; echo $? > ${shellQuote(statusFile)}`
+  // A test never asks this machine's real router for a port (the TUI maps by default).
+  const tuiRun = args[0] === undefined || args[0] === 'tui' || args[0].startsWith('-')
+  const all = tuiRun && !args.includes('--help') && !args.some((x) => x.endsWith('port-mapping')) ? [...args, '--no-port-mapping'] : args
+  const cmd = `${shellQuote(process.execPath)} --import=tsx ${shellQuote(BIN)} ${all.map(shellQuote).join(' ')}; echo $? > ${shellQuote(statusFile)}`
   await tmux('new-session', '-d', '-s', 'tui', '-x', String(opts.width ?? 100), '-y', String(opts.height ?? 30), ...envArgs, cmd, ';', 'set-option', '-w', 'remain-on-exit', 'on')
   const shPid = Number((await tmux('display-message', '-p', '-t', 'tui', '#{pane_pid}')).trim())
   let pid = 0

@@ -48,10 +48,15 @@ export async function handler(a: DemoArgs): Promise<number> {
     return EXIT.NOT_FOUND
   }
   const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'p2ptube-demo-'))
-  say(`starting the seeder: p2ptube node --json --share ${shares.join(' --share ')} --rate-limit ${a['rate-limit']}`)
-  const seeder = spawn(process.execPath, [BIN, 'node', '--json', '--data', path.join(tmp, 'seeder'), '--rate-limit', String(a['rate-limit']), ...shares.flatMap((s) => ['--share', s])], {
-    stdio: ['pipe', 'pipe', 'inherit']
-  })
+  say(`starting the seeder: p2ptube node --json --no-port-mapping --share ${shares.join(' --share ')} --rate-limit ${a['rate-limit']}`)
+  // Everything stays on this machine: no port mapping request goes to the real router.
+  const seeder = spawn(
+    process.execPath,
+    [BIN, 'node', '--json', '--no-port-mapping', '--data', path.join(tmp, 'seeder'), '--rate-limit', String(a['rate-limit']), ...shares.flatMap((s) => ['--share', s])],
+    {
+      stdio: ['pipe', 'pipe', 'inherit']
+    }
+  )
   const lines = readline.createInterface({ input: seeder.stdout })
   const events: Array<Record<string, unknown>> = []
   const waiters: Array<(e: Record<string, unknown>) => boolean> = []
