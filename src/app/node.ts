@@ -162,8 +162,8 @@ export class P2PNode extends EventEmitter {
   }
 
   /** @see Identity.observedAs */
-  observedAs(host: string, by: string): void {
-    this.identity.observedAs(host, by)
+  observedAs(host: string, by: string, trusted?: boolean): void {
+    this.identity.observedAs(host, by, trusted)
   }
 
   /** The peer table (owned by the PeerManager). */

@@ -36,7 +36,7 @@ export interface TrackedNode {
   /** Is `id` this node (any of its addresses)? */
   isSelf(id: string): boolean
   /** The tracker reported seeing this node at `host`. */
-  observedAs(host: string, by: string): void
+  observedAs(host: string, by: string, trusted?: boolean): void
   /** Join a peer the tracker listed (one hop). */
   join(address: string, hops?: number, source?: 'tracker'): Promise<number>
   log(level: 'debug' | 'info' | 'warn' | 'error', msg: string): void
@@ -270,7 +270,7 @@ export class TrackerClient extends EventEmitter implements Discovery {
     this.intervalMs = r.interval
     // The tracker names us by the address it sees (behind NAT: the router's): others dial that.
     if (!this.node.isSelf(r.peer)) this.node.log('info', `tracker ${this.address} sees this node as ${r.peer}: peers will dial ${r.peer}`)
-    this.node.observedAs(parsePeerId(r.peer).host, `tracker ${this.address}`)
+    this.node.observedAs(parsePeerId(r.peer).host, `tracker ${this.address}`, true)
     this.node.log('info', `registered with tracker ${this.address} (announce every ${r.interval / 1000} s)`)
     void this.bootstrap().catch((err) => this.node.log('debug', `tracker bootstrap failed: ${errText(err)}`))
   }

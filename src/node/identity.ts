@@ -20,8 +20,8 @@ export interface SelfAddress {
   idFor(localAddress: string, remoteAddress?: string): string
   /** Is `id` this node? */
   isSelf(id: string): boolean
-  /** A peer (`by`) or the tracker reported seeing this node at `host`. */
-  observedAs(host: string, by: string): void
+  /** A peer (`by`) or the tracker (`trusted`) reported seeing this node at `host`. */
+  observedAs(host: string, by: string, trusted?: boolean): void
 }
 
 /** A node's own addresses; `port` is set once it listens. */
@@ -32,6 +32,8 @@ export class Identity implements SelfAddress {
    * with who said so first: how the world sees this node (a NAT's public address shows here).
    */
   readonly observed = new Map<string, string>()
+  /** Hosts the node's own tracker reported seeing it at: `isSelf` counts them as this node's. */
+  private readonly vouched = new Set<string>()
   /**
    * The public peer id "ip:port" the home router forwards to this node (port mapping, UPnP or
    * NAT-PMP; the port may differ from `port`), or null: set and cleared by the port mapper.
@@ -84,12 +86,16 @@ export class Identity implements SelfAddress {
     }
     if (p.port !== this.port) return false
     const host = normalizeAddress(p.host)
-    return host === this.advertise || this.observed.has(host) || localAddresses().has(host)
+    return host === this.advertise || this.vouched.has(host) || localAddresses().has(host)
   }
 
-  /** @see SelfAddress.observedAs (the first 16 hosts are kept). */
-  observedAs(host: string, by: string): void {
+  /**
+   * @see SelfAddress.observedAs (the first 16 hosts are kept). Only a `trusted` report (this node's
+   * own tracker) makes `isSelf` take the host as this node's: any peer can claim anything in CAPS.
+   */
+  observedAs(host: string, by: string, trusted = false): void {
     const h = normalizeAddress(host)
     if (!this.observed.has(h) && this.observed.size < 16) this.observed.set(h, by)
+    if (trusted && this.vouched.size < 16) this.vouched.add(h)
   }
 }
