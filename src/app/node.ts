@@ -125,14 +125,7 @@ export class P2PNode extends EventEmitter {
         request: (type, addr, peer) => group?.request(type, peer) ?? this.peerLimits.request(type, addr, peer)
       }
     })
-    logServerEvents(
-      this.server,
-      (level, msg) => this.log(level, msg),
-      (b) => {
-        this.stats.badInput++
-        this.emit('bad-input', b)
-      }
-    )
+    logServerEvents(this.server, this)
   }
 
   /** The peer id for logs, mDNS and the start-up line ("" until the node listens); see `identity`. */

@@ -104,16 +104,24 @@ export class FrameServer extends EventEmitter {
   }
 }
 
+/** What owns a server (a node, a tracker): a log, a bad-input counter, and its own events. */
+export interface ServerOwner {
+  log(level: 'warn' | 'error', msg: string): void
+  readonly stats: { badInput: number }
+  emit(event: 'bad-input', b: BadInput): boolean
+}
+
 /**
- * Report a server's events the one way its owners (node, tracker) do: every rejected request is
- * counted by `onBadInput` and logged as a warning, expected failures as warnings, handler bugs as
- * errors with their stack.
+ * Report a server's events the one way its owners do: every rejected request is counted in
+ * `stats.badInput`, logged as a warning and re-emitted as the owner's 'bad-input'; expected
+ * failures are warnings, handler bugs errors with their stack.
  */
-export function logServerEvents(server: FrameServer, log: (level: 'warn' | 'error', msg: string) => void, onBadInput: (b: BadInput) => void): void {
+export function logServerEvents(server: FrameServer, owner: ServerOwner): void {
   server.on('bad-input', (b: BadInput) => {
-    log('warn', `bad input from ${b.remoteAddress}: ${b.code}: ${b.message}`)
-    onBadInput(b)
+    owner.stats.badInput++
+    owner.log('warn', `bad input from ${b.remoteAddress}: ${b.code}: ${b.message}`)
+    owner.emit('bad-input', b)
   })
-  server.on('request-failed', (b: BadInput) => log('warn', `request from ${b.remoteAddress} failed: ${b.code}: ${b.message}`))
-  server.on('handler-error', (err: Error) => log('error', `handler failed: ${err.stack ?? err.message}`))
+  server.on('request-failed', (b: BadInput) => owner.log('warn', `request from ${b.remoteAddress} failed: ${b.code}: ${b.message}`))
+  server.on('handler-error', (err: Error) => owner.log('error', `handler failed: ${err.stack ?? err.message}`))
 }

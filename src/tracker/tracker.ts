@@ -118,14 +118,7 @@ export class Tracker extends EventEmitter {
       ...(opts.writeTimeoutMs ? { writeTimeoutMs: opts.writeTimeoutMs } : {}),
       ...(opts.group ? { transport: opts.group.transport } : {})
     })
-    logServerEvents(
-      this.server,
-      (level, msg) => this.log(level, msg),
-      (b) => {
-        this.stats.badInput++
-        this.emit('bad-input', b)
-      }
-    )
+    logServerEvents(this.server, this)
   }
 
   log(level: 'debug' | 'info' | 'warn' | 'error', msg: string): void {
