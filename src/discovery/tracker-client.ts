@@ -9,7 +9,7 @@ import { EventEmitter } from 'node:events'
 import { requestText, type Endpoint, type ExchangeOptions } from '../net/client.ts'
 import type { Transport } from '../net/transport.ts'
 import { CONNECT_TIMEOUT_MS, MSG, TRACKER_PEERS_DEFAULT } from '../protocol/constants.ts'
-import { RemoteError } from '../protocol/errors.ts'
+import { errText, RemoteError } from '../protocol/errors.ts'
 import { parsePeerId } from '../protocol/messages.ts'
 import { formatAnnounce, parseAnnounceReply, parseHitList, parsePeerList, parseRegisterReply, type AnnouncedFile } from '../protocol/tracker-messages.ts'
 import { announceDelta } from './announce-delta.ts'
@@ -284,8 +284,4 @@ export class TrackerClient extends EventEmitter implements Discovery {
     } else if (state === 'online' && was === 'down') this.node.log('info', `tracker ${this.address} is back`)
     this.emit('state', state, reason)
   }
-}
-
-function errText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err)
 }

@@ -20,7 +20,4 @@ export function newStats(): NodeStats {
 /** Where a part writes its log lines (the node turns them into 'log' events). */
 export type Log = (level: 'debug' | 'info' | 'warn' | 'error', msg: string) => void
 
-/** The message of an error, or the value as text. */
-export function errText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err)
-}
+export { errText } from '../protocol/errors.ts'

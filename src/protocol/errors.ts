@@ -186,3 +186,8 @@ export class IntegrityError extends P2PTubeError {
     super('ERR_INTEGRITY', message)
   }
 }
+
+/** The message of an error, or the value as text (for log lines). */
+export function errText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err)
+}

@@ -21,6 +21,7 @@ import { renderLog } from './views/log.ts'
 import { renderHelp, renderPrompt } from './views/overlays.ts'
 import { renderPeers } from './views/peers.ts'
 import { renderTransfers } from './views/transfers.ts'
+import { errText } from '../protocol/errors.ts'
 
 /** TUI options. Times in ms. */
 export interface TuiOptions {
@@ -33,10 +34,6 @@ export interface TuiOptions {
   playerArgs: string[]
   /** Shortest time between two renders (default 100: at most 10 per second). */
   renderIntervalMs?: number
-}
-
-function errText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err)
 }
 
 export class TuiApp {
