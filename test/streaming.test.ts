@@ -9,7 +9,7 @@ import path from 'node:path'
 import { StreamServer } from '../src/media/stream-server.ts'
 import { MpvPlayer } from '../src/player/mpv-player.ts'
 import { PIECE_SIZE } from '../src/protocol/constants.ts'
-import { BIG_CLIP, sha256File, shareWith, spawnCli, startNode, tempDir, VIDEO_DIR } from './helpers/nodes.ts'
+import { BIG_CLIP, contentIdFile, shareWith, spawnCli, startNode, tempDir, VIDEO_DIR } from './helpers/nodes.ts'
 
 test('3 holders, one killed mid-way: the download completes from the others with the right SHA-256', async (t) => {
   const holders = []
@@ -34,7 +34,7 @@ test('3 holders, one killed mid-way: the download completes from the others with
   victim.proc.child.kill('SIGKILL')
   const res = await running
   t.is(res.sha256, results[0]!.contentId as string)
-  t.is(res.sha256, await sha256File(path.join(VIDEO_DIR, BIG_CLIP)))
+  t.is(res.sha256, await contentIdFile(path.join(VIDEO_DIR, BIG_CLIP)))
   t.true(dropped.includes(victim.id), `the killed holder was dropped (dropped: ${dropped.join(', ')})`)
   const used = d.swarm!.usable().filter((s) => s.received > 0)
   t.true(used.length >= 2, 'the surviving holders both delivered data')

@@ -1,6 +1,6 @@
 /**
  * The shared library: folders a user shares, indexed recursively for video, audio and image
- * files, each with a content id (SHA-256 of its bytes, lowercase hex) computed in the
+ * files, each with a content id (SHA-256 bound to the Merkle root of its pieces, lowercase hex) computed in the
  * background and cached across restarts (docs/PROTOCOL.md §4.3).
  * Only files in this index can ever be served: remote names are looked up here and never
  * used as filesystem paths. Parts: media-kind.ts (which files are media), library-walk.ts (the
@@ -9,8 +9,8 @@
 import { EventEmitter } from 'node:events'
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { PIECE_SIZE } from '../protocol/constants.ts'
 import { P2PTubeError } from '../protocol/errors.ts'
+import { hashListMatches, pieceCountOf } from '../protocol/merkle.ts'
 import { decodeLegacyName } from '../protocol/messages.ts'
 import { ContentIdCache, hashFile } from './content-ids.ts'
 import { walkShare } from './library-walk.ts'
@@ -40,6 +40,8 @@ export interface LibraryOptions {
 
 /** Most files indexed per library, to bound memory. */
 export const MAX_LIBRARY_FILES = 100_000
+/** Bytes of piece hash lists kept in memory once checked against their content id (32 MiB: the lists of 64 GiB of files). */
+const VERIFIED_LIST_BYTES = 32 << 20
 
 /**
  * Events: 'added' (LibraryEntry[]), 'hashed' (LibraryEntry), 'idle' (all content ids known).
@@ -54,6 +56,9 @@ export class Library extends EventEmitter {
   private readonly queue: LibraryEntry[] = []
   private hashing: Promise<void> | null = null
   private stopped = false
+  /** Piece hash lists checked against their content id, most recently used last (HASH serves them without hashing again). */
+  private readonly verifiedLists = new Map<string, Buffer>()
+  private verifiedBytes = 0
 
   constructor(private readonly opts: LibraryOptions = {}) {
     super()
@@ -168,18 +173,38 @@ export class Library extends EventEmitter {
   }
 
   /**
-   * The piece hash list of a shared file (32 bytes per PIECE_SIZE piece), from memory, the cache
-   * folder, or computed again from the file.
+   * The piece hash list of a shared file (32 bytes per PIECE_SIZE piece), checked against its
+   * content id (its Merkle root, PROTOCOL.md §4.8) once, then served from memory; else from the
+   * cache folder, or computed again from the file.
    * @returns null when no shared file has this content id (any more).
    */
   async pieceHashes(cid: string): Promise<Buffer | null> {
     const e = this.byCid.get(cid)
-    const kept = await this.cids.pieces(cid, e ? Math.ceil(e.size / PIECE_SIZE) * 32 : null)
-    if (kept || !e) return kept
+    const known = this.verifiedLists.get(cid)
+    if (known && e) {
+      this.verifiedLists.delete(cid) // most recently used last
+      this.verifiedLists.set(cid, known)
+      return known
+    }
+    const kept = await this.cids.pieces(cid, e ? pieceCountOf(e.size) * 32 : null)
+    if (!e) return kept
+    if (kept && hashListMatches(kept, e.size, cid)) return this.rememberList(cid, kept)
     const { cid: again, pieces } = await hashFile(e.path)
     if (again !== cid) return null // changed on disk since indexing
     await this.cids.keepPieces(cid, pieces)
-    return pieces
+    return this.rememberList(cid, pieces)
+  }
+
+  private rememberList(cid: string, list: Buffer): Buffer {
+    if (list.length > VERIFIED_LIST_BYTES || this.verifiedLists.has(cid)) return list
+    this.verifiedLists.set(cid, list)
+    this.verifiedBytes += list.length
+    for (const [k, v] of this.verifiedLists) {
+      if (this.verifiedBytes <= VERIFIED_LIST_BYTES) break
+      this.verifiedLists.delete(k)
+      this.verifiedBytes -= v.length
+    }
+    return list
   }
 
   /**
@@ -194,7 +219,10 @@ export class Library extends EventEmitter {
     this.roots.add(real)
     const e = this.index(path.dirname(real), real, path.basename(real), st.size, st.mtimeMs)
     if (!e) return null
-    if (pieces) await this.cids.keepPieces(cid, pieces)
+    if (pieces) {
+      await this.cids.keepPieces(cid, pieces)
+      if (hashListMatches(pieces, st.size, cid)) this.rememberList(cid, pieces)
+    }
     this.emit('added', [e])
     void this.cids.save()
     return e
@@ -222,6 +250,7 @@ export class Library extends EventEmitter {
           const { cid, pieces } = await hashFile(e.path)
           e.cid = cid
           await this.cids.keepPieces(cid, pieces)
+          this.rememberList(cid, pieces)
           this.byCid.set(e.cid, e)
           this.cids.set(e.path, { size: e.size, mtimeMs: e.mtimeMs, cid: e.cid })
           this.emit('hashed', e)

@@ -1,8 +1,8 @@
 /**
  * The multi-source scheduler of a p2ptube download (docs/PROTOCOL.md §4.8): pieces of
  * PIECE_SIZE bytes are fetched in runs (one RGET of up to RUN_PIECES pieces) from every holder,
- * several runs in flight per holder (p-queue), each piece checked against the holder's hash list
- * before it is written. The newest player offset goes first, to the fastest holder; a holder that
+ * several runs in flight per holder (p-queue), each piece checked against the hash list (itself
+ * checked against the content id) before it is written. The newest player offset goes first, to the fastest holder; a holder that
  * stalls or disappears has its runs re-assigned; a holder that sends a bad piece is dropped.
  * The choices are PiecePicker's (piece-picker.ts); the requests are fetchHashes (hash-client.ts)
  * and RangeRequest (range-client.ts). This file drives them: holders, timers, outcomes.
@@ -61,7 +61,7 @@ export interface SwarmHost {
 
 /**
  * Events: 'source-added' (id), 'source-dropped' (id, reason), 'bad-piece' (id, piece index),
- * 'size' (bytes).
+ * 'bad-hash-list' (id), 'size' (bytes), 'size-corrected' (bytes given, bytes checked).
  */
 export class Swarm extends EventEmitter {
   readonly sources = new Map<string, Source>()
@@ -99,16 +99,18 @@ export class Swarm extends EventEmitter {
   }
 
   /**
-   * Get the size and the piece hash list from the first holder that answers HASH (a holder that
-   * does not is dropped).
-   * @param knownSize bytes, when the caller knows it: a holder saying otherwise is dropped.
+   * Get the size and the piece hash list from the first holder whose answer to HASH gives the
+   * content id (PROTOCOL.md §4.8): a holder that cannot answer is dropped; one whose list does
+   * not match the content id is dropped as corrupt (`bad-hash-list`), never blaming the others.
+   * The size comes with the checked list (the content id commits to it): a different
+   * `knownSize` (a search result's, a stale chunk map's) gives way.
    * @throws the last holder's error when none answers; P2PTubeError ERR_NO_SOURCES when none is known.
    */
-  async loadHashes(knownSize: number | undefined): Promise<void> {
+  async loadHashes(knownSize?: number): Promise<void> {
     for (const s of this.usable()) {
       try {
         const { size, hashes } = await fetchHashes(s, this.host.cid, this.host)
-        if (knownSize !== undefined && size !== knownSize) throw new ProtocolError('ERR_BAD_REPLY', `holder ${s.id} says ${size} bytes, expected ${knownSize}`)
+        if (knownSize !== undefined && size !== knownSize) this.emit('size-corrected', knownSize, size)
         this.size = size
         this.hashes = hashes
         this.picker.setPieceCount(Math.ceil(size / PIECE_SIZE))
@@ -116,6 +118,10 @@ export class Swarm extends EventEmitter {
         return
       } catch (err) {
         this.lastError = err as Error
+        if ((err as P2PTubeError).code === 'ERR_BAD_HASH_LIST') {
+          s.corrupt = true
+          this.emit('bad-hash-list', s.id)
+        }
         this.drop(s, `no hash list: ${(err as Error).message}`)
       }
     }

@@ -110,9 +110,9 @@ export const IDLE_TIMEOUT_MS = 30_000
 /** Connections a node serves at once; more are refused at accept (PROTOCOL.md §2). */
 export const MAX_CONNECTIONS = 512
 
-/** Protocol name and version in the CAPS reply (PROTOCOL.md §4.1). */
+/** Protocol name and version in the CAPS reply (PROTOCOL.md §4.1); 2: content ids bound to the pieces' Merkle root (§4.5, §9). */
 export const PROTOCOL_NAME = 'p2ptube'
-export const PROTOCOL_VERSION = 1
+export const PROTOCOL_VERSION = 2
 
 // ---------------------------------------------------------------- tracker (PROTOCOL.md §7)
 

@@ -44,6 +44,7 @@ export const ERROR_CODES = {
   ERR_FILE_TOO_LARGE: 'a file over 64 GiB (RGET meta size, legacy FGET reply)',
   // downloads and the library
   ERR_INTEGRITY: 'downloaded bytes do not match their SHA-256 (content id or piece hash)',
+  ERR_BAD_HASH_LIST: "a holder's piece hash list does not give the content id (Merkle root, PROTOCOL.md §4.8): that holder is dropped",
   ERR_SHORT_FILE: 'a partial file shorter than its size at verification',
   ERR_NO_CONTENT_ID: 'a non-legacy download without a content id',
   ERR_NO_SOURCES: 'every holder of a download was dropped',

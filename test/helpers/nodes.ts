@@ -12,6 +12,7 @@ import path from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { P2PNode, type NodeOptions } from '../../src/app/node.ts'
+import { hashFile } from '../../src/node/content-ids.ts'
 
 /** Real media from Debian packages (scripts/setup.sh installs them). */
 export const VIDEO_DIR = '/usr/share/lebiniou/vue/media'
@@ -64,6 +65,11 @@ export async function sha256File(file: string): Promise<string> {
   const h = createHash('sha256')
   for await (const c of createReadStream(file)) h.update(c as Buffer)
   return h.digest('hex')
+}
+
+/** Content id of a file (PROTOCOL.md §4.5: its pieces' Merkle root bound to its size), hex. */
+export async function contentIdFile(file: string): Promise<string> {
+  return (await hashFile(file)).cid
 }
 
 /** Start an in-process node on 127.0.0.1:0 (no cache, no stabilizer), stopped after the test. */

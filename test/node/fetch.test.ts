@@ -2,7 +2,7 @@ import test from 'ava'
 import { existsSync } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { BIG_CLIP, SMALL_CLIP, sha256File, shareWith, spawnCli, startNode, tempDir, VIDEO_DIR } from '../helpers/nodes.ts'
+import { BIG_CLIP, SMALL_CLIP, contentIdFile, shareWith, spawnCli, startNode, tempDir, VIDEO_DIR } from '../helpers/nodes.ts'
 
 test('fetch of real media: REPL data frames, partial file renamed only after the SHA-256 matches', async (t) => {
   const seeder = await startNode(t, { shares: [await shareWith(t, [[BIG_CLIP, 'dir with space/Clip ñ.mp4']])] })
@@ -17,7 +17,7 @@ test('fetch of real media: REPL data frames, partial file renamed only after the
   t.true(sawPart, 'data goes to the .p2ptube-part file first')
   t.false(existsSync(d.partPath))
   t.is(path.basename(res.path), 'Clip ñ.mp4')
-  t.is(res.sha256, await sha256File(path.join(VIDEO_DIR, BIG_CLIP)))
+  t.is(res.sha256, await contentIdFile(path.join(VIDEO_DIR, BIG_CLIP)))
   t.is(res.sha256, r!.contentId as string)
 })
 

@@ -93,7 +93,7 @@ test('the handler tables serve exactly the rows of their scope (TREV comes from 
 test('the CAPS reply of a live node: features CAPS SRCH HITS RGET HASH in table order, then the requester as seen (you)', async (t) => {
   const node = await startNode(t)
   const text = await requestText({ host: '127.0.0.1', port: node.port }, 'CAPS')
-  t.is(text, `{"proto":"p2ptube","version":1,"id":"${node.id}","features":["CAPS","SRCH","HITS","RGET","HASH"],"you":"127.0.0.1"}`)
+  t.is(text, `{"proto":"p2ptube","version":2,"id":"${node.id}","features":["CAPS","SRCH","HITS","RGET","HASH"],"you":"127.0.0.1"}`)
 })
 
 test('replies once built inline are codecs now: each round-trips through its parser', (t) => {

@@ -105,7 +105,7 @@ export async function handler(a: DemoArgs): Promise<number> {
     say(`fetching ${out.color.bold(pick.name)} (${formatBytes(pick.size)}) in 2 KB chunks${play ? `, playing in mpv${isHeadless() ? ' (headless: no display)' : ''} while it downloads` : ''}`)
     const report = await fetchAndMaybePlay(viewer, pick, out, { play, playerArgs: splitPlayerArgs(a['player-args']), stopPlayback: 'end' })
     say(`downloaded to ${report.path}`)
-    say(`SHA-256 ${report.sha256} ${report.sha256 === pick.contentId ? out.color.green('matches the content id') : out.color.red('DOES NOT MATCH')}`)
+    say(`content id ${report.sha256} ${report.sha256 === pick.contentId ? out.color.green('matches the content id') : out.color.red('DOES NOT MATCH')}`)
     if (play) {
       say(
         report.firstFrameMs !== undefined

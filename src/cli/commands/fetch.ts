@@ -83,7 +83,7 @@ export async function handler(a: FetchArgs): Promise<number> {
       onDownload: (d) => h.on('result', (x) => sameContent(x) && d.addSource(parsePeerId(x.holder)))
     })
     out.event('fetched', { path: r.path, sha256: r.sha256, size: r.size, ...(r.firstFrameMs !== undefined ? { firstFrameMs: r.firstFrameMs } : {}) })
-    out.line(`saved ${r.path} (${formatBytes(r.size)}), sha256 ${r.sha256}${found.contentId ? ' verified' : ' (legacy holder: nothing to verify against)'}`)
+    out.line(`saved ${r.path} (${formatBytes(r.size)}), ${found.contentId ? `content id ${r.sha256} verified` : `sha256 ${r.sha256} (legacy holder: nothing to verify against)`}`)
     return EXIT.OK
   } catch (err) {
     const e = err as Error & { code?: string }
