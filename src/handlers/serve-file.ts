@@ -1,6 +1,7 @@
 /**
  * Send file bytes as REPL frames of exactly CHUNK_SIZE bytes, the last one shorter
- * (PROTOCOL.md §4.7), reading in blocks, honouring backpressure and the upload rate limit.
+ * (PROTOCOL.md §4.7), or, for an RGET that asked for large frames, one frame per block of up to
+ * 256 KiB (§4.4), reading in blocks, honouring backpressure and the upload rate limit.
  * The file is read (readv) straight into the payload slots of a framed buffer, so no byte is
  * copied in user space; three such buffers rotate (one being read, up to two in the socket).
  * Memory per upload: 3 × (256 KiB + 1 KiB of headers).
@@ -25,20 +26,21 @@ interface Slot {
   flushed: Promise<void>
 }
 
-/** Lay `slot` out for `len` payload bytes (kept when `len` is unchanged). */
-function layout(slot: Slot, len: number): void {
+/** Lay `slot` out for `len` payload bytes in frames of `frame` bytes (kept when `len` is unchanged). */
+function layout(slot: Slot, len: number, frame: number): void {
   if (slot.len === len) return
-  slot.iov = layoutChunkFrames(slot.buf, len)
+  slot.iov = layoutChunkFrames(slot.buf, len, frame)
   slot.len = len
 }
 
 /**
- * Stream [offset, offset+length) of `entry`.
+ * Stream [offset, offset+length) of `entry` in REPL frames of `frame` bytes at most (default
+ * CHUNK_SIZE, exactly that size but the last; larger values are cut to the block size).
  * @throws P2PTubeError ERR_READ when the file cannot be opened (deleted since indexing),
  *   ERR_FILE_CHANGED when it is no longer the indexed size (the reply then ends short and the
  *   requester's checks fail).
  */
-export async function serveFile(ctx: RequestContext, entry: LibraryEntry, offset: number, length: number, limiter: RateLimiter, onSent?: (bytes: number) => void): Promise<void> {
+export async function serveFile(ctx: RequestContext, entry: LibraryEntry, offset: number, length: number, limiter: RateLimiter, onSent?: (bytes: number) => void, frame = CHUNK_SIZE): Promise<void> {
   let fh: fs.FileHandle
   try {
     fh = await fs.open(entry.path, 'r')
@@ -58,9 +60,10 @@ export async function serveFile(ctx: RequestContext, entry: LibraryEntry, offset
     const st = await fh.stat()
     if (st.size !== entry.size) throw new P2PTubeError('ERR_FILE_CHANGED', 'Error reading file: it changed since it was indexed')
     const block = Math.min(BLOCK, limiter.blockSize)
+    const chunk = Math.min(frame, block)
     const end = offset + length
     const slots: Slot[] = Array.from({ length: Math.min(SLOTS, Math.ceil(length / block) || 1) }, () => ({
-      buf: Buffer.allocUnsafe(chunkFramesLength(block)),
+      buf: Buffer.allocUnsafe(chunkFramesLength(block, chunk)),
       len: -1,
       iov: [],
       flushed: Promise.resolve()
@@ -70,7 +73,7 @@ export async function serveFile(ctx: RequestContext, entry: LibraryEntry, offset
       if (pos >= end) return 0
       await Promise.race([slot.flushed, stopped])
       if (stop.aborted) return 0
-      layout(slot, Math.min(block, end - pos))
+      layout(slot, Math.min(block, end - pos), chunk)
       return (await fh.readv(slot.iov, pos)).bytesRead
     }
     let pos = offset
@@ -87,7 +90,7 @@ export async function serveFile(ctx: RequestContext, entry: LibraryEntry, offset
       await limiter.take(slot.len, ctx.signal)
       let flushed!: () => void
       slot.flushed = new Promise<void>((resolve) => (flushed = resolve))
-      await ctx.write(slot.len === block ? slot.buf : slot.buf.subarray(0, chunkFramesLength(slot.len)), () => flushed())
+      await ctx.write(slot.len === block ? slot.buf : slot.buf.subarray(0, chunkFramesLength(slot.len, chunk)), () => flushed())
       onSent?.(slot.len)
     }
     await pending

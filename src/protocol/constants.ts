@@ -17,6 +17,11 @@ export const CHUNK_SIZE = 2048
  * before the piece is written or re-served (PROTOCOL.md §4.8). 32 bytes per 64 KiB = 0.05 %.
  */
 export const PIECE_SIZE = 64 * 1024
+/**
+ * Largest data frame of an RGET reply when the request asked for large frames (its `frame`
+ * field): 1 MiB (PROTOCOL.md §4.4, §4.7). Without `frame`, and always for FGET, CHUNK_SIZE.
+ */
+export const MAX_RANGE_FRAME = 1024 * 1024
 /** Piece hashes in one HASH reply frame at most (64 KiB of hashes) (PROTOCOL.md §4.8). */
 export const MAX_HASHES_PER_FRAME = 2048
 

@@ -69,6 +69,8 @@ test('reply policies: control bounded, RGET meta then stream, HASH meta then has
   t.is(replyPolicy('control', 'NAME'), undefined)
   t.deepEqual(replyPolicy('range', 'REPL', true), { maxLength: 4096 })
   t.true(replyPolicy('range', 'REPL', false)?.stream)
+  t.deepEqual(replyPolicy('range', 'REPL', false), { maxLength: 2048, stream: true }, 'RGET data frames: 2 KB unless asked for large ones')
+  t.deepEqual(replyPolicy('range', 'REPL', false, true), { maxLength: 1024 * 1024, stream: true }, 'an RGET with "frame": at most MAX_RANGE_FRAME')
   t.deepEqual(replyPolicy('hashes', 'REPL', true), { maxLength: 4096 })
   t.deepEqual(replyPolicy('hashes', 'REPL', false), { maxLength: 65536 })
   t.true(replyPolicy('file', 'REPL')?.stream)
