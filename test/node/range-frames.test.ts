@@ -84,7 +84,7 @@ test('a holder sending a data frame over 1 MiB is dropped at the frame header; t
   const droppedFor = new Map<string, string>()
   d.on('source-dropped', (id: string, why: string) => droppedFor.set(id, why))
   const res = await d.start()
-  t.is(res.sha256, entry.cid)
+  t.is(res.sha256, entry.cid!)
   t.is(await contentIdFile(res.path), entry.cid!)
   t.regex(droppedFor.get(forged) ?? '', /exceeds the limit of 1048576 bytes/)
   t.false(droppedFor.has(honest.id))
