@@ -7,7 +7,6 @@
  */
 import { EventEmitter } from 'node:events'
 import { isIPv4 } from 'node:net'
-import os from 'node:os'
 import path from 'node:path'
 import { FrameServer, logServerEvents } from '../net/server.ts'
 import { plainTransport, type Transport } from '../net/transport.ts'
@@ -33,6 +32,7 @@ import { CONNECT_TIMEOUT_MS, MSG } from '../protocol/constants.ts'
 import { CAPS_FEATURES } from '../protocol/table.ts'
 import { handlerContext } from './handler-context.ts'
 import { NodeDiscovery } from './node-discovery.ts'
+import { p2ptubeDirs } from './dirs.ts'
 import type { NodeOptions } from './options.ts'
 
 export { legacyKeyOf, SearchHandle, type SearchResult } from '../node/flood-search.ts'
@@ -86,10 +86,10 @@ export class P2PNode extends EventEmitter {
     this.host = opts.listen ?? opts.host ?? ANY_ADDRESS
     this.identity = new Identity(opts.advertise ?? opts.host ?? null)
     const log = this.log.bind(this)
-    const dataDir = opts.dataDir === undefined ? path.join(os.homedir(), '.cache', 'p2ptube') : opts.dataDir
+    const dataDir = opts.dataDir === undefined ? p2ptubeDirs().cache : opts.dataDir
     this.library = new Library({ cacheFile: dataDir ? path.join(dataDir, 'content-ids.json') : undefined, log })
     this.limiter = new RateLimiter(opts.rateLimit ?? 0)
-    this.downloadsDir = path.resolve(opts.downloadsDir ?? 'downloads')
+    this.downloadsDir = path.resolve(opts.downloadsDir ?? p2ptubeDirs().downloads)
     this.group = opts.group ? new NodeGroup(opts.group) : null
     this.group?.on('log', log)
     this.transport = this.group?.transport ?? plainTransport

@@ -30,9 +30,9 @@ export interface NodeOptions {
   /** Crawl depth when joining (default 2, as the legacy peer at start-up). */
   hops?: number
   shares?: string[]
-  /** Where fetched files go (default ./downloads). */
+  /** Where fetched files go (default $XDG_DOWNLOAD_DIR/p2ptube, else ~/Downloads/p2ptube: app/dirs.ts). */
   downloadsDir?: string
-  /** Where the content id cache lives (default ~/.cache/p2ptube); null = no cache. */
+  /** Where the content id cache lives (default $XDG_CACHE_HOME/p2ptube: app/dirs.ts); null = no cache. */
   dataDir?: string | null
   /** Upload cap, bytes/s (0 = none). */
   rateLimit?: number

@@ -14,6 +14,7 @@ import { parsePeerId } from '../protocol/messages.ts'
 import { UsageError } from '../protocol/errors.ts'
 import { loadCredential } from '../group/credential.ts'
 import { formatBytes } from '../text/format.ts'
+import { p2ptubeDirs } from '../app/dirs.ts'
 import type { Output } from './output.ts'
 
 /**
@@ -32,7 +33,7 @@ export interface NodeArgs {
   peer: string[]
   maxpeers: number
   hops: number
-  downloads: string
+  downloads: string | undefined
   'rate-limit': number
   data: string | undefined
   json: boolean
@@ -55,9 +56,9 @@ export function nodeOptions<T>(y: Argv<T>) {
     .option('peer', { type: 'string', array: true, default: [] as string[], describe: 'known peer host:port to join through (repeatable)' })
     .option('maxpeers', { type: 'number', default: 5, describe: 'most peers to keep (0 = unlimited)' })
     .option('hops', { type: 'number', default: 2, describe: 'how deep to crawl peer lists when joining' })
-    .option('downloads', { type: 'string', default: 'downloads', describe: 'folder for fetched files' })
+    .option('downloads', { type: 'string', describe: 'folder for fetched files (default $XDG_DOWNLOAD_DIR/p2ptube, else ~/Downloads/p2ptube)' })
     .option('rate-limit', { type: 'number', default: 0, describe: 'upload cap in bytes per second (0 = none)' })
-    .option('data', { type: 'string', describe: 'folder for the content id cache (default ~/.cache/p2ptube)' })
+    .option('data', { type: 'string', describe: "one folder for this node's state and content id cache (default: state in $XDG_DATA_HOME/p2ptube, cache in $XDG_CACHE_HOME/p2ptube)" })
     .option('json', { type: 'boolean', default: false, describe: 'print one JSON object per line' })
     .option('verbose', { type: 'boolean', default: false, describe: 'also print debug logs' })
     .option('player-args', { type: 'string', describe: 'extra mpv flags, space-separated (e.g. "--volume=50")' })
@@ -107,9 +108,9 @@ export function nodeOptionsFrom(a: NodeArgs): NodeOptions {
     maxPeers: a.maxpeers,
     hops: a.hops,
     shares: a.share,
-    downloadsDir: a.downloads,
+    downloadsDir: path.resolve(a.downloads ?? p2ptubeDirs().downloads),
     rateLimit: a['rate-limit'],
-    ...(a.data ? { dataDir: path.resolve(a.data) } : {}),
+    dataDir: path.resolve(a.data ?? p2ptubeDirs().cache),
     ...(tracker ? { tracker } : {}),
     ...(group ? { group } : {}),
     ...(a.mdns ? { mdns: mdnsOptionsFromEnv() } : {}),
