@@ -201,6 +201,13 @@ export class P2PNode extends EventEmitter {
       this.life.assertOpen('start')
       await this.library.addShare(s)
     }
+    // The saved state (app/state.ts): shares added at run time and downloaded files, then followed.
+    const state = this.opts.state
+    if (state) {
+      await state.restoreShares(this)
+      this.life.assertOpen('start')
+      await state.attach(this)
+    }
     this.life.assertOpen('start')
     this.peerManager.startStabilizer(this.opts.stabilizeIntervalMs ?? 10_000)
     this.log('info', `listening as ${this.id}, sharing ${this.library.size} files`)
@@ -226,13 +233,15 @@ export class P2PNode extends EventEmitter {
   }
 
   /**
-   * Leave cleanly, starting nothing: timers (stabilizer, search timeouts) cleared first, then the
+   * Leave cleanly, starting nothing: the state written (`state`), timers (stabilizer, search timeouts) cleared first, then the
    * node's signal aborted (every request in flight and every download ends at once), open
    * searches finished, discoveries stopped together, QUIT to every peer (bounded to 1 s), every
    * download closed, the server closed. Idempotent; never rejects.
    */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
+      // State first: the downloads the stop cancels stay saved as unfinished (resumed next start).
+      await this.opts.state?.detach()
       this.life.stop()
       await this.launched?.catch(() => {})
       this.flood.finishAll()

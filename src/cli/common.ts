@@ -16,6 +16,7 @@ import { loadCredential } from '../group/credential.ts'
 import { formatBytes } from '../text/format.ts'
 import { p2ptubeDirs } from '../app/dirs.ts'
 import type { Output } from './output.ts'
+import type { Profile } from './profile.ts'
 
 /**
  * A one-shot search ends this long after answers stop coming, ms, and at least as long as the
@@ -82,9 +83,12 @@ export function checkNodeArgs(a: NodeArgs): void {
   if (a.tracker !== undefined) parsePeerId(a.tracker)
 }
 
-/** Build (not start) a node from CLI options and route its logs to `out`. */
-export function makeNode(a: NodeArgs, out: Output, overrides: Partial<NodeOptions> = {}): P2PNode {
-  const node = new P2PNode({ ...nodeOptionsFrom(a), ...overrides })
+/**
+ * Build (not start) a node from CLI options and route its logs to `out`. With a `profile`
+ * (profile.ts) its cache and state are the profile's.
+ */
+export function makeNode(a: NodeArgs, out: Output, overrides: Partial<NodeOptions> = {}, profile?: Profile): P2PNode {
+  const node = new P2PNode({ ...nodeOptionsFrom(a, profile), ...overrides })
   node.on('log', (l: { level: string; msg: string }) => {
     if (l.level === 'debug' && !a.verbose) return
     out.info(l.msg, l.level)
@@ -93,10 +97,11 @@ export function makeNode(a: NodeArgs, out: Output, overrides: Partial<NodeOption
 }
 
 /**
- * Node options from CLI options (shared by `node`, `search`, `fetch` and the TUI).
+ * Node options from CLI options (shared by `node`, `search`, `fetch` and the TUI). The cache is
+ * the profile's when one is given (null when another process owns it), else --data or the XDG one.
  * @throws the credential loader's errors for a bad --group file.
  */
-export function nodeOptionsFrom(a: NodeArgs): NodeOptions {
+export function nodeOptionsFrom(a: NodeArgs, profile?: Profile): NodeOptions {
   // A group credential names the group's tracker when --tracker is not given.
   const group = a.group ? loadCredential(path.resolve(a.group)) : undefined
   const tracker = a.tracker ?? group?.trackers[0]
@@ -110,7 +115,8 @@ export function nodeOptionsFrom(a: NodeArgs): NodeOptions {
     shares: a.share,
     downloadsDir: path.resolve(a.downloads ?? p2ptubeDirs().downloads),
     rateLimit: a['rate-limit'],
-    dataDir: path.resolve(a.data ?? p2ptubeDirs().cache),
+    dataDir: profile ? profile.cacheDir : path.resolve(a.data ?? p2ptubeDirs().cache),
+    ...(profile?.state ? { state: profile.state } : {}),
     ...(tracker ? { tracker } : {}),
     ...(group ? { group } : {}),
     ...(a.mdns ? { mdns: mdnsOptionsFromEnv() } : {}),
@@ -118,8 +124,13 @@ export function nodeOptionsFrom(a: NodeArgs): NodeOptions {
   }
 }
 
-/** Join every --peer; a peer that cannot be reached is reported, not fatal. @returns peers added. */
-export async function joinAll(node: P2PNode, peers: string[], out: Output): Promise<number> {
+/**
+ * Join every --peer; a peer that cannot be reached is reported, not fatal. `parallel`: all at once
+ * (remembered peers, some of them gone: each costs its own connect timeout, not the sum).
+ * @returns peers added.
+ */
+export async function joinAll(node: P2PNode, peers: string[], out: Output, parallel = false): Promise<number> {
+  if (parallel) return (await Promise.all(peers.map((p) => joinAll(node, [p], out)))).reduce((x, y) => x + y, 0)
   let added = 0
   for (const p of peers) {
     try {
@@ -129,6 +140,17 @@ export async function joinAll(node: P2PNode, peers: string[], out: Output): Prom
     }
   }
   return added
+}
+
+/**
+ * After a long-running node started: note its port in the state folder's lock (one-shot commands
+ * join it), rejoin the remembered peers and resume the saved transfers (app/state.ts).
+ * @returns the resumed downloads and the joins' promise (number of peers added).
+ */
+export function resumeState(node: P2PNode, profile: Profile): ReturnType<NonNullable<Profile['state']>['resume']> | null {
+  if (!profile.state) return null
+  void profile.lock?.update({ port: node.port })
+  return profile.state.resume(node)
 }
 
 /**

@@ -12,9 +12,10 @@ import type { MpvPlayer } from '../../player/mpv-player.ts'
 import type { PortMappingStatus } from '../../discovery/port-mapping.ts'
 import { isContentId } from '../../protocol/messages.ts'
 import { P2PTubeError, UsageError } from '../../protocol/errors.ts'
-import { checkNodeArgs, fetchAndMaybePlay, joinAll, makeNode, nodeOptions, onShutdown, pickResult, splitPlayerArgs, type NodeArgs } from '../common.ts'
+import { checkNodeArgs, fetchAndMaybePlay, joinAll, makeNode, nodeOptions, onShutdown, pickResult, resumeState, splitPlayerArgs, type NodeArgs } from '../common.ts'
 import { formatBytes } from '../../text/format.ts'
 import { EXIT, Output } from '../output.ts'
+import { openProfile } from '../profile.ts'
 
 export const command = 'node'
 export const describe = 'run a headless node (scriptable with --json: JSON commands on stdin, JSON events on stdout)'
@@ -47,13 +48,19 @@ export async function handler(a: NodeCommandArgs): Promise<number> {
   const out = new Output(a.json)
   checkNodeArgs(a)
   if (a.http !== undefined && (!Number.isInteger(a.http) || a.http < 0 || a.http > 65535)) throw new UsageError(`--http must be a port 0..65535, got ${a.http}`)
-  const node = makeNode(a, out, { stabilizeIntervalMs: a.stabilize * 1000 })
+  const profile = await openProfile(a.data, true, out)
+  const node = makeNode(a, out, { stabilizeIntervalMs: a.stabilize * 1000 }, profile)
   // Port mapping reports in the background, from the first network answer on (after start()).
   node.on('port-mapping', (st: PortMappingStatus) => {
     out.event('port-mapping', { ...st })
     if (st.state === 'mapped') out.line(`${out.color.green('port mapped')}: reachable from the internet at ${out.color.bold(st.public ?? '')} (${st.method}, lease ${st.leaseSeconds} s)`)
   })
-  await node.start()
+  try {
+    await node.start()
+  } catch (err) {
+    await profile.lock?.release()
+    throw err
+  }
   const reachable = node.identity.reachable()
   const portMapping = node.portMapper?.status.state ?? 'off'
   out.event('listening', { id: node.id, host: node.host, port: node.port, reachable, files: node.library.size, portMapping })
@@ -80,12 +87,23 @@ export async function handler(a: NodeCommandArgs): Promise<number> {
     out.line(`${out.color.green('web page')} at ${urls.join('  ')}`)
   }
   await joinAll(node, a.peer, out)
+  // The saved state: peers rejoined and transfers resumed in the background (app/state.ts).
+  const resumed = resumeState(node, profile)
+  for (const d of resumed?.downloads ?? []) {
+    out.event('resuming', { name: d.name, contentId: d.opts.cid ?? null, holder: d.opts.holder.id })
+    d.once('resumed', (bytes: number) => out.event('resumed', { name: d.name, bytes }))
+    d.start().then(
+      (r) => out.event('fetched', { path: r.path, sha256: r.sha256, size: r.size, resumed: true }),
+      (err: Error & { code?: string }) => out.event('error', { cmd: 'resume', name: d.name, message: err.message, code: err.code ?? null })
+    )
+  }
 
   let resolveExit!: (code: number) => void
   const exited = new Promise<number>((r) => (resolveExit = r))
   const stop = async (): Promise<void> => {
     await web?.stop()
     await node.stop()
+    await profile.lock?.release()
   }
   const removeSignals = onShutdown(stop)
   if (a.json) {
