@@ -105,7 +105,7 @@ async function plainCopy(src: string, dst: string): Promise<{ mbps: number; rssS
 
 /** p2ptube: a seeder node and a one-shot fetch process. */
 async function p2ptubeCopy(dir: string, outDir: string, tmp: string): Promise<{ mbps: number; rssSender: number; rssReceiver: number; ms: number }> {
-  const seeder = spawn(process.execPath, [BIN, 'node', '--json', '--no-port-mapping', '--share', dir, '--data', path.join(tmp, 'data')], { stdio: ['pipe', 'pipe', 'inherit'] })
+  const seeder = spawn(process.execPath, [BIN, 'node', '--json', '--stdin', '--no-port-mapping', '--share', dir, '--data', path.join(tmp, 'data')], { stdio: ['pipe', 'pipe', 'inherit'] })
   const se = events(seeder)
   try {
     const listening = await se.next('listening')

@@ -26,6 +26,7 @@ import { Library } from '../node/library.ts'
 import { Identity } from '../node/identity.ts'
 import { Lifecycle } from '../node/lifecycle.ts'
 import { PeerManager } from '../node/peer-manager.ts'
+import { UploadLog } from '../node/upload-log.ts'
 import type { PeerSource, PeerTable } from '../node/peer-table.ts'
 import { errText, newStats, type NodeStats } from '../node/stats.ts'
 import { CONNECT_TIMEOUT_MS, MSG } from '../protocol/constants.ts'
@@ -47,7 +48,7 @@ function forward(from: EventEmitter, to: EventEmitter, events: string[]): void {
 /**
  * Events: 'log' ({ level, msg }), 'peer-added' (PeerInfo), 'peer-removed' (PeerInfo, reason),
  * 'search' ({ qid, duplicate, hops }), 'bad-input' (BadInput), 'download' (Download),
- * 'port-mapping' (PortMappingStatus).
+ * 'port-mapping' (PortMappingStatus), 'upload' (Upload: a peer took a file, node/upload-log.ts).
  */
 export class P2PNode extends EventEmitter {
   readonly host: string
@@ -72,6 +73,8 @@ export class P2PNode extends EventEmitter {
   readonly flood: FloodSearch
   /** Every download of this node (iterable, `size`, `get(contentId)`); closed at stop. */
   readonly downloads: DownloadManager
+  /** One 'upload' per file a peer took from this node (node/upload-log.ts), re-emitted by the node. */
+  readonly uploads = new UploadLog()
   /** Tracker, mDNS and the group's revocation sync, stopped together. */
   readonly discovery: NodeDiscovery
   private readonly life = new Lifecycle()
@@ -115,6 +118,7 @@ export class P2PNode extends EventEmitter {
     forward(this.peerManager, this, ['peer-added', 'peer-removed'])
     forward(this.flood, this, ['search'])
     forward(this.downloads, this, ['download'])
+    forward(this.uploads, this, ['upload'])
     const group = this.group
     this.server = new FrameServer({
       handlers: group ? new Map([...createHandlers(handlerContext(this)), [MSG.TREV, group.pushHandler()]]) : createHandlers(handlerContext(this)),
@@ -252,6 +256,7 @@ export class P2PNode extends EventEmitter {
       await this.library.stop()
       await this.hasher.stop()
       await this.server.close()
+      this.uploads.stop()
     })()
     return this.stopping
   }

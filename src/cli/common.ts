@@ -17,6 +17,7 @@ import { formatBytes } from '../text/format.ts'
 import { p2ptubeDirs } from '../app/dirs.ts'
 import type { Output } from './output.ts'
 import type { Profile } from './profile.ts'
+import { RepeatFilter } from './service-log.ts'
 
 /**
  * A one-shot search ends this long after answers stop coming, ms, and at least as long as the
@@ -89,9 +90,10 @@ export function checkNodeArgs(a: NodeArgs): void {
  */
 export function makeNode(a: NodeArgs, out: Output, overrides: Partial<NodeOptions> = {}, profile?: Profile): P2PNode {
   const node = new P2PNode({ ...nodeOptionsFrom(a, profile), ...overrides })
+  const repeats = new RepeatFilter() // a run of identical lines is logged once, then counted
   node.on('log', (l: { level: string; msg: string }) => {
     if (l.level === 'debug' && !a.verbose) return
-    out.info(l.msg, l.level)
+    for (const x of repeats.filter(l.level, l.msg)) out.info(x.msg, x.level)
   })
   return node
 }

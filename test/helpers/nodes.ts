@@ -106,6 +106,8 @@ export interface JsonProc {
 export function spawnCli(t: ExecutionContext, args: string[], env: NodeJS.ProcessEnv = {}): JsonProc {
   // Nodes run on this machine's real network: never ask a real home router for a port from a test.
   if ((args[0] === 'node' || args[0] === 'tui') && !args.some((x) => x.endsWith('port-mapping'))) args = [...args, '--no-port-mapping']
+  // Tests script nodes through stdin (send()): JSON commands are opt-in (--stdin); --no-stdin leaves them off.
+  if (args[0] === 'node' && args.includes('--json') && !args.some((x) => x.endsWith('-stdin') || x === '--stdin')) args = [...args, '--stdin']
   const child = spawn(process.execPath, [...CHILD_ARGS, BIN, ...args], { env: { ...process.env, NO_COLOR: '1', ...CHILD_ENV, ...isolatedXdg(t), ...env }, stdio: ['pipe', 'pipe', 'pipe'] })
   let err = ''
   child.stderr.on('data', (d) => (err += String(d)))
