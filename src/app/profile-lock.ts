@@ -9,7 +9,7 @@
  * must touch the file every few seconds and a crashed one blocks the next start for that long; a
  * pid is exact on one machine, which is all a state folder is shared on.
  */
-import { readFileSync } from 'node:fs'
+import { readFileSync, rmSync } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 
@@ -86,6 +86,13 @@ export class ProfileLock {
       .writeFile(tmp, JSON.stringify(this.info))
       .then(() => fs.rename(tmp, this.file))
       .catch(() => {})
+  }
+
+  /** Remove the lock file now, unless released already (for a process 'exit' handler: a crash or process.exit() skips release()). */
+  releaseSync(): void {
+    if (this.released) return
+    this.released = true
+    rmSync(this.file, { force: true })
   }
 
   /** Remove the lock file (idempotent). */

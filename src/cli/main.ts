@@ -49,9 +49,13 @@ export function buildParser(argv: string[] = hideBin(process.argv), status: { co
     .command(wrap(tui, status, 'node'))
     .command(wrap(groupCmd, status))
     .command(wrap(configCmd, status))
-    .demandCommand(1, 'name a command: tui (the default), node, search, fetch or demo (see --help)')
+    .demandCommand(1, 'name a command: tui (the default), node, search, fetch, config or demo (see --help)')
     .strict()
-    .epilog('Exit codes: 0 ok, 1 error, 2 bad usage, 3 not found, 4 integrity (SHA-256) failure, 130 interrupted.')
+    .epilog(
+      'Settings: `p2ptube config list` (config.json in $XDG_CONFIG_HOME/p2ptube); P2PTUBE_<KEY> in the environment overrides it, a flag overrides both. ' +
+        'A node keeps its state (shares, peers, transfers) in $XDG_DATA_HOME/p2ptube: `p2ptube config path all`.\n' +
+        'Exit codes: 0 ok, 1 error, 2 bad usage, 3 not found, 4 integrity (SHA-256) failure, 130 interrupted.'
+    )
     .help()
     .alias('h', 'help')
     .version()

@@ -5,7 +5,6 @@
  * cache, and says so. One-shot `search`/`fetch` never write the state or the default cache; they
  * read the remembered peers (and the running node's port) to join when no peer is given.
  */
-import { rmSync } from 'node:fs'
 import path from 'node:path'
 import { p2ptubeDirs } from '../app/dirs.ts'
 import { lockHolder, ProfileLock, type LockInfo } from '../app/profile-lock.ts'
@@ -57,7 +56,7 @@ export async function openProfile(data: string | undefined, own: boolean, out: O
   }
   const lock = got
   // A crash or process.exit() skips release(): the lock goes with the process all the same.
-  process.once('exit', () => rmSync(lock.file, { force: true }))
+  process.once('exit', () => lock.releaseSync())
   return { dir, state: new NodeState(dir, (level, msg) => out.info(msg, level)), lock, cacheDir: cache, heldBy: null }
 }
 
