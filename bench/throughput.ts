@@ -169,7 +169,8 @@ async function p2ptubeCopy(build: string, dir: string, outDir: string, tmp: stri
   const bin = path.join(build, 'bin/p2ptube.js')
   // Older builds have no port mapping (nor its flag); newer ones must not touch the real router.
   const noMapping = readFileSync(path.join(build, 'dist/cli/commands/node.js'), 'utf8').includes('port-mapping') ? ['--no-port-mapping'] : []
-  const seeder = spawn(process.execPath, [bin, 'node', '--json', ...noMapping, '--share', dir, '--data', path.join(tmp, 'data')], { stdio: ['pipe', 'pipe', 'inherit'] })
+  const stdin = readFileSync(path.join(build, 'dist/cli/commands/node.js'), 'utf8').includes("'stdin'") ? ['--stdin'] : []
+  const seeder = spawn(process.execPath, [bin, 'node', '--json', ...stdin, ...noMapping, '--share', dir, '--data', path.join(tmp, 'data')], { stdio: ['pipe', 'pipe', 'inherit'] })
   const se = events(seeder)
   try {
     const listening = await se.next('listening')

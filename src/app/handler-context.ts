@@ -7,6 +7,7 @@ import type { Identity } from '../node/identity.ts'
 import type { Library } from '../node/library.ts'
 import type { PeerTable } from '../node/peer-table.ts'
 import type { NodeStats } from '../node/stats.ts'
+import type { UploadLog } from '../node/upload-log.ts'
 
 /** The parts a handler context is made of (a P2PNode has them all). */
 export interface ContextParts {
@@ -18,6 +19,7 @@ export interface ContextParts {
   readonly features: readonly string[]
   readonly group: NodeGroup | null
   readonly stats: NodeStats
+  readonly uploads?: UploadLog
 }
 
 /** The node's identity, its library, its upload limiter and the search part, for src/handlers. */
@@ -35,6 +37,7 @@ export function handlerContext(node: ContextParts): NodeContext {
     features: node.features,
     group: node.group,
     countUpload: (bytes) => void (node.stats.bytesUp += bytes),
+    uploaded: (u) => node.uploads?.record(u),
     onSearch: (s) => flood.onSearch(s),
     onLegacyQuery: (q) => flood.onLegacyQuery(q),
     onHits: (h, from) => flood.onHits(h, from),

@@ -3,6 +3,7 @@ import type { GroupCredential } from '../group/credential.ts'
 import type { PeerLimitOptions } from '../group/peer-limits.ts'
 import type { MdnsOptions } from '../discovery/mdns.ts'
 import type { PortMappingOptions } from '../discovery/port-mapping.ts'
+import type { NodeState } from './state.ts'
 
 /** Node options. Sizes in bytes, times in ms. */
 export interface NodeOptions {
@@ -30,9 +31,9 @@ export interface NodeOptions {
   /** Crawl depth when joining (default 2, as the legacy peer at start-up). */
   hops?: number
   shares?: string[]
-  /** Where fetched files go (default ./downloads). */
+  /** Where fetched files go (default $XDG_DOWNLOAD_DIR/p2ptube, else ~/Downloads/p2ptube: app/dirs.ts). */
   downloadsDir?: string
-  /** Where the content id cache lives (default ~/.cache/p2ptube); null = no cache. */
+  /** Where the content id cache lives (default $XDG_CACHE_HOME/p2ptube: app/dirs.ts); null = no cache. */
   dataDir?: string | null
   /** Upload cap, bytes/s (0 = none). */
   rateLimit?: number
@@ -57,4 +58,11 @@ export interface NodeOptions {
   group?: GroupCredential
   /** Per-peer connection and query rate limits (defaults in PeerLimits). */
   peerLimits?: PeerLimitOptions
+  /**
+   * The node's saved state (app/state.ts): its shares and downloaded files are shared again at
+   * start, then it follows the library, peers and downloads until stop (the CLI resumes the
+   * transfers and rejoins the peers: NodeState.resume). Only for the process holding the state
+   * folder's lock.
+   */
+  state?: NodeState
 }

@@ -13,14 +13,20 @@ import { module as nodeCmd } from './commands/node.ts'
 import { module as search } from './commands/search.ts'
 import { module as trackerCmd } from './commands/tracker.ts'
 import { module as tui } from './commands/tui.ts'
+import { module as configCmd } from './commands/config.ts'
 import { EXIT } from './output.ts'
+import { applySettings, type ConfigScope } from './config.ts'
+import { p2ptubeDirs } from '../app/dirs.ts'
 
-/** A command for yargs: its handler's exit status is kept in `status.code`. */
-function wrap<Args>(m: CommandModule<Args>, status: { code: number }) {
+/**
+ * A command for yargs: its handler's exit status is kept in `status.code`. With `settings`, the
+ * command also takes the config file's and the environment's values for that scope (config.ts).
+ */
+function wrap<Args>(m: CommandModule<Args>, status: { code: number }, settings?: ConfigScope) {
   return {
     command: m.command,
     describe: m.describe,
-    builder: m.builder,
+    builder: settings ? (y: Argv) => applySettings(m.builder(y), settings, p2ptubeDirs().configFile) : m.builder,
     handler: async (a: Args) => {
       status.code = await m.handler(a)
     }
@@ -35,16 +41,21 @@ export function buildParser(argv: string[] = hideBin(process.argv), status: { co
   return yargs(argv)
     .scriptName('p2ptube')
     .usage('$0 <command> [options]\n\nShare and stream videos and music with a group, peer to peer.')
-    .command(wrap(nodeCmd, status))
-    .command(wrap(search, status))
-    .command(wrap(fetchCmd, status))
+    .command(wrap(nodeCmd, status, 'node'))
+    .command(wrap(search, status, 'all'))
+    .command(wrap(fetchCmd, status, 'all'))
     .command(wrap(demo, status))
     .command(wrap(trackerCmd, status))
-    .command(wrap(tui, status))
+    .command(wrap(tui, status, 'node'))
     .command(wrap(groupCmd, status))
-    .demandCommand(1, 'name a command: tui (the default), node, search, fetch or demo (see --help)')
+    .command(wrap(configCmd, status))
+    .demandCommand(1, 'name a command: tui (the default), node, search, fetch, config or demo (see --help)')
     .strict()
-    .epilog('Exit codes: 0 ok, 1 error, 2 bad usage, 3 not found, 4 integrity (SHA-256) failure, 130 interrupted.')
+    .epilog(
+      'Settings: `p2ptube config list` (config.json in $XDG_CONFIG_HOME/p2ptube); P2PTUBE_<KEY> in the environment overrides it, a flag overrides both. ' +
+        'A node keeps its state (shares, peers, transfers) in $XDG_DATA_HOME/p2ptube: `p2ptube config path all`.\n' +
+        'Exit codes: 0 ok, 1 error, 2 bad usage, 3 not found, 4 integrity (SHA-256) failure, 130 interrupted.'
+    )
     .help()
     .alias('h', 'help')
     .version()

@@ -31,6 +31,9 @@ export class Output {
   /** stdout's reader went away: data is dropped from then on. */
   private outClosed = false
   private errClosed = false
+  /** Service mode (logTo): ISO timestamps on logs, and a copy of every log and line in a file. */
+  private stamps = false
+  private file: NodeJS.WritableStream | null = null
 
   /**
    * @param onClosed called once when a write to `out` fails with EPIPE (its reader closed);
@@ -59,6 +62,24 @@ export class Output {
     if (!this.err.listeners('error').some((l) => (l as { p2ptubeSink?: boolean }).p2ptubeSink)) this.err.on('error', Object.assign(closed('err'), { p2ptubeSink: true }))
   }
 
+  /**
+   * Service mode (`p2ptube node`): log lines on stderr start with an ISO 8601 time and JSON `log`
+   * and `error` events carry `time`; with `file`, every log and error line is also appended
+   * there as `TIME LEVEL text` (whatever --json says).
+   */
+  logTo(opts: { timestamps: boolean; file?: NodeJS.WritableStream | null }): void {
+    this.stamps = opts.timestamps
+    this.file = opts.file ?? null
+  }
+
+  private toFile(level: string, text: string): void {
+    this.file?.write(`${new Date().toISOString()} ${level} ${text}\n`)
+  }
+
+  private stamp(): string {
+    return this.stamps ? new Date().toISOString() + ' ' : ''
+  }
+
   private data(text: string): void {
     if (!this.outClosed) this.out.write(text)
   }
@@ -79,14 +100,16 @@ export class Output {
 
   /** A status/log line on stderr (human mode), or a JSON "log" event. */
   info(text: string, level: string = 'info'): void {
-    if (this.json) this.event('log', { level, msg: text })
-    else this.log((level === 'warn' || level === 'error' ? this.color.yellow(text) : this.color.dim(text)) + '\n')
+    this.toFile(level, text)
+    if (this.json) this.event('log', { ...(this.stamps ? { time: new Date().toISOString() } : {}), level, msg: text })
+    else this.log(this.stamp() + (level === 'warn' || level === 'error' ? this.color.yellow(text) : this.color.dim(text)) + '\n')
   }
 
   /** An error: JSON "error" event or a red line on stderr. */
   error(text: string, code?: string): void {
-    if (this.json) this.event('error', { message: text, ...(code ? { code } : {}) })
-    else this.log(this.color.red(`error: ${text}`) + '\n')
+    this.toFile('error', text)
+    if (this.json) this.event('error', { ...(this.stamps ? { time: new Date().toISOString() } : {}), message: text, ...(code ? { code } : {}) })
+    else this.log(this.stamp() + this.color.red(`error: ${text}`) + '\n')
   }
 
   /** A progress line that rewrites itself on a TTY stderr. */

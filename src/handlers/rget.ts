@@ -5,7 +5,7 @@
 import { formatRangeMeta, parseRget } from '../protocol/messages.ts'
 import type { Handler } from '../net/server.ts'
 import type { NodeContext } from '../node/context.ts'
-import { serveFile } from './serve-file.ts'
+import { serveEntry } from './serve-file.ts'
 
 export const rgetHandler =
   (node: NodeContext): Handler =>
@@ -16,5 +16,5 @@ export const rgetHandler =
     if (r.offset > entry.size) return ctx.error('ERR_RANGE', `Range: offset ${r.offset} is past the end (${entry.size} bytes)`)
     const length = Math.min(r.length ?? entry.size - r.offset, entry.size - r.offset)
     await ctx.reply(formatRangeMeta({ name: entry.name, size: entry.size, cid: entry.cid, offset: r.offset, length }))
-    await serveFile(ctx, entry, r.offset, length, node.limiter, (n) => node.countUpload(n), r.frame)
+    await serveEntry(ctx, node, entry, r.offset, length, r.frame)
   }

@@ -13,6 +13,7 @@ import { chunkFramesLength, layoutChunkFrames } from '../protocol/frame.ts'
 import type { RequestContext } from '../net/server.ts'
 import type { LibraryEntry } from '../node/library.ts'
 import type { RateLimiter } from '../net/token-bucket.ts'
+import type { UploadRecord } from '../node/upload-log.ts'
 
 const BLOCK = CHUNK_SIZE * 128 // 256 KiB
 const SLOTS = 3
@@ -99,5 +100,37 @@ export async function serveFile(ctx: RequestContext, entry: LibraryEntry, offset
     stopper.abort()
     await pending.catch(() => 0)
     await fh.close()
+  }
+}
+
+/** What serveEntry needs of the node: the limiter and the upload counters (NodeContext has them). */
+export interface UploadSink {
+  limiter: RateLimiter
+  countUpload(bytes: number): void
+  uploaded?(u: UploadRecord): void
+}
+
+/**
+ * serveFile, then report the reply to `node.uploaded` (remote address, file, bytes sent, ms),
+ * also when it ends early (the requester gone). @throws serveFile's errors.
+ */
+export async function serveEntry(ctx: RequestContext, node: UploadSink, entry: LibraryEntry, offset: number, length: number, frame?: number): Promise<void> {
+  const t0 = performance.now()
+  let sent = 0
+  try {
+    await serveFile(
+      ctx,
+      entry,
+      offset,
+      length,
+      node.limiter,
+      (n) => {
+        sent += n
+        node.countUpload(n)
+      },
+      frame
+    )
+  } finally {
+    node.uploaded?.({ remote: ctx.remoteAddress, member: ctx.peer?.name ?? null, name: entry.name, bytes: sent, ms: performance.now() - t0, at: Date.now() })
   }
 }

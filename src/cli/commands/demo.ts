@@ -52,7 +52,7 @@ export async function handler(a: DemoArgs): Promise<number> {
   // Everything stays on this machine: no port mapping request goes to the real router.
   const seeder = spawn(
     process.execPath,
-    [BIN, 'node', '--json', '--no-port-mapping', '--data', path.join(tmp, 'seeder'), '--rate-limit', String(a['rate-limit']), ...shares.flatMap((s) => ['--share', s])],
+    [BIN, 'node', '--json', '--stdin', '--no-port-mapping', '--data', path.join(tmp, 'seeder'), '--rate-limit', String(a['rate-limit']), ...shares.flatMap((s) => ['--share', s])],
     {
       stdio: ['pipe', 'pipe', 'inherit']
     }

@@ -8,6 +8,7 @@ import { UsageError } from '../../protocol/errors.ts'
 import { awaitDiscovery, checkNodeArgs, fetchAndMaybePlay, joinAll, makeNode, nodeOptions, onShutdown, pickResult, QUIET_MS, splitPlayerArgs, type NodeArgs } from '../common.ts'
 import { formatBytes } from '../../text/format.ts'
 import { EXIT, Output } from '../output.ts'
+import { noteFetched, openProfile, rememberedPeers } from '../profile.ts'
 
 export const command = 'fetch <target>'
 export const describe = 'download a file by content id or name (resumes a partial download), optionally playing it in mpv while it downloads'
@@ -30,7 +31,11 @@ export type FetchArgs = NodeArgs & { target: string; out?: string; play: boolean
 export async function handler(a: FetchArgs): Promise<number> {
   const out = new Output(a.json)
   checkNodeArgs(a)
-  if (!a.peer.length && !a.tracker && !a.mdns) throw new UsageError('fetch needs at least one --peer H:P to join through (or --tracker H:P, or --mdns)')
+  // No peer given: the node running here and the peers remembered in the state (profile.ts).
+  const profile = await openProfile(a.data, false, out)
+  const remembered = !a.peer.length && !a.tracker && !a.mdns
+  if (remembered) a.peer = rememberedPeers(profile)
+  if (!a.peer.length && !a.tracker && !a.mdns) throw new UsageError('fetch needs at least one --peer H:P to join through (or --tracker H:P, or --mdns); none is remembered yet')
   // No mpv: say so before joining anyone (the download would be useless to a --play user).
   if (a.play && findMpv() === null) {
     const e = new MpvNotInstalledError()
@@ -41,7 +46,7 @@ export async function handler(a: FetchArgs): Promise<number> {
   const player = a.play ? new MpvPlayer({ playerArgs: splitPlayerArgs(a['player-args']) }) : null
   const playerReady = player?.start()
   playerReady?.catch(() => {})
-  const node = makeNode(a, out, { stabilizeIntervalMs: 0, trackerRegister: false, announce: false, portMapping: false, ...(a.out ? { downloadsDir: a.out } : {}) })
+  const node = makeNode(a, out, { stabilizeIntervalMs: 0, trackerRegister: false, announce: false, portMapping: false, ...(a.out ? { downloadsDir: a.out } : {}) }, profile)
   let removeSignals = (): void => {}
   try {
     await node.start()
@@ -50,7 +55,7 @@ export async function handler(a: FetchArgs): Promise<number> {
       await player?.quit().catch(() => {})
       await node.stop()
     })
-    if ((await joinAll(node, a.peer, out)) === 0 && !a.tracker && !a.mdns) {
+    if ((await joinAll(node, a.peer, out, remembered)) === 0 && !a.tracker && !a.mdns) {
       out.error(`could not join any of ${a.peer.join(', ')}`, 'ERR_CONNECT')
       return EXIT.ERROR
     }
@@ -82,6 +87,7 @@ export async function handler(a: FetchArgs): Promise<number> {
       ...(player && playerReady ? { player, playerReady } : {}),
       onDownload: (d) => h.on('result', (x) => sameContent(x) && d.addSource(parsePeerId(x.holder)))
     })
+    if (found.contentId) noteFetched(profile, r.path) // the node owning the state shares it from its next start
     out.event('fetched', { path: r.path, sha256: r.sha256, size: r.size, ...(r.firstFrameMs !== undefined ? { firstFrameMs: r.firstFrameMs } : {}) })
     out.line(`saved ${r.path} (${formatBytes(r.size)}), ${found.contentId ? `content id ${r.sha256} verified` : `sha256 ${r.sha256} (legacy holder: nothing to verify against)`}`)
     return EXIT.OK

@@ -6,6 +6,7 @@ import { UsageError } from '../../protocol/errors.ts'
 import { awaitDiscovery, checkNodeArgs, joinAll, makeNode, nodeOptions, QUIET_MS, type NodeArgs } from '../common.ts'
 import { formatBytes } from '../../text/format.ts'
 import { EXIT, Output } from '../output.ts'
+import { openProfile, rememberedPeers } from '../profile.ts'
 
 export const command = 'search <query..>'
 export const describe = 'search the network for media whose name contains every word of QUERY'
@@ -26,11 +27,15 @@ export type SearchArgs = NodeArgs & { query: string[]; ttl: number; timeout: num
 export async function handler(a: SearchArgs): Promise<number> {
   const out = new Output(a.json)
   checkNodeArgs(a)
-  if (!a.peer.length && !a.tracker && !a.mdns) throw new UsageError('search needs at least one --peer H:P to join through (or --tracker H:P, or --mdns)')
-  const node = makeNode(a, out, { stabilizeIntervalMs: 0, trackerRegister: false, announce: false, portMapping: false })
+  // No peer given: the node running here and the peers remembered in the state (profile.ts).
+  const profile = await openProfile(a.data, false, out)
+  const remembered = !a.peer.length && !a.tracker && !a.mdns
+  if (remembered) a.peer = rememberedPeers(profile)
+  if (!a.peer.length && !a.tracker && !a.mdns) throw new UsageError('search needs at least one --peer H:P to join through (or --tracker H:P, or --mdns); none is remembered yet')
+  const node = makeNode(a, out, { stabilizeIntervalMs: 0, trackerRegister: false, announce: false, portMapping: false }, profile)
   await node.start()
   try {
-    if ((await joinAll(node, a.peer, out)) === 0 && !a.tracker && !a.mdns) {
+    if ((await joinAll(node, a.peer, out, remembered)) === 0 && !a.tracker && !a.mdns) {
       out.error(`could not join any of ${a.peer.join(', ')}`, 'ERR_CONNECT')
       return EXIT.ERROR
     }
