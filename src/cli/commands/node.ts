@@ -11,6 +11,7 @@ import type { P2PNode, SearchResult } from '../../app/node.ts'
 import type { MpvPlayer } from '../../player/mpv-player.ts'
 import type { PortMappingStatus } from '../../discovery/port-mapping.ts'
 import { isContentId } from '../../protocol/messages.ts'
+import { isLoopback } from '../../net/address.ts'
 import { P2PTubeError, UsageError } from '../../protocol/errors.ts'
 import { checkNodeArgs, fetchAndMaybePlay, joinAll, makeNode, nodeOptions, onShutdown, pickResult, splitPlayerArgs, type NodeArgs } from '../common.ts'
 import { formatBytes } from '../../text/format.ts'
@@ -23,8 +24,13 @@ export function builder(y: Argv) {
   return nodeOptions(y)
     .option('stabilize', { type: 'number', default: 10, describe: 'seconds between peer liveness checks (0 = off)' })
     .option('http', { type: 'number', describe: 'serve a web page (library, search, play in the browser) on this TCP port' })
-    .option('http-host', { type: 'string', default: '0.0.0.0', describe: 'address for --http (0.0.0.0 = the whole LAN, 127.0.0.1 = this machine only)' })
-    .example('$0 node --share ~/Videos --http 8080', 'watch the library and the network in a browser on the LAN')
+    .option('http-host', {
+      type: 'string',
+      default: '127.0.0.1',
+      describe: 'address for --http: 127.0.0.1 = this machine only; 0.0.0.0 = the whole LAN, with a login (the token is printed); with --group loopback only'
+    })
+    .example('$0 node --share ~/Videos --http 8080', 'watch the library and the network in a browser on this machine')
+    .example('$0 node --share ~/Videos --http 8080 --http-host 0.0.0.0', 'on the LAN: open the printed login link on the other device')
     .example('$0 node --port 9400 --share ~/Videos', 'share a folder')
     .example('$0 node --json --peer 127.0.0.1:9400', 'scripted: then type {"cmd":"search","q":"clip"}')
     .epilog(
@@ -47,6 +53,8 @@ export async function handler(a: NodeCommandArgs): Promise<number> {
   const out = new Output(a.json)
   checkNodeArgs(a)
   if (a.http !== undefined && (!Number.isInteger(a.http) || a.http < 0 || a.http > 65535)) throw new UsageError(`--http must be a port 0..65535, got ${a.http}`)
+  if (a.http !== undefined && a.group && !isLoopback(a['http-host']))
+    throw new UsageError(`with --group the web page is served on this machine only: --http-host must be a loopback address, not ${a['http-host']} (docs/SECURITY.md "Web page")`)
   const node = makeNode(a, out, { stabilizeIntervalMs: a.stabilize * 1000 })
   // Port mapping reports in the background, from the first network answer on (after start()).
   node.on('port-mapping', (st: PortMappingStatus) => {
@@ -75,9 +83,11 @@ export async function handler(a: NodeCommandArgs): Promise<number> {
       await node.stop()
       throw new Error(`cannot serve the web page on ${a['http-host']}:${a.http}: ${(err as Error).message}`, { cause: err })
     }
-    const urls = webUrls(a['http-host'], web.port)
-    out.event('http', { url: web.url, host: a['http-host'], port: web.port, urls })
+    const token = web.token
+    const urls = webUrls(a['http-host'], web.port).map((u) => (token === undefined ? u : `${u}login?token=${token}`))
+    out.event('http', { url: web.url, host: a['http-host'], port: web.port, urls, login: token !== undefined, token: token ?? null })
     out.line(`${out.color.green('web page')} at ${urls.join('  ')}`)
+    if (token !== undefined) out.line(`web login token (keep it private; a login lasts 12 h): ${token}`)
   }
   await joinAll(node, a.peer, out)
 
