@@ -15,6 +15,7 @@ import { isLoopback } from '../../net/address.ts'
 import { P2PTubeError, UsageError } from '../../protocol/errors.ts'
 import { checkNodeArgs, fetchAndMaybePlay, joinAll, makeNode, nodeOptions, onShutdown, pickResult, splitPlayerArgs, type NodeArgs } from '../common.ts'
 import { formatBytes } from '../../text/format.ts'
+import { safeText } from '../../text/safe-text.ts'
 import { EXIT, Output } from '../output.ts'
 
 export const command = 'node'
@@ -227,7 +228,7 @@ async function runCommand(node: P2PNode, c: Cmd, out: Output, a: NodeArgs, sessi
       })
       session.playing = null
       out.event('fetched', { id, path: rep.path, sha256: rep.sha256, size: rep.size, firstFrameMs: rep.firstFrameMs ?? null, positionBeforeDone: rep.positionBeforeDone ?? null })
-      out.line(`saved ${rep.path} (${formatBytes(rep.size)})`)
+      out.line(`saved ${safeText(rep.path)} (${formatBytes(rep.size)})`)
       return false
     }
     default:
