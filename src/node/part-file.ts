@@ -3,10 +3,13 @@
  * bytes received so far at their file positions, `<name>.p2ptube-part.json` the map of which byte
  * ranges are present, so a download of the same content id resumes after an interruption. Once
  * the whole file is checked it is moved to its final name, never over an existing file.
+ * While a download writes it, `<name>.p2ptube-part.lock` (file-lock.ts) keeps a second download
+ * into the same folder, in this process or another, from writing the same partial (ERR_BUSY).
  */
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { P2PTubeError } from '../protocol/errors.ts'
+import { tryLock } from './file-lock.ts'
 import { RangeSet } from './range-set.ts'
 
 const PART = '.p2ptube-part'
@@ -48,6 +51,7 @@ export class PartFile {
   /** File size in bytes, once known (from the caller or a resumed chunk map). */
   size: number | undefined
   private fh: fs.FileHandle | null = null
+  private release: (() => Promise<void>) | null = null
   private lastSave = 0
   private saving: Promise<void> = Promise.resolve()
 
@@ -70,11 +74,25 @@ export class PartFile {
   /**
    * Create the folder and open the partial file: resume it when its chunk map is for the same
    * content id (the recorded ranges within the file's length are present), else start empty.
+   * Takes the partial's lock first (held until unlock() or close()).
    * @returns true when a chunk map was resumed.
-   * @throws fs errors (EACCES, ENOSPC...).
+   * @throws P2PTubeError ERR_BUSY when another live process (or download) holds the lock;
+   *   fs errors (EACCES, ENOSPC...).
    */
   async open(): Promise<boolean> {
     await fs.mkdir(this.opts.dir, { recursive: true })
+    const lock = await tryLock(this.path + '.lock')
+    if ('heldBy' in lock) throw new P2PTubeError('ERR_BUSY', `${this.path} is being written by another download (pid ${lock.heldBy}); wait for it or fetch into another folder`)
+    this.release = lock
+    try {
+      return await this.openLocked()
+    } catch (err) {
+      await this.unlock()
+      throw err
+    }
+  }
+
+  private async openLocked(): Promise<boolean> {
     let resumed = false
     if (this.opts.resumable) {
       try {
@@ -127,11 +145,19 @@ export class PartFile {
     return (await this.handle.read(buf, 0, length, offset)).bytesRead
   }
 
-  /** Close the handle (idempotent; errors ignored: nothing is left to write). */
+  /** Give the lock back (idempotent): nothing more is written (the download ended). */
+  async unlock(): Promise<void> {
+    const release = this.release
+    this.release = null
+    await release?.().catch(() => {})
+  }
+
+  /** Close the handle and give the lock back (idempotent; errors ignored: nothing is left to write). */
   async close(): Promise<void> {
     const fh = this.fh
     this.fh = null
     await fh?.close().catch(() => {})
+    await this.unlock()
   }
 
   /** Delete the partial file and its chunk map (after a failed integrity check). */
@@ -158,7 +184,9 @@ export class PartFile {
         await fs.rm(this.statePath, { force: true })
         return candidate
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+        const code = (err as NodeJS.ErrnoException).code
+        if (code === 'ENOENT') throw new P2PTubeError('ERR_BUSY', `${this.path} was removed while this download wrote it (another program or p2ptube without the lock)`)
+        if (code !== 'EEXIST') throw err
       }
     }
   }
