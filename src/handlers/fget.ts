@@ -15,5 +15,13 @@ export const fgetHandler =
     if (!entry) return ctx.error('ERR_NOT_FOUND', 'File not found')
     // An empty file still gets one (empty) REPL: a requester tells it from "no reply" (§3.7).
     if (entry.size === 0) return ctx.reply('')
-    await serveFile(ctx, entry, 0, entry.size, node.limiter, (n) => node.countUpload(n))
+    await serveFile(
+      ctx,
+      entry,
+      0,
+      entry.size,
+      node.limiter,
+      (n) => node.countUpload(n),
+      (e) => node.library.open(e)
+    )
   }

@@ -16,5 +16,13 @@ export const rgetHandler =
     if (r.offset > entry.size) return ctx.error('ERR_RANGE', `Range: offset ${r.offset} is past the end (${entry.size} bytes)`)
     const length = Math.min(r.length ?? entry.size - r.offset, entry.size - r.offset)
     await ctx.reply(formatRangeMeta({ name: entry.name, size: entry.size, cid: entry.cid, offset: r.offset, length }))
-    await serveFile(ctx, entry, r.offset, length, node.limiter, (n) => node.countUpload(n))
+    await serveFile(
+      ctx,
+      entry,
+      r.offset,
+      length,
+      node.limiter,
+      (n) => node.countUpload(n),
+      (e) => node.library.open(e)
+    )
   }

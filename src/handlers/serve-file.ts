@@ -33,18 +33,22 @@ function layout(slot: Slot, len: number): void {
 }
 
 /**
- * Stream [offset, offset+length) of `entry`.
- * @throws P2PTubeError ERR_READ when the file cannot be opened (deleted since indexing),
- *   ERR_FILE_CHANGED when it is no longer the indexed size (the reply then ends short and the
- *   requester's checks fail).
+ * Stream [offset, offset+length) of `entry`, opened by `open` (Library.open: no symlink, the
+ * same file as indexed).
+ * @throws P2PTubeError ERR_READ when the file cannot be opened (deleted since indexing, a
+ *   symlink now), ERR_FILE_CHANGED when it is not the indexed file or shrinks while read (the
+ *   reply then ends short and the requester's checks fail).
  */
-export async function serveFile(ctx: RequestContext, entry: LibraryEntry, offset: number, length: number, limiter: RateLimiter, onSent?: (bytes: number) => void): Promise<void> {
-  let fh: fs.FileHandle
-  try {
-    fh = await fs.open(entry.path, 'r')
-  } catch (err) {
-    throw new P2PTubeError('ERR_READ', `Error reading file (${(err as NodeJS.ErrnoException).code ?? 'unknown'})`)
-  }
+export async function serveFile(
+  ctx: RequestContext,
+  entry: LibraryEntry,
+  offset: number,
+  length: number,
+  limiter: RateLimiter,
+  onSent: ((bytes: number) => void) | undefined,
+  open: (e: LibraryEntry) => Promise<fs.FileHandle>
+): Promise<void> {
+  const fh = await open(entry)
   // The read of the next block may be waiting when the loop ends early (requester gone, write
   // failed): stopping releases it, and the file is closed only once it has settled.
   const stopper = new AbortController()
@@ -55,8 +59,6 @@ export async function serveFile(ctx: RequestContext, entry: LibraryEntry, offset
   const stopped = new Promise<void>((resolve) => (stop.aborted ? resolve() : stop.addEventListener('abort', () => resolve(), { once: true })))
   let pending: Promise<number> = Promise.resolve(0)
   try {
-    const st = await fh.stat()
-    if (st.size !== entry.size) throw new P2PTubeError('ERR_FILE_CHANGED', 'Error reading file: it changed since it was indexed')
     const block = Math.min(BLOCK, limiter.blockSize)
     const end = offset + length
     const slots: Slot[] = Array.from({ length: Math.min(SLOTS, Math.ceil(length / block) || 1) }, () => ({

@@ -124,21 +124,32 @@ export function drained(res: http.ServerResponse, stallMs?: number): Promise<voi
 
 /**
  * Copy [start, end) of a file on disk to `res`.
+ * @param file its path, or how to open it (Library.open for an indexed file: no symlink, the
+ *   same file as indexed).
  * @param expectedSize the size the file must still have (it is an indexed file); otherwise the
  *   response is cut (the client sees a short body) and P2PTubeError ERR_FILE_CHANGED is thrown.
  * @param opts.stallMs see PumpOptions.
  * @throws the open/read error (ENOENT for a file deleted since indexing).
  */
-export async function pumpFile(file: string, expectedSize: number, res: http.ServerResponse, start: number, end: number, signal: AbortSignal, opts: PumpOptions = {}): Promise<void> {
-  const fh = await fs.open(file, 'r')
+export async function pumpFile(
+  file: string | (() => Promise<fs.FileHandle>),
+  expectedSize: number,
+  res: http.ServerResponse,
+  start: number,
+  end: number,
+  signal: AbortSignal,
+  opts: PumpOptions = {}
+): Promise<void> {
+  const fh = typeof file === 'string' ? await fs.open(file, 'r') : await file()
+  const what = typeof file === 'string' ? file : 'the file'
   try {
     const st = await fh.stat()
-    if (st.size !== expectedSize) throw new P2PTubeError('ERR_FILE_CHANGED', `${file} changed since it was indexed`)
+    if (st.size !== expectedSize) throw new P2PTubeError('ERR_FILE_CHANGED', `${what} changed since it was indexed`)
     const buf = Buffer.allocUnsafe(Math.min(SLICE, Math.max(1, end - start)))
     let pos = start
     while (pos < end && !signal.aborted && !res.destroyed) {
       const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, end - pos), pos)
-      if (bytesRead === 0) throw new P2PTubeError('ERR_FILE_CHANGED', `${file} is shorter than indexed`)
+      if (bytesRead === 0) throw new P2PTubeError('ERR_FILE_CHANGED', `${what} is shorter than indexed`)
       pos += bytesRead
       // Copy: the buffer is reused for the next read while this slice may still be queued.
       if (!res.write(Buffer.from(buf.subarray(0, bytesRead)))) await drained(res, opts.stallMs)

@@ -16,12 +16,36 @@ const PART = '.p2ptube-part'
 /** How often the chunk map is saved while downloading, ms. */
 const STATE_SAVE_MS = 1000
 
-/** A file name safe to create in the downloads folder: the last path segment, no control chars. */
+/**
+ * Longest final file name, UTF-8 bytes: file systems allow 255, and the partial's suffixes
+ * (`.p2ptube-part.json.tmp`, the lock's `.p2ptube-part.lock.<pid>.<random>`) need up to 35 more.
+ */
+export const MAX_NAME_BYTES = 200
+
+/** `s` cut to at most `max` UTF-8 bytes, never inside a character. */
+function cutUtf8(s: string, max: number): string {
+  let bytes = 0
+  let out = ''
+  for (const ch of s) {
+    bytes += Buffer.byteLength(ch)
+    if (bytes > max) break
+    out += ch
+  }
+  return out
+}
+
+/**
+ * A file name safe to create in the downloads folder: the last path segment, no control chars,
+ * at most MAX_NAME_BYTES UTF-8 bytes (a long name is cut before its extension, which is kept).
+ */
 export function safeFileName(name: string): string {
   const base = name.split(/[\\/]/).pop() ?? ''
   // eslint-disable-next-line no-control-regex -- control characters are exactly what is replaced
   const clean = base.replace(/[\x00-\x1f\x7f]/g, '_').replace(/^\.+/, '_')
-  return clean.slice(0, 200) || 'download'
+  if (Buffer.byteLength(clean) <= MAX_NAME_BYTES) return clean || 'download'
+  const ext = path.extname(clean)
+  const keep = Buffer.byteLength(ext) <= 16 ? ext : ''
+  return cutUtf8(clean.slice(0, clean.length - keep.length), MAX_NAME_BYTES - Buffer.byteLength(keep)) + keep
 }
 
 /** Where the partial file lives and what its chunk map records. */
@@ -77,7 +101,8 @@ export class PartFile {
    * Takes the partial's lock first (held until unlock() or close()).
    * @returns true when a chunk map was resumed.
    * @throws P2PTubeError ERR_BUSY when another live process (or download) holds the lock;
-   *   fs errors (EACCES, ENOSPC...).
+   *   ERR_WRITE when the partial cannot be opened (EACCES; ELOOP: a symlink); fs errors of the
+   *   folder and the lock.
    */
   async open(): Promise<boolean> {
     await fs.mkdir(this.opts.dir, { recursive: true })
@@ -107,7 +132,14 @@ export class PartFile {
         // no usable state: start from zero
       }
     }
-    this.fh = await fs.open(this.path, resumed ? 'r+' : 'w+')
+    // O_NOFOLLOW: a symlink planted under the partial's name is not followed (ELOOP).
+    const { O_RDWR, O_CREAT, O_TRUNC, O_NOFOLLOW } = fs.constants
+    try {
+      this.fh = await fs.open(this.path, O_RDWR | O_CREAT | O_NOFOLLOW | (resumed ? 0 : O_TRUNC), 0o644)
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? 'unknown'
+      throw new P2PTubeError('ERR_WRITE', `cannot write ${this.path}: ${code}${code === 'ELOOP' ? ' (it is a symlink: not followed)' : ''}`)
+    }
     return resumed
   }
 
@@ -126,7 +158,9 @@ export class PartFile {
       .catch(() => {})
       .then(async () => {
         const tmp = this.statePath + '.tmp'
-        await fs.writeFile(tmp, body)
+        // Created exclusively: a symlink planted under the temp name is not written through.
+        await fs.rm(tmp, { force: true })
+        await fs.writeFile(tmp, body, { flag: 'wx' })
         await fs.rename(tmp, this.statePath)
       })
     return this.saving

@@ -25,7 +25,9 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { isLoopback } from '../net/address.ts'
 import { formatBytes } from '../text/format.ts'
+import type { FileHandle } from 'node:fs/promises'
 import type { Download, DownloadResult } from '../node/download.ts'
+import type { LibraryEntry } from '../node/library.ts'
 import type { P2PNode, SearchResult } from '../app/node.ts'
 import { MAX_QUERY_LENGTH } from '../protocol/constants.ts'
 import { UsageError } from '../protocol/errors.ts'
@@ -319,11 +321,29 @@ export class WebServer {
     if (!e) throw new HttpError(404, 'no shared file has this content id')
     const release = this.slot(req, res)
     try {
-      const range = startMediaResponse(req, res, e.name, e.size)
-      if (range) await pumpFile(e.path, e.size, res, range[0], range[1], signal, this.pump)
+      await this.serveIndexed(req, res, e, e.name, signal)
     } finally {
       release()
     }
+  }
+
+  /** An indexed file, opened (Library.open: no symlink, the file indexed) before any header is sent. */
+  private async serveIndexed(req: http.IncomingMessage, res: http.ServerResponse, e: LibraryEntry, name: string, signal: AbortSignal): Promise<void> {
+    let fh: FileHandle
+    try {
+      fh = await this.node.library.open(e)
+    } catch {
+      throw new HttpError(404, 'this shared file changed or was removed since it was indexed')
+    }
+    let range: [number, number] | null
+    try {
+      range = startMediaResponse(req, res, name, e.size)
+    } catch (err) {
+      await fh.close()
+      throw err
+    }
+    if (!range) return void (await fh.close())
+    await pumpFile(() => Promise.resolve(fh), e.size, res, range[0], range[1], signal, this.pump)
   }
 
   private async stream(req: http.IncomingMessage, res: http.ServerResponse, cid: string, url: URL, signal: AbortSignal): Promise<void> {
@@ -343,11 +363,7 @@ export class WebServer {
   private async streamKnown(req: http.IncomingMessage, res: http.ServerResponse, k: Known, signal: AbortSignal): Promise<void> {
     // A shared copy is the fastest source.
     const own = this.node.library.getByCid(k.contentId)
-    if (own) {
-      const range = startMediaResponse(req, res, k.name, own.size)
-      if (range) await pumpFile(own.path, own.size, res, range[0], range[1], signal, this.pump)
-      return
-    }
+    if (own) return this.serveIndexed(req, res, own, k.name, signal)
     if (req.method === 'HEAD' && !this.streams.has(k.contentId)) return void startMediaResponse(req, res, k.name, k.size)
     if (!this.reusable(k.contentId)) await this.checkDisk(k)
     const s = this.download(k)

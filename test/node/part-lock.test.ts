@@ -24,7 +24,7 @@ test('two p2ptube fetch processes into one folder: the second gets ERR_BUSY, the
   t.is(await first.exited, 0, first.stderr())
   const fetched = first.events.find((x) => x.event === 'fetched')
   t.is(fetched?.sha256, e!.cid)
-  t.is(await sha256File(path.join(out, BIG_CLIP)), e!.cid, 'the file on disk is the verified one')
+  t.is(await sha256File(path.join(out, BIG_CLIP)), e!.cid as string, 'the file on disk is the verified one')
   t.deepEqual((await fs.readdir(out)).sort(), [BIG_CLIP], 'no partial, no lock, no second copy left')
 })
 
