@@ -3,6 +3,7 @@
  * tests can call it without spawning; `main(argv)` runs it (bin/p2ptube.js calls it; importing
  * this module runs nothing).
  */
+import { safeText } from '../text/safe-text.ts'
 import yargs, { type Argv } from 'yargs'
 import { hideBin } from 'yargs/helpers'
 import type { CommandModule } from './command.ts'
@@ -62,7 +63,7 @@ export function buildParser(argv: string[] = hideBin(process.argv), status: { co
     .wrap(Math.min(110, process.stdout.columns ?? 100))
     .fail((msg, err) => {
       if (err) throw err
-      process.stderr.write(`error: ${msg}\nRun with --help for usage.\n`)
+      process.stderr.write(`error: ${safeText(msg)}\nRun with --help for usage.\n`)
       process.exit(EXIT.USAGE)
     })
 }
@@ -78,7 +79,7 @@ export async function main(argv: string[]): Promise<void> {
     process.exitCode = status.code
   } catch (err) {
     const e = err as Error & { code?: string }
-    process.stderr.write(`error: ${e.message}\n`)
+    process.stderr.write(`error: ${safeText(e.message)}\n`)
     process.exitCode = e.code === 'ERR_USAGE' || e.code === 'ERR_MALFORMED_PAYLOAD' ? EXIT.USAGE : EXIT.ERROR
   }
 }

@@ -3,8 +3,12 @@
  * line with --json (STYLE.md "CLI"). Data goes to stdout, progress and logs to stderr.
  * A reader that goes away (`p2ptube search x | head -1`: EPIPE) ends the run cleanly, without a
  * stack trace: see OutputOptions.onClosed.
+ * Every line is made terminal-safe here (src/text/safe-text.ts): logs, errors and progress are
+ * escaped whole, data lines keep only the CLI's own SGR colours (callers pass remote strings
+ * through safeText first), JSON escapes DEL, C1 and bidi controls too.
  */
 import { Chalk } from 'chalk'
+import { safeJson, safeSgrText, safeText } from '../text/safe-text.ts'
 
 /** Exit codes (README "Exit codes"). */
 export const EXIT = {
@@ -90,32 +94,32 @@ export class Output {
 
   /** One JSON event line (JSON mode only). */
   event(event: string, fields: Record<string, unknown> = {}): void {
-    if (this.json) this.data(JSON.stringify({ event, ...fields }) + '\n')
+    if (this.json) this.data(safeJson({ event, ...fields }) + '\n')
   }
 
-  /** A line of human output on stdout (human mode only). */
+  /** A line of human output on stdout (human mode only); controls other than SGR colours are escaped. */
   line(text: string): void {
-    if (!this.json) this.data(text + '\n')
+    if (!this.json) this.data(safeSgrText(text) + '\n')
   }
 
   /** A status/log line on stderr (human mode), or a JSON "log" event. */
   info(text: string, level: string = 'info'): void {
     this.toFile(level, text)
     if (this.json) this.event('log', { ...(this.stamps ? { time: new Date().toISOString() } : {}), level, msg: text })
-    else this.log(this.stamp() + (level === 'warn' || level === 'error' ? this.color.yellow(text) : this.color.dim(text)) + '\n')
+    else this.log(this.stamp() + (level === 'warn' || level === 'error' ? this.color.yellow(safeText(text)) : this.color.dim(safeText(text))) + '\n')
   }
 
   /** An error: JSON "error" event or a red line on stderr. */
   error(text: string, code?: string): void {
     this.toFile('error', text)
     if (this.json) this.event('error', { ...(this.stamps ? { time: new Date().toISOString() } : {}), message: text, ...(code ? { code } : {}) })
-    else this.log(this.stamp() + this.color.red(`error: ${text}`) + '\n')
+    else this.log(this.stamp() + this.color.red(`error: ${safeText(text)}`) + '\n')
   }
 
   /** A progress line that rewrites itself on a TTY stderr. */
   progress(text: string): void {
     if (this.json) return
-    if (this.err.isTTY) this.log(`\r\x1b[K${text}`)
+    if (this.err.isTTY) this.log(`\r\x1b[K${safeText(text)}`)
   }
 
   /** End a progress line. */

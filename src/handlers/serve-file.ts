@@ -35,19 +35,24 @@ function layout(slot: Slot, len: number, frame: number): void {
 }
 
 /**
- * Stream [offset, offset+length) of `entry` in REPL frames of `frame` bytes at most (default
- * CHUNK_SIZE, exactly that size but the last; larger values are cut to the block size).
- * @throws P2PTubeError ERR_READ when the file cannot be opened (deleted since indexing),
- *   ERR_FILE_CHANGED when it is no longer the indexed size (the reply then ends short and the
- *   requester's checks fail).
+ * Stream [offset, offset+length) of `entry`, opened by `open` (Library.open: no symlink, the
+ * same file as indexed), in REPL frames of `frame` bytes at most (default CHUNK_SIZE, exactly that
+ * size but the last; larger values are cut to the block size).
+ * @throws P2PTubeError ERR_READ when the file cannot be opened (deleted since indexing, a
+ *   symlink now), ERR_FILE_CHANGED when it is not the indexed file or shrinks while read (the
+ *   reply then ends short and the requester's checks fail).
  */
-export async function serveFile(ctx: RequestContext, entry: LibraryEntry, offset: number, length: number, limiter: RateLimiter, onSent?: (bytes: number) => void, frame = CHUNK_SIZE): Promise<void> {
-  let fh: fs.FileHandle
-  try {
-    fh = await fs.open(entry.path, 'r')
-  } catch (err) {
-    throw new P2PTubeError('ERR_READ', `Error reading file (${(err as NodeJS.ErrnoException).code ?? 'unknown'})`)
-  }
+export async function serveFile(
+  ctx: RequestContext,
+  entry: LibraryEntry,
+  offset: number,
+  length: number,
+  limiter: RateLimiter,
+  onSent: ((bytes: number) => void) | undefined,
+  open: (e: LibraryEntry) => Promise<fs.FileHandle>,
+  frame = CHUNK_SIZE
+): Promise<void> {
+  const fh = await open(entry)
   // The read of the next block may be waiting when the loop ends early (requester gone, write
   // failed): stopping releases it, and the file is closed only once it has settled.
   const stopper = new AbortController()
@@ -58,8 +63,6 @@ export async function serveFile(ctx: RequestContext, entry: LibraryEntry, offset
   const stopped = new Promise<void>((resolve) => (stop.aborted ? resolve() : stop.addEventListener('abort', () => resolve(), { once: true })))
   let pending: Promise<number> = Promise.resolve(0)
   try {
-    const st = await fh.stat()
-    if (st.size !== entry.size) throw new P2PTubeError('ERR_FILE_CHANGED', 'Error reading file: it changed since it was indexed')
     const block = Math.min(BLOCK, limiter.blockSize)
     const chunk = Math.min(frame, block)
     const end = offset + length
@@ -106,6 +109,8 @@ export async function serveFile(ctx: RequestContext, entry: LibraryEntry, offset
 /** What serveEntry needs of the node: the limiter and the upload counters (NodeContext has them). */
 export interface UploadSink {
   limiter: RateLimiter
+  /** Opens an entry as indexed (Library.open: no symlink, same device/inode/mtime). */
+  library: { open(e: LibraryEntry): Promise<fs.FileHandle> }
   countUpload(bytes: number): void
   uploaded?(u: UploadRecord): void
 }
@@ -128,6 +133,7 @@ export async function serveEntry(ctx: RequestContext, node: UploadSink, entry: L
         sent += n
         node.countUpload(n)
       },
+      (e) => node.library.open(e),
       frame
     )
   } finally {

@@ -227,6 +227,7 @@ export class Download extends EventEmitter {
       throw err
     } finally {
       outer?.removeEventListener('abort', onAbort)
+      await this.part.unlock() // nothing more is written: a resume may take the partial
     }
   }
 

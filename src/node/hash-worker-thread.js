@@ -36,7 +36,8 @@ parentPort.on('message', (m) => {
   if (m.op === 'open') {
     let fd = -1
     try {
-      if (m.path) fd = fs.openSync(m.path, 'r+')
+      // O_NOFOLLOW: never write through a symlink planted under the partial's name (SECURITY.md).
+      if (m.path) fd = fs.openSync(m.path, fs.constants.O_RDWR | fs.constants.O_NOFOLLOW)
     } catch {
       fd = -1
     }

@@ -15,6 +15,8 @@ export interface FoundFile {
   rel: string
   size: number
   mtimeMs: number
+  dev: number
+  ino: number
 }
 
 /**
@@ -48,7 +50,7 @@ export async function walkShare(root: string, dir: string, found: (f: FoundFile)
       }
       const st = await fs.stat(real).catch(() => null)
       if (!st?.isFile()) continue
-      found({ real, rel: path.relative(root, full).split(path.sep).join('/'), size: st.size, mtimeMs: st.mtimeMs })
+      found({ real, rel: path.relative(root, full).split(path.sep).join('/'), size: st.size, mtimeMs: st.mtimeMs, dev: st.dev, ino: st.ino })
     }
   }
 }

@@ -7,12 +7,13 @@
  * folder walk), content-ids.ts (hashing, the content id cache file and the piece hash lists).
  */
 import { EventEmitter } from 'node:events'
-import fs from 'node:fs/promises'
+import fs, { type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
 import { P2PTubeError } from '../protocol/errors.ts'
 import { hashListMatches, pieceCountOf } from '../protocol/merkle.ts'
 import { decodeLegacyName } from '../protocol/messages.ts'
 import { ContentIdCache, hashFile } from './content-ids.ts'
+import { openIndexed, sameFile } from './indexed-file.ts'
 import { walkShare } from './library-walk.ts'
 import { mediaKind, type MediaKind } from './media-kind.ts'
 
@@ -27,6 +28,9 @@ export interface LibraryEntry {
   root: string
   size: number
   mtimeMs: number
+  /** Device and inode at indexing (indexed-file.ts: a swapped file is not served). */
+  dev?: number
+  ino?: number
   kind: MediaKind
   /** SHA-256 content id, once hashed. */
   cid?: string
@@ -44,7 +48,8 @@ export const MAX_LIBRARY_FILES = 100_000
 const VERIFIED_LIST_BYTES = 32 << 20
 
 /**
- * Events: 'added' (LibraryEntry[]), 'hashed' (LibraryEntry), 'idle' (all content ids known).
+ * Events: 'added' (LibraryEntry[]), 'hashed' (LibraryEntry), 'idle' (all content ids known),
+ * 'removed' (LibraryEntry: deleted or no longer a regular file; no longer searched or served).
  */
 export class Library extends EventEmitter {
   private readonly byName = new Map<string, LibraryEntry>()
@@ -105,7 +110,7 @@ export class Library extends EventEmitter {
       if (!mediaKind(real)) throw new P2PTubeError('ERR_NOT_MEDIA', `cannot share ${dir}: not a video, audio or image file`)
       const root = path.dirname(real)
       this.roots.add(real)
-      const e = this.index(root, real, path.basename(real), st.size, st.mtimeMs)
+      const e = this.index(root, real, path.basename(real), st)
       if (e) added.push(e)
     } else {
       this.roots.add(real)
@@ -113,7 +118,7 @@ export class Library extends EventEmitter {
         real,
         real,
         (f) => {
-          const e = this.index(real, f.real, f.rel, f.size, f.mtimeMs)
+          const e = this.index(real, f.real, f.rel, f)
           if (e) added.push(e)
         },
         this.opts.log
@@ -124,14 +129,14 @@ export class Library extends EventEmitter {
     return added
   }
 
-  private index(root: string, real: string, rel: string, size: number, mtimeMs: number): LibraryEntry | null {
+  private index(root: string, real: string, rel: string, { size, mtimeMs, dev, ino }: { size: number; mtimeMs: number; dev: number; ino: number }): LibraryEntry | null {
     if (this.byName.size >= MAX_LIBRARY_FILES) return null
     if (this.paths.has(real)) return null
     this.paths.add(real)
     let name = rel
     if (this.byName.has(name)) name = `${path.basename(root)}/${rel}`
     for (let i = 2; this.byName.has(name); i++) name = `${path.basename(root)}-${i}/${rel}`
-    const entry: LibraryEntry = { name, path: real, root, size, mtimeMs, kind: mediaKind(real) as MediaKind }
+    const entry: LibraryEntry = { name, path: real, root, size, mtimeMs, dev, ino, kind: mediaKind(real) as MediaKind }
     const cached = this.cids.lookup(real, size, mtimeMs)
     if (cached) {
       entry.cid = cached
@@ -217,7 +222,7 @@ export class Library extends EventEmitter {
     if (!mediaKind(real)) return null
     this.cids.set(real, { size: st.size, mtimeMs: st.mtimeMs, cid })
     this.roots.add(real)
-    const e = this.index(path.dirname(real), real, path.basename(real), st.size, st.mtimeMs)
+    const e = this.index(path.dirname(real), real, path.basename(real), st)
     if (!e) return null
     if (pieces) {
       await this.cids.keepPieces(cid, pieces)
@@ -226,6 +231,42 @@ export class Library extends EventEmitter {
     this.emit('added', [e])
     void this.cids.save()
     return e
+  }
+
+  /**
+   * Open a shared file for serving (indexed-file.ts: no symlink, the same file as indexed). A
+   * file that fails is rechecked: forgotten when gone, re-hashed when changed.
+   * @throws P2PTubeError ERR_READ, ERR_FILE_CHANGED.
+   */
+  async open(e: LibraryEntry): Promise<FileHandle> {
+    try {
+      return await openIndexed(e)
+    } catch (err) {
+      void this.recheck(e)
+      throw err
+    }
+  }
+
+  /**
+   * Compare an entry with its file: gone or not a regular file (a symlink now) → forgotten
+   * ('removed'); changed (size, mtime, inode) → its content id is dropped and it is hashed again
+   * ('hashed' with the new id). Unchanged: nothing.
+   */
+  async recheck(e: LibraryEntry): Promise<void> {
+    if (this.byName.get(e.name) !== e) return
+    const st = await fs.lstat(e.path).catch(() => null)
+    if (st && sameFile(e, st)) return
+    if (e.cid && this.byCid.get(e.cid) === e) this.byCid.delete(e.cid)
+    delete e.cid
+    if (!st?.isFile()) {
+      this.byName.delete(e.name)
+      this.paths.delete(e.path)
+      this.emit('removed', e)
+      return
+    }
+    Object.assign(e, { size: st.size, mtimeMs: st.mtimeMs, dev: st.dev, ino: st.ino })
+    if (!this.queue.includes(e)) this.queue.push(e)
+    this.kick()
   }
 
   /** Resolves when every indexed file has its content id. */

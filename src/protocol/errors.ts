@@ -84,6 +84,7 @@ export const ERROR_CODES = {
   ERR_MPV_COMMAND: 'mpv refused a command',
   ERR_MPV_LOAD: 'mpv could not load the stream',
   ERR_MPV_EXITED: 'mpv exited',
+  ERR_UNSAFE_MEDIA: 'not handed to the player: a playlist/EDL/URL list, or a name without a media extension (docs/SECURITY.md)',
   ERR_NOT_PLAYING: 'a playback command while nothing is playing (node --control)',
   ERR_USAGE: 'bad command-line usage (CLI exit status 2)'
 } as const satisfies Record<`ERR_${string}`, string>

@@ -14,7 +14,7 @@ import path from 'node:path'
 import { RepeatFilter } from '../../src/cli/service-log.ts'
 import { UploadLog, type Upload } from '../../src/node/upload-log.ts'
 import { events } from '../helpers/lab-process.ts'
-import { BIG_CLIP, BIN, CHILD_ARGS, CHILD_ENV, isolatedXdg, sha256File, shareWith, SMALL_CLIP, spawnCli, tempDir, VIDEO_DIR } from '../helpers/nodes.ts'
+import { BIG_CLIP, BIN, CHILD_ARGS, CHILD_ENV, isolatedXdg, contentIdFile, shareWith, SMALL_CLIP, spawnCli, tempDir, VIDEO_DIR } from '../helpers/nodes.ts'
 
 const ISO_LINE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (debug|info|warn|error) \S/
 
@@ -66,7 +66,7 @@ test('a node with stdin closed keeps running; after a crash a restarted node tak
   // After a kill -9 the chunk map on disk may lag what was written (docs/STREAMING.md): some of it.
   t.true(Number(resumed.bytes) > 0, `resumed with ${String(resumed.bytes)} bytes`)
   const fetched = await svc.log.next('fetched', undefined, 60_000)
-  t.is(fetched.sha256, await sha256File(path.join(VIDEO_DIR, BIG_CLIP)))
+  t.is(fetched.sha256, await contentIdFile(path.join(VIDEO_DIR, BIG_CLIP)))
   // Still running with stdin closed: it answers a one-shot search (no --peer: the lock names its port).
   const search = spawnCli(t, ['search', 'lebiniou', '--json', '--timeout', '2'], env)
   t.is(await search.exited, 0, search.stderr())

@@ -7,7 +7,7 @@
 import test from 'ava'
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { BIG_CLIP, isolatedXdg, sha256File, shareWith, SMALL_CLIP, spawnCli, tempDir, VIDEO_DIR, type JsonProc } from '../helpers/nodes.ts'
+import { BIG_CLIP, isolatedXdg, contentIdFile, shareWith, SMALL_CLIP, spawnCli, tempDir, VIDEO_DIR, type JsonProc } from '../helpers/nodes.ts'
 
 type Env = Record<string, string>
 
@@ -83,7 +83,7 @@ test('an unfinished transfer resumes from its partial file at the next start, wi
   const resumed = await second.p.next('resumed')
   t.true(Number(resumed.bytes) > 256 * 1024, `resumed with ${String(resumed.bytes)} bytes already there`)
   const done = await second.p.next('fetched')
-  t.is(done.sha256, await sha256File(path.join(VIDEO_DIR, BIG_CLIP)))
+  t.is(done.sha256, await contentIdFile(path.join(VIDEO_DIR, BIG_CLIP)))
   await second.p.next((e) => e.event === 'log' && String(e.msg).startsWith('now sharing'))
   await quit(t, second.p)
   const after = await stateOf(env)
@@ -112,7 +112,7 @@ test("a second node and a one-shot fetch on the same machine never overwrite the
   const out = await tempDir(t)
   const f = spawnCli(t, ['fetch', SMALL_CLIP, '--json', '--out', out, '--timeout', '3'], env)
   t.is(await f.exited, 0, f.stderr())
-  t.is((await f.next('fetched')).sha256, await sha256File(path.join(VIDEO_DIR, SMALL_CLIP)))
+  t.is((await f.next('fetched')).sha256, await contentIdFile(path.join(VIDEO_DIR, SMALL_CLIP)))
 
   t.is(await fs.readFile(cacheFile, 'utf8'), cacheBefore, 'the content id cache is the owner’s')
   t.is(await fs.readFile(stateFile, 'utf8'), stateBefore, 'the state is the owner’s')

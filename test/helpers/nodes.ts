@@ -3,7 +3,7 @@
  * processes speaking --json, each torn down with the test.
  */
 import type { ExecutionContext } from 'ava'
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
+import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { createReadStream, existsSync, mkdtempSync, readdirSync, statSync } from 'node:fs'
 import fs from 'node:fs/promises'
@@ -69,6 +69,17 @@ export async function shareWith(t: ExecutionContext, files: Array<string | [stri
     await fs.copyFile(path.join(VIDEO_DIR, src), path.join(dir, name))
   }
   return dir
+}
+
+/**
+ * Overwrite a file in place with same-size `bytes` and give it back its mtime (ns precision):
+ * the holder cannot see the change (same inode, size and mtime: src/node/indexed-file.ts) and
+ * serves other bytes under the old content id, as a corrupt or malicious holder would.
+ */
+export async function corruptInPlace(file: string, bytes: Buffer): Promise<void> {
+  const st = await fs.stat(file, { bigint: true })
+  await fs.writeFile(file, bytes)
+  execFileSync('touch', ['-d', `@${st.mtimeNs / 1_000_000_000n}.${String(st.mtimeNs % 1_000_000_000n).padStart(9, '0')}`, file])
 }
 
 /** SHA-256 of a file, hex. */

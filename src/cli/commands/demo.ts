@@ -16,6 +16,7 @@ import { P2PNode } from '../../app/node.ts'
 import { isHeadless } from '../../player/mpv-player.ts'
 import { fetchAndMaybePlay, splitPlayerArgs } from '../common.ts'
 import { formatBytes } from '../../text/format.ts'
+import { safeText } from '../../text/safe-text.ts'
 import { EXIT, Output } from '../output.ts'
 
 /** Options the handler reads. */
@@ -41,7 +42,7 @@ const BIN = fileURLToPath(new URL('../../../bin/p2ptube.js', import.meta.url))
 
 export async function handler(a: DemoArgs): Promise<number> {
   const out = new Output(a.json)
-  const say = (s: string): void => out.line(`${out.color.cyan('demo')} ${s}`)
+  const say = (s: string): void => out.line(`${out.color.cyan('demo')} ${safeText(s)}`)
   const shares = a.share.filter((s) => existsSync(s))
   if (!shares.length) {
     out.error(`none of ${a.share.join(', ')} exists: run ../shared/media/get-real-media.sh (or pass --share DIR)`)

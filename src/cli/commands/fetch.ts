@@ -7,6 +7,7 @@ import { isContentId, parsePeerId } from '../../protocol/messages.ts'
 import { UsageError } from '../../protocol/errors.ts'
 import { awaitDiscovery, checkNodeArgs, fetchAndMaybePlay, joinAll, makeNode, nodeOptions, onShutdown, pickResult, QUIET_MS, splitPlayerArgs, type NodeArgs } from '../common.ts'
 import { formatBytes } from '../../text/format.ts'
+import { safeText } from '../../text/safe-text.ts'
 import { EXIT, Output } from '../output.ts'
 import { noteFetched, openProfile, rememberedPeers } from '../profile.ts'
 
@@ -89,7 +90,7 @@ export async function handler(a: FetchArgs): Promise<number> {
     })
     if (found.contentId) noteFetched(profile, r.path) // the node owning the state shares it from its next start
     out.event('fetched', { path: r.path, sha256: r.sha256, size: r.size, ...(r.firstFrameMs !== undefined ? { firstFrameMs: r.firstFrameMs } : {}) })
-    out.line(`saved ${r.path} (${formatBytes(r.size)}), ${found.contentId ? `content id ${r.sha256} verified` : `sha256 ${r.sha256} (legacy holder: nothing to verify against)`}`)
+    out.line(`saved ${safeText(r.path)} (${formatBytes(r.size)}), ${found.contentId ? `content id ${r.sha256} verified` : `sha256 ${r.sha256} (legacy holder: nothing to verify against)`}`)
     return EXIT.OK
   } catch (err) {
     const e = err as Error & { code?: string }

@@ -14,9 +14,11 @@ import type { P2PNode, SearchResult } from '../../app/node.ts'
 import type { MpvPlayer } from '../../player/mpv-player.ts'
 import type { PortMappingStatus } from '../../discovery/port-mapping.ts'
 import { isContentId } from '../../protocol/messages.ts'
+import { isLoopback } from '../../net/address.ts'
 import { P2PTubeError, UsageError } from '../../protocol/errors.ts'
 import { checkNodeArgs, fetchAndMaybePlay, joinAll, makeNode, nodeOptions, onShutdown, pickResult, resumeState, splitPlayerArgs, type NodeArgs } from '../common.ts'
 import { formatBytes } from '../../text/format.ts'
+import { safeText } from '../../text/safe-text.ts'
 import { EXIT, Output } from '../output.ts'
 import { openProfile } from '../profile.ts'
 import { logUploads, openLogFile } from '../service-log.ts'
@@ -28,10 +30,15 @@ export function builder(y: Argv) {
   return nodeOptions(y)
     .option('stabilize', { type: 'number', default: 10, describe: 'seconds between peer liveness checks (0 = off)' })
     .option('http', { type: 'number', describe: 'serve a web page (library, search, play in the browser) on this TCP port' })
-    .option('http-host', { type: 'string', default: '0.0.0.0', describe: 'address for --http (0.0.0.0 = the whole LAN, 127.0.0.1 = this machine only)' })
+    .option('http-host', {
+      type: 'string',
+      default: '127.0.0.1',
+      describe: 'address for --http: 127.0.0.1 = this machine only; 0.0.0.0 = the whole LAN, with a login (the token is printed); with --group loopback only'
+    })
     .option('stdin', { type: 'boolean', default: false, describe: 'with --json: read JSON commands from stdin, one per line, and quit when stdin closes' })
     .option('log-file', { type: 'string', describe: 'also append every log line (ISO time, level, text) to this file; reopened on SIGHUP' })
-    .example('$0 node --share ~/Videos --http 8080', 'watch the library and the network in a browser on the LAN')
+    .example('$0 node --share ~/Videos --http 8080', 'watch the library and the network in a browser on this machine')
+    .example('$0 node --share ~/Videos --http 8080 --http-host 0.0.0.0', 'on the LAN: open the printed login link on the other device')
     .example('$0 node --port 9400 --share ~/Videos', 'share a folder')
     .example('$0 node --json --stdin --peer 127.0.0.1:9400', 'scripted: then type {"cmd":"search","q":"clip"}')
     .example('$0 node --json --log-file ~/p2ptube.log', 'a service: runs until SIGTERM, stdin unused')
@@ -58,6 +65,8 @@ export async function handler(a: NodeCommandArgs): Promise<number> {
   const logFile = a['log-file'] ? openLogFile(a['log-file'], (err) => process.stderr.write(`error: log file ${a['log-file']}: ${err.message}\n`)) : null
   out.logTo({ timestamps: true, file: logFile?.stream ?? null })
   if (a.http !== undefined && (!Number.isInteger(a.http) || a.http < 0 || a.http > 65535)) throw new UsageError(`--http must be a port 0..65535, got ${a.http}`)
+  if (a.http !== undefined && a.group && !isLoopback(a['http-host']))
+    throw new UsageError(`with --group the web page is served on this machine only: --http-host must be a loopback address, not ${a['http-host']} (docs/SECURITY.md "Web page")`)
   const profile = await openProfile(a.data, true, out)
   const node = makeNode(a, out, { stabilizeIntervalMs: a.stabilize * 1000 }, profile)
   logUploads(node, out)
@@ -94,9 +103,11 @@ export async function handler(a: NodeCommandArgs): Promise<number> {
       await node.stop()
       throw new Error(`cannot serve the web page on ${a['http-host']}:${a.http}: ${(err as Error).message}`, { cause: err })
     }
-    const urls = webUrls(a['http-host'], web.port)
-    out.event('http', { url: web.url, host: a['http-host'], port: web.port, urls })
+    const token = web.token
+    const urls = webUrls(a['http-host'], web.port).map((u) => (token === undefined ? u : `${u}login?token=${token}`))
+    out.event('http', { url: web.url, host: a['http-host'], port: web.port, urls, login: token !== undefined, token: token ?? null })
     out.line(`${out.color.green('web page')} at ${urls.join('  ')}`)
+    if (token !== undefined) out.line(`web login token (keep it private; a login lasts 12 h): ${token}`)
   }
   await joinAll(node, a.peer, out)
   // The saved state: peers rejoined and transfers resumed in the background (app/state.ts).
@@ -248,7 +259,7 @@ async function runCommand(node: P2PNode, c: Cmd, out: Output, a: NodeArgs, sessi
       })
       session.playing = null
       out.event('fetched', { id, path: rep.path, sha256: rep.sha256, size: rep.size, firstFrameMs: rep.firstFrameMs ?? null, positionBeforeDone: rep.positionBeforeDone ?? null })
-      out.line(`saved ${rep.path} (${formatBytes(rep.size)})`)
+      out.line(`saved ${safeText(rep.path)} (${formatBytes(rep.size)})`)
       return false
     }
     default:

@@ -5,6 +5,7 @@ import { isContentId } from '../../protocol/messages.ts'
 import { UsageError } from '../../protocol/errors.ts'
 import { awaitDiscovery, checkNodeArgs, joinAll, makeNode, nodeOptions, QUIET_MS, type NodeArgs } from '../common.ts'
 import { formatBytes } from '../../text/format.ts'
+import { safeText } from '../../text/safe-text.ts'
 import { EXIT, Output } from '../output.ts'
 import { openProfile, rememberedPeers } from '../profile.ts'
 
@@ -46,7 +47,7 @@ export async function handler(a: SearchArgs): Promise<number> {
       : node.search(q, { ttl: a.ttl, timeoutMs: a.timeout * 1000, untilQuietMs: QUIET_MS })
     h.on('result', (r) => {
       out.event('result', { name: r.name, size: r.size, contentId: r.contentId, holder: r.holder, kind: r.kind, legacy: r.legacy })
-      out.line(`${out.color.bold(r.name)}  ${formatBytes(r.size)}  ${out.color.dim(r.holder)}  ${out.color.dim(r.contentId ?? '(legacy peer: no content id)')}`)
+      out.line(`${out.color.bold(safeText(r.name))}  ${formatBytes(r.size)}  ${out.color.dim(safeText(r.holder))}  ${out.color.dim(safeText(r.contentId ?? '(legacy peer: no content id)'))}`)
     })
     const results = await h.finished
     out.event('done', { results: results.length })

@@ -17,6 +17,7 @@ import { UsageError } from '../../protocol/errors.ts'
 import { parseTrackerStatus, type TrackerStatus } from '../../protocol/tracker-messages.ts'
 import { onShutdown } from '../common.ts'
 import { formatBytes } from '../../text/format.ts'
+import { safeText } from '../../text/safe-text.ts'
 import { EXIT, Output } from '../output.ts'
 
 export const command = 'tracker [action]'
@@ -82,7 +83,7 @@ export async function handler(a: TrackerArgs): Promise<number> {
     }
     const s = parseTrackerStatus(Buffer.from(text))
     out.event('status', { ...s })
-    out.line(`tracker ${s.tracker} at ${addr}: ${statusLine(s)}, up ${Math.round(s.uptimeMs / 1000)} s`)
+    out.line(safeText(`tracker ${s.tracker} at ${addr}: ${statusLine(s)}, up ${Math.round(s.uptimeMs / 1000)} s`))
     return EXIT.OK
   }
   if (!Number.isInteger(a.port) || a.port < 0 || a.port > 65535) throw new UsageError(`--port must be 0..65535, got ${a.port}`)
