@@ -22,6 +22,8 @@ export interface ProxyHolder {
   rgets: Array<{ offset: number; length: number }>
   /** Connections closed early on purpose (closeOnce). */
   closed: number
+  /** Resolves at the next RGET received. */
+  nextRget(): Promise<void>
 }
 
 export type ProxyMode = { drip: { file: string; name: string; cid: string; dripMs: number } } | { closeOnce: { closeAfterBytes: number } }
@@ -34,7 +36,15 @@ export async function proxyHolder(t: ExecutionContext, target: { host: string; p
   const sockets = new Set<net.Socket>()
   const timers = new Set<NodeJS.Timeout>()
   let closedOnce = false
-  const state: ProxyHolder = { id: '', host: '127.0.0.1', port: 0, rgets: [], closed: 0 }
+  const rgetWaiters: Array<() => void> = []
+  const state: ProxyHolder = {
+    id: '',
+    host: '127.0.0.1',
+    port: 0,
+    rgets: [],
+    closed: 0,
+    nextRget: () => new Promise<void>((resolve) => rgetWaiters.push(resolve))
+  }
   const server = net.createServer((client) => {
     sockets.add(client)
     client.on('close', () => sockets.delete(client))
@@ -44,6 +54,7 @@ export async function proxyHolder(t: ExecutionContext, target: { host: string; p
         if (type === 'RGET') {
           const q = JSON.parse(payload.toString()) as { offset: number; length?: number }
           state.rgets.push({ offset: q.offset, length: q.length ?? -1 })
+          for (const w of rgetWaiters.splice(0)) w()
           if ('drip' in mode) return void drip(client, q, mode.drip)
           if (!closedOnce) return void forward(client, type, payload, mode.closeOnce.closeAfterBytes)
         }

@@ -23,6 +23,8 @@ test('a holder sending one 2 KB frame every 4.5 s keeps no piece: every piece co
   d.on('bad-piece', (id: string) => badPieces.push(id))
   const cut = new Map<string, string[]>()
   d.swarm!.on('run-cut', (id: string, reason: string) => cut.set(id, [...(cut.get(id) ?? []), reason]))
+  const slowEvents: string[] = []
+  d.swarm!.on('source-slow', (id: string, rate: number) => slowEvents.push(`${id} at ${rate} B/s`))
   const res = await d.start()
 
   t.is(res.sha256, entry.cid!)
@@ -33,10 +35,39 @@ test('a holder sending one 2 KB frame every 4.5 s keeps no piece: every piece co
   t.is(swarm.sources.get(slow.id)!.pieces, 0, 'no piece was taken from the slow holder')
   t.is(swarm.sources.get(honest.id)!.pieces, swarm.pieceCount, 'the fast holder delivered every piece')
   t.true((cut.get(slow.id) ?? []).length >= 1, `the slow holder's runs were handed over (cuts: ${JSON.stringify([...cut])})`)
+  t.log('cuts', JSON.stringify([...cut]), 'slow events', slowEvents.join(','))
   t.false(droppedFor.has(slow.id), `slow is not dropped (${droppedFor.get(slow.id)})`)
   t.false(droppedFor.has(honest.id))
   t.false(swarm.sources.get(slow.id)!.corrupt)
   t.deepEqual(badPieces, [])
+})
+
+test('end game: a fast holder found after a slow one took the whole file duplicates what it still owes; the first checked copy wins, the slow run is cancelled', async (t) => {
+  const share = await shareWith(t, [BIG_CLIP])
+  const honest = await startNode(t, { shares: [share] })
+  const entry = honest.library.get(BIG_CLIP)!
+  const slow = await proxyHolder(t, honest, { drip: { file: path.join(share, BIG_CLIP), name: BIG_CLIP, cid: entry.cid!, dripMs: 4500 } })
+  const viewer = await startNode(t)
+  // The slow holder is the only one at first: its one run is every piece of the file.
+  const d = viewer.fetch({ name: BIG_CLIP, contentId: entry.cid!, holder: slow.id, size: entry.size })
+  const cut: Array<[string, string, number, number]> = []
+  d.swarm!.on('run-cut', (id: string, reason: string, first: number, end: number) => cut.push([id, reason, first, end]))
+  const asked = slow.nextRget()
+  const running = d.start()
+  await asked
+  t.deepEqual(slow.rgets[0], { offset: 0, length: entry.size })
+  d.addSource(honest)
+  const res = await running
+  t.is(res.sha256, entry.cid!)
+  const swarm = d.swarm!
+  t.is(swarm.sources.get(slow.id)!.pieces, 0)
+  t.is(swarm.sources.get(honest.id)!.pieces, swarm.pieceCount)
+  t.true(
+    // (A priority may cut the first run before: this clip's moov is at its tail, fetched early.)
+    cut.some(([id, reason]) => id === slow.id && reason === 'duplicate'),
+    `the slow run was cancelled by the first checked copy (cuts: ${JSON.stringify(cut)})`
+  )
+  t.false(swarm.sources.get(slow.id)!.dropped !== null || swarm.sources.get(slow.id)!.corrupt, 'slow is not blamed')
 })
 
 test('the only holder closes the connection once mid-transfer: asked again after a back-off, the file completes, no verified piece fetched twice', async (t) => {
