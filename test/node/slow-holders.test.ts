@@ -35,7 +35,14 @@ test('a holder sending one 2 KB frame every 4.5 s keeps no piece: every piece co
   t.is(swarm.sources.get(slow.id)!.pieces, 0, 'no piece was taken from the slow holder')
   t.is(swarm.sources.get(honest.id)!.pieces, swarm.pieceCount, 'the fast holder delivered every piece')
   t.true((cut.get(slow.id) ?? []).length >= 1, `the slow holder's runs were handed over (cuts: ${JSON.stringify([...cut])})`)
-  t.log('cuts', JSON.stringify([...cut]), 'slow events', slowEvents.join(','))
+  t.log(
+    'cuts',
+    JSON.stringify([...cut]),
+    'slow events',
+    slowEvents.join(','),
+    `${Math.round(performance.now() - d.startedAt)} ms`,
+    `fast ${swarm.sources.get(honest.id)!.received} B, slow ${swarm.sources.get(slow.id)!.received} B of ${entry.size} B`
+  )
   t.false(droppedFor.has(slow.id), `slow is not dropped (${droppedFor.get(slow.id)})`)
   t.false(droppedFor.has(honest.id))
   t.false(swarm.sources.get(slow.id)!.corrupt)
@@ -67,6 +74,7 @@ test('end game: a fast holder found after a slow one took the whole file duplica
     cut.some(([id, reason]) => id === slow.id && reason === 'duplicate'),
     `the slow run was cancelled by the first checked copy (cuts: ${JSON.stringify(cut)})`
   )
+  t.log(`${Math.round(performance.now() - d.startedAt)} ms`, `fast ${swarm.sources.get(honest.id)!.received} B, slow ${swarm.sources.get(slow.id)!.received} B of ${entry.size} B`, JSON.stringify(cut))
   t.false(swarm.sources.get(slow.id)!.dropped !== null || swarm.sources.get(slow.id)!.corrupt, 'slow is not blamed')
 })
 
@@ -92,4 +100,5 @@ test('the only holder closes the connection once mid-transfer: asked again after
   // The second request starts past what was verified: the pieces from before the close are kept.
   t.true(flaky.rgets[1]!.offset > 0, `second RGET from ${flaky.rgets[1]!.offset}`)
   t.is(d.swarm!.sources.get(flaky.id)!.pieces, d.swarm!.pieceCount)
+  t.log(`${Math.round(performance.now() - d.startedAt)} ms`, `received ${d.swarm!.sources.get(flaky.id)!.received} B of ${entry.size} B`, JSON.stringify(flaky.rgets))
 })
