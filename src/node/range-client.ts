@@ -10,7 +10,7 @@
  */
 import { exchange, type Endpoint } from '../net/client.ts'
 import { HEADER_SIZE, MSG, PIECE_SIZE } from '../protocol/constants.ts'
-import { ProtocolError, RemoteError } from '../protocol/errors.ts'
+import { P2PTubeError, ProtocolError, RemoteError } from '../protocol/errors.ts'
 import type { FramePolicy } from '../protocol/frame.ts'
 import { formatRget, parseRangeMeta } from '../protocol/messages.ts'
 import { MESSAGES, replyPolicy } from '../protocol/table.ts'
@@ -39,10 +39,12 @@ export interface Run {
   next: number
   /** performance.now() of the last data, ms. */
   lastData: number
+  /** Bytes received on this run. */
+  bytes: number
   /** Cut the run (for a priority elsewhere) once `next` reaches this piece. */
   cutAfter: number | null
   abort: AbortController
-  reason: 'priority' | 'stall' | 'bad' | 'cancel' | null
+  reason: 'priority' | 'stall' | 'slow' | 'duplicate' | 'bad' | 'cancel' | null
 }
 
 /** What a range request needs from its scheduler. */
@@ -79,8 +81,10 @@ export class RangeRequest {
   /**
    * Fetch the run's bytes, advancing `run.next` piece by piece. Data after the run is stopped
    * (`run.reason` set) is dropped.
-   * @throws RemoteError (ERRO), ProtocolError ERR_BAD_REPLY (another range, too many bytes, ended
-   *   early), TimeoutError, AbortError (run.abort), P2PTubeError ERR_CONNECT.
+   * @throws RemoteError (ERRO), ProtocolError ERR_BAD_REPLY (another range, too many bytes),
+   *   P2PTubeError ERR_NO_REPLY (closed before the meta frame) or ERR_CONNECTION_CLOSED (closed
+   *   before the last byte), InvalidFrameError ERR_TRUNCATED_FRAME (closed inside a frame),
+   *   TimeoutError, AbortError (run.abort), P2PTubeError ERR_CONNECT.
    */
   async fetch(): Promise<void> {
     const { run: r, hooks, holder: s, pending } = this
@@ -139,6 +143,7 @@ export class RangeRequest {
           if (r.reason) return // cut at a piece boundary below; the rest of this read is dropped
           if (pos + view.length > end) throw new ProtocolError('ERR_BAD_REPLY', `holder ${s.id} sent more bytes than asked for`)
           r.lastData = performance.now()
+          r.bytes += view.length
           s.received += view.length
           pos += view.length
           let data = view
@@ -190,7 +195,10 @@ export class RangeRequest {
       }
     )
     if (remote) throw remote
-    if (!meta || pos !== end) throw new ProtocolError('ERR_BAD_REPLY', `holder ${s.id} ended the range early`)
+    // A close before the end is not a lie about the data (a restart, a dropped link): the
+    // scheduler may ask again (swarm.ts retries with back-off).
+    if (!meta) throw new P2PTubeError('ERR_NO_REPLY', `holder ${s.id} closed without answering RGET`)
+    if (pos !== end) throw new P2PTubeError('ERR_CONNECTION_CLOSED', `holder ${s.id} ended the range early, after ${pos - offset} of ${end - offset} bytes`)
   }
 
   /** Resolves when every batch handed over has been checked (never rejects). */
