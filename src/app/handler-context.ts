@@ -6,6 +6,7 @@ import type { FloodSearch } from '../node/flood-search.ts'
 import type { Identity } from '../node/identity.ts'
 import type { Library } from '../node/library.ts'
 import type { PeerTable } from '../node/peer-table.ts'
+import type { PeerManager } from '../node/peer-manager.ts'
 import type { NodeStats } from '../node/stats.ts'
 
 /** The parts a handler context is made of (a P2PNode has them all). */
@@ -13,6 +14,7 @@ export interface ContextParts {
   readonly identity: Identity
   readonly flood: FloodSearch
   readonly peers: PeerTable
+  readonly peerManager: Pick<PeerManager, 'makeRoom'>
   readonly library: Library
   readonly limiter: RateLimiter
   readonly features: readonly string[]
@@ -30,6 +32,7 @@ export function handlerContext(node: ContextParts): NodeContext {
     idFor: (local, remote) => identity.idFor(local, remote),
     isSelf: (id) => identity.isSelf(id),
     peers: node.peers,
+    makeRoom: (dryRun) => node.peerManager.makeRoom(dryRun),
     library: node.library,
     limiter: node.limiter,
     features: node.features,

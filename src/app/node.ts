@@ -26,7 +26,7 @@ import { HashWorker } from '../node/hash-worker.ts'
 import { Library } from '../node/library.ts'
 import { Identity } from '../node/identity.ts'
 import { Lifecycle } from '../node/lifecycle.ts'
-import { PeerManager } from '../node/peer-manager.ts'
+import { DEFAULT_MAX_PEERS, PeerManager } from '../node/peer-manager.ts'
 import type { PeerSource, PeerTable } from '../node/peer-table.ts'
 import { errText, newStats, type NodeStats } from '../node/stats.ts'
 import { CONNECT_TIMEOUT_MS, MSG } from '../protocol/constants.ts'
@@ -98,7 +98,18 @@ export class P2PNode extends EventEmitter {
     const connectTimeoutMs = opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS
     const dial = { connectTimeoutMs, idleTimeoutMs: opts.idleTimeoutMs, transport: this.transport, signal: this.life.signal }
     const life = this.life
-    this.peerManager = new PeerManager({ self: this.identity, announce: opts.announce ?? true, maxPeers: opts.maxPeers ?? 5, hops: opts.hops ?? 2, dial, life, log })
+    this.peerManager = new PeerManager({
+      self: this.identity,
+      announce: opts.announce ?? true,
+      maxPeers: opts.maxPeers ?? DEFAULT_MAX_PEERS,
+      ...(opts.minPeers !== undefined ? { minPeers: opts.minPeers } : {}),
+      ...(opts.maxPeersPerHost !== undefined ? { maxPeersPerHost: opts.maxPeersPerHost } : {}),
+      ...(opts.limitLoopback ? { exemptHost: () => false } : {}),
+      hops: opts.hops ?? 2,
+      dial,
+      life,
+      log
+    })
     const { library, stats, hasher } = this
     const publishes = (): boolean => this.publishes
     this.flood = new FloodSearch({ self: this.identity, peers: this.peers, probe: (id) => this.peerManager.probe(id), library, publishes, indexed: () => this.tracker, stats, dial, life, log })
