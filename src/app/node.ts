@@ -29,7 +29,7 @@ import { Lifecycle } from '../node/lifecycle.ts'
 import { DEFAULT_MAX_PEERS, PeerManager } from '../node/peer-manager.ts'
 import type { PeerSource, PeerTable } from '../node/peer-table.ts'
 import { errText, newStats, type NodeStats } from '../node/stats.ts'
-import { CONNECT_TIMEOUT_MS, MSG } from '../protocol/constants.ts'
+import { CONNECT_TIMEOUT_MS, LINK_IDLE_MS, MSG } from '../protocol/constants.ts'
 import { CAPS_FEATURES } from '../protocol/table.ts'
 import { handlerContext } from './handler-context.ts'
 import { NodeDiscovery } from './node-discovery.ts'
@@ -112,7 +112,8 @@ export class P2PNode extends EventEmitter {
     })
     const { library, stats, hasher } = this
     const publishes = (): boolean => this.publishes
-    this.flood = new FloodSearch({ self: this.identity, peers: this.peers, probe: (id) => this.peerManager.probe(id), library, publishes, indexed: () => this.tracker, stats, dial, life, log })
+    const links = this.peerManager.links
+    this.flood = new FloodSearch({ self: this.identity, peers: this.peers, probe: (id) => this.peerManager.probe(id), library, publishes, indexed: () => this.tracker, stats, dial, links, life, log })
     // Peers seed what they have watched: a verified download joins the library at once.
     const onVerified = (d: Download, res: DownloadResult, cid: string): void => {
       if (!publishes()) return
@@ -131,8 +132,13 @@ export class P2PNode extends EventEmitter {
       handlers: group ? new Map([...createHandlers(handlerContext(this)), [MSG.TREV, group.pushHandler()]]) : createHandlers(handlerContext(this)),
       requestTimeoutMs: opts.requestTimeoutMs,
       transport: this.transport,
+      // Neighbour links (PROTOCOL.md §4.9): a LINK connection stays open for pipelined requests.
+      session: { type: MSG.LINK, idleMs: LINK_IDLE_MS },
       guard: {
-        connection: (addr, peer) => this.peerLimits.connection(addr, peer),
+        connection: (addr, peer) => {
+          stats.connectionsAccepted++
+          return this.peerLimits.connection(addr, peer)
+        },
         request: (type, addr, peer) => group?.request(type, peer) ?? this.peerLimits.request(type, addr, peer)
       }
     })

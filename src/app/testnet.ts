@@ -124,8 +124,9 @@ export class Testnet {
     await Promise.all([...this.holders].map((h) => h.library.whenHashed()))
   }
 
-  /** Resident memory per node, bytes: (RSS now − RSS before the first node) ÷ N. */
+  /** Resident memory per node, bytes: (RSS now − RSS before the first node) ÷ N (after a GC when --expose-gc). */
   rssPerNode(): number {
+    global.gc?.()
     return Math.max(0, process.memoryUsage().rss - this.rssBefore) / Math.max(1, this.nodes.length)
   }
 

@@ -11,6 +11,7 @@ import { module as fetchCmd } from './commands/fetch.ts'
 import { module as groupCmd } from './commands/group.ts'
 import { module as nodeCmd } from './commands/node.ts'
 import { module as search } from './commands/search.ts'
+import { module as testnetCmd } from './commands/testnet.ts'
 import { module as trackerCmd } from './commands/tracker.ts'
 import { module as tui } from './commands/tui.ts'
 import { EXIT } from './output.ts'
@@ -42,6 +43,7 @@ export function buildParser(argv: string[] = hideBin(process.argv), status: { co
     .command(wrap(trackerCmd, status))
     .command(wrap(tui, status))
     .command(wrap(groupCmd, status))
+    .command(wrap(testnetCmd, status))
     .demandCommand(1, 'name a command: tui (the default), node, search, fetch or demo (see --help)')
     .strict()
     .epilog('Exit codes: 0 ok, 1 error, 2 bad usage, 3 not found, 4 integrity (SHA-256) failure, 130 interrupted.')

@@ -12,6 +12,7 @@ import { request, requestText, type ExchangeOptions } from '../net/client.ts'
 import { MSG } from '../protocol/constants.ts'
 import { parseCaps, parsePeerId } from '../protocol/messages.ts'
 import { Crawl, JOIN_DEADLINE_MS } from './crawl.ts'
+import { LinkManager } from './links.ts'
 import type { SelfAddress } from './identity.ts'
 import type { Lifecycle } from './lifecycle.ts'
 import { PeerTable, type PeerInfo, type PeerSource } from './peer-table.ts'
@@ -56,6 +57,8 @@ export interface PeerManagerOptions {
 /** Events: 'peer-added' (PeerInfo), 'peer-removed' (PeerInfo, reason: string). */
 export class PeerManager extends EventEmitter {
   readonly peers: PeerTable
+  /** Persistent links to the neighbours that list LINK (§4.9): SRCH, HITS and the keepalive. */
+  readonly links: LinkManager
   /** The low water mark (0 = none). */
   readonly minPeers: number
   /** Addresses seen in LISTs and joined through, newest last (repair's last resort). */
@@ -66,6 +69,9 @@ export class PeerManager extends EventEmitter {
     super()
     this.minPeers = opts.minPeers ?? DEFAULT_MIN_PEERS
     this.peers = new PeerTable(opts.maxPeers, Date.now, { maxPerHost: opts.maxPeersPerHost ?? DEFAULT_MAX_PEERS_PER_HOST, exempt: opts.exemptHost ?? isLoopback })
+    this.links = new LinkManager({ peers: this.peers, dial: opts.dial, life: opts.life, log: opts.log, enabled: opts.announce !== false })
+    // A link that closes under the node: one NAME on a new connection says whether the neighbour is gone.
+    this.links.on('link-lost', (id: string, why: string) => void this.check(id, `link lost (${why})`))
     this.peers.on('added', (p: PeerInfo) => {
       opts.log('info', `peer ${p.id} added (${p.source})`)
       // CAPS at once, on both sides of a JOIN: the first search does not wait for a probe.
@@ -221,7 +227,9 @@ export class PeerManager extends EventEmitter {
       const f = frames[0]
       const caps = f !== undefined && f.type === MSG.REPL ? parseCaps(f.payload) : null
       p.extended = caps?.proto === 'p2ptube'
+      p.link = caps?.features.includes(MSG.LINK) === true
       if (caps?.you) this.opts.self.observedAs(caps.you, id)
+      if (p.link) void this.links.open(p)
     } catch (err) {
       this.opts.log('debug', `probe of ${id} failed: ${errText(err)}`)
       return undefined
@@ -242,7 +250,8 @@ export class PeerManager extends EventEmitter {
       Promise.all(
         this.peers.list().map(async (p) => {
           try {
-            await requestText(p, MSG.NAME, '', { ...dial, idleTimeoutMs: dial.connectTimeoutMs })
+            // The keepalive: NAME on the neighbour's link (§4.9), or on a new connection.
+            if (!(p.link && (await this.links.keepalive(p)))) await requestText(p, MSG.NAME, '', { ...dial, idleTimeoutMs: dial.connectTimeoutMs })
             this.peers.touch(p.id)
             if (p.extended === undefined) void this.probe(p.id)
           } catch (err) {
@@ -252,6 +261,20 @@ export class PeerManager extends EventEmitter {
       )
     )
     return dropped
+  }
+
+  /** Check one neighbour now (NAME on a new connection): drop it when it does not answer, else reopen its link. */
+  private async check(id: string, why: string): Promise<void> {
+    const { dial, life } = this.opts
+    const p = this.peers.get(id)
+    if (!p || life.stopped) return
+    try {
+      await life.track(requestText(p, MSG.NAME, '', { ...dial, idleTimeoutMs: dial.connectTimeoutMs }))
+      this.peers.touch(id)
+      void this.links.open(p)
+    } catch (err) {
+      if (!life.stopped) this.peers.remove(id, `${why}; not answering: ${errText(err)}`)
+    }
   }
 
   /** Remove a peer by id (the UI's "remove"). */
@@ -268,5 +291,6 @@ export class PeerManager extends EventEmitter {
     if (this.opts.announce === false) return // a one-shot client never joined anyone
     const o = { connectTimeoutMs: boundMs, idleTimeoutMs: boundMs, ...(dial.transport ? { transport: dial.transport } : {}) }
     await Promise.allSettled(this.peers.list().map((p) => request(p, MSG.QUIT, (local) => self.idFor(local.address, local.remote), o)))
+    this.links.closeAll()
   }
 }

@@ -27,6 +27,8 @@ export interface PeerInfo {
   lastSeen: number
   /** true: speaks p2ptube extensions; false: legacy btpeer; undefined: not probed yet. */
   extended?: boolean
+  /** true: its CAPS lists LINK, so SRCH, HITS and keepalives go on a persistent link (§4.9). */
+  link?: boolean
   /** Its neighbour count, from the last LIST this node read from it (undefined: never read). */
   degree?: number
 }

@@ -4,14 +4,14 @@
  * address; CAPS at JOIN on both sides; graph repair when a neighbour quits; pruning a
  * well-connected neighbour to admit a newcomer at the high water mark.
  */
-import test from 'ava'
+import test, { type ExecutionContext } from 'ava'
 import type { P2PNode } from '../../src/app/node.ts'
 import { Testnet } from '../../src/app/testnet.ts'
 import { requestText } from '../../src/net/client.ts'
 import { MSG } from '../../src/protocol/constants.ts'
 import { RemoteError } from '../../src/protocol/errors.ts'
 import { formatJoin } from '../../src/protocol/messages.ts'
-import { startNode, tempDir } from '../helpers/nodes.ts'
+import { shareWith, SMALL_CLIP, startNode, tempDir } from '../helpers/nodes.ts'
 
 /** Resolves on the node's next 'peer-added' whose peer matches. */
 function added(n: P2PNode, pred: (id: string) => boolean = () => true): Promise<string> {
@@ -23,6 +23,18 @@ function added(n: P2PNode, pred: (id: string) => boolean = () => true): Promise<
     }
     n.on('peer-added', on)
   })
+}
+
+/** x (low water mark 2) has two neighbours, hub and leaver; the hub has one more, spare. */
+async function repairScene(t: ExecutionContext): Promise<{ hub: P2PNode; spare: P2PNode; x: P2PNode; leaver: P2PNode }> {
+  const hub = await startNode(t, { minPeers: 0 })
+  const spare = await startNode(t, { minPeers: 0 })
+  await spare.join(hub.id, 1)
+  const x = await startNode(t, { minPeers: 2 })
+  const leaver = await startNode(t, { minPeers: 0 })
+  await x.join(hub.id, 1)
+  await x.join(leaver.id, 1)
+  return { hub, spare, x, leaver }
 }
 
 test('30 nodes with default options (each joins one random earlier node): one connected component, and a search reaches every holder within TTL', async (t) => {
@@ -74,14 +86,8 @@ test('CAPS at JOIN: both sides know the other is extended before any search or s
 })
 
 test("graph repair: when a neighbour quits and the node falls below its low water mark, it joins a replacement from its other neighbours' LISTs", async (t) => {
-  const hub = await startNode(t, { minPeers: 0 })
-  const spare = await startNode(t, { minPeers: 0 })
-  await spare.join(hub.id, 1)
-  const x = await startNode(t, { minPeers: 2 })
-  const leaver = await startNode(t, { minPeers: 0 })
-  await x.join(hub.id, 1)
-  await x.join(leaver.id, 1)
-  t.deepEqual(new Set(x.peers.list().map((p) => p.id)), new Set([hub.id, leaver.id]))
+  const { spare, x, leaver } = await repairScene(t)
+  t.is(x.peers.size, 2)
   const replaced = added(x)
   await leaver.stop() // QUIT to x: x drops to 1 neighbour, below its low water mark of 2
   t.is(await replaced, spare.id, "the replacement came from the hub's LIST")
@@ -110,4 +116,40 @@ test('high water mark: a JOIN to a full node prunes its best-connected neighbour
   t.true(hub.peers.has(b.id), 'b (LIST never read) was kept')
   await aLost
   t.false(a.peers.has(hub.id), 'the QUIT told a')
+})
+
+test('persistent neighbour links (§4.9): after the JOIN each side opens one link; five searches then cost no new connection either way (SRCH a→b and HITS b→a on the links)', async (t) => {
+  const b = await startNode(t, { shares: [await shareWith(t, [SMALL_CLIP])] })
+  const a = await startNode(t)
+  await a.join(b.id, 1)
+  // Both sides probe (CAPS lists LINK) and open their link; wait for both.
+  const linkUp = async (from: P2PNode, to: P2PNode): Promise<void> => {
+    while (!(from.peers.get(to.id)?.link && (await from.peerManager.links.open(from.peers.get(to.id)!)))) await new Promise((r) => setTimeout(r, 20))
+  }
+  await linkUp(a, b)
+  await linkUp(b, a)
+  const before = [a.stats.connectionsAccepted, b.stats.connectionsAccepted]
+  for (let i = 0; i < 5; i++) {
+    const h = a.search('lebiniou', { timeoutMs: 10_000 })
+    await new Promise((resolve) => h.once('result', resolve))
+    a.flood.finishAll()
+  }
+  t.is(b.stats.searchesHandled, 5)
+  t.deepEqual([a.stats.connectionsAccepted, b.stats.connectionsAccepted], before, 'no connection accepted on either side: SRCH and HITS went on the links')
+  t.true(a.peerManager.links.stats.onLink >= 5, 'SRCH on the link')
+  // b counts a HITS once a's REPL to it is back.
+  while (b.peerManager.links.stats.onLink < 5) await new Promise((r) => setTimeout(r, 10))
+  t.is(b.peerManager.links.stats.oneShot, 0, 'HITS on the link')
+  t.is(a.peerManager.links.stats.opened, 1)
+})
+
+test('a neighbour whose link closes and which no longer answers is dropped at once, and the node repairs from its other neighbours', async (t) => {
+  const { spare, x, leaver: crasher } = await repairScene(t)
+  while (!(x.peers.get(crasher.id)?.link && (await x.peerManager.links.open(x.peers.get(crasher.id)!)))) await new Promise((r) => setTimeout(r, 20))
+  const replaced = added(x)
+  const lost = new Promise<string>((resolve) => x.on('peer-removed', (p, reason: string) => p.id === crasher.id && resolve(reason)))
+  crasher.peers.remove(x.id, 'test: a crash sends no QUIT')
+  await crasher.stop()
+  t.regex(await lost, /link lost/)
+  t.is(await replaced, spare.id)
 })
