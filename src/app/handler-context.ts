@@ -6,6 +6,7 @@ import type { FloodSearch } from '../node/flood-search.ts'
 import type { Identity } from '../node/identity.ts'
 import type { Library } from '../node/library.ts'
 import type { PeerTable } from '../node/peer-table.ts'
+import type { PeerManager } from '../node/peer-manager.ts'
 import type { NodeStats } from '../node/stats.ts'
 import type { UploadLog } from '../node/upload-log.ts'
 
@@ -14,6 +15,7 @@ export interface ContextParts {
   readonly identity: Identity
   readonly flood: FloodSearch
   readonly peers: PeerTable
+  readonly peerManager: Pick<PeerManager, 'makeRoom'>
   readonly library: Library
   readonly limiter: RateLimiter
   readonly features: readonly string[]
@@ -32,6 +34,7 @@ export function handlerContext(node: ContextParts): NodeContext {
     idFor: (local, remote) => identity.idFor(local, remote),
     isSelf: (id) => identity.isSelf(id),
     peers: node.peers,
+    makeRoom: (dryRun) => node.peerManager.makeRoom(dryRun),
     library: node.library,
     limiter: node.limiter,
     features: node.features,

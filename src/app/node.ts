@@ -25,11 +25,11 @@ import { HashWorker } from '../node/hash-worker.ts'
 import { Library } from '../node/library.ts'
 import { Identity } from '../node/identity.ts'
 import { Lifecycle } from '../node/lifecycle.ts'
-import { PeerManager } from '../node/peer-manager.ts'
+import { DEFAULT_MAX_PEERS, PeerManager } from '../node/peer-manager.ts'
 import { UploadLog } from '../node/upload-log.ts'
 import type { PeerSource, PeerTable } from '../node/peer-table.ts'
 import { errText, newStats, type NodeStats } from '../node/stats.ts'
-import { CONNECT_TIMEOUT_MS, MSG } from '../protocol/constants.ts'
+import { CONNECT_TIMEOUT_MS, LINK_IDLE_MS, MSG } from '../protocol/constants.ts'
 import { CAPS_FEATURES } from '../protocol/table.ts'
 import { handlerContext } from './handler-context.ts'
 import { NodeDiscovery } from './node-discovery.ts'
@@ -101,10 +101,22 @@ export class P2PNode extends EventEmitter {
     const connectTimeoutMs = opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS
     const dial = { connectTimeoutMs, idleTimeoutMs: opts.idleTimeoutMs, transport: this.transport, signal: this.life.signal }
     const life = this.life
-    this.peerManager = new PeerManager({ self: this.identity, announce: opts.announce ?? true, maxPeers: opts.maxPeers ?? 5, hops: opts.hops ?? 2, dial, life, log })
+    this.peerManager = new PeerManager({
+      self: this.identity,
+      announce: opts.announce ?? true,
+      maxPeers: opts.maxPeers ?? DEFAULT_MAX_PEERS,
+      ...(opts.minPeers !== undefined ? { minPeers: opts.minPeers } : {}),
+      ...(opts.maxPeersPerHost !== undefined ? { maxPeersPerHost: opts.maxPeersPerHost } : {}),
+      ...(opts.limitLoopback ? { exemptHost: () => false } : {}),
+      hops: opts.hops ?? 2,
+      dial,
+      life,
+      log
+    })
     const { library, stats, hasher } = this
     const publishes = (): boolean => this.publishes
-    this.flood = new FloodSearch({ self: this.identity, peers: this.peers, probe: (id) => this.peerManager.probe(id), library, publishes, indexed: () => this.tracker, stats, dial, life, log })
+    const links = this.peerManager.links
+    this.flood = new FloodSearch({ self: this.identity, peers: this.peers, probe: (id) => this.peerManager.probe(id), library, publishes, indexed: () => this.tracker, stats, dial, links, life, log })
     // Peers seed what they have watched: a verified download joins the library at once.
     const onVerified = (d: Download, res: DownloadResult, cid: string): void => {
       if (!publishes()) return
@@ -124,8 +136,13 @@ export class P2PNode extends EventEmitter {
       handlers: group ? new Map([...createHandlers(handlerContext(this)), [MSG.TREV, group.pushHandler()]]) : createHandlers(handlerContext(this)),
       requestTimeoutMs: opts.requestTimeoutMs,
       transport: this.transport,
+      // Neighbour links (PROTOCOL.md §4.10): a LINK connection stays open for pipelined requests.
+      session: { type: MSG.LINK, idleMs: LINK_IDLE_MS },
       guard: {
-        connection: (addr, peer) => this.peerLimits.connection(addr, peer),
+        connection: (addr, peer) => {
+          stats.connectionsAccepted++
+          return this.peerLimits.connection(addr, peer)
+        },
         request: (type, addr, peer) => group?.request(type, peer) ?? this.peerLimits.request(type, addr, peer)
       }
     })

@@ -26,8 +26,17 @@ export interface NodeOptions {
   announce?: boolean
   /** Port (default 0: any free port). */
   port?: number
-  /** Most peers (0 = unlimited; default 5, as the legacy UI). */
+  /**
+   * Most neighbours, the high water mark: JOINs are accepted up to it, then only by pruning a
+   * well-connected neighbour (0 = unlimited; default 12, PROTOCOL.md §3.9).
+   */
   maxPeers?: number
+  /** Neighbours to keep, the low water mark: a join stops crawling there, repair dials up to it (default 4; 0 = fill the table, no repair). */
+  minPeers?: number
+  /** Most peer-table entries per IP address (default 4; 0 = unlimited), an eclipse defence. */
+  maxPeersPerHost?: number
+  /** Apply maxPeersPerHost to loopback too (default false: this machine's processes, e.g. a testnet, are not limited). */
+  limitLoopback?: boolean
   /** Crawl depth when joining (default 2, as the legacy peer at start-up). */
   hops?: number
   shares?: string[]

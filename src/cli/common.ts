@@ -34,6 +34,8 @@ export interface NodeArgs {
   share: string[]
   peer: string[]
   maxpeers: number
+  minpeers: number
+  'max-peers-per-host': number
   hops: number
   downloads: string | undefined
   'rate-limit': number
@@ -56,7 +58,13 @@ export function nodeOptions<T>(y: Argv<T>) {
     .option('advertise', { type: 'string', describe: "host to put in this node's peer id for everybody (a public name or address); default: the address of the interface that reaches each peer" })
     .option('share', { type: 'string', array: true, default: [] as string[], describe: 'folder or file to share (repeatable); videos, audio and images are indexed recursively' })
     .option('peer', { type: 'string', array: true, default: [] as string[], describe: 'known peer host:port to join through (repeatable)' })
-    .option('maxpeers', { type: 'number', default: 5, describe: 'most peers to keep (0 = unlimited)' })
+    .option('maxpeers', { type: 'number', default: 12, describe: 'most neighbours, the high water mark: JOINs are accepted up to it (0 = unlimited)' })
+    .option('minpeers', {
+      type: 'number',
+      default: 4,
+      describe: 'neighbours to keep, the low water mark: joining stops there, and the node dials more when neighbours leave (0 = fill the table, no repair)'
+    })
+    .option('max-peers-per-host', { type: 'number', default: 4, describe: "most neighbours with one IP address (0 = unlimited; this machine's own addresses are not limited)" })
     .option('hops', { type: 'number', default: 2, describe: 'how deep to crawl peer lists when joining' })
     .option('downloads', { type: 'string', describe: 'folder for fetched files (default $XDG_DOWNLOAD_DIR/p2ptube, else ~/Downloads/p2ptube)' })
     .option('rate-limit', { type: 'number', default: 0, describe: 'upload cap in bytes per second (0 = none)' })
@@ -78,6 +86,8 @@ export function nodeOptions<T>(y: Argv<T>) {
 export function checkNodeArgs(a: NodeArgs): void {
   if (!Number.isInteger(a.port) || a.port < 0 || a.port > 65535) throw new UsageError(`--port must be 0..65535, got ${a.port}`)
   if (!Number.isInteger(a.maxpeers) || a.maxpeers < 0) throw new UsageError(`--maxpeers must be 0 or more, got ${a.maxpeers}`)
+  if (!Number.isInteger(a.minpeers) || a.minpeers < 0) throw new UsageError(`--minpeers must be 0 or more, got ${a.minpeers}`)
+  if (!Number.isInteger(a['max-peers-per-host']) || a['max-peers-per-host'] < 0) throw new UsageError(`--max-peers-per-host must be 0 or more, got ${a['max-peers-per-host']}`)
   if (!Number.isInteger(a.hops) || a.hops < 0 || a.hops > 10) throw new UsageError(`--hops must be 0..10, got ${a.hops}`)
   if (!Number.isFinite(a['rate-limit']) || a['rate-limit'] < 0) throw new UsageError(`--rate-limit must be 0 or more bytes/s, got ${a['rate-limit']}`)
   for (const p of a.peer) parsePeerId(p)
@@ -113,6 +123,8 @@ export function nodeOptionsFrom(a: NodeArgs, profile?: Profile): NodeOptions {
     ...(a.advertise ? { advertise: a.advertise } : {}),
     port: a.port,
     maxPeers: a.maxpeers,
+    minPeers: a.minpeers,
+    maxPeersPerHost: a['max-peers-per-host'],
     hops: a.hops,
     shares: a.share,
     downloadsDir: path.resolve(a.downloads ?? p2ptubeDirs().downloads),

@@ -12,6 +12,7 @@ import { module as fetchCmd } from './commands/fetch.ts'
 import { module as groupCmd } from './commands/group.ts'
 import { module as nodeCmd } from './commands/node.ts'
 import { module as search } from './commands/search.ts'
+import { module as testnetCmd } from './commands/testnet.ts'
 import { module as trackerCmd } from './commands/tracker.ts'
 import { module as tui } from './commands/tui.ts'
 import { module as configCmd } from './commands/config.ts'
@@ -50,7 +51,8 @@ export function buildParser(argv: string[] = hideBin(process.argv), status: { co
     .command(wrap(tui, status, 'node'))
     .command(wrap(groupCmd, status))
     .command(wrap(configCmd, status))
-    .demandCommand(1, 'name a command: tui (the default), node, search, fetch, config or demo (see --help)')
+    .command(wrap(testnetCmd, status))
+    .demandCommand(1, 'name a command: tui (the default), node, search, fetch, config, testnet or demo (see --help)')
     .strict()
     .epilog(
       'Settings: `p2ptube config list` (config.json in $XDG_CONFIG_HOME/p2ptube); P2PTUBE_<KEY> in the environment overrides it, a flag overrides both. ' +

@@ -22,6 +22,11 @@ export interface NodeContext {
   /** Is `id` this node (any of its addresses with its port)? */
   isSelf(id: string): boolean
   readonly peers: PeerTable
+  /**
+   * At the high water mark, prune the least useful neighbour to admit a newcomer (PeerManager.makeRoom).
+   * @param dryRun only tell whether one could be pruned. @returns whether there is (now) room.
+   */
+  makeRoom(dryRun?: boolean): boolean
   readonly library: Library
   /** Upload limiter shared by FGET and RGET. */
   readonly limiter: RateLimiter

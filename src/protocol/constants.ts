@@ -48,6 +48,8 @@ export const MSG = {
   RGET: 'RGET',
   /** Piece hash list of a content id (PROTOCOL.md §4.8). */
   HASH: 'HASH',
+  /** Open a persistent neighbour link: the connection stays open for SRCH, HITS and keepalives (PROTOCOL.md §4.10). */
+  LINK: 'LINK',
   // Tracker messages: a node (or any client) to a tracker, never node to node (PROTOCOL.md §7).
   /** Register: the sender's listening port; the host is the socket's (§7.2). */
   TREG: 'TREG',
@@ -114,6 +116,16 @@ export const REQUEST_TIMEOUT_MS = 10_000
 export const IDLE_TIMEOUT_MS = 30_000
 /** Connections a node serves at once; more are refused at accept (PROTOCOL.md §2). */
 export const MAX_CONNECTIONS = 512
+
+/**
+ * Neighbour links (PROTOCOL.md §4.10): a keepalive (NAME on the link) every LINK_KEEPALIVE_MS; a
+ * server closes a link silent for LINK_IDLE_MS; a requester keeps at most LINK_MAX_IN_FLIGHT
+ * requests and LINK_MAX_QUEUED_BYTES unsent bytes on one link (more go on their own connection).
+ */
+export const LINK_KEEPALIVE_MS = 10_000
+export const LINK_IDLE_MS = 35_000
+export const LINK_MAX_IN_FLIGHT = 64
+export const LINK_MAX_QUEUED_BYTES = 256 * 1024
 
 /** Protocol name and version in the CAPS reply (PROTOCOL.md §4.1); 2: content ids bound to the pieces' Merkle root (§4.5, §9). */
 export const PROTOCOL_NAME = 'p2ptube'

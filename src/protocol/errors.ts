@@ -56,9 +56,10 @@ export const ERROR_CODES = {
   ERR_SHARE_NOT_FOUND: 'a share path does not exist',
   ERR_NOT_MEDIA: 'a single shared file is not a media file',
   // tracker (PROTOCOL.md §7)
-  ERR_TOO_MANY_PEERS: 'TREG refused: the host already has the most peers a tracker allows per host',
+  ERR_TOO_MANY_PEERS: 'TREG refused: the host already has the most peers a tracker allows per host; JOIN refused: the most peer-table entries per host (PROTOCOL.md §3.9)',
   ERR_TOO_MANY_FILES: 'TANN refused: the peer would pass the most files a tracker indexes per peer',
   ERR_NO_SESSION: 'the tracker refused a session (TSES)',
+  ERR_LINK_BUSY: 'a neighbour link has its most requests or bytes in flight (the request goes on its own connection)',
   ERR_NOT_OPEN: 'a tracker session used before it is open',
   // private groups (PROTOCOL.md §8)
   ERR_NOT_MEMBER: "the peer's certificate is not of this group",

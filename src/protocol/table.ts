@@ -114,6 +114,8 @@ export const MESSAGES = {
     caps: true,
     codec: { parse: m.parseHashRequest, parseMeta: m.parseHashMeta, formatMeta: m.formatHashMeta }
   },
+  /** A persistent neighbour link: the node's request server keeps the connection open (a session, §4.10). */
+  LINK: { spec: '§4.10', limit: KIB, reply: 'control', rights: 'any', rate: 'none', scope: 'node', caps: true, handler: 'server' },
   // §7 tracker messages: a node (or any client) to a tracker
   TREG: {
     spec: '§7.2',
