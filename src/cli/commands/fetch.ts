@@ -82,8 +82,10 @@ export async function handler(a: FetchArgs): Promise<number> {
       ...(player && playerReady ? { player, playerReady } : {}),
       onDownload: (d) => h.on('result', (x) => sameContent(x) && d.addSource(parsePeerId(x.holder)))
     })
-    out.event('fetched', { path: r.path, sha256: r.sha256, size: r.size, ...(r.firstFrameMs !== undefined ? { firstFrameMs: r.firstFrameMs } : {}) })
-    out.line(`saved ${r.path} (${formatBytes(r.size)}), sha256 ${r.sha256}${found.contentId ? ' verified' : ' (legacy holder: nothing to verify against)'}`)
+    // How the holder was reached when it could not be dialled (docs/NETWORK.md): reversal, punch, relay.
+    const via = node.reach.via(found.holder)
+    out.event('fetched', { path: r.path, sha256: r.sha256, size: r.size, ...(r.firstFrameMs !== undefined ? { firstFrameMs: r.firstFrameMs } : {}), ...(via ? { via } : {}) })
+    out.line(`saved ${r.path} (${formatBytes(r.size)}), sha256 ${r.sha256}${found.contentId ? ' verified' : ' (legacy holder: nothing to verify against)'}${via ? `, holder reached via ${via}` : ''}`)
     return EXIT.OK
   } catch (err) {
     const e = err as Error & { code?: string }
