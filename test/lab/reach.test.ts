@@ -119,6 +119,9 @@ test('holder unreachable (home 2) is fetched by the public host via connection r
   const h = await holder(s, s.lab.homes[1] as LabHost, 'h2')
   t.is(h.reach.reach, 'unreachable', JSON.stringify(h.reach))
   t.is(h.reach.peer, `${(s.lab.routers[1] as LabHost).ip}:${String(h.reach.peer).split(':')[1]}`, 'the tracker sees the router address')
+  // search shows the route the tracker's hint picks for the holder.
+  const found = await oneShot(s.lab.pub, ['search', '12-19-53', '--tracker', s.tracker, '--data', path.join(s.tmp, 'search-b'), '--timeout', '2'])
+  t.is(found.events.find((e) => e.event === 'result')?.via, 'reversal', JSON.stringify(found.events.slice(-3)))
   const ev = await fetchVia(t, s, s.lab.pub, 'b')
   t.is(ev.find((e) => e.event === 'fetched')?.via, 'reversal')
   await playToo(t, s, s.lab.pub, 'b-play', 'reversal')
