@@ -159,8 +159,8 @@ export const REVERSAL_TIMEOUT_MS = 4_000
 /** A punch (tracker wait for the holder's TPCH, then the simultaneous connect) takes at most this long, ms (§7.11). */
 export const PUNCH_TIMEOUT_MS = 3_500
 /** Pushes a tracker sends one holder: a bucket of this many, refilled at this many per second (§7.10). */
-export const PUSH_BURST = 16
-export const PUSH_REFILL_PER_S = 4
+export const PUSH_BURST = 32
+export const PUSH_REFILL_PER_S = 8
 /** A control connection sends PING this often when the tracker's session idle time is not known, ms. */
 export const CONTROL_PING_MS = 20_000
 /** A tracker's dial-back check of a registered node gives up after this long, ms (§7.10). */
