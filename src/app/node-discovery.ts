@@ -5,6 +5,7 @@
  * stops them together; starts none once the node's signal has aborted.
  */
 import { requestText } from '../net/client.ts'
+import { isPublicAddress } from '../net/address.ts'
 import type { Transport } from '../net/transport.ts'
 import type { NodeGroup } from '../group/node-group.ts'
 import { MSG } from '../protocol/constants.ts'
@@ -12,6 +13,8 @@ import type { Discovery } from '../discovery/discovery.ts'
 import { MdnsDiscovery, type MdnsFound, type MdnsOptions } from '../discovery/mdns.ts'
 import { PortMapper, type PortMappingOptions, type PortMappingStatus } from '../discovery/port-mapping.ts'
 import { TrackerClient, type TrackedNode } from '../discovery/tracker-client.ts'
+import { ControlChannel, type ControlStatus } from '../discovery/control-channel.ts'
+import type { DialPush, Reachability } from '../protocol/reach-messages.ts'
 import { errText } from '../node/stats.ts'
 
 /** What the discovery methods need of their node. */
@@ -23,6 +26,10 @@ export interface DiscoveringNode extends TrackedNode {
   readonly identity: { mapped: string | null }
   /** The node re-emits the port mapper's status as its 'port-mapping' event. */
   emit(event: 'port-mapping', status: PortMappingStatus): boolean
+  /** ... and the control connection's status as its 'reachability' event. */
+  emit(event: 'reachability', status: ControlStatus): boolean
+  /** Where DIAL pushes go, and where the tracker's dial-back result is kept (src/app/reach.ts). */
+  readonly reach: { reachability: Reachability; onDial(d: DialPush): void }
 }
 
 /** How discoveries dial; times in ms. */
@@ -43,6 +50,8 @@ export class NodeDiscovery {
   mdns: MdnsDiscovery | null = null
   /** Port mapping on the home router, when on. */
   portMapper: PortMapper | null = null
+  /** The control connection to the tracker (registered nodes: reversal, punching, dial-back). */
+  control: ControlChannel | null = null
 
   constructor(
     private readonly node: DiscoveringNode,
@@ -60,12 +69,40 @@ export class NodeDiscovery {
     const tc = new TrackerClient(node, address, { register: opts.register ?? true, ...dial })
     this.tracker = tc
     this.list.push(tc)
+    if (opts.register ?? true) this.startControl(tc)
     tc.start()
     node.group?.startSync(
       () => requestText(tc.endpoint, MSG.TREV, '', dial),
       () => tc.intervalMs
     )
     return tc
+  }
+
+  /**
+   * Keep a control connection to the tracker, opened at each registration (PROTOCOL.md §7.10):
+   * the tracker's dial-back check says how this node is reachable, and DIAL pushes reach the node.
+   */
+  private startControl(tc: TrackerClient): void {
+    const { node, opts } = this
+    const ctl = new ControlChannel(tc.endpoint, {
+      transport: node.transport,
+      connectTimeoutMs: opts.connectTimeoutMs,
+      signal: opts.signal,
+      port: () => tc.registeredPort,
+      mapped: () => node.identity.mapped !== null && isPublicAddress(tc.endpoint.host),
+      onDial: (d) => node.reach.onDial(d),
+      log: node.log.bind(node)
+    })
+    this.control = ctl
+    this.list.push(ctl)
+    tc.on('registered', () => ctl.open())
+    ctl.on('status', (st: ControlStatus) => {
+      if (st.state === 'open') {
+        node.reach.reachability = st.reach
+        node.log('info', reachabilityText(st))
+      }
+      node.emit('reachability', st)
+    })
   }
 
   /** Publish and browse on the LAN: a found node is joined like a --peer, a found tracker used like --tracker. */
@@ -98,7 +135,14 @@ export class NodeDiscovery {
     this.portMapper = pm
     this.list.push(pm)
     pm.on('status', (st: PortMappingStatus) => {
+      const was = node.identity.mapped
       node.identity.mapped = st.state === 'mapped' ? st.public : null
+      if (was !== node.identity.mapped) {
+        // Register again when the advertised port changed, else check the reachability again.
+        const port = this.tracker?.registeredPort
+        this.tracker?.portChanged()
+        if (port === this.tracker?.advertisedPort) this.control?.recheck()
+      }
       node.log(st.state === 'failed' ? 'warn' : 'info', portMappingText(st))
       node.emit('port-mapping', st)
     })
@@ -116,4 +160,28 @@ export class NodeDiscovery {
 export function portMappingText(st: PortMappingStatus): string {
   if (st.state === 'mapped') return `port mapping: ${st.public} → ${st.internal} (${st.method} on ${st.gateway}, lease ${st.leaseSeconds} s, after ${st.ms} ms)`
   return `port mapping ${st.state}: ${st.reason}`
+}
+
+/** One line for the log: how the tracker's dial-back check reached this node. */
+export function reachabilityText(st: ControlStatus): string {
+  switch (st.reach) {
+    case 'direct':
+      return `reachable: the tracker dialled ${st.peer} directly`
+    case 'mapped':
+      return `reachable: the tracker dialled ${st.peer} through the router's port mapping`
+    case 'unreachable':
+      return `not dialable from the tracker at ${st.peer} (behind NAT, no port mapping): peers reach this node by connection reversal`
+    default:
+      return `reachability of ${st.peer || 'this node'} unknown`
+  }
+}
+
+/**
+ * A few words on how peers reach a node, for the TUI header and `node` status: "mapped
+ * 20.0.0.21:41753", "direct", "reversal (not dialable)", "" while nothing is known.
+ */
+export function reachSummary(mapped: string | null, reach: Reachability): string {
+  if (reach === 'unreachable') return 'reversal (not dialable)'
+  if (mapped) return `mapped ${mapped}`
+  return reach === 'unknown' ? '' : reach
 }

@@ -6,10 +6,12 @@
  * Interoperates with legacy btpeer peers (../shared/reference/btpeer-wire.md).
  */
 import { EventEmitter } from 'node:events'
-import { isIPv4 } from 'node:net'
+import { isIPv4, type Socket } from 'node:net'
+import os from 'node:os'
 import path from 'node:path'
 import { FrameServer, logServerEvents } from '../net/server.ts'
 import { plainTransport, type Transport } from '../net/transport.ts'
+import { RoutedTransport } from '../net/route.ts'
 import { RateLimiter } from '../net/token-bucket.ts'
 import { ANY_ADDRESS, ANY_IPV4, isLoopback } from '../net/address.ts'
 import { NodeGroup } from '../group/node-group.ts'
@@ -34,6 +36,7 @@ import { CAPS_FEATURES } from '../protocol/table.ts'
 import { handlerContext } from './handler-context.ts'
 import { NodeDiscovery } from './node-discovery.ts'
 import { p2ptubeDirs } from './dirs.ts'
+import { Reach } from './reach.ts'
 import type { NodeOptions } from './options.ts'
 
 export { legacyKeyOf, SearchHandle, type SearchResult } from '../node/flood-search.ts'
@@ -77,6 +80,8 @@ export class P2PNode extends EventEmitter {
   readonly uploads = new UploadLog()
   /** Tracker, mDNS and the group's revocation sync, stopped together. */
   readonly discovery: NodeDiscovery
+  /** Routes to holders that cannot be dialled, and this node's own reachability (src/app/reach.ts). */
+  readonly reach: Reach
   private readonly life = new Lifecycle()
   private readonly server: FrameServer
   private starting: Promise<void> | null = null
@@ -101,6 +106,8 @@ export class P2PNode extends EventEmitter {
     const connectTimeoutMs = opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS
     const dial = { connectTimeoutMs, idleTimeoutMs: opts.idleTimeoutMs, transport: this.transport, signal: this.life.signal }
     const life = this.life
+    const reaching = { transport: this.transport, identity: this.identity, trackerEndpoint: () => this.discovery.tracker?.endpoint ?? null, adopt: (s: Socket) => this.server.adopt(s), log }
+    this.reach = new Reach(reaching, { connectTimeoutMs, signal: life.signal })
     this.peerManager = new PeerManager({
       self: this.identity,
       announce: opts.announce ?? true,
@@ -125,15 +132,20 @@ export class P2PNode extends EventEmitter {
         (err) => log('warn', `cannot share ${res.path}: ${errText(err)}`)
       )
     }
-    this.downloads = new DownloadManager({ downloadsDir: this.downloadsDir, dial, hasher, stats, life, onVerified })
+    // Downloads fall back to reversal and punching when a holder cannot be dialled (docs/NETWORK.md).
+    const dataDial = { ...dial, transport: new RoutedTransport(this.transport, this.reach.routes, this.reach.cache) }
+    this.downloads = new DownloadManager({ downloadsDir: this.downloadsDir, dial: dataDial, hasher, stats, life, onVerified })
     this.discovery = new NodeDiscovery(this, { connectTimeoutMs, register: opts.trackerRegister ?? true, signal: life.signal })
     forward(this.peerManager, this, ['peer-added', 'peer-removed'])
     forward(this.flood, this, ['search'])
     forward(this.downloads, this, ['download'])
     forward(this.uploads, this, ['upload'])
     const group = this.group
+    const handlers = createHandlers(handlerContext(this))
+    handlers.set(MSG.RVRS, this.reach.rvrsHandler())
+    if (group) handlers.set(MSG.TREV, group.pushHandler())
     this.server = new FrameServer({
-      handlers: group ? new Map([...createHandlers(handlerContext(this)), [MSG.TREV, group.pushHandler()]]) : createHandlers(handlerContext(this)),
+      handlers,
       requestTimeoutMs: opts.requestTimeoutMs,
       transport: this.transport,
       // Neighbour links (PROTOCOL.md §4.10): a LINK connection stays open for pipelined requests.
@@ -173,6 +185,11 @@ export class P2PNode extends EventEmitter {
   /** @see Identity.isSelf */
   isSelf(id: string): boolean {
     return this.identity.isSelf(id)
+  }
+
+  /** The tracker says `peer` cannot be dialled: requests to it start with connection reversal. */
+  unreachable(peer: string): void {
+    this.reach.hint(peer)
   }
 
   /** @see Identity.observedAs */

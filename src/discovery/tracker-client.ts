@@ -8,6 +8,7 @@
 import { EventEmitter } from 'node:events'
 import { requestText, type Endpoint, type ExchangeOptions } from '../net/client.ts'
 import type { Transport } from '../net/transport.ts'
+import { isPublicAddress } from '../net/address.ts'
 import { CONNECT_TIMEOUT_MS, MSG, TRACKER_PEERS_DEFAULT } from '../protocol/constants.ts'
 import { errText, RemoteError } from '../protocol/errors.ts'
 import { parsePeerId } from '../protocol/messages.ts'
@@ -30,6 +31,8 @@ export interface TrackedNode {
   readonly id: string
   /** Listening port. */
   readonly port: number
+  /** The public id the home router maps to this node ("ip:port", port mapping), or null. */
+  readonly identity?: { readonly mapped: string | null }
   readonly library: SharedCatalog
   readonly peers: { readonly full: boolean; has(id: string): boolean }
   readonly features: readonly string[]
@@ -37,6 +40,8 @@ export interface TrackedNode {
   isSelf(id: string): boolean
   /** The tracker reported seeing this node at `host`. */
   observedAs(host: string, by: string, trusted?: boolean): void
+  /** The tracker said `peer` cannot be dialled (its dial-back check): try a route to it first (§7.10). */
+  unreachable?(peer: string): void
   /** Join a peer the tracker listed (one hop). */
   join(address: string, hops?: number, source?: 'tracker'): Promise<number>
   log(level: 'debug' | 'info' | 'warn' | 'error', msg: string): void
@@ -75,7 +80,10 @@ export interface TrackerResult {
 /** Connection state: `online` after a successful exchange, `down` after a failed one. */
 export type TrackerState = 'idle' | 'online' | 'down' | 'stopped'
 
-/** Events: 'state' (TrackerState, reason), 'synced' (version: library fully announced). */
+/**
+ * Events: 'state' (TrackerState, reason), 'synced' (version: library fully announced),
+ * 'registered' (the peer id the tracker gave: a control connection may be opened, §7.10).
+ */
 export class TrackerClient extends EventEmitter implements Discovery {
   readonly method = 'tracker'
   readonly endpoint: Endpoint
@@ -93,6 +101,8 @@ export class TrackerClient extends EventEmitter implements Discovery {
   private running: Promise<void> | null = null
   private stopping = false
   private readonly onLibrary = (): void => this.flushSoon()
+  /** The port this node registered with (its peer id's port at the tracker); 0 before. */
+  registeredPort = 0
 
   constructor(
     private readonly node: TrackedNode,
@@ -113,6 +123,29 @@ export class TrackerClient extends EventEmitter implements Discovery {
       ...(this.opts.transport ? { transport: this.opts.transport } : {}),
       ...(this.opts.signal ? { signal: this.opts.signal } : {})
     }
+  }
+
+  /**
+   * The port peers dial this node on, as the tracker should record it (§7.2): the router's mapped
+   * public port when the router maps one and the tracker is on the internet (it then sees the
+   * router's address), else the listening port.
+   */
+  get advertisedPort(): number {
+    const mapped = this.node.identity?.mapped
+    if (mapped && isPublicAddress(this.endpoint.host)) return parsePeerId(mapped).port
+    return this.node.port
+  }
+
+  /**
+   * The port to advertise may have changed (a port mapping came or went): register again with
+   * the new one (the old peer id is unregistered). Never throws.
+   */
+  portChanged(): void {
+    if (!this.registered || this.advertisedPort === this.registeredPort || this.closed) return
+    const old = this.registeredPort
+    this.registered = false
+    void requestText(this.endpoint, MSG.TBYE, JSON.stringify({ port: old }), this.dial).catch(() => {})
+    void this.tick()
   }
 
   /** True once stop() has begun or the signal has aborted: no new round, no timer. */
@@ -145,7 +178,7 @@ export class TrackerClient extends EventEmitter implements Discovery {
     this.registered = false
     this.setState('stopped', 'node stopping')
     if (wasRegistered) {
-      await requestText(this.endpoint, MSG.TBYE, JSON.stringify({ port: this.node.port }), {
+      await requestText(this.endpoint, MSG.TBYE, JSON.stringify({ port: this.registeredPort }), {
         connectTimeoutMs: 1000,
         idleTimeoutMs: 1000,
         ...(this.opts.transport ? { transport: this.opts.transport } : {})
@@ -162,6 +195,7 @@ export class TrackerClient extends EventEmitter implements Discovery {
     const text = cid ? await this.ask(MSG.TWHO, { cid }) : await this.ask(MSG.TFND, { q })
     const out: TrackerResult[] = []
     for (const h of parseHitList(Buffer.from(text), cid ? 'TWHO reply' : 'TFND reply')) {
+      for (const p of h.unreachable ?? []) this.node.unreachable?.(p)
       for (const p of h.peers) if (!this.node.isSelf(p)) out.push({ name: h.name, size: h.size, contentId: h.cid, kind: h.kind, holder: p, legacy: false })
     }
     return out
@@ -169,7 +203,7 @@ export class TrackerClient extends EventEmitter implements Discovery {
 
   /** Peer ids from the tracker (§7.5), self excluded. @throws as search(). */
   async peerList(max = this.opts.bootstrapMax ?? TRACKER_PEERS_DEFAULT): Promise<string[]> {
-    const text = await this.ask(MSG.TPRS, this.registered ? { port: this.node.port, max } : { max })
+    const text = await this.ask(MSG.TPRS, this.registered ? { port: this.registeredPort, max } : { max })
     return parsePeerList(Buffer.from(text)).filter((p) => !this.node.isSelf(p))
   }
 
@@ -226,7 +260,7 @@ export class TrackerClient extends EventEmitter implements Discovery {
     for (let attempt = 0; attempt < 64 && !this.closed; attempt++) {
       if (!this.registered) await this.register()
       const { add, remove } = announceDelta(this.node.library.entries(), this.sent)
-      const a = { port: this.node.port, base: this.ver, seq: add.length || remove.length ? this.ver + 1 : this.ver, add, remove }
+      const a = { port: this.registeredPort, base: this.ver, seq: add.length || remove.length ? this.ver + 1 : this.ver, add, remove }
       let text: string
       try {
         text = await this.ask(MSG.TANN, formatAnnounce(a))
@@ -262,9 +296,11 @@ export class TrackerClient extends EventEmitter implements Discovery {
   }
 
   private async register(): Promise<void> {
-    const text = await this.ask(MSG.TREG, { port: this.node.port, features: this.node.features })
+    const port = this.advertisedPort
+    const text = await this.ask(MSG.TREG, { port, features: this.node.features })
     const r = parseRegisterReply(Buffer.from(text))
     this.registered = true
+    this.registeredPort = port
     this.ver = 0
     this.sent.clear()
     this.intervalMs = r.interval
@@ -272,6 +308,7 @@ export class TrackerClient extends EventEmitter implements Discovery {
     if (!this.node.isSelf(r.peer)) this.node.log('info', `tracker ${this.address} sees this node as ${r.peer}: peers will dial ${r.peer}`)
     this.node.observedAs(parsePeerId(r.peer).host, `tracker ${this.address}`, true)
     this.node.log('info', `registered with tracker ${this.address} (announce every ${r.interval / 1000} s)`)
+    this.emit('registered', r.peer)
     void this.bootstrap().catch((err) => this.node.log('debug', `tracker bootstrap failed: ${errText(err)}`))
   }
 

@@ -105,13 +105,21 @@ export class GroupTransport extends EventEmitter implements Transport {
   }
 
   connect(to: { host: string; port: number }, opts: DialOptions = {}): net.Socket {
+    return this.dial(to, opts, null)
+  }
+
+  /** Mutual TLS over a socket a route made (net/route.ts): end to end through a relay or a punched hole. */
+  over(raw: net.Socket, opts: DialOptions = {}): net.Socket {
+    return this.dial({ host: raw.remoteAddress ?? '?', port: raw.remotePort ?? 0 }, opts, raw)
+  }
+
+  private dial(to: { host: string; port: number }, opts: DialOptions, raw: net.Socket | null): net.Socket {
     this.clientContext ??= tls.createSecureContext(this.tlsOptions)
     const key = `${to.host}:${to.port}`
     const socket = tls.connect({
       secureContext: this.clientContext,
       minVersion: 'TLSv1.3',
-      host: to.host,
-      port: to.port,
+      ...(raw ? { socket: raw } : { host: to.host, port: to.port }),
       ...(this.sessions.has(key) ? { session: this.sessions.get(key)!.ticket } : {}),
       ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
       ...(opts.readBuffer ? { onread: onReadOption(opts.readBuffer) } : {}),

@@ -35,6 +35,12 @@ export interface RequestContext {
    * closed: then with an error), so the buffer may be reused.
    */
   write(bytes: Buffer, flushed?: (err?: Error | null) => void): Promise<void>
+  /**
+   * Take the connection over (a reversed connection, PROTOCOL.md §7.10): the server stops
+   * reading it and will not close it when the handler settles; the caller owns the socket
+   * (one-shot requests only; in a session: undefined).
+   */
+  detach(): net.Socket | undefined
 }
 
 /** What the requests of one connection share. */
@@ -45,6 +51,7 @@ export interface Conn {
   readonly peer: PeerIdentity | undefined
   write(bytes: Buffer, flushed?: (err?: Error | null) => void): Promise<void>
   signal(): AbortSignal
+  detach(): net.Socket | undefined
 }
 
 /**
@@ -85,5 +92,9 @@ export class Request implements RequestContext {
 
   write(bytes: Buffer, flushed?: (err?: Error | null) => void): Promise<void> {
     return this.conn.write(bytes, flushed)
+  }
+
+  detach(): net.Socket | undefined {
+    return this.conn.detach()
   }
 }

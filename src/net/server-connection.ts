@@ -150,6 +150,14 @@ export function serveConnection(socket: net.Socket, peer: PeerIdentity | undefin
     remotePort,
     peer,
     write,
+    detach() {
+      if (session || closing) return undefined
+      closing = true
+      clearTimeout(timer)
+      socket.removeAllListeners('data')
+      socket.removeAllListeners('end')
+      return socket
+    },
     signal() {
       if (!ac) {
         ac = new AbortController()

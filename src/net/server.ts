@@ -94,6 +94,15 @@ export class FrameServer extends EventEmitter {
     await new Promise<void>((resolve) => this.server.close(() => resolve()))
   }
 
+  /**
+   * Serve a connection this side dialled as if it had been accepted: a holder serving the
+   * requester it connected to (connection reversal and hole punching, PROTOCOL.md §7.10-§7.11).
+   * The socket must be ready (connected; for groups: handshaken).
+   */
+  adopt(socket: net.Socket): void {
+    this.onConnection(socket)
+  }
+
   private onConnection(socket: net.Socket): void {
     this.sockets.add(socket)
     socket.once('close', () => this.sockets.delete(socket))

@@ -36,6 +36,12 @@ export interface Transport {
   readonly readyEvent: string
   /** Dial; errors (refused, handshake failure, not a member) arrive as the socket's 'error'. */
   connect(to: { host: string; port: number }, opts?: DialOptions): net.Socket
+  /**
+   * Run this transport as the requester over `socket`, a connection a route (net/route.ts) made
+   * to the peer's server side; the result emits `readyEvent` like a dialled socket. Absent: the
+   * socket is used as it is (plain TCP).
+   */
+  over?(socket: net.Socket, opts?: DialOptions): net.Socket
   /** A server calling `onConnection` for every accepted (for groups: authenticated) connection. */
   createServer(onConnection: (socket: net.Socket) => void, opts?: { allowHalfOpen?: boolean }): net.Server
   /** The verified member behind a socket of this transport (undefined for plain TCP). */

@@ -69,7 +69,18 @@ export const MSG = {
   TSES: 'TSES',
   // Private groups (PROTOCOL.md §8).
   /** The group's signed revocation list: fetched from the tracker, or pushed by it to a member (§8.4). */
-  TREV: 'TREV'
+  TREV: 'TREV',
+  // Reaching a node that cannot be dialled (PROTOCOL.md §7.10, §7.11).
+  /** Make this tracker session the node's control connection: the tracker pushes DIAL down it (§7.10). */
+  TCTL: 'TCTL',
+  /** Ask the tracker to have a holder connect to the asker: reversal, or a punch (§7.10, §7.11). */
+  TCON: 'TCON',
+  /** A tracker's push down a control connection: connect to this address with this token (§7.10). */
+  DIAL: 'DIAL',
+  /** A holder's side of a punch: the tracker sees the holder's public port on this connection (§7.11). */
+  TPCH: 'TPCH',
+  /** First frame of a connection a holder made for a requester: its token; the holder then serves (§7.10). */
+  RVRS: 'RVRS'
 } as const
 export type MsgType = (typeof MSG)[keyof typeof MSG]
 
@@ -155,3 +166,19 @@ export const ANNOUNCE_BURST = 32
 export const ANNOUNCE_REFILL_PER_S = 8
 /** Default TCP port of a tracker. */
 export const DEFAULT_TRACKER_PORT = 9410
+
+// ---------------------------------------------------------------- reaching a node (PROTOCOL.md §7.10, §7.11)
+
+/** A reversal or punch token: this many random bytes, hex (§7.10). */
+export const REACH_TOKEN_BYTES = 16
+/** A requester waits this long for the holder's reversed connection, ms (§7.10). */
+export const REVERSAL_TIMEOUT_MS = 4_000
+/** A punch (tracker wait for the holder's TPCH, then the simultaneous connect) takes at most this long, ms (§7.11). */
+export const PUNCH_TIMEOUT_MS = 3_500
+/** Pushes a tracker sends one holder: a bucket of this many, refilled at this many per second (§7.10). */
+export const PUSH_BURST = 32
+export const PUSH_REFILL_PER_S = 8
+/** A control connection sends PING this often when the tracker's session idle time is not known, ms. */
+export const CONTROL_PING_MS = 20_000
+/** A tracker's dial-back check of a registered node gives up after this long, ms (§7.10). */
+export const DIAL_BACK_TIMEOUT_MS = 2_000

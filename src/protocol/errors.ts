@@ -61,6 +61,10 @@ export const ERROR_CODES = {
   ERR_NO_SESSION: 'the tracker refused a session (TSES)',
   ERR_LINK_BUSY: 'a neighbour link has its most requests or bytes in flight (the request goes on its own connection)',
   ERR_NOT_OPEN: 'a tracker session used before it is open',
+  // reaching a peer that cannot be dialled (PROTOCOL.md §7.10, §7.11; docs/NETWORK.md)
+  ERR_NO_ROUTE: 'no other way than a direct dial to reach the peer (no tracker, no control connection, this node not dialable)',
+  ERR_UNKNOWN_TOKEN: 'a reversed connection (RVRS) whose token this node is not waiting for (expired or never asked)',
+  ERR_NOT_REGISTERED: 'TCTL/TCON/TPCH about a peer the tracker has no registration (or no control connection) for',
   // private groups (PROTOCOL.md §8)
   ERR_NOT_MEMBER: "the peer's certificate is not of this group",
   ERR_NOT_MEMBER_CERT: 'a certificate without p2ptube member claims',

@@ -18,6 +18,7 @@
 import { CHUNK_SIZE, MAX_CONTROL_REPLY, MAX_ERROR_REPLY, MAX_FILE_SIZE, MAX_HASHES_PER_FRAME, MAX_META_REPLY, MAX_RANGE_FRAME, MSG, type MsgType } from './constants.ts'
 import type { FramePolicy } from './frame.ts'
 import * as m from './messages.ts'
+import * as r from './reach-messages.ts'
 import * as t from './tracker-messages.ts'
 
 /**
@@ -44,9 +45,10 @@ export type RateClass = 'query' | 'none'
 
 /**
  * Who serves the type: a node's handler table, a tracker's, both; 'reply' = a reply frame
- * (REPL, ERRO), never served as a request.
+ * (REPL, ERRO), never served as a request; 'push' = a frame a tracker pushes down a node's
+ * control connection (DIAL, §7.10), never served as a request either.
  */
-export type Scope = 'node' | 'tracker' | 'both' | 'reply'
+export type Scope = 'node' | 'tracker' | 'both' | 'reply' | 'push'
 
 /** Named codec functions of a type (parse/format of the request and of its reply). */
 export type CodecRef = Readonly<Record<string, (...args: never[]) => unknown>>
@@ -63,9 +65,11 @@ export interface MessageRow {
   scope: Scope
   /**
    * Where the handler lives when it is not in the scope's handler table: 'group' = the private
-   * group's module, only in a group (§8); 'server' = the tracker server itself (TSES, §7.1).
+   * group's module, only in a group (§8); 'server' = the tracker server itself (TSES, §7.1);
+   * 'reach' = the reachability module: src/tracker/control.ts on a tracker, src/app/reach.ts on
+   * a node (§7.10, §7.11).
    */
-  handler?: 'group' | 'server'
+  handler?: 'group' | 'server' | 'reach'
   /** A legacy btpeer type (§3): its documented ERRO texts travel without a code (errors.ts). */
   legacy?: true
   /** A p2ptube extension a node advertises in its CAPS reply (§4.1), in table order. */
@@ -142,7 +146,31 @@ export const MESSAGES = {
   TSTA: { spec: '§7.8', limit: KIB, reply: 'control', rights: 'any', rate: 'none', scope: 'tracker', codec: { parseReply: t.parseTrackerStatus, formatReply: t.formatTrackerStatus } },
   TSES: { spec: '§7.1', limit: KIB, reply: 'control', rights: 'any', rate: 'none', scope: 'tracker', handler: 'server' },
   // §8 private groups: the signed revocation list, fetched from the tracker or pushed by it (§8.4)
-  TREV: { spec: '§8.4', limit: 64 * KIB, reply: 'control', rights: 'any', rate: 'none', scope: 'both', handler: 'group' }
+  TREV: { spec: '§8.4', limit: 64 * KIB, reply: 'control', rights: 'any', rate: 'none', scope: 'both', handler: 'group' },
+  // §7.10-§7.11 reaching a node that cannot be dialled: connection reversal and hole punching
+  TCTL: {
+    spec: '§7.10',
+    limit: KIB,
+    reply: 'control',
+    rights: 'any',
+    rate: 'none',
+    scope: 'tracker',
+    handler: 'reach',
+    codec: { parse: r.parseControl, format: r.formatControl, parseReply: r.parseControlReply, formatReply: r.formatControlReply }
+  },
+  TCON: {
+    spec: '§7.10',
+    limit: KIB,
+    reply: 'control',
+    rights: 'any',
+    rate: 'none',
+    scope: 'tracker',
+    handler: 'reach',
+    codec: { parse: r.parseConnect, format: r.formatConnect, parseReply: r.parseConnectReply, formatReply: r.formatConnectReply }
+  },
+  DIAL: { spec: '§7.10', limit: null, reply: 'none', rights: 'any', rate: 'none', scope: 'push', codec: { parse: r.parseDial, format: r.formatDial } },
+  TPCH: { spec: '§7.11', limit: KIB, reply: 'control', rights: 'any', rate: 'none', scope: 'tracker', handler: 'reach', codec: { parse: r.parseToken, format: r.formatToken } },
+  RVRS: { spec: '§7.10', limit: KIB, reply: 'none', rights: 'any', rate: 'none', scope: 'node', handler: 'reach', codec: { parse: r.parseToken, format: r.formatToken } }
 } as const satisfies Record<MsgType, MessageRow>
 
 type Rows = typeof MESSAGES

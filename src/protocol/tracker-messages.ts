@@ -7,6 +7,7 @@ import { MAX_ANNOUNCE_ENTRIES, MAX_CONTROL_REPLY, MAX_NAME_LENGTH, MAX_QUERY_LEN
 import { ProtocolError } from './errors.ts'
 import { int, isContentId, parseJson, str } from './extension-messages.ts'
 import { malformed } from './peer-id.ts'
+import { parseReachList, type PeerReach } from './reach-messages.ts'
 
 /** Kinds a tracker indexes; anything else is stored as 'other'. */
 export const TRACKER_KINDS: ReadonlySet<string> = new Set(['video', 'audio', 'image', 'other'])
@@ -53,6 +54,8 @@ export type AnnounceReply = { ok: true; seq: number; interval: number } | { resy
 export interface TrackerHit extends AnnouncedFile {
   holders: number
   peers: string[]
+  /** Those of `peers` the tracker's dial-back check could not dial (§7.10): reach them by reversal. */
+  unreachable?: string[]
 }
 
 /** TSTA reply (§7.8); rates per second, sizes in bytes, times in ms. */
@@ -69,6 +72,8 @@ export interface TrackerStatus {
   rssBytes: number
   knownPeers: number
   interval: number
+  /** Per peer: the dial-back check's result and its control connection (§7.10; at most 100). */
+  reach?: PeerReach[]
 }
 
 function portOf(o: Record<string, unknown>, what: string): number {
@@ -240,7 +245,8 @@ export function parseHitList(payload: Buffer, what: string): TrackerHit[] {
     const holders = int(r, 'holders', what, 0, Number.MAX_SAFE_INTEGER)
     if (!Array.isArray(r.peers) || r.peers.length > TRACKER_HOLDERS_MAX) throw malformed(`${what}: "peers" must be an array of at most ${TRACKER_HOLDERS_MAX}`)
     const peers = r.peers.filter((p): p is string => typeof p === 'string' && p.length <= 300)
-    return { ...f, holders, peers }
+    const unreachable = Array.isArray(r.unreachable) ? r.unreachable.filter((p): p is string => typeof p === 'string' && peers.includes(p)) : []
+    return unreachable.length ? { ...f, holders, peers, unreachable } : { ...f, holders, peers }
   })
 }
 
@@ -265,6 +271,7 @@ export function parseTrackerStatus(payload: Buffer): TrackerStatus {
     rejected: n('rejected'),
     rssBytes: n('rssBytes'),
     knownPeers: n('knownPeers'),
-    interval: n('interval')
+    interval: n('interval'),
+    ...(Array.isArray(o.reach) ? { reach: parseReachList(o.reach) ?? [] } : {})
   }
 }

@@ -83,17 +83,18 @@ export function createTrackerHandlers(tr: Tracker): Map<string, Handler> {
     TPRS: (ctx) => {
       const r = parsePortRequest(ctx.payload, 'TPRS', false)
       const self = r.port ? formatPeerId(hostOf(ctx), r.port) : undefined
-      return ctx.reply(formatPeerList(tr.index.sample(r.max, self, tr.random)))
+      // Peers the dial-back check could not dial are no use for bootstrap joins (§7.10): left out.
+      return ctx.reply(formatPeerList(tr.control.dialable(tr.index.sample(r.max, self, tr.random))))
     },
     TWHO: (ctx) => {
       const w = parseWho(ctx.payload)
       tr.stats.searches++
-      return ctx.reply(formatHitList(tr.index.holders(w.cid, Math.min(w.max, TRACKER_HOLDERS_MAX))))
+      return ctx.reply(formatHitList(tr.control.annotate(tr.index.holders(w.cid, Math.min(w.max, TRACKER_HOLDERS_MAX)))))
     },
     TFND: (ctx) => {
       const f = parseFind(ctx.payload)
       tr.stats.searches++
-      return ctx.reply(formatHitList(tr.index.search(f.q, f.max)))
+      return ctx.reply(formatHitList(tr.control.annotate(tr.index.search(f.q, f.max))))
     },
     TSTA: (ctx) => ctx.reply(formatTrackerStatus(tr.status()))
   }

@@ -12,6 +12,8 @@ import { formatPeerId } from '../protocol/messages.ts'
 import type { TrackerStatus } from '../protocol/tracker-messages.ts'
 import { TokenBuckets } from '../net/token-bucket.ts'
 import { isWildcard, primaryAddress } from '../net/address.ts'
+import { plainTransport } from '../net/transport.ts'
+import { ControlChannels } from './control.ts'
 import { SwarmIndex } from './swarm-index.ts'
 import { TrackerStore, type Json } from './store.ts'
 import type { TrackerGroup } from '../group/tracker-group.ts'
@@ -84,6 +86,8 @@ export class Tracker extends EventEmitter {
   private readonly ring = new Array<number>(10).fill(0)
   private ringSecond = 0
   private knownPeersMemory = new Set<string>()
+  /** Control connections, dial-back checks, reversal and punching (PROTOCOL.md §7.10-§7.11). */
+  readonly control: ControlChannels
 
   /**
    * @param makeHandlers the message table (passed in, not imported, so handlers.ts may depend on
@@ -109,6 +113,9 @@ export class Tracker extends EventEmitter {
       // A revoked member's peers leave the index at once (its connections are closed by the transport).
       opts.group.on('revoked', (ids: string[]) => ids.forEach((id) => this.index.remove(id) && this.emit('peer-left', id)))
     }
+    this.control = new ControlChannels({ isRegistered: (id) => this.index.peers.has(id), now: this.now, transport: opts.group?.transport ?? plainTransport, log: (level, msg) => this.log(level, msg) })
+    for (const [type, h] of this.control.handlers()) handlers.set(type, h)
+    for (const e of ['peer-left', 'peer-expired']) this.on(e, (id: string) => this.control.drop(id))
     // Sessions (§7.1) stay open while their peers announce: the idle limit is the expiry time.
     this.server = new FrameServer({
       handlers,
@@ -239,7 +246,8 @@ export class Tracker extends EventEmitter {
       rejected: this.stats.rejected,
       rssBytes: process.memoryUsage.rss(),
       knownPeers: this.knownPeers,
-      interval: this.intervalMs
+      interval: this.intervalMs,
+      reach: this.control.peers()
     }
   }
 }

@@ -5,6 +5,7 @@
  * quit() closes mpv, stops the node (QUIT to peers; its DownloadManager cancels and closes every
  * download the TUI started) and restores the terminal.
  */
+import { reachSummary } from '../app/node-discovery.ts'
 import blessed, { type Widgets } from 'blessed'
 import type { Download } from '../node/download.ts'
 import type { P2PNode } from '../app/node.ts'
@@ -186,6 +187,13 @@ export class TuiApp {
     n.on('peer-added', peersChanged)
     n.on('peer-removed', peersChanged)
     n.on('download', (d: Download) => this.track(d))
+    // How peers reach this node (port mapping, the tracker's dial-back check): in the header.
+    const reachChanged = (): void => {
+      this.state.node.reach = reachSummary(n.identity.mapped, n.reach.reachability)
+      this.scheduleRender()
+    }
+    n.on('port-mapping', reachChanged)
+    n.on('reachability', reachChanged)
     const libraryChanged = (): void => {
       this.libraryDirty = true
       this.scheduleRender()

@@ -83,7 +83,8 @@ export interface PromptState {
 
 /** Everything the views draw. */
 export interface TuiState {
-  node: { id: string; files: number; upRate: number; downRate: number; bytesUp: number; bytesDown: number; ratesAt: number }
+  /** `reach`: how peers reach this node ("mapped 20.0.0.21:41753", "reversal"), '' until known. */
+  node: { id: string; files: number; upRate: number; downRate: number; bytesUp: number; bytesDown: number; ratesAt: number; reach?: string }
   peers: PeerRow[]
   library: ItemRow[]
   results: ItemRow[]

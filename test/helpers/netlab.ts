@@ -198,13 +198,23 @@ export async function lanLab(n: number, opts: { ipv6?: boolean } = {}): Promise<
   }
 }
 
+/** natLab options. */
+export interface NatLabOptions {
+  /**
+   * Routers drop unsolicited connections to their own WAN address (an input firewall, as most
+   * home routers have) instead of answering them with a TCP reset (default: no input rules, so a
+   * SYN to a router port nothing listens on is reset by the router's own stack).
+   */
+  dropInbound?: boolean
+}
+
 /**
  * An "internet" 20.B.20.0/24 with a tracker host (.10), a public host (.30) and three homes: a
  * router (WAN .2K, LAN 192.168.K.1, nftables masquerade, nothing from outside forwarded unless
  * mapped) and one host 192.168.K.10 each. Only home 1's router runs miniupnpd (UPnP IGD + NAT-PMP).
  * @throws the failing command; what was built is torn down first.
  */
-export async function natLab(): Promise<NatLab> {
+export async function natLab(opts: NatLabOptions = {}): Promise<NatLab> {
   const b = new Builder()
   const net = block()
   const dir = await mkdtemp(path.join(os.tmpdir(), 'p2ptube-netlab-'))
@@ -242,7 +252,7 @@ export async function natLab(): Promise<NatLab> {
     iifname "w${k}" ct status dnat accept
     iifname "w${k}" drop
   }
-}
+${opts.dropInbound ? `  chain input { type filter hook input priority 0; policy accept; iifname "w${k}" ct state new drop; }\n` : ''}}
 `
       const file = path.join(dir, `r${k}.nft`)
       await writeFile(file, rules)

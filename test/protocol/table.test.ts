@@ -46,7 +46,11 @@ test('request limits equal the numbers of PROTOCOL.md §2 (the former REQUEST_LI
       TFND: 1024,
       TSTA: 1024,
       TSES: 1024,
-      TREV: 65536
+      TREV: 65536,
+      TCTL: 1024,
+      TCON: 1024,
+      TPCH: 1024,
+      RVRS: 1024
     }
   )
   // Reply types are never requests: the servers answer them ERR_UNKNOWN_TYPE.

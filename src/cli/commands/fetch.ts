@@ -89,8 +89,12 @@ export async function handler(a: FetchArgs): Promise<number> {
       onDownload: (d) => h.on('result', (x) => sameContent(x) && d.addSource(parsePeerId(x.holder)))
     })
     if (found.contentId) noteFetched(profile, r.path) // the node owning the state shares it from its next start
-    out.event('fetched', { path: r.path, sha256: r.sha256, size: r.size, ...(r.firstFrameMs !== undefined ? { firstFrameMs: r.firstFrameMs } : {}) })
-    out.line(`saved ${safeText(r.path)} (${formatBytes(r.size)}), ${found.contentId ? `content id ${r.sha256} verified` : `sha256 ${r.sha256} (legacy holder: nothing to verify against)`}`)
+    // How the holder was reached when it could not be dialled (docs/NETWORK.md): reversal, punch, relay.
+    const via = node.reach.via(found.holder)
+    out.event('fetched', { path: r.path, sha256: r.sha256, size: r.size, ...(r.firstFrameMs !== undefined ? { firstFrameMs: r.firstFrameMs } : {}), ...(via ? { via } : {}) })
+    out.line(
+      `saved ${safeText(r.path)} (${formatBytes(r.size)}), ${found.contentId ? `content id ${r.sha256} verified` : `sha256 ${r.sha256} (legacy holder: nothing to verify against)`}${via ? `, holder reached via ${via}` : ''}`
+    )
     return EXIT.OK
   } catch (err) {
     const e = err as Error & { code?: string }

@@ -13,6 +13,8 @@ import type { CommandModule } from '../command.ts'
 import type { P2PNode, SearchResult } from '../../app/node.ts'
 import type { MpvPlayer } from '../../player/mpv-player.ts'
 import type { PortMappingStatus } from '../../discovery/port-mapping.ts'
+import type { ControlStatus } from '../../discovery/control-channel.ts'
+import { reachabilityText } from '../../app/node-discovery.ts'
 import { isContentId } from '../../protocol/messages.ts'
 import { isLoopback } from '../../net/address.ts'
 import { P2PTubeError, UsageError } from '../../protocol/errors.ts'
@@ -74,6 +76,11 @@ export async function handler(a: NodeCommandArgs): Promise<number> {
   node.on('port-mapping', (st: PortMappingStatus) => {
     out.event('port-mapping', { ...st })
     if (st.state === 'mapped') out.line(`${out.color.green('port mapped')}: reachable from the internet at ${out.color.bold(st.public ?? '')} (${st.method}, lease ${st.leaseSeconds} s)`)
+  })
+  // The tracker's dial-back check (control connection): how peers on the internet reach this node.
+  node.on('reachability', (st: ControlStatus) => {
+    out.event('reachability', { ...st })
+    if (st.state === 'open') out.line(`${out.color.green('reachability')}: ${reachabilityText(st)}`)
   })
   try {
     await node.start()

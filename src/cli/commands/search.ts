@@ -46,8 +46,12 @@ export async function handler(a: SearchArgs): Promise<number> {
       ? node.search('', { ttl: a.ttl, timeoutMs: a.timeout * 1000, untilQuietMs: QUIET_MS, cid: q })
       : node.search(q, { ttl: a.ttl, timeoutMs: a.timeout * 1000, untilQuietMs: QUIET_MS })
     h.on('result', (r) => {
-      out.event('result', { name: r.name, size: r.size, contentId: r.contentId, holder: r.holder, kind: r.kind, legacy: r.legacy })
-      out.line(`${out.color.bold(safeText(r.name))}  ${formatBytes(r.size)}  ${out.color.dim(safeText(r.holder))}  ${out.color.dim(safeText(r.contentId ?? '(legacy peer: no content id)'))}`)
+      // A holder the tracker cannot dial (or one a route reached before) is fetched via that route.
+      const via = node.reach.via(r.holder)
+      out.event('result', { name: r.name, size: r.size, contentId: r.contentId, holder: r.holder, kind: r.kind, legacy: r.legacy, ...(via ? { via } : {}) })
+      out.line(
+        `${out.color.bold(safeText(r.name))}  ${formatBytes(r.size)}  ${out.color.dim(safeText(r.holder))}${via ? out.color.dim(` via ${via}`) : ''}  ${out.color.dim(safeText(r.contentId ?? '(legacy peer: no content id)'))}`
+      )
     })
     const results = await h.finished
     out.event('done', { results: results.length })

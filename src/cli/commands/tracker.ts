@@ -4,6 +4,7 @@
  * first {"event":"listening","id":"H:P","tracker":"<tracker id>",...}, then a "status" event
  * every --status-interval seconds and peer events.
  */
+import type { Reachability } from '../../protocol/reach-messages.ts'
 import os from 'node:os'
 import path from 'node:path'
 import type { Argv } from 'yargs'
@@ -59,6 +60,14 @@ interface TrackerArgs {
   verbose: boolean
 }
 
+/** How `tracker status` words a peer's reachability. */
+const REACH_WORDS: Record<Reachability, string> = {
+  direct: 'reachable directly',
+  mapped: "reachable through its router's port mapping",
+  unreachable: 'not dialable (reached by connection reversal)',
+  unknown: 'not checked'
+}
+
 /** One status line for humans. */
 export function statusLine(s: TrackerStatus): string {
   return `${s.peers} peers online, ${s.files} files indexed (${s.names} names), ${s.announcesPerSecond} announces/s, ${s.searches} searches, ${s.knownPeers} known peers, RSS ${formatBytes(s.rssBytes)}`
@@ -84,6 +93,8 @@ export async function handler(a: TrackerArgs): Promise<number> {
     const s = parseTrackerStatus(Buffer.from(text))
     out.event('status', { ...s })
     out.line(safeText(`tracker ${s.tracker} at ${addr}: ${statusLine(s)}, up ${Math.round(s.uptimeMs / 1000)} s`))
+    // Per peer: how the tracker's dial-back check reached it (PROTOCOL.md §7.10).
+    for (const r of s.reach ?? []) out.line(`  ${safeText(r.peer)}  ${REACH_WORDS[r.reach]}${r.control ? ', control connection open' : ''}`)
     return EXIT.OK
   }
   if (!Number.isInteger(a.port) || a.port < 0 || a.port > 65535) throw new UsageError(`--port must be 0..65535, got ${a.port}`)

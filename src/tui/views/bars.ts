@@ -11,7 +11,7 @@ function widthOf(el: Widgets.BoxElement): number {
 
 /** "p2ptube  node 127.0.0.1:40123  peers 2  files 3  up 1.2 MB/s  down 3.0 MB/s". */
 export function headerText(s: TuiState): string {
-  return `p2ptube  node ${s.node.id || '(starting)'}  peers ${s.peers.length}  files ${s.node.files}  up ${formatRate(s.node.upRate)}  down ${formatRate(s.node.downRate)}`
+  return `p2ptube  node ${s.node.id || '(starting)'}${s.node.reach ? `  reach ${s.node.reach}` : ''}  peers ${s.peers.length}  files ${s.node.files}  up ${formatRate(s.node.upRate)}  down ${formatRate(s.node.downRate)}`
 }
 
 /** "playing NAME  0:03 / 0:10  [paused]", or how to start playback. */
