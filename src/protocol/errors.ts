@@ -56,7 +56,9 @@ export const ERROR_CODES = {
   ERR_NOT_MEDIA: 'a single shared file is not a media file',
   // tracker (PROTOCOL.md §7)
   ERR_TOO_MANY_PEERS: 'TREG refused: the host already has the most peers a tracker allows per host',
-  ERR_TOO_MANY_FILES: 'TANN refused: the peer would pass the most files a tracker indexes per peer',
+  ERR_TOO_MANY_FILES: 'TANN refused: the peer, or all peers of its host address, would pass the most names (or name bytes) a tracker indexes per peer or per host',
+  ERR_INDEX_FULL: 'TANN refused: the tracker holds the most names (or name bytes) it indexes in all',
+  ERR_TOO_MANY_WORDS: 'TFND refused: more than 16 distinct words in the query',
   ERR_NO_SESSION: 'the tracker refused a session (TSES)',
   ERR_NOT_OPEN: 'a tracker session used before it is open',
   // private groups (PROTOCOL.md §8)

@@ -7,12 +7,21 @@ import { randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { FrameServer, logServerEvents, type Handler } from '../net/server.ts'
 import { MdnsDiscovery, type MdnsOptions } from '../discovery/mdns.ts'
-import { ANNOUNCE_BURST, ANNOUNCE_EXPIRY_INTERVALS, ANNOUNCE_REFILL_PER_S, DEFAULT_ANNOUNCE_INTERVAL_MS, MIN_ANNOUNCE_INTERVAL_MS, MSG } from '../protocol/constants.ts'
+import {
+  ANNOUNCE_BURST,
+  ANNOUNCE_EXPIRY_INTERVALS,
+  ANNOUNCE_REFILL_PER_S,
+  DEFAULT_ANNOUNCE_INTERVAL_MS,
+  MIN_ANNOUNCE_INTERVAL_MS,
+  MSG,
+  SEARCH_BURST,
+  SEARCH_REFILL_PER_S
+} from '../protocol/constants.ts'
 import { formatPeerId } from '../protocol/messages.ts'
 import type { TrackerStatus } from '../protocol/tracker-messages.ts'
 import { TokenBuckets } from '../net/token-bucket.ts'
 import { isWildcard, primaryAddress } from '../net/address.ts'
-import { SwarmIndex } from './swarm-index.ts'
+import { SwarmIndex, type IndexLimits } from './swarm-index.ts'
 import { TrackerStore, type Json } from './store.ts'
 import type { TrackerGroup } from '../group/tracker-group.ts'
 
@@ -33,6 +42,11 @@ export interface TrackerOptions {
   /** Announce rate limit per peer: burst and refill per second (defaults in constants.ts). */
   announceBurst?: number
   announceRefillPerS?: number
+  /** Caps on names indexed per host address and in all (defaults in constants.ts; 0 = none). */
+  limits?: Partial<IndexLimits>
+  /** TFND/TWHO rate limit per host address: burst and refill per second (0 = unlimited). */
+  searchBurst?: number
+  searchRefillPerS?: number
   now?: () => number
   random?: () => number
   /** Private group (PROTOCOL.md §8): members only over mutual TLS, only publishers indexed, TREV. */
@@ -49,11 +63,15 @@ export type TrackerHandlers = (tr: Tracker) => Map<string, Handler>
 /** Default connection cap: sessions of gateways plus one-shot announces of every node. */
 const TRACKER_MAX_CONNECTIONS = 4096
 
-/** Counters; `rejected` counts refused registrations and announces (rate, host cap). */
+/**
+ * Counters; `rejected` counts refused registrations, announces and searches (rate, host cap);
+ * `searchWork` the work units TFND searches spent (SwarmIndex.query).
+ */
 export interface TrackerStats {
   announces: number
   registrations: number
   searches: number
+  searchWork: number
   rejected: number
   badInput: number
   expired: number
@@ -64,9 +82,11 @@ export interface TrackerStats {
  * 'bad-input' (BadInput).
  */
 export class Tracker extends EventEmitter {
-  readonly index = new SwarmIndex()
+  readonly index: SwarmIndex
   readonly limiter: TokenBuckets
-  readonly stats: TrackerStats = { announces: 0, registrations: 0, searches: 0, rejected: 0, badInput: 0, expired: 0 }
+  /** TFND/TWHO per host address; null when unlimited. */
+  readonly searchLimiter: TokenBuckets | null
+  readonly stats: TrackerStats = { announces: 0, registrations: 0, searches: 0, searchWork: 0, rejected: 0, badInput: 0, expired: 0 }
   readonly intervalMs: number
   readonly expiryMs: number
   readonly maxPeersPerHost: number
@@ -100,6 +120,9 @@ export class Tracker extends EventEmitter {
     this.expiryMs = this.intervalMs * ANNOUNCE_EXPIRY_INTERVALS
     this.maxPeersPerHost = opts.maxPeersPerHost ?? 64
     this.limiter = new TokenBuckets(opts.announceBurst ?? ANNOUNCE_BURST, opts.announceRefillPerS ?? ANNOUNCE_REFILL_PER_S)
+    const searchRate = opts.searchRefillPerS ?? SEARCH_REFILL_PER_S
+    this.searchLimiter = searchRate > 0 ? new TokenBuckets(opts.searchBurst ?? SEARCH_BURST, searchRate) : null
+    this.index = new SwarmIndex(opts.limits)
     this.store = opts.dataDir ? new TrackerStore({ dir: opts.dataDir, log: (level, msg) => this.log(level, msg) }) : null
     this.startedAt = this.now()
     const handlers = makeHandlers(this)
@@ -221,6 +244,7 @@ export class Tracker extends EventEmitter {
       if (row && typeof row === 'object' && !Array.isArray(row)) this.store?.putSoft('peers', id, { ...row, lastSeen: t })
     }
     this.limiter.sweep(t)
+    this.searchLimiter?.sweep(t)
     if (gone.length) this.log('info', `expired ${gone.length} peer(s) silent for ${this.expiryMs / 1000} s`)
     return gone
   }
