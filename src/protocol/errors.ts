@@ -59,6 +59,7 @@ export const ERROR_CODES = {
   ERR_TOO_MANY_FILES: 'TANN refused: the peer, or all peers of its host address, would pass the most names (or name bytes) a tracker indexes per peer or per host',
   ERR_INDEX_FULL: 'TANN refused: the tracker holds the most names (or name bytes) it indexes in all',
   ERR_TOO_MANY_WORDS: 'TFND refused: more than 16 distinct words in the query',
+  ERR_STORE: 'the tracker could not write its store (disk full...): the registration was not acknowledged; retry',
   ERR_NO_SESSION: 'the tracker refused a session (TSES)',
   ERR_NOT_OPEN: 'a tracker session used before it is open',
   // private groups (PROTOCOL.md §8)

@@ -45,7 +45,7 @@ export function createTrackerHandlers(tr: Tracker): Map<string, Handler> {
   const handlers: Record<TrackerHandledType, Handler> = {
     NAME: (ctx) => ctx.reply(tr.id),
     PING: () => {},
-    TREG: (ctx) => {
+    TREG: async (ctx) => {
       const host = hostOf(ctx)
       const r = parseRegister(ctx.payload, host)
       const id = formatPeerId(host, r.port)
@@ -55,8 +55,9 @@ export function createTrackerHandlers(tr: Tracker): Map<string, Handler> {
         tr.stats.rejected++
         throw new ProtocolError('ERR_TOO_MANY_PEERS', `Register: ${host} already has ${max} peers online`)
       }
-      tr.onRegister(host, r.port, id)
       tr.opts.group?.bind(id, ctx.peer)
+      // Acknowledged only once the registry row is on disk (one fdatasync per tick, shared).
+      await tr.onRegister(host, r.port, id)
       return ctx.reply(formatRegisterReply({ peer: id, interval: tr.intervalMs, expiry: tr.expiryMs, tracker: tr.id }))
     },
     TANN: (ctx) => {

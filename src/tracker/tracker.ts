@@ -18,6 +18,7 @@ import {
   SEARCH_REFILL_PER_S
 } from '../protocol/constants.ts'
 import { formatPeerId } from '../protocol/messages.ts'
+import { P2PTubeError } from '../protocol/errors.ts'
 import type { TrackerStatus } from '../protocol/tracker-messages.ts'
 import { TokenBuckets } from '../net/token-bucket.ts'
 import { isWildcard, primaryAddress } from '../net/address.ts'
@@ -197,8 +198,13 @@ export class Tracker extends EventEmitter {
     return this.store?.get('peers', id)
   }
 
-  /** A registration: fresh soft state, and a durable registry row. */
-  onRegister(host: string, port: number, id: string): void {
+  /**
+   * A registration: fresh soft state, and a durable registry row.
+   * @returns resolves once the row is on disk (acknowledge the peer only then).
+   * @throws P2PTubeError ERR_STORE when the store cannot write it (disk full...); the row is
+   *   written again with the next write.
+   */
+  async onRegister(host: string, port: number, id: string): Promise<void> {
     const t = this.now()
     const { fresh } = this.index.register(host, port, id, t)
     this.stats.registrations++
@@ -207,6 +213,11 @@ export class Tracker extends EventEmitter {
     if (this.store) this.store.put('peers', id, value)
     else this.knownPeersMemory.add(id)
     if (fresh) this.emit('peer-registered', id)
+    try {
+      await this.store?.committed()
+    } catch (err) {
+      throw new P2PTubeError('ERR_STORE', `Register: the tracker could not save the registration: ${(err as Error).message}`, { cause: err })
+    }
   }
 
   /** Count one accepted announce (for announces/s). */
