@@ -90,7 +90,7 @@ export class P2PNode extends EventEmitter {
     this.library = new Library({ cacheFile: dataDir ? path.join(dataDir, 'content-ids.json') : undefined, log })
     this.limiter = new RateLimiter(opts.rateLimit ?? 0)
     this.downloadsDir = path.resolve(opts.downloadsDir ?? 'downloads')
-    this.group = opts.group ? new NodeGroup(opts.group) : null
+    this.group = opts.group ? new NodeGroup(opts.group, { stateDir: dataDir }) : null
     this.group?.on('log', log)
     this.transport = this.group?.transport ?? plainTransport
     this.peerLimits = new PeerLimits(opts.peerLimits)
@@ -195,6 +195,8 @@ export class P2PNode extends EventEmitter {
 
   private async launch(): Promise<void> {
     this.life.assertOpen('start')
+    // Revocations known from an earlier run hold before the first connection is accepted.
+    await this.group?.loadSaved()
     this.port = await this.listen()
     this.identity.port = this.port
     for (const s of this.opts.shares ?? []) {
@@ -243,6 +245,7 @@ export class P2PNode extends EventEmitter {
       await this.library.stop()
       await this.hasher.stop()
       await this.server.close()
+      await this.group?.saved()
     })()
     return this.stopping
   }
