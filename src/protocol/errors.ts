@@ -29,6 +29,7 @@ export const ERROR_CODES = {
   ERR_PEER_EXISTS: 'JOIN refused: that peer id is already in the table (or is the node itself)',
   ERR_PEER_NOT_FOUND: 'QUIT of a peer id not in the table',
   ERR_RATE_LIMITED: 'over a per-peer rate (connections, queries, announces): retry later',
+  ERR_TOO_MANY_CONNECTIONS: 'the remote address already has the most connections a server keeps open from one address (node 64, tracker 512)',
   ERR_INTERNAL: 'the handler failed on a local bug (logged at the server)',
   // serving files
   ERR_READ: 'a served file cannot be opened (deleted since indexing)',
