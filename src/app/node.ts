@@ -10,6 +10,7 @@ import { isIPv4 } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { FrameServer, logServerEvents } from '../net/server.ts'
+import type { LogLimiter } from '../net/log-limiter.ts'
 import { plainTransport, type Transport } from '../net/transport.ts'
 import { RateLimiter } from '../net/token-bucket.ts'
 import { ANY_ADDRESS, ANY_IPV4, isLoopback } from '../net/address.ts'
@@ -76,6 +77,8 @@ export class P2PNode extends EventEmitter {
   readonly discovery: NodeDiscovery
   private readonly life = new Lifecycle()
   private readonly server: FrameServer
+  /** Rate-limited log of bad input (its suppressed count is reported on stop). */
+  private readonly badInputLog: LogLimiter
   private starting: Promise<void> | null = null
   /** The start-up steps themselves (stop() lets them settle: a listen in progress is closed after). */
   private launched: Promise<void> | null = null
@@ -125,7 +128,7 @@ export class P2PNode extends EventEmitter {
         request: (type, addr, peer) => group?.request(type, peer) ?? this.peerLimits.request(type, addr, peer)
       }
     })
-    logServerEvents(this.server, this)
+    this.badInputLog = logServerEvents(this.server, this)
   }
 
   /** The peer id for logs, mDNS and the start-up line ("" until the node listens); see `identity`. */
@@ -245,6 +248,7 @@ export class P2PNode extends EventEmitter {
       await this.library.stop()
       await this.hasher.stop()
       await this.server.close()
+      this.badInputLog.summary()
       await this.group?.saved()
     })()
     return this.stopping

@@ -12,6 +12,7 @@ import { IDLE_TIMEOUT_MS, MAX_CONNECTIONS, MSG, REQUEST_TIMEOUT_MS } from '../pr
 import { formatErrorPayload } from '../protocol/errors.ts'
 import { encodeFrame } from '../protocol/frame.ts'
 import { normalizeAddress } from './address.ts'
+import { LogLimiter } from './log-limiter.ts'
 import { serveConnection, type BadInput, type ConnectionSettings, type Handler, type Refusal } from './server-connection.ts'
 import { plainTransport, type PeerIdentity, type Transport } from './transport.ts'
 
@@ -167,15 +168,21 @@ export interface ServerOwner {
 
 /**
  * Report a server's events the one way its owners do: every rejected request is counted in
- * `stats.badInput`, logged as a warning and re-emitted as the owner's 'bad-input'; expected
- * failures are warnings, handler bugs errors with their stack.
+ * `stats.badInput`, logged as a warning (rate limited: LogLimiter) and re-emitted as the owner's
+ * 'bad-input'; expected failures are warnings (rate limited too), handler bugs errors with their
+ * stack.
+ * @returns the limiter, so the owner can report what is suppressed when it stops.
  */
-export function logServerEvents(server: FrameServer, owner: ServerOwner): void {
+export function logServerEvents(server: FrameServer, owner: ServerOwner): LogLimiter {
+  // Lines a remote peer causes are rate limited (20 per 10 s, then a suppressed-count line);
+  // the counter and the event still see every one.
+  const limited = new LogLimiter((level, msg) => owner.log(level, msg), 'bad input')
   server.on('bad-input', (b: BadInput) => {
     owner.stats.badInput++
-    owner.log('warn', `bad input from ${b.remoteAddress}: ${b.code}: ${b.message}`)
+    limited.log(`bad input from ${b.remoteAddress}: ${b.code}: ${b.message}`)
     owner.emit('bad-input', b)
   })
-  server.on('request-failed', (b: BadInput) => owner.log('warn', `request from ${b.remoteAddress} failed: ${b.code}: ${b.message}`))
+  server.on('request-failed', (b: BadInput) => limited.log(`request from ${b.remoteAddress} failed: ${b.code}: ${b.message}`))
   server.on('handler-error', (err: Error) => owner.log('error', `handler failed: ${err.stack ?? err.message}`))
+  return limited
 }

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { FrameServer, logServerEvents, type Handler } from '../net/server.ts'
+import type { LogLimiter } from '../net/log-limiter.ts'
 import { MdnsDiscovery, type MdnsOptions } from '../discovery/mdns.ts'
 import {
   ANNOUNCE_BURST,
@@ -98,6 +99,8 @@ export class Tracker extends EventEmitter {
   port = 0
   mdns: MdnsDiscovery | null = null
   readonly server: FrameServer
+  /** Rate-limited log of bad input (its suppressed count is reported on stop). */
+  private readonly badInputLog: LogLimiter
   private readonly store: TrackerStore | null
   private sweeper: NodeJS.Timeout | null = null
   private readonly startedAt: number
@@ -142,7 +145,7 @@ export class Tracker extends EventEmitter {
       ...(opts.writeTimeoutMs ? { writeTimeoutMs: opts.writeTimeoutMs } : {}),
       ...(opts.group ? { transport: opts.group.transport } : {})
     })
-    logServerEvents(this.server, this)
+    this.badInputLog = logServerEvents(this.server, this)
   }
 
   log(level: 'debug' | 'info' | 'warn' | 'error', msg: string): void {
@@ -185,6 +188,7 @@ export class Tracker extends EventEmitter {
     this.opts.group?.stop()
     await this.mdns?.stop()
     await this.server.close()
+    this.badInputLog.summary()
     await this.store?.close()
   }
 
