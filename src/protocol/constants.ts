@@ -140,8 +140,8 @@ export const ANNOUNCE_REFILL_PER_S = 8
 export const TRACKER_NAMES_PER_HOST = 100_000
 export const TRACKER_NAME_BYTES_PER_HOST = 16 * 1024 * 1024
 /** Names a tracker indexes in all, and their UTF-8 bytes (0 = no cap) (§7.3). */
-export const TRACKER_NAMES_MAX = 2_000_000
-export const TRACKER_NAME_BYTES_MAX = 128 * 1024 * 1024
+export const TRACKER_NAMES_MAX = 500_000
+export const TRACKER_NAME_BYTES_MAX = 64 * 1024 * 1024
 /** Distinct words of a TFND query after de-duplication (§7.7). */
 export const MAX_QUERY_WORDS = 16
 /** Work units one TFND may spend (vocabulary tokens compared + candidate word checks) (§7.7). */
