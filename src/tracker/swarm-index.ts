@@ -3,20 +3,13 @@
  * the indexes answering "holders of a content id" and keyword search. Rebuilt from announces
  * after a restart; nothing here is persisted. No sockets or timers: the clock is passed in.
  */
-import {
-  MAX_FILES_PER_PEER,
-  MAX_QUERY_WORDS,
-  SEARCH_WORK_BUDGET,
-  TRACKER_HOLDERS_PER_RESULT,
-  TRACKER_NAME_BYTES_MAX,
-  TRACKER_NAME_BYTES_PER_HOST,
-  TRACKER_NAMES_MAX,
-  TRACKER_NAMES_PER_HOST,
-  TRACKER_RESULTS_MAX
-} from '../protocol/constants.ts'
+import { MAX_QUERY_WORDS, SEARCH_WORK_BUDGET, TRACKER_HOLDERS_PER_RESULT, TRACKER_RESULTS_MAX } from '../protocol/constants.ts'
+import { checkRoom, DEFAULT_INDEX_LIMITS, type IndexLimits } from './index-limits.ts'
 import { ProtocolError } from '../protocol/errors.ts'
 import type { Announce, AnnounceReply, AnnouncedFile, TrackerHit } from '../protocol/tracker-messages.ts'
 import { queryWords, tokenize, TokenIndex } from './token-index.ts'
+
+export { DEFAULT_INDEX_LIMITS, type IndexLimits } from './index-limits.ts'
 
 /** One name of one content id, and the peers announcing it under that name. */
 export interface Title extends AnnouncedFile {
@@ -44,25 +37,6 @@ export interface PeerRecord {
   lastSeen: number
   /** Position in the sampling array. */
   slot: number
-}
-
-/**
- * Caps on what the index holds (0 = none). A "name" is one (peer, file) entry: what a peer
- * announced, counted at every peer that holds it; bytes are the UTF-8 bytes of those names.
- */
-export interface IndexLimits {
-  namesPerHost: number
-  nameBytesPerHost: number
-  names: number
-  nameBytes: number
-}
-
-/** The defaults of constants.ts (PROTOCOL.md §7.3). */
-export const DEFAULT_INDEX_LIMITS: IndexLimits = {
-  namesPerHost: TRACKER_NAMES_PER_HOST,
-  nameBytesPerHost: TRACKER_NAME_BYTES_PER_HOST,
-  names: TRACKER_NAMES_MAX,
-  nameBytes: TRACKER_NAME_BYTES_MAX
 }
 
 /** A keyword search's answer and what it cost. */
@@ -164,7 +138,7 @@ export class SwarmIndex {
       peer.lastSeen = now
       return { resync: true, have: peer.ver }
     }
-    this.checkRoom(peer, a)
+    checkRoom(peer, a, this.hostUse(peer.host), { names: this.entries, bytes: this.entryBytes }, this.limits)
     if (a.base === 0) this.clearFiles(peer)
     for (const cid of a.remove) {
       const t = peer.files.get(cid)
@@ -321,47 +295,6 @@ export class SwarmIndex {
     set.add(t)
     this.words.add(t, t.tokens)
     return t
-  }
-
-  /** Refuse (throw, nothing applied) an announce that would take its peer, host or the index past a cap. */
-  private checkRoom(peer: PeerRecord, a: Announce): void {
-    const fresh = a.base === 0
-    const held = (cid: string): Title | undefined => (fresh ? undefined : peer.files.get(cid))
-    // What the peer holds after the announce (duplicates in `add` count twice: an upper bound).
-    let files = fresh ? 0 : peer.files.size
-    let bytes = fresh ? 0 : peer.bytes
-    const removed = new Set<string>()
-    for (const cid of a.remove) {
-      const t = held(cid)
-      if (!t || removed.has(cid)) continue
-      removed.add(cid)
-      files--
-      bytes -= t.bytes
-    }
-    for (const f of a.add) {
-      const b = Buffer.byteLength(f.name)
-      const had = removed.has(f.cid) ? undefined : held(f.cid)
-      if (had) bytes += b - had.bytes
-      else {
-        files++
-        bytes += b
-      }
-    }
-    const dn = files - peer.files.size
-    const db = bytes - peer.bytes
-    if (dn <= 0 && db <= 0) return
-    const L = this.limits
-    if (files > MAX_FILES_PER_PEER) throw new ProtocolError('ERR_TOO_MANY_FILES', `Announce: more than ${MAX_FILES_PER_PEER} files from one peer`)
-    const use = this.hostUse(peer.host)
-    if (L.namesPerHost && dn > 0 && use.names + dn > L.namesPerHost) {
-      throw new ProtocolError('ERR_TOO_MANY_FILES', `Announce: host ${peer.host} would have ${use.names + dn} names indexed, at most ${L.namesPerHost} per host`)
-    }
-    if (L.nameBytesPerHost && db > 0 && use.bytes + db > L.nameBytesPerHost) {
-      throw new ProtocolError('ERR_TOO_MANY_FILES', `Announce: host ${peer.host} would have ${use.bytes + db} bytes of names indexed, at most ${L.nameBytesPerHost} per host`)
-    }
-    if ((L.names && dn > 0 && this.entries + dn > L.names) || (L.nameBytes && db > 0 && this.entryBytes + db > L.nameBytes)) {
-      throw new ProtocolError('ERR_INDEX_FULL', `Announce: the tracker index is full (${this.entries} names, ${this.entryBytes} bytes; at most ${L.names} names, ${L.nameBytes} bytes)`)
-    }
   }
 
   /** Peer `peer` holds title `t` (one name per content id per peer). */
