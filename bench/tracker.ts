@@ -253,7 +253,28 @@ async function main(): Promise<void> {
   // A young generation of 64 MB: the per-request garbage dies there instead of being promoted,
   // which keeps full collections of the ~300 MB index (the search tail) rare (docs/TRACKER.md).
   const flags = (process.env.TRACKER_NODE_FLAGS ?? '--max-semi-space-size=64').split(' ').filter(Boolean)
-  const args = [...flags, ...bin, 'tracker', '--json', '--port', '0', '--data', data, '--announce-interval', String(INTERVAL_S), '--max-peers-per-host', '0', '--status-interval', '0']
+  const args = [
+    ...flags,
+    ...bin,
+    'tracker',
+    '--json',
+    '--port',
+    '0',
+    '--data',
+    data,
+    '--announce-interval',
+    String(INTERVAL_S),
+    '--max-peers-per-host',
+    '0',
+    '--max-names-per-host',
+    '0',
+    '--max-names',
+    '0',
+    '--search-rate',
+    '0',
+    '--status-interval',
+    '0'
+  ]
   const child =
     cores >= 2 ? spawn('taskset', ['-c', '0', process.execPath, ...args], { stdio: ['ignore', 'pipe', 'inherit'] }) : spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] })
   const lines = readline.createInterface({ input: child.stdout! })

@@ -7,9 +7,9 @@
  */
 import { EventEmitter } from 'node:events'
 import { isIPv4, type Socket } from 'node:net'
-import os from 'node:os'
 import path from 'node:path'
 import { FrameServer, logServerEvents } from '../net/server.ts'
+import type { LogLimiter } from '../net/log-limiter.ts'
 import { plainTransport, type Transport } from '../net/transport.ts'
 import { RoutedTransport } from '../net/route.ts'
 import { RateLimiter } from '../net/token-bucket.ts'
@@ -84,6 +84,8 @@ export class P2PNode extends EventEmitter {
   readonly reach: Reach
   private readonly life = new Lifecycle()
   private readonly server: FrameServer
+  /** Rate-limited log of bad input (its suppressed count is reported on stop). */
+  private readonly badInputLog: LogLimiter
   private starting: Promise<void> | null = null
   /** The start-up steps themselves (stop() lets them settle: a listen in progress is closed after). */
   private launched: Promise<void> | null = null
@@ -98,7 +100,7 @@ export class P2PNode extends EventEmitter {
     this.library = new Library({ cacheFile: dataDir ? path.join(dataDir, 'content-ids.json') : undefined, log })
     this.limiter = new RateLimiter(opts.rateLimit ?? 0)
     this.downloadsDir = path.resolve(opts.downloadsDir ?? p2ptubeDirs().downloads)
-    this.group = opts.group ? new NodeGroup(opts.group) : null
+    this.group = opts.group ? new NodeGroup(opts.group, { stateDir: dataDir }) : null
     this.group?.on('log', log)
     this.transport = this.group?.transport ?? plainTransport
     this.peerLimits = new PeerLimits(opts.peerLimits)
@@ -158,7 +160,7 @@ export class P2PNode extends EventEmitter {
         request: (type, addr, peer) => group?.request(type, peer) ?? this.peerLimits.request(type, addr, peer)
       }
     })
-    logServerEvents(this.server, this)
+    this.badInputLog = logServerEvents(this.server, this)
   }
 
   /** The peer id for logs, mDNS and the start-up line ("" until the node listens); see `identity`. */
@@ -233,6 +235,8 @@ export class P2PNode extends EventEmitter {
 
   private async launch(): Promise<void> {
     this.life.assertOpen('start')
+    // Revocations known from an earlier run hold before the first connection is accepted.
+    await this.group?.loadSaved()
     this.port = await this.listen()
     this.identity.port = this.port
     for (const s of this.opts.shares ?? []) {
@@ -291,6 +295,8 @@ export class P2PNode extends EventEmitter {
       await this.hasher.stop()
       await this.server.close()
       this.uploads.stop()
+      this.badInputLog.summary()
+      await this.group?.saved()
     })()
     return this.stopping
   }

@@ -4,7 +4,10 @@
  * member?" checks for JOIN/QUIT, and fetching the revocation list from the tracker (TREV) once
  * per announce interval.
  */
+import { createHash, randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
+import fs from 'node:fs/promises'
+import path from 'node:path'
 import type { Handler, Refusal, RequestContext } from '../net/server.ts'
 import type { PeerIdentity } from '../net/transport.ts'
 import { PUBLISHER_TYPES, RESULT_TYPES } from '../protocol/table.ts'
@@ -18,6 +21,16 @@ export interface MemberEndpoint {
   port: number
 }
 
+/** NodeGroup options. */
+export interface NodeGroupOptions {
+  /**
+   * Folder where the newest verified revocation list is kept across restarts (a node's data
+   * dir); the file is named after the group. Without it a node knows only its credential's list
+   * until the tracker answers.
+   */
+  stateDir?: string | null
+}
+
 /**
  * Events: 'log' (level, msg), 'revocations' (RevocationBody, newly revoked serials).
  */
@@ -28,19 +41,74 @@ export class NodeGroup extends EventEmitter {
   private readonly memberAt = new Map<string, string>()
   private timer: NodeJS.Timeout | null = null
   private stopped = false
+  /** The saved revocation list (null: none kept), and the queue of its writes. */
+  readonly stateFile: string | null
+  private saving: Promise<void> = Promise.resolve()
 
   /** @throws ProtocolError when the credential's embedded revocation list does not verify. */
-  constructor(readonly cred: GroupCredential) {
+  constructor(
+    readonly cred: GroupCredential,
+    opts: NodeGroupOptions = {}
+  ) {
     super()
     this.revocations = new Revocations(cred.ca, cred.group)
     if (cred.revocations) this.revocations.apply(cred.revocations)
     this.transport = new GroupTransport(cred, this.revocations)
+    // One file per group (a node may be started with several credentials over time).
+    this.stateFile = opts.stateDir ? path.join(opts.stateDir, `revocations-${createHash('sha256').update(cred.group).digest('hex').slice(0, 16)}.json`) : null
     this.revocations.on('update', (b: RevocationBody, added: string[]) => {
       for (const [id, serial] of this.memberAt) if (this.revocations.has(serial)) this.memberAt.delete(id)
       this.emit('revocations', b, added)
+      this.save()
     })
     this.transport.on('refused', (r: { remoteAddress: string; reason: string }) => this.emit('log', 'warn', `group: refused ${r.remoteAddress}: ${r.reason}`))
     this.transport.on('revoked-closed', (p: PeerIdentity) => this.emit('log', 'info', `group: closed a connection of ${p.name} (revoked)`))
+  }
+
+  /**
+   * Load the revocation list saved by an earlier run (PROTOCOL.md §8.4): it is verified against
+   * the group CA like a received one and applied only when newer than the credential's, so a
+   * restart never forgets a revocation and a file swapped for an older list changes nothing.
+   * A missing file is normal; an unreadable or invalid one is logged and ignored.
+   */
+  async loadSaved(): Promise<void> {
+    if (!this.stateFile) return
+    let text: string
+    try {
+      text = await fs.readFile(this.stateFile, 'utf8')
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.emit('log', 'warn', `group: cannot read ${this.stateFile}: ${(err as Error).message}`)
+      return
+    }
+    try {
+      if (this.revocations.apply(text)) this.emit('log', 'info', `group: revocation list version ${this.revocations.version} loaded from ${this.stateFile}`)
+    } catch (err) {
+      this.emit('log', 'warn', `group: ignoring ${this.stateFile}: ${(err as Error).message}`)
+    }
+  }
+
+  /** Resolves when the newest list is written (tests; stop). */
+  saved(): Promise<void> {
+    return this.saving
+  }
+
+  /** Write the list held now, atomically (temp file + rename), after any write in progress. */
+  private save(): void {
+    const file = this.stateFile
+    if (!file) return
+    this.saving = this.saving.then(async () => {
+      const signed = this.revocations.signed
+      if (!signed) return
+      const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp`
+      try {
+        await fs.mkdir(path.dirname(file), { recursive: true })
+        await fs.writeFile(tmp, JSON.stringify(signed), { mode: 0o600 })
+        await fs.rename(tmp, file)
+      } catch (err) {
+        await fs.rm(tmp, { force: true }).catch(() => {})
+        this.emit('log', 'warn', `group: cannot save the revocation list to ${file}: ${(err as Error).message}`)
+      }
+    })
   }
 
   /** May this member publish (have its files found and fetched)? */

@@ -8,7 +8,11 @@
  */
 import { EventEmitter } from 'node:events'
 import net from 'node:net'
-import { IDLE_TIMEOUT_MS, MAX_CONNECTIONS, REQUEST_TIMEOUT_MS } from '../protocol/constants.ts'
+import { IDLE_TIMEOUT_MS, MAX_CONNECTIONS, MSG, REQUEST_TIMEOUT_MS } from '../protocol/constants.ts'
+import { formatErrorPayload } from '../protocol/errors.ts'
+import { encodeFrame } from '../protocol/frame.ts'
+import { normalizeAddress } from './address.ts'
+import { LogLimiter } from './log-limiter.ts'
 import { serveConnection, type BadInput, type ConnectionSettings, type Handler, type Refusal } from './server-connection.ts'
 import { plainTransport, type PeerIdentity, type Transport } from './transport.ts'
 
@@ -22,6 +26,13 @@ export interface FrameServerOptions {
   writeTimeoutMs?: number
   /** Connections served at once; more are refused at accept. */
   maxConnections?: number
+  /**
+   * Connections open at once from one remote address (default: maxConnections / 8, at least 8;
+   * 0 = no cap). More are answered `ERR_TOO_MANY_CONNECTIONS` and closed at once (in a group:
+   * closed before the TLS handshake). 127.0.0.1 and ::1 — this machine's own nodes and tools,
+   * which share that address — are not capped; other loopback addresses are.
+   */
+  maxConnectionsPerHost?: number
   /** Bytes read and discarded after the reply before the socket is destroyed. */
   drainLimit?: number
   /** How connections are accepted (default plainTransport). */
@@ -46,6 +57,9 @@ export interface FrameServerOptions {
   }
 }
 
+/** Addresses the per-address connection cap leaves alone: this machine's own (see maxConnectionsPerHost). */
+const UNCAPPED = new Set(['127.0.0.1', '::1'])
+
 /**
  * TCP server for the one-request-per-connection protocol, and optionally sessions.
  * Events: 'bad-input' (BadInput), 'request-failed' (BadInput: an expected failure such as a
@@ -56,6 +70,11 @@ export class FrameServer extends EventEmitter {
   private readonly transport: Transport
   private readonly sockets = new Set<net.Socket>()
   private readonly settings: ConnectionSettings
+  private readonly maxPerHost: number
+  /** Open connections by remote address (uncapped addresses are not counted). */
+  private readonly perHost = new Map<string, number>()
+  /** Raw sockets over their address's cap, refused when they reach onConnection. */
+  private readonly overCap = new WeakSet<net.Socket>()
 
   constructor(private readonly opts: FrameServerOptions) {
     super()
@@ -71,6 +90,34 @@ export class FrameServer extends EventEmitter {
     this.transport = opts.transport ?? plainTransport
     this.server = this.transport.createServer((s) => this.onConnection(s), { allowHalfOpen: true })
     this.server.maxConnections = opts.maxConnections ?? MAX_CONNECTIONS
+    this.maxPerHost = opts.maxConnectionsPerHost ?? Math.max(8, Math.floor(this.server.maxConnections / 8))
+    // Before the transport's own listener (a TLS server starts its handshake there).
+    this.server.prependListener('connection', (raw: net.Socket) => this.countHost(raw))
+  }
+
+  /** Connections open now from `host` (as counted for the per-address cap). */
+  connectionsFrom(host: string): number {
+    return this.perHost.get(normalizeAddress(host)) ?? 0
+  }
+
+  private countHost(raw: net.Socket): void {
+    const host = normalizeAddress(raw.remoteAddress ?? '?')
+    if (!this.maxPerHost || UNCAPPED.has(host)) return
+    const n = (this.perHost.get(host) ?? 0) + 1
+    if (n > this.maxPerHost) {
+      this.overCap.add(raw)
+      raw.on('error', () => {})
+      this.emit('bad-input', { remoteAddress: host, code: 'ERR_TOO_MANY_CONNECTIONS', message: `${host} already has ${this.maxPerHost} connections open` })
+      // Nothing can be said before a TLS handshake: close at once.
+      if (this.transport !== plainTransport) raw.destroy()
+      return
+    }
+    this.perHost.set(host, n)
+    raw.once('close', () => {
+      const left = (this.perHost.get(host) ?? 1) - 1
+      if (left > 0) this.perHost.set(host, left)
+      else this.perHost.delete(host)
+    })
   }
 
   /**
@@ -106,6 +153,14 @@ export class FrameServer extends EventEmitter {
   private onConnection(socket: net.Socket): void {
     this.sockets.add(socket)
     socket.once('close', () => this.sockets.delete(socket))
+    if (this.overCap.has(socket)) {
+      // Answer and close without reading a request: the slot is free again within a round trip.
+      const host = normalizeAddress(socket.remoteAddress ?? '?')
+      socket.end(encodeFrame(MSG.ERRO, formatErrorPayload('ERR_TOO_MANY_CONNECTIONS', `${host} already has ${this.maxPerHost} connections open`)))
+      socket.once('finish', () => socket.destroy())
+      setTimeout(() => socket.destroy(), 1000).unref()
+      return
+    }
     socket.setNoDelay(true)
     const peer = this.transport.peerOf(socket)
     const refusal = this.opts.guard?.connection?.(socket.remoteAddress ?? '?', peer)
@@ -122,15 +177,21 @@ export interface ServerOwner {
 
 /**
  * Report a server's events the one way its owners do: every rejected request is counted in
- * `stats.badInput`, logged as a warning and re-emitted as the owner's 'bad-input'; expected
- * failures are warnings, handler bugs errors with their stack.
+ * `stats.badInput`, logged as a warning (rate limited: LogLimiter) and re-emitted as the owner's
+ * 'bad-input'; expected failures are warnings (rate limited too), handler bugs errors with their
+ * stack.
+ * @returns the limiter, so the owner can report what is suppressed when it stops.
  */
-export function logServerEvents(server: FrameServer, owner: ServerOwner): void {
+export function logServerEvents(server: FrameServer, owner: ServerOwner): LogLimiter {
+  // Lines a remote peer causes are rate limited (20 per 10 s, then a suppressed-count line);
+  // the counter and the event still see every one.
+  const limited = new LogLimiter((level, msg) => owner.log(level, msg), 'bad input')
   server.on('bad-input', (b: BadInput) => {
     owner.stats.badInput++
-    owner.log('warn', `bad input from ${b.remoteAddress}: ${b.code}: ${b.message}`)
+    limited.log(`bad input from ${b.remoteAddress}: ${b.code}: ${b.message}`)
     owner.emit('bad-input', b)
   })
-  server.on('request-failed', (b: BadInput) => owner.log('warn', `request from ${b.remoteAddress} failed: ${b.code}: ${b.message}`))
+  server.on('request-failed', (b: BadInput) => limited.log(`request from ${b.remoteAddress} failed: ${b.code}: ${b.message}`))
   server.on('handler-error', (err: Error) => owner.log('error', `handler failed: ${err.stack ?? err.message}`))
+  return limited
 }

@@ -164,6 +164,19 @@ export const TRACKER_RESULTS_MAX = 100
 /** Announce rate limit per peer address: a bucket of this many, refilled at this many per second (§7.3). */
 export const ANNOUNCE_BURST = 32
 export const ANNOUNCE_REFILL_PER_S = 8
+/** Names a tracker indexes for all peers of one host address, and their UTF-8 bytes (0 = no cap) (§7.3). */
+export const TRACKER_NAMES_PER_HOST = 100_000
+export const TRACKER_NAME_BYTES_PER_HOST = 16 * 1024 * 1024
+/** Names a tracker indexes in all, and their UTF-8 bytes (0 = no cap) (§7.3). */
+export const TRACKER_NAMES_MAX = 500_000
+export const TRACKER_NAME_BYTES_MAX = 64 * 1024 * 1024
+/** Distinct words of a TFND query after de-duplication (§7.7). */
+export const MAX_QUERY_WORDS = 16
+/** Work units one TFND may spend (vocabulary tokens compared + candidate word checks) (§7.7). */
+export const SEARCH_WORK_BUDGET = 100_000
+/** TFND/TWHO rate limit per host address: a bucket of this many, refilled at this many per second (§7.7). */
+export const SEARCH_BURST = 20
+export const SEARCH_REFILL_PER_S = 10
 /** Default TCP port of a tracker. */
 export const DEFAULT_TRACKER_PORT = 9410
 

@@ -29,6 +29,7 @@ export const ERROR_CODES = {
   ERR_PEER_EXISTS: 'JOIN refused: that peer id is already in the table (or is the node itself)',
   ERR_PEER_NOT_FOUND: 'QUIT of a peer id not in the table',
   ERR_RATE_LIMITED: 'over a per-peer rate (connections, queries, announces): retry later',
+  ERR_TOO_MANY_CONNECTIONS: 'the remote address already has the most connections a server keeps open from one address (node 64, tracker 512)',
   ERR_INTERNAL: 'the handler failed on a local bug (logged at the server)',
   // serving files
   ERR_READ: 'a served file cannot be opened (deleted since indexing)',
@@ -57,7 +58,10 @@ export const ERROR_CODES = {
   ERR_NOT_MEDIA: 'a single shared file is not a media file',
   // tracker (PROTOCOL.md §7)
   ERR_TOO_MANY_PEERS: 'TREG refused: the host already has the most peers a tracker allows per host; JOIN refused: the most peer-table entries per host (PROTOCOL.md §3.9)',
-  ERR_TOO_MANY_FILES: 'TANN refused: the peer would pass the most files a tracker indexes per peer',
+  ERR_TOO_MANY_FILES: 'TANN refused: the peer, or all peers of its host address, would pass the most names (or name bytes) a tracker indexes per peer or per host',
+  ERR_INDEX_FULL: 'TANN refused: the tracker holds the most names (or name bytes) it indexes in all',
+  ERR_TOO_MANY_WORDS: 'TFND refused: more than 16 distinct words in the query',
+  ERR_STORE: 'the tracker could not write its store (disk full...): the registration was not acknowledged; retry',
   ERR_NO_SESSION: 'the tracker refused a session (TSES)',
   ERR_LINK_BUSY: 'a neighbour link has its most requests or bytes in flight (the request goes on its own connection)',
   ERR_NOT_OPEN: 'a tracker session used before it is open',

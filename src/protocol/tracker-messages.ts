@@ -222,15 +222,18 @@ export function parseFind(payload: Buffer): { q: string; max: number } {
 }
 
 /**
- * TFND and TWHO replies: `{ results }`, kept under what a requester buffers (MAX_CONTROL_REPLY,
+ * TFND and TWHO replies: `{ results }` (TFND: `partial: true` when the search's work budget ran
+ * out), kept under what a requester buffers (MAX_CONTROL_REPLY,
  * less 256 bytes of slack) by dropping the last results, 20 % at a time.
  * @param budget largest reply in bytes.
  */
-export function formatHitList(results: readonly TrackerHit[], budget = MAX_CONTROL_REPLY - 256): string {
-  let text = JSON.stringify({ results })
+export function formatHitList(results: readonly TrackerHit[], budget = MAX_CONTROL_REPLY - 256, partial = false): string {
+  // `partial` (TFND, §7.7): the search ran out of its work budget; absent when false.
+  const wrap = (r: readonly TrackerHit[]): string => JSON.stringify(partial ? { results: r, partial } : { results: r })
+  let text = wrap(results)
   while (Buffer.byteLength(text) > budget && results.length) {
     results = results.slice(0, Math.floor(results.length * 0.8))
-    text = JSON.stringify({ results })
+    text = wrap(results)
   }
   return text
 }

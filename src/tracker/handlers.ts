@@ -6,6 +6,7 @@
  */
 import type { Handler, RequestContext } from '../net/server.ts'
 import { normalizeAddress } from '../net/address.ts'
+import type { TokenBuckets } from '../net/token-bucket.ts'
 import { TRACKER_HOLDERS_MAX } from '../protocol/constants.ts'
 import { ProtocolError } from '../protocol/errors.ts'
 import { formatPeerId } from '../protocol/messages.ts'
@@ -29,10 +30,10 @@ function hostOf(ctx: RequestContext): string {
   return normalizeAddress(ctx.remoteAddress)
 }
 
-function limited(tr: Tracker, id: string, what: string): void {
-  if (tr.limiter.take(id, tr.now())) return
+function limited(tr: Tracker, id: string, what: string, limiter: TokenBuckets | null = tr.limiter): void {
+  if (!limiter || limiter.take(id, tr.now())) return
   tr.stats.rejected++
-  throw new ProtocolError('ERR_RATE_LIMITED', `${what}: rate limited, retry in ${tr.limiter.waitMs(id, tr.now())} ms`)
+  throw new ProtocolError('ERR_RATE_LIMITED', `${what}: rate limited, retry in ${limiter.waitMs(id, tr.now())} ms`)
 }
 
 /**
@@ -44,7 +45,7 @@ export function createTrackerHandlers(tr: Tracker): Map<string, Handler> {
   const handlers: Record<TrackerHandledType, Handler> = {
     NAME: (ctx) => ctx.reply(tr.id),
     PING: () => {},
-    TREG: (ctx) => {
+    TREG: async (ctx) => {
       const host = hostOf(ctx)
       const r = parseRegister(ctx.payload, host)
       const id = formatPeerId(host, r.port)
@@ -54,8 +55,9 @@ export function createTrackerHandlers(tr: Tracker): Map<string, Handler> {
         tr.stats.rejected++
         throw new ProtocolError('ERR_TOO_MANY_PEERS', `Register: ${host} already has ${max} peers online`)
       }
-      tr.onRegister(host, r.port, id)
       tr.opts.group?.bind(id, ctx.peer)
+      // Acknowledged only once the registry row is on disk (one fdatasync per tick, shared).
+      await tr.onRegister(host, r.port, id)
       return ctx.reply(formatRegisterReply({ peer: id, interval: tr.intervalMs, expiry: tr.expiryMs, tracker: tr.id }))
     },
     TANN: (ctx) => {
@@ -88,13 +90,18 @@ export function createTrackerHandlers(tr: Tracker): Map<string, Handler> {
     },
     TWHO: (ctx) => {
       const w = parseWho(ctx.payload)
+      // Searches are limited per host address: a one-shot search comes from any port.
+      limited(tr, hostOf(ctx), 'Who', tr.searchLimiter)
       tr.stats.searches++
       return ctx.reply(formatHitList(tr.control.annotate(tr.index.holders(w.cid, Math.min(w.max, TRACKER_HOLDERS_MAX)))))
     },
     TFND: (ctx) => {
       const f = parseFind(ctx.payload)
+      limited(tr, hostOf(ctx), 'Find', tr.searchLimiter)
       tr.stats.searches++
-      return ctx.reply(formatHitList(tr.control.annotate(tr.index.search(f.q, f.max))))
+      const r = tr.index.query(f.q, f.max)
+      tr.stats.searchWork += r.work
+      return ctx.reply(formatHitList(tr.control.annotate(r.hits), undefined, r.partial))
     },
     TSTA: (ctx) => ctx.reply(formatTrackerStatus(tr.status()))
   }

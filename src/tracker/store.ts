@@ -24,6 +24,9 @@ interface Change {
   del?: true
 }
 
+/** A failed journal write is tried again after this long (ms) when no new change carries it first. */
+const RETRY_MS = 1000
+
 /** Store options. */
 export interface StoreOptions {
   dir: string
@@ -38,13 +41,22 @@ export class TrackerStore {
   private readonly snapshotFile: string
   private readonly journalFile: string
   private journal: fs.FileHandle | null = null
+  /** Bytes of whole records in the journal file: a failed append is cut back to this. */
+  private journalSize = 0
+  /** Changes recorded and not written yet, oldest first, and who waits for them. */
   private pending: string[] = []
-  private flushing: Promise<void> = Promise.resolve()
+  private waiting: Array<{ resolve(): void; reject(err: Error): void }> = []
+  /** The write queue: appends and compactions one at a time; never left rejected. */
+  private queue: Promise<void> = Promise.resolve()
   private scheduled = false
+  /** After a failed write: the next attempt, if no change comes to carry the records first. */
+  private retry: NodeJS.Timeout | null = null
   private journalRecords = 0
   private readonly compactAfter: number
   /** Journal lines skipped at open (a torn tail). */
   skipped = 0
+  /** The last write error, until a write succeeds again (for status and tests). */
+  lastError: Error | null = null
 
   constructor(private readonly opts: StoreOptions) {
     this.snapshotFile = path.join(opts.dir, 'snapshot.json')
@@ -101,7 +113,7 @@ export class TrackerStore {
     return this.tables.get(table)?.size ?? 0
   }
 
-  /** Upsert a row and journal it; durable after the next `flush()` (within one tick). */
+  /** Upsert a row and journal it; durable once `committed()` resolves (the write of this tick). */
   put(table: string, key: string, value: Json): void {
     this.record({ t: table, k: key, v: value })
   }
@@ -116,53 +128,135 @@ export class TrackerStore {
     this.record({ t: table, k: key, del: true })
   }
 
-  /** Resolves when every change made so far is on disk. */
+  /**
+   * Resolves when every change recorded so far is on disk (fdatasync'd), by the one journal
+   * write this tick's changes share (group commit): acknowledge a change only after it.
+   * @throws the write error (disk full...): the changes stay queued and go with the next write.
+   */
+  committed(): Promise<void> {
+    if (!this.pending.length) return this.queue
+    return new Promise((resolve, reject) => this.waiting.push({ resolve, reject }))
+  }
+
+  /**
+   * Write every change recorded so far now.
+   * @throws the write error; the changes stay queued and are written again with the next flush.
+   */
   flush(): Promise<void> {
     this.scheduled = false
     const lines = this.pending
+    const waiting = this.waiting
     this.pending = []
-    if (lines.length) {
-      this.flushing = this.flushing.then(async () => {
-        if (!this.journal) this.journal = await fs.open(this.journalFile, 'a')
-        await this.journal.appendFile(lines.join(''))
-        await this.journal.datasync()
-        this.journalRecords += lines.length
-      })
-    }
-    return this.flushing.then(() => (this.journalRecords >= this.compactAfter ? this.compact() : undefined))
+    this.waiting = []
+    const done = this.queue.then(() => (lines.length ? this.append(lines) : undefined))
+    done.then(
+      () => waiting.forEach((w) => w.resolve()),
+      (err: Error) => waiting.forEach((w) => w.reject(err))
+    )
+    // A long journal is folded into a snapshot after the write (a failed snapshot is logged:
+    // the records are safe in the journal).
+    const after = done.then(() => (this.journalRecords >= this.compactAfter ? this.compactNow().catch((err: Error) => this.failed('snapshot', err)) : undefined))
+    this.queue = after.catch(() => {})
+    return after
   }
 
-  /** Write every table to a new snapshot atomically and start an empty journal. */
-  async compact(): Promise<void> {
-    await this.flushing
-    const tables: Record<string, Record<string, Json>> = {}
-    for (const [t, rows] of this.tables) tables[t] = Object.fromEntries(rows)
-    const tmp = `${this.snapshotFile}.${randomBytes(4).toString('hex')}.tmp`
-    const h = await fs.open(tmp, 'w')
-    try {
-      await h.writeFile(JSON.stringify({ version: 1, savedAt: Date.now(), tables }))
-      await h.sync()
-    } finally {
-      await h.close()
-    }
-    await fs.rename(tmp, this.snapshotFile)
-    await syncDir(this.opts.dir)
-    // The snapshot holds everything the journal did: start it anew.
-    await this.journal?.close()
-    this.journal = null
-    await fs.writeFile(this.journalFile, '')
-    this.journalRecords = 0
+  /**
+   * Write every table to a new snapshot atomically and start an empty journal.
+   * @throws the write error (the old snapshot and the journal are kept as they were).
+   */
+  compact(): Promise<void> {
+    const done = this.queue.then(() => this.compactNow())
+    this.queue = done.catch(() => {})
+    return done
   }
 
-  /** Flush, compact, close the journal. Changes after close stay in memory only. */
+  /**
+   * Flush, compact, close the journal. Changes after close stay in memory only.
+   * @throws the first write error (logged too): what was written before stays on disk.
+   */
   async close(): Promise<void> {
     this.closed = true
-    await this.flush()
-    await this.compact()
+    if (this.retry) clearTimeout(this.retry)
+    try {
+      await this.flush()
+      await this.compact()
+    } catch (err) {
+      this.failed('close', err as Error)
+      throw err
+    } finally {
+      await this.journal?.close().catch(() => {})
+      this.journal = null
+    }
   }
 
   /** Set by close(): a late change (a request still finishing) must not reopen the journal. */
   private closed = false
+
+  /** Append records to the journal and fdatasync it; on failure cut it back and keep them for the next write. */
+  private async append(lines: string[]): Promise<void> {
+    const text = lines.join('')
+    try {
+      if (!this.journal) {
+        this.journal = await fs.open(this.journalFile, 'a')
+        this.journalSize = (await this.journal.stat()).size
+      }
+      await this.journal.appendFile(text)
+      await this.journal.datasync()
+      this.journalSize += Buffer.byteLength(text)
+      this.journalRecords += lines.length
+      if (this.lastError) this.opts.log?.('info', `tracker store: writing again after "${this.lastError.message}"`)
+      this.lastError = null
+    } catch (err) {
+      // Keep the records (ahead of newer ones), and cut off what part of them reached the file:
+      // a half line would make the next record unreadable too.
+      this.pending.unshift(...lines)
+      await this.journal?.close().catch(() => {})
+      this.journal = null
+      await fs.truncate(this.journalFile, this.journalSize).catch(() => {})
+      this.failed('journal write', err as Error)
+      if (!this.closed && !this.retry) {
+        this.retry = setTimeout(() => {
+          this.retry = null
+          if (this.pending.length) void this.flush().catch(() => {})
+        }, RETRY_MS)
+        this.retry.unref()
+      }
+      throw err
+    }
+  }
+
+  private async compactNow(): Promise<void> {
+    const tables: Record<string, Record<string, Json>> = {}
+    for (const [t, rows] of this.tables) tables[t] = Object.fromEntries(rows)
+    const tmp = `${this.snapshotFile}.${randomBytes(4).toString('hex')}.tmp`
+    try {
+      const h = await fs.open(tmp, 'w')
+      try {
+        await h.writeFile(JSON.stringify({ version: 1, savedAt: Date.now(), tables }))
+        await h.sync()
+      } finally {
+        await h.close()
+      }
+      await fs.rename(tmp, this.snapshotFile)
+    } catch (err) {
+      await fs.rm(tmp, { force: true }).catch(() => {})
+      throw err
+    }
+    await syncDir(this.opts.dir)
+    // The snapshot holds everything the journal did (and what is still pending is rewritten
+    // after it): start the journal anew.
+    await this.journal?.close()
+    this.journal = null
+    await fs.writeFile(this.journalFile, '')
+    this.journalSize = 0
+    this.journalRecords = 0
+    this.lastError = null
+  }
+
+  private failed(what: string, err: Error): void {
+    if (this.lastError?.message !== err.message) this.opts.log?.('warn', `tracker store: ${what} failed: ${err.message}`)
+    this.lastError = err
+  }
 
   private record(c: Change): void {
     this.apply(c)
@@ -171,7 +265,7 @@ export class TrackerStore {
     if (!this.scheduled) {
       this.scheduled = true
       setImmediate(() => {
-        if (this.scheduled) void this.flush().catch((err: Error) => this.opts.log?.('warn', `tracker store: journal write failed: ${err.message}`))
+        if (this.scheduled) void this.flush().catch(() => {})
       })
     }
   }

@@ -3,16 +3,21 @@
  * the indexes answering "holders of a content id" and keyword search. Rebuilt from announces
  * after a restart; nothing here is persisted. No sockets or timers: the clock is passed in.
  */
-import { MAX_FILES_PER_PEER, TRACKER_HOLDERS_PER_RESULT } from '../protocol/constants.ts'
+import { MAX_QUERY_WORDS, SEARCH_WORK_BUDGET, TRACKER_HOLDERS_PER_RESULT, TRACKER_RESULTS_MAX } from '../protocol/constants.ts'
+import { checkRoom, DEFAULT_INDEX_LIMITS, type IndexLimits } from './index-limits.ts'
 import { ProtocolError } from '../protocol/errors.ts'
 import type { Announce, AnnounceReply, AnnouncedFile, TrackerHit } from '../protocol/tracker-messages.ts'
-import { tokenize, TokenIndex } from './token-index.ts'
+import { queryWords, tokenize, TokenIndex } from './token-index.ts'
+
+export { DEFAULT_INDEX_LIMITS, type IndexLimits } from './index-limits.ts'
 
 /** One name of one content id, and the peers announcing it under that name. */
 export interface Title extends AnnouncedFile {
   /** Lower-cased name, for matching. */
   lower: string
   tokens: string[]
+  /** UTF-8 bytes of the name (what the per-host and total byte caps count). */
+  bytes: number
   holders: Set<PeerRecord>
   /** Last search that looked at this title (de-duplicates candidates without a Set). */
   seen: number
@@ -26,10 +31,27 @@ export interface PeerRecord {
   /** Library version held for this peer (0 = empty). */
   ver: number
   files: Map<string, Title>
+  /** UTF-8 bytes of the names in `files`. */
+  bytes: number
   registeredAt: number
   lastSeen: number
   /** Position in the sampling array. */
   slot: number
+}
+
+/** A keyword search's answer and what it cost. */
+export interface SearchResult {
+  hits: TrackerHit[]
+  /** Work units spent: vocabulary tokens compared plus (candidate × word) checks. */
+  work: number
+  /** The work budget ran out: the hits are the best of the names looked at, not of all. */
+  partial: boolean
+}
+
+interface HostUse {
+  peers: number
+  names: number
+  bytes: number
 }
 
 /** Index of online peers and their files. */
@@ -39,8 +61,32 @@ export class SwarmIndex {
   private readonly titles = new Map<string, Title>()
   private readonly byCid = new Map<string, Set<Title>>()
   private readonly words = new TokenIndex<Title>()
-  private readonly perHost = new Map<string, number>()
+  private readonly perHost = new Map<string, HostUse>()
   private searchNo = 0
+  /** (peer, name) entries held, and their UTF-8 bytes, over every peer. */
+  private entries = 0
+  private entryBytes = 0
+  readonly limits: IndexLimits
+
+  constructor(limits: Partial<IndexLimits> = {}) {
+    this.limits = { ...DEFAULT_INDEX_LIMITS, ...limits }
+  }
+
+  /** (peer, name) entries held, over every peer (what the `names` cap counts). */
+  get heldNames(): number {
+    return this.entries
+  }
+
+  /** UTF-8 bytes of those entries. */
+  get heldNameBytes(): number {
+    return this.entryBytes
+  }
+
+  /** Entries and name bytes held for the peers of one host. */
+  hostUse(host: string): { names: number; bytes: number } {
+    const u = this.perHost.get(host)
+    return { names: u?.names ?? 0, bytes: u?.bytes ?? 0 }
+  }
 
   /** Distinct content ids indexed. */
   get files(): number {
@@ -54,7 +100,7 @@ export class SwarmIndex {
 
   /** Peers online on one host. */
   countHost(host: string): number {
-    return this.perHost.get(host) ?? 0
+    return this.perHost.get(host)?.peers ?? 0
   }
 
   /**
@@ -69,30 +115,31 @@ export class SwarmIndex {
       old.lastSeen = now
       return { peer: old, fresh: false }
     }
-    const peer: PeerRecord = { id, host, port, ver: 0, files: new Map(), registeredAt: now, lastSeen: now, slot: this.slots.length }
+    const peer: PeerRecord = { id, host, port, ver: 0, files: new Map(), bytes: 0, registeredAt: now, lastSeen: now, slot: this.slots.length }
     this.peers.set(id, peer)
     this.slots.push(peer)
-    this.perHost.set(host, this.countHost(host) + 1)
+    const use = this.perHost.get(host)
+    if (use) use.peers++
+    else this.perHost.set(host, { peers: 1, names: 0, bytes: 0 })
     return { peer, fresh: true }
   }
 
   /**
    * Apply an announce from peer `id` (already rate-checked and parsed).
    * @returns the TANN reply (without `interval`, which the tracker adds).
-   * @throws ProtocolError ERR_TOO_MANY_FILES when the peer would pass MAX_FILES_PER_PEER (nothing applied).
+   * @throws ProtocolError ERR_TOO_MANY_FILES when the peer would pass MAX_FILES_PER_PEER or its
+   *   host its names/bytes cap, ERR_INDEX_FULL when the index would pass its total cap (nothing
+   *   applied in either case).
    */
   announce(id: string, a: Announce, now: number): AnnounceReply | { ok: true; seq: number } {
     const peer = this.peers.get(id)
     if (!peer) return { register: true }
-    if (a.base === 0) {
-      if (peer.ver !== 0 || peer.files.size) this.clearFiles(peer)
-    } else if (a.base !== peer.ver) {
+    if (a.base !== 0 && a.base !== peer.ver) {
       peer.lastSeen = now
       return { resync: true, have: peer.ver }
     }
-    if (peer.files.size + a.add.length > MAX_FILES_PER_PEER) {
-      throw new ProtocolError('ERR_TOO_MANY_FILES', `Announce: more than ${MAX_FILES_PER_PEER} files from one peer`)
-    }
+    checkRoom(peer, a, this.hostUse(peer.host), { names: this.entries, bytes: this.entryBytes }, this.limits)
+    if (a.base === 0) this.clearFiles(peer)
     for (const cid of a.remove) {
       const t = peer.files.get(cid)
       if (t) this.unhold(peer, t)
@@ -101,10 +148,7 @@ export class SwarmIndex {
       const had = peer.files.get(f.cid)
       if (had && had.name === f.name) continue
       if (had) this.unhold(peer, had)
-      const t = this.title(f)
-      t.holders.add(peer)
-      // Key by the title's own string: one copy of each content id, not one per announce.
-      peer.files.set(t.cid, t)
+      this.hold(peer, this.title(f))
     }
     peer.ver = a.seq
     peer.lastSeen = now
@@ -123,9 +167,8 @@ export class SwarmIndex {
     if (!peer) return false
     this.clearFiles(peer)
     this.peers.delete(id)
-    const left = this.countHost(peer.host) - 1
-    if (left > 0) this.perHost.set(peer.host, left)
-    else this.perHost.delete(peer.host)
+    const use = this.perHost.get(peer.host)
+    if (use && --use.peers <= 0) this.perHost.delete(peer.host)
     const last = this.slots.pop() as PeerRecord
     if (last !== peer) {
       this.slots[peer.slot] = last
@@ -161,29 +204,56 @@ export class SwarmIndex {
     return [...out]
   }
 
-  /** Every name of a content id with its holders (at most `max` peer ids each), most held first. */
+  /**
+   * Every name of a content id with its holders (at most `max` peer ids each), most held first;
+   * at most TRACKER_RESULTS_MAX names (what a TWHO reply carries).
+   */
   holders(cid: string, max: number): TrackerHit[] {
     const set = this.byCid.get(cid)
     if (!set) return []
-    return [...set].sort((a, b) => b.holders.size - a.holders.size).map((t) => this.hit(t, max))
+    return [...set]
+      .sort((a, b) => b.holders.size - a.holders.size)
+      .slice(0, TRACKER_RESULTS_MAX)
+      .map((t) => this.hit(t, max))
+  }
+
+  /** Keyword search's hits only (see query). @throws as query. */
+  search(q: string, max: number): TrackerHit[] {
+    return this.query(q, max).hits
   }
 
   /**
    * Keyword search: every whitespace-separated word of `q` must occur in the name (substring,
-   * case-insensitive, as a node's own search, PROTOCOL.md §4.2). Ranked by words that are whole
-   * tokens of the name, then holder count, then shorter name.
+   * case-insensitive, as a node's own search, PROTOCOL.md §4.2, §7.7). Ranked by words that are
+   * whole tokens of the name, then holder count, then shorter name. Words are de-duplicated and a
+   * word inside another word is dropped (it adds no condition). The work is bounded: at most
+   * half of `budget` units go to picking candidates in the vocabulary (one unit per token
+   * compared), the rest to checking them (one unit per candidate and word); when the budget
+   * runs out the best hits found so far are returned with `partial`.
    * @returns at most `max` hits with up to TRACKER_HOLDERS_PER_RESULT peer ids each.
+   * @throws ProtocolError ERR_TOO_MANY_WORDS: more than MAX_QUERY_WORDS distinct words.
    */
-  search(q: string, max: number): TrackerHit[] {
-    const words = q.toLowerCase().split(/\s+/).filter(Boolean)
-    if (!words.length) return []
+  query(q: string, max: number, budget = SEARCH_WORK_BUDGET): SearchResult {
+    const words = queryWords(q)
+    if (words.length > MAX_QUERY_WORDS) throw new ProtocolError('ERR_TOO_MANY_WORDS', `Find: ${words.length} distinct words, at most ${MAX_QUERY_WORDS}`)
+    if (!words.length) return { hits: [], work: 0, partial: false }
     // Candidates from the query token with the fewest postings; every word is then checked.
-    const candidates = this.words.candidates(words.flatMap((w) => tokenize(w)))
+    const meter = { work: 0, budget: Math.floor(budget / 2) }
+    const picked = this.words.candidates(
+      words.flatMap((w) => tokenize(w)),
+      meter
+    )
+    let partial = picked.partial
     const mark = ++this.searchNo
     // Keep the best `max` in a sorted array (a full sort of thousands of candidates costs more).
     const best: Array<{ t: Title; exact: number }> = []
     const better = (a: { t: Title; exact: number }, b: { t: Title; exact: number }): number => b.exact - a.exact || b.t.holders.size - a.t.holders.size || a.t.name.length - b.t.name.length
-    for (const t of candidates ?? this.titles.values()) {
+    for (const t of picked.items ?? this.titles.values()) {
+      if (meter.work >= budget) {
+        partial = true
+        break
+      }
+      meter.work += words.length
       if (t.seen === mark) continue
       t.seen = mark
       if (!words.every((w) => t.lower.includes(w))) continue
@@ -201,7 +271,7 @@ export class SwarmIndex {
       best.splice(lo, 0, s)
       if (best.length > max) best.pop()
     }
-    return best.map((s) => this.hit(s.t, TRACKER_HOLDERS_PER_RESULT))
+    return { hits: best.map((s) => this.hit(s.t, TRACKER_HOLDERS_PER_RESULT)), work: meter.work, partial }
   }
 
   private hit(t: Title, max: number): TrackerHit {
@@ -218,7 +288,7 @@ export class SwarmIndex {
     let t = this.titles.get(key)
     if (t) return t
     const lower = f.name.toLowerCase()
-    t = { cid: f.cid, name: f.name, size: f.size, kind: f.kind, lower, tokens: tokenize(lower), holders: new Set(), seen: 0 }
+    t = { cid: f.cid, name: f.name, size: f.size, kind: f.kind, lower, tokens: tokenize(lower), bytes: Buffer.byteLength(f.name), holders: new Set(), seen: 0 }
     this.titles.set(key, t)
     let set = this.byCid.get(f.cid)
     if (!set) this.byCid.set(f.cid, (set = new Set()))
@@ -227,8 +297,28 @@ export class SwarmIndex {
     return t
   }
 
+  /** Peer `peer` holds title `t` (one name per content id per peer). */
+  private hold(peer: PeerRecord, t: Title): void {
+    t.holders.add(peer)
+    // Key by the title's own string: one copy of each content id, not one per announce.
+    peer.files.set(t.cid, t)
+    this.account(peer, 1, t.bytes)
+  }
+
+  private account(peer: PeerRecord, names: number, bytes: number): void {
+    peer.bytes += bytes
+    this.entries += names
+    this.entryBytes += bytes
+    const use = this.perHost.get(peer.host)
+    if (use) {
+      use.names += names
+      use.bytes += bytes
+    }
+  }
+
   private unhold(peer: PeerRecord, t: Title): void {
-    peer.files.delete(t.cid)
+    if (!peer.files.delete(t.cid)) return
+    this.account(peer, -1, -t.bytes)
     t.holders.delete(peer)
     if (t.holders.size) return
     this.titles.delete(`${t.cid}\n${t.name}`)

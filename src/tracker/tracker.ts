@@ -6,15 +6,26 @@
 import { randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { FrameServer, logServerEvents, type Handler } from '../net/server.ts'
+import type { LogLimiter } from '../net/log-limiter.ts'
 import { MdnsDiscovery, type MdnsOptions } from '../discovery/mdns.ts'
-import { ANNOUNCE_BURST, ANNOUNCE_EXPIRY_INTERVALS, ANNOUNCE_REFILL_PER_S, DEFAULT_ANNOUNCE_INTERVAL_MS, MIN_ANNOUNCE_INTERVAL_MS, MSG } from '../protocol/constants.ts'
+import {
+  ANNOUNCE_BURST,
+  ANNOUNCE_EXPIRY_INTERVALS,
+  ANNOUNCE_REFILL_PER_S,
+  DEFAULT_ANNOUNCE_INTERVAL_MS,
+  MIN_ANNOUNCE_INTERVAL_MS,
+  MSG,
+  SEARCH_BURST,
+  SEARCH_REFILL_PER_S
+} from '../protocol/constants.ts'
 import { formatPeerId } from '../protocol/messages.ts'
+import { P2PTubeError } from '../protocol/errors.ts'
 import type { TrackerStatus } from '../protocol/tracker-messages.ts'
 import { TokenBuckets } from '../net/token-bucket.ts'
 import { isWildcard, primaryAddress } from '../net/address.ts'
 import { plainTransport } from '../net/transport.ts'
 import { ControlChannels } from './control.ts'
-import { SwarmIndex } from './swarm-index.ts'
+import { SwarmIndex, type IndexLimits } from './swarm-index.ts'
 import { TrackerStore, type Json } from './store.ts'
 import type { TrackerGroup } from '../group/tracker-group.ts'
 
@@ -35,6 +46,11 @@ export interface TrackerOptions {
   /** Announce rate limit per peer: burst and refill per second (defaults in constants.ts). */
   announceBurst?: number
   announceRefillPerS?: number
+  /** Caps on names indexed per host address and in all (defaults in constants.ts; 0 = none). */
+  limits?: Partial<IndexLimits>
+  /** TFND/TWHO rate limit per host address: burst and refill per second (0 = unlimited). */
+  searchBurst?: number
+  searchRefillPerS?: number
   now?: () => number
   random?: () => number
   /** Private group (PROTOCOL.md §8): members only over mutual TLS, only publishers indexed, TREV. */
@@ -51,11 +67,15 @@ export type TrackerHandlers = (tr: Tracker) => Map<string, Handler>
 /** Default connection cap: sessions of gateways plus one-shot announces of every node. */
 const TRACKER_MAX_CONNECTIONS = 4096
 
-/** Counters; `rejected` counts refused registrations and announces (rate, host cap). */
+/**
+ * Counters; `rejected` counts refused registrations, announces and searches (rate, host cap);
+ * `searchWork` the work units TFND searches spent (SwarmIndex.query).
+ */
 export interface TrackerStats {
   announces: number
   registrations: number
   searches: number
+  searchWork: number
   rejected: number
   badInput: number
   expired: number
@@ -66,9 +86,11 @@ export interface TrackerStats {
  * 'bad-input' (BadInput).
  */
 export class Tracker extends EventEmitter {
-  readonly index = new SwarmIndex()
+  readonly index: SwarmIndex
   readonly limiter: TokenBuckets
-  readonly stats: TrackerStats = { announces: 0, registrations: 0, searches: 0, rejected: 0, badInput: 0, expired: 0 }
+  /** TFND/TWHO per host address; null when unlimited. */
+  readonly searchLimiter: TokenBuckets | null
+  readonly stats: TrackerStats = { announces: 0, registrations: 0, searches: 0, searchWork: 0, rejected: 0, badInput: 0, expired: 0 }
   readonly intervalMs: number
   readonly expiryMs: number
   readonly maxPeersPerHost: number
@@ -79,6 +101,8 @@ export class Tracker extends EventEmitter {
   port = 0
   mdns: MdnsDiscovery | null = null
   readonly server: FrameServer
+  /** Rate-limited log of bad input (its suppressed count is reported on stop). */
+  private readonly badInputLog: LogLimiter
   private readonly store: TrackerStore | null
   private sweeper: NodeJS.Timeout | null = null
   private readonly startedAt: number
@@ -104,6 +128,9 @@ export class Tracker extends EventEmitter {
     this.expiryMs = this.intervalMs * ANNOUNCE_EXPIRY_INTERVALS
     this.maxPeersPerHost = opts.maxPeersPerHost ?? 64
     this.limiter = new TokenBuckets(opts.announceBurst ?? ANNOUNCE_BURST, opts.announceRefillPerS ?? ANNOUNCE_REFILL_PER_S)
+    const searchRate = opts.searchRefillPerS ?? SEARCH_REFILL_PER_S
+    this.searchLimiter = searchRate > 0 ? new TokenBuckets(opts.searchBurst ?? SEARCH_BURST, searchRate) : null
+    this.index = new SwarmIndex(opts.limits)
     this.store = opts.dataDir ? new TrackerStore({ dir: opts.dataDir, log: (level, msg) => this.log(level, msg) }) : null
     this.startedAt = this.now()
     const handlers = makeHandlers(this)
@@ -125,7 +152,7 @@ export class Tracker extends EventEmitter {
       ...(opts.writeTimeoutMs ? { writeTimeoutMs: opts.writeTimeoutMs } : {}),
       ...(opts.group ? { transport: opts.group.transport } : {})
     })
-    logServerEvents(this.server, this)
+    this.badInputLog = logServerEvents(this.server, this)
   }
 
   log(level: 'debug' | 'info' | 'warn' | 'error', msg: string): void {
@@ -168,6 +195,7 @@ export class Tracker extends EventEmitter {
     this.opts.group?.stop()
     await this.mdns?.stop()
     await this.server.close()
+    this.badInputLog.summary()
     await this.store?.close()
   }
 
@@ -181,8 +209,13 @@ export class Tracker extends EventEmitter {
     return this.store?.get('peers', id)
   }
 
-  /** A registration: fresh soft state, and a durable registry row. */
-  onRegister(host: string, port: number, id: string): void {
+  /**
+   * A registration: fresh soft state, and a durable registry row.
+   * @returns resolves once the row is on disk (acknowledge the peer only then).
+   * @throws P2PTubeError ERR_STORE when the store cannot write it (disk full...); the row is
+   *   written again with the next write.
+   */
+  async onRegister(host: string, port: number, id: string): Promise<void> {
     const t = this.now()
     const { fresh } = this.index.register(host, port, id, t)
     this.stats.registrations++
@@ -191,6 +224,11 @@ export class Tracker extends EventEmitter {
     if (this.store) this.store.put('peers', id, value)
     else this.knownPeersMemory.add(id)
     if (fresh) this.emit('peer-registered', id)
+    try {
+      await this.store?.committed()
+    } catch (err) {
+      throw new P2PTubeError('ERR_STORE', `Register: the tracker could not save the registration: ${(err as Error).message}`, { cause: err })
+    }
   }
 
   /** Count one accepted announce (for announces/s). */
@@ -228,6 +266,7 @@ export class Tracker extends EventEmitter {
       if (row && typeof row === 'object' && !Array.isArray(row)) this.store?.putSoft('peers', id, { ...row, lastSeen: t })
     }
     this.limiter.sweep(t)
+    this.searchLimiter?.sweep(t)
     if (gone.length) this.log('info', `expired ${gone.length} peer(s) silent for ${this.expiryMs / 1000} s`)
     return gone
   }

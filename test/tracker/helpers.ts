@@ -23,7 +23,8 @@ function endpoint(address: string): { host: string; port: number } {
 
 /** Send one tracker request; returns the first reply frame's type and text. */
 export async function ask(address: string, type: string, payload: string | Buffer): Promise<{ type: string; text: string }> {
-  const frames = await request(endpoint(address), type, payload, { connectTimeoutMs: 2000, idleTimeoutMs: 2000 })
+  // Generous timeouts: tests run on a busy machine, and a hundred of these may be in flight.
+  const frames = await request(endpoint(address), type, payload, { connectTimeoutMs: 10_000, idleTimeoutMs: 10_000 })
   const f = frames[0]
   return { type: f?.type ?? 'NONE', text: f?.payload.toString('utf8') ?? '' }
 }

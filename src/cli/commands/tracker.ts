@@ -11,7 +11,18 @@ import type { Argv } from 'yargs'
 import type { CommandModule } from '../command.ts'
 import { requestText } from '../../net/client.ts'
 import { mdnsOptionsFromEnv } from '../../discovery/mdns.ts'
-import { DEFAULT_ANNOUNCE_INTERVAL_MS, DEFAULT_TRACKER_PORT, MIN_ANNOUNCE_INTERVAL_MS, MSG } from '../../protocol/constants.ts'
+import {
+  DEFAULT_ANNOUNCE_INTERVAL_MS,
+  DEFAULT_TRACKER_PORT,
+  MIN_ANNOUNCE_INTERVAL_MS,
+  MSG,
+  SEARCH_BURST,
+  SEARCH_REFILL_PER_S,
+  TRACKER_NAME_BYTES_MAX,
+  TRACKER_NAME_BYTES_PER_HOST,
+  TRACKER_NAMES_MAX,
+  TRACKER_NAMES_PER_HOST
+} from '../../protocol/constants.ts'
 import { isWildcard, primaryAddress } from '../../net/address.ts'
 import { formatPeerId, parsePeerId } from '../../protocol/messages.ts'
 import { UsageError } from '../../protocol/errors.ts'
@@ -32,6 +43,13 @@ export function builder(y: Argv) {
     .option('data', { type: 'string', describe: 'folder of the persistent store (default ~/.local/share/p2ptube/tracker)' })
     .option('announce-interval', { type: 'number', default: DEFAULT_ANNOUNCE_INTERVAL_MS / 1000, describe: "seconds between a node's announces (at least 1); a node expires after 3 missed" })
     .option('max-peers-per-host', { type: 'number', default: 64, describe: 'most peers online from one address (0 = unlimited)' })
+    .option('max-names-per-host', {
+      type: 'number',
+      default: TRACKER_NAMES_PER_HOST,
+      describe: `most names indexed for all peers of one address, and ${TRACKER_NAME_BYTES_PER_HOST / 1048576} MiB of them (0 = no per-address cap)`
+    })
+    .option('max-names', { type: 'number', default: TRACKER_NAMES_MAX, describe: `most names indexed in all, and ${TRACKER_NAME_BYTES_MAX / 1048576} MiB of them (0 = no cap)` })
+    .option('search-rate', { type: 'number', default: SEARCH_REFILL_PER_S, describe: `searches (TFND/TWHO) per second from one address, bursts of ${SEARCH_BURST} (0 = unlimited)` })
     .option('mdns', { type: 'boolean', default: false, describe: 'publish the tracker on the LAN so `p2ptube --mdns` nodes find it' })
     .option('status-interval', { type: 'number', default: 10, describe: 'seconds between status checks; a line is logged when peers, files or searches changed (0 = none)' })
     .option('tracker', { type: 'string', describe: 'for `status`: the tracker host:port to ask (default: the one named in --group)' })
@@ -51,6 +69,9 @@ interface TrackerArgs {
   data?: string
   'announce-interval': number
   'max-peers-per-host': number
+  'max-names-per-host': number
+  'max-names': number
+  'search-rate': number
   mdns: boolean
   'status-interval': number
   tracker?: string
@@ -66,6 +87,21 @@ const REACH_WORDS: Record<Reachability, string> = {
   mapped: "reachable through its router's port mapping",
   unreachable: 'not dialable (reached by connection reversal)',
   unknown: 'not checked'
+}
+
+/** Index caps from the two flags: 0 lifts a scope's caps (names and bytes); bytes keep their defaults otherwise. */
+function indexLimits(perHost: number, total: number): { namesPerHost: number; nameBytesPerHost: number; names: number; nameBytes: number } {
+  for (const [flag, v] of [
+    ['--max-names-per-host', perHost],
+    ['--max-names', total]
+  ] as const)
+    if (!Number.isInteger(v) || v < 0) throw new UsageError(`${flag} must be a whole number ≥ 0, got ${v}`)
+  return {
+    namesPerHost: perHost,
+    nameBytesPerHost: perHost ? TRACKER_NAME_BYTES_PER_HOST : 0,
+    names: total,
+    nameBytes: total ? TRACKER_NAME_BYTES_MAX : 0
+  }
 }
 
 /** One status line for humans. */
@@ -107,6 +143,8 @@ export async function handler(a: TrackerArgs): Promise<number> {
     dataDir: path.resolve(a.data ?? path.join(os.homedir(), '.local', 'share', 'p2ptube', 'tracker')),
     announceIntervalMs: Math.round(a['announce-interval'] * 1000),
     maxPeersPerHost: a['max-peers-per-host'],
+    limits: indexLimits(a['max-names-per-host'], a['max-names']),
+    searchRefillPerS: a['search-rate'],
     mdns: a.mdns ? mdnsOptionsFromEnv() : false,
     ...(a['group-admin'] ? { group: new TrackerGroup(path.resolve(a['group-admin'])) } : {})
   })
