@@ -10,7 +10,7 @@ import { isIPv4 } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { FrameServer, logServerEvents } from '../net/server.ts'
-import { plainTransport, type Transport } from '../net/transport.ts'
+import { plainTransport, withRoutes, type Transport } from '../net/transport.ts'
 import { RateLimiter } from '../net/token-bucket.ts'
 import { ANY_ADDRESS, ANY_IPV4, isLoopback } from '../net/address.ts'
 import { NodeGroup } from '../group/node-group.ts'
@@ -33,6 +33,8 @@ import { CONNECT_TIMEOUT_MS, MSG } from '../protocol/constants.ts'
 import { CAPS_FEATURES } from '../protocol/table.ts'
 import { handlerContext } from './handler-context.ts'
 import { NodeDiscovery } from './node-discovery.ts'
+import { NodeRelay } from './node-relay.ts'
+import type { Endpoint } from '../net/client.ts'
 import type { NodeOptions } from './options.ts'
 
 export { legacyKeyOf, SearchHandle, type SearchResult } from '../node/flood-search.ts'
@@ -47,7 +49,7 @@ function forward(from: EventEmitter, to: EventEmitter, events: string[]): void {
 /**
  * Events: 'log' ({ level, msg }), 'peer-added' (PeerInfo), 'peer-removed' (PeerInfo, reason),
  * 'search' ({ qid, duplicate, hops }), 'bad-input' (BadInput), 'download' (Download),
- * 'port-mapping' (PortMappingStatus).
+ * 'port-mapping' (PortMappingStatus), 'relay' (ReservationStatus).
  */
 export class P2PNode extends EventEmitter {
   readonly host: string
@@ -74,6 +76,8 @@ export class P2PNode extends EventEmitter {
   readonly downloads: DownloadManager
   /** Tracker, mDNS and the group's revocation sync, stopped together. */
   readonly discovery: NodeDiscovery
+  /** Reaching peers through relays, reservations on relays, and the relay service (`relay.serve`). */
+  readonly relay: NodeRelay
   private readonly life = new Lifecycle()
   private readonly server: FrameServer
   private starting: Promise<void> | null = null
@@ -92,7 +96,12 @@ export class P2PNode extends EventEmitter {
     this.downloadsDir = path.resolve(opts.downloadsDir ?? 'downloads')
     this.group = opts.group ? new NodeGroup(opts.group) : null
     this.group?.on('log', log)
-    this.transport = this.group?.transport ?? plainTransport
+    // Every dial falls back to the relay route (src/net/route.ts): downloads, searches, joins.
+    const inner = this.group?.transport ?? plainTransport
+    this.relay = new NodeRelay(this, inner, (s) => this.server.adopt(s), this.life.signal, opts.relay, opts.connectTimeoutMs)
+    this.transport = withRoutes(inner, [this.relay.route])
+    // A member revoked later loses what it holds on this node's relay at once.
+    this.group?.revocations.on('update', () => this.relay.relay?.closeRevoked((serial) => this.group!.revocations.has(serial)))
     this.peerLimits = new PeerLimits(opts.peerLimits)
     // One set of dial options for every outgoing request, carrying the node's stop signal.
     const connectTimeoutMs = opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS
@@ -117,7 +126,7 @@ export class P2PNode extends EventEmitter {
     forward(this.downloads, this, ['download'])
     const group = this.group
     this.server = new FrameServer({
-      handlers: group ? new Map([...createHandlers(handlerContext(this)), [MSG.TREV, group.pushHandler()]]) : createHandlers(handlerContext(this)),
+      handlers: new Map([...createHandlers(handlerContext(this)), ...(group ? [[MSG.TREV, group.pushHandler()] as const] : []), ...this.relay.handlers()]),
       requestTimeoutMs: opts.requestTimeoutMs,
       transport: this.transport,
       guard: {
@@ -204,7 +213,8 @@ export class P2PNode extends EventEmitter {
     this.life.assertOpen('start')
     this.peerManager.startStabilizer(this.opts.stabilizeIntervalMs ?? 10_000)
     this.log('info', `listening as ${this.id}, sharing ${this.library.size} files`)
-    if (this.opts.tracker) this.discovery.useTracker(this.opts.tracker)
+    await this.relay.start(this.host)
+    if (this.opts.tracker) this.discovery.useTracker(this.opts.tracker)?.on('registered', (peer: string) => this.relay.onRegistered(peer, this.tracker!.endpoint))
     if (this.opts.mdns) this.discovery.startMdns(this.opts.mdns === true ? {} : this.opts.mdns)
     const pm = this.opts.portMapping
     if (pm && !isLoopback(this.host)) this.discovery.startPortMapping(pm === true ? {} : pm, isIPv4(this.host) ? this.host : undefined)
@@ -237,6 +247,7 @@ export class P2PNode extends EventEmitter {
       await this.launched?.catch(() => {})
       this.flood.finishAll()
       await this.discovery.stop()
+      await this.relay.stop()
       await this.peerManager.quitAll()
       await this.life.settled()
       await this.downloads.close()
@@ -248,6 +259,11 @@ export class P2PNode extends EventEmitter {
   }
 
   // Delegations kept for callers (CLI, TUI, web, tests): the work is in the parts.
+
+  /** The tracker said `peer` is reached through its relay (TFND/TWHO `relayed`, PROTOCOL.md §10.6). */
+  relayedAt(peer: string, relay: Endpoint): void {
+    this.relay.route.learn(peer, relay)
+  }
 
   /** @see PeerManager.join */
   join(address: string, hops?: number, source?: PeerSource): Promise<number> {

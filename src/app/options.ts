@@ -3,6 +3,7 @@ import type { GroupCredential } from '../group/credential.ts'
 import type { PeerLimitOptions } from '../group/peer-limits.ts'
 import type { MdnsOptions } from '../discovery/mdns.ts'
 import type { PortMappingOptions } from '../discovery/port-mapping.ts'
+import type { NodeRelayOptions } from './node-relay.ts'
 
 /** Node options. Sizes in bytes, times in ms. */
 export interface NodeOptions {
@@ -57,4 +58,6 @@ export interface NodeOptions {
   group?: GroupCredential
   /** Per-peer connection and query rate limits (defaults in PeerLimits). */
   peerLimits?: PeerLimitOptions
+  /** Relays: serve as one (`serve`), reserve on some (`via`), or on the tracker's when behind NAT (docs/NETWORK.md "Relay"). */
+  relay?: NodeRelayOptions
 }

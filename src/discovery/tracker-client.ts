@@ -37,6 +37,8 @@ export interface TrackedNode {
   isSelf(id: string): boolean
   /** The tracker reported seeing this node at `host`. */
   observedAs(host: string, by: string, trusted?: boolean): void
+  /** The tracker marked `peer` as reached through its relay (PROTOCOL.md §10.6). */
+  relayedAt?(peer: string, relay: Endpoint): void
   /** Join a peer the tracker listed (one hop). */
   join(address: string, hops?: number, source?: 'tracker'): Promise<number>
   log(level: 'debug' | 'info' | 'warn' | 'error', msg: string): void
@@ -70,12 +72,14 @@ export interface TrackerResult {
   kind: string
   holder: string
   legacy: false
+  /** The holder is reached through the tracker's relay (it cannot be dialled). */
+  via?: 'relay'
 }
 
 /** Connection state: `online` after a successful exchange, `down` after a failed one. */
 export type TrackerState = 'idle' | 'online' | 'down' | 'stopped'
 
-/** Events: 'state' (TrackerState, reason), 'synced' (version: library fully announced). */
+/** Events: 'state' (TrackerState, reason), 'synced' (version: library fully announced), 'registered' (the peer id the tracker gave). */
 export class TrackerClient extends EventEmitter implements Discovery {
   readonly method = 'tracker'
   readonly endpoint: Endpoint
@@ -162,7 +166,12 @@ export class TrackerClient extends EventEmitter implements Discovery {
     const text = cid ? await this.ask(MSG.TWHO, { cid }) : await this.ask(MSG.TFND, { q })
     const out: TrackerResult[] = []
     for (const h of parseHitList(Buffer.from(text), cid ? 'TWHO reply' : 'TFND reply')) {
-      for (const p of h.peers) if (!this.node.isSelf(p)) out.push({ name: h.name, size: h.size, contentId: h.cid, kind: h.kind, holder: p, legacy: false })
+      for (const p of h.peers) {
+        if (this.node.isSelf(p)) continue
+        const relayed = h.relayed?.includes(p) === true
+        if (relayed) this.node.relayedAt?.(p, this.endpoint)
+        out.push({ name: h.name, size: h.size, contentId: h.cid, kind: h.kind, holder: p, legacy: false, ...(relayed ? { via: 'relay' as const } : {}) })
+      }
     }
     return out
   }
@@ -272,6 +281,7 @@ export class TrackerClient extends EventEmitter implements Discovery {
     if (!this.node.isSelf(r.peer)) this.node.log('info', `tracker ${this.address} sees this node as ${r.peer}: peers will dial ${r.peer}`)
     this.node.observedAs(parsePeerId(r.peer).host, `tracker ${this.address}`, true)
     this.node.log('info', `registered with tracker ${this.address} (announce every ${r.interval / 1000} s)`)
+    this.emit('registered', r.peer)
     void this.bootstrap().catch((err) => this.node.log('debug', `tracker bootstrap failed: ${errText(err)}`))
   }
 

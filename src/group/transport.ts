@@ -110,8 +110,8 @@ export class GroupTransport extends EventEmitter implements Transport {
     const socket = tls.connect({
       secureContext: this.clientContext,
       minVersion: 'TLSv1.3',
-      host: to.host,
-      port: to.port,
+      // Over a route's socket (a relay circuit) the handshake runs end to end through it.
+      ...(opts.socket ? { socket: opts.socket } : { host: to.host, port: to.port }),
       ...(this.sessions.has(key) ? { session: this.sessions.get(key)!.ticket } : {}),
       ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
       ...(opts.readBuffer ? { onread: onReadOption(opts.readBuffer) } : {}),
@@ -179,6 +179,41 @@ export class GroupTransport extends EventEmitter implements Transport {
 
   peerOf(socket: net.Socket): PeerIdentity | undefined {
     return this.ids.get(socket)
+  }
+
+  /** One server context for every adopted connection. */
+  private serverContext: tls.SecureContext | null = null
+
+  /**
+   * Serve `raw` (a relay circuit: its far end is a member dialling this node through the relay)
+   * as an accepted connection: this side is the TLS server, the member check is the one of a
+   * direct connection, and the relay only ever sees the TLS records (docs/SECURITY.md "Relay").
+   * A failed handshake or check closes `raw` and emits 'refused'.
+   */
+  adopt(raw: net.Socket, onConnection: (socket: net.Socket) => void): void {
+    this.serverContext ??= tls.createSecureContext(this.tlsOptions)
+    const socket = new tls.TLSSocket(raw, { isServer: true, secureContext: this.serverContext, requestCert: true, rejectUnauthorized: true })
+    const remote = raw.remoteAddress
+    const timer = setTimeout(() => {
+      this.refused(remote, 'no TLS handshake through the relay in time')
+      socket.destroy()
+    }, this.handshakeTimeoutMs)
+    socket.once('error', (err: Error & { code?: string }) => {
+      clearTimeout(timer)
+      this.refused(remote, err.code ?? err.message)
+      socket.destroy()
+    })
+    socket.once('close', () => clearTimeout(timer))
+    socket.once('secure', () => {
+      clearTimeout(timer)
+      const id = this.check(socket)
+      if (typeof id === 'string') {
+        this.refused(remote, id)
+        return void socket.destroy()
+      }
+      this.track(socket, id)
+      onConnection(socket)
+    })
   }
 
   /**

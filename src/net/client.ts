@@ -3,11 +3,13 @@
  * server closes (docs/PROTOCOL.md §1 Connection model; btpeer-wire.md "Connection model").
  * Every exchange has a connect timeout and an idle timeout, and takes an AbortSignal.
  */
+import type net from 'node:net'
 import { CONNECT_TIMEOUT_MS, IDLE_TIMEOUT_MS, MAX_REPLY_FRAMES, MSG } from '../protocol/constants.ts'
 import { AbortError, P2PTubeError, ProtocolError, RemoteError, TimeoutError } from '../protocol/errors.ts'
 import { encodeFrame, FrameDecoder, type FramePolicy } from '../protocol/frame.ts'
 import { replyPolicy } from '../protocol/table.ts'
 import { normalizeAddress } from './address.ts'
+import type { Route } from './route.ts'
 import { plainTransport, type Transport } from './transport.ts'
 
 /** Where to connect. */
@@ -43,6 +45,12 @@ export interface ExchangeOptions {
    * (the FrameDecoder already copies everything it keeps).
    */
   readBufferSize?: number
+  /**
+   * Other ways to reach the peer when the dial fails (refused, unreachable, connect timeout), in
+   * order (default: the transport's `routes`). A route that says it is needed (`first`) is tried
+   * before the dial.
+   */
+  routes?: readonly Route[]
 }
 
 /** Callbacks for the reply stream of one exchange (see FrameDecoder). */
@@ -66,7 +74,43 @@ export interface ReplyHandlers {
  * @throws TimeoutError (connect or idle), AbortError, InvalidFrameError (bad reply bytes or a
  *   frame cut short), P2PTubeError ERR_CONNECT (refused/unreachable), or whatever a handler threw.
  */
-export function exchange(to: Endpoint, type: string, payload: Payload, handlers: ReplyHandlers, opts: ExchangeOptions = {}): Promise<void> {
+export async function exchange(to: Endpoint, type: string, payload: Payload, handlers: ReplyHandlers, opts: ExchangeOptions = {}): Promise<void> {
+  const routes = opts.routes ?? opts.transport?.routes ?? []
+  if (!routes.length) return exchangeOn(to, type, payload, handlers, opts)
+  const first = routes.filter((r) => r.first?.(to))
+  let failure: unknown
+  if (!first.length) {
+    try {
+      return await exchangeOn(to, type, payload, handlers, opts)
+    } catch (err) {
+      if (!dialFailures.has(err as object)) throw err
+      failure = err
+    }
+  }
+  for (const route of [...first, ...routes.filter((r) => !first.includes(r))]) {
+    let socket: net.Socket
+    try {
+      socket = await route.open(to, { type, ...(opts.signal ? { signal: opts.signal } : {}) })
+    } catch (err) {
+      if (opts.signal?.aborted) throw new AbortError()
+      failure ??= err
+      continue
+    }
+    return exchangeOn(to, type, payload, handlers, opts, socket)
+  }
+  throw failure
+}
+
+/** Errors of a dial that never connected (refused, unreachable, connect timeout): a route may still reach the peer. */
+const dialFailures = new WeakSet<object>()
+
+function dialFailure<E extends Error>(err: E): E {
+  dialFailures.add(err)
+  return err
+}
+
+/** One exchange on a dialled connection, or on `raw` (a route's connected socket). */
+function exchangeOn(to: Endpoint, type: string, payload: Payload, handlers: ReplyHandlers, opts: ExchangeOptions, raw?: net.Socket): Promise<void> {
   const connectTimeoutMs = opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS
   const idleTimeoutMs = opts.idleTimeoutMs ?? IDLE_TIMEOUT_MS
   return new Promise<void>((resolve, reject) => {
@@ -90,12 +134,15 @@ export function exchange(to: Endpoint, type: string, payload: Payload, handlers:
       }
     }
     const readBuffer = opts.readBufferSize ? { buffer: Buffer.allocUnsafe(opts.readBufferSize), onRead: onChunk } : undefined
-    const socket = transport.connect(to, { type, readBuffer })
+    const socket = transport.connect(to, { type, readBuffer, ...(raw ? { socket: raw } : {}) })
     socket.setNoDelay(true)
+    // A route's socket over plain TCP is connected already: no 'connect' will come, and the
+    // reused read buffer (an option of the dial) does not apply to it.
+    const preconnected = raw !== undefined && transport.readyEvent === 'connect'
     let connected = false
     let settled = false
     const decoder = new FrameDecoder(handlers.policy, handlers)
-    const timer = setTimeout(() => done(new TimeoutError(`connect to ${to.host}:${to.port} timed out after ${connectTimeoutMs} ms`)), connectTimeoutMs)
+    const timer = setTimeout(() => done(dialFailure(new TimeoutError(`connect to ${to.host}:${to.port} timed out after ${connectTimeoutMs} ms`))), connectTimeoutMs)
     const onAbort = (): void => done(new AbortError())
     opts.signal?.addEventListener('abort', onAbort, { once: true })
 
@@ -114,7 +161,8 @@ export function exchange(to: Endpoint, type: string, payload: Payload, handlers:
       }
     }
 
-    socket.once(transport.readyEvent, () => {
+    const onReady = (): void => {
+      if (settled) return
       connected = true
       clearTimeout(timer)
       socket.setTimeout(idleTimeoutMs, () => done(new TimeoutError(`${to.host}:${to.port} sent nothing for ${idleTimeoutMs} ms`)))
@@ -125,8 +173,12 @@ export function exchange(to: Endpoint, type: string, payload: Payload, handlers:
       } catch (err) {
         done(err)
       }
-    })
-    if (!readBuffer) socket.on('data', onChunk)
+    }
+    if (preconnected) process.nextTick(onReady)
+    else socket.once(transport.readyEvent, onReady)
+    if (!readBuffer || preconnected) socket.on('data', onChunk)
+    // A route's socket comes paused (its first bytes may have been read and put back).
+    if (preconnected) socket.resume()
     socket.once('end', () => {
       try {
         decoder.finish()
@@ -137,7 +189,7 @@ export function exchange(to: Endpoint, type: string, payload: Payload, handlers:
     })
     socket.once('error', (err: NodeJS.ErrnoException) => {
       if (connected || err instanceof P2PTubeError) done(err)
-      else done(new P2PTubeError('ERR_CONNECT', `cannot connect to ${to.host}:${to.port}: ${err.code ?? err.message}`, { cause: err }))
+      else done(dialFailure(new P2PTubeError('ERR_CONNECT', `cannot connect to ${to.host}:${to.port}: ${err.code ?? err.message}`, { cause: err })))
     })
     socket.once('close', () => done(new P2PTubeError('ERR_CONNECTION_CLOSED', `${to.host}:${to.port} closed the connection abruptly`)))
   })

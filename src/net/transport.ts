@@ -4,6 +4,7 @@
  * transport implements the same interface in src/group/transport.ts.
  */
 import net from 'node:net'
+import type { Route } from './route.ts'
 
 /** Who is at the other end of a group connection (from its verified certificate). */
 export interface PeerIdentity {
@@ -26,6 +27,11 @@ export interface DialOptions {
    * `onRead` are valid only during the call (for TLS: the decrypted bytes).
    */
   readBuffer?: { buffer: Buffer; onRead(chunk: Buffer): boolean | void }
+  /**
+   * Run over this already connected socket (from a Route: e.g. a relay circuit) instead of
+   * dialling: plain TCP returns it as it is (ready at once), a group wraps it in TLS.
+   */
+  socket?: net.Socket
 }
 
 /** A way to dial and to accept connections. */
@@ -39,6 +45,14 @@ export interface Transport {
   createServer(onConnection: (socket: net.Socket) => void, opts?: { allowHalfOpen?: boolean }): net.Server
   /** The verified member behind a socket of this transport (undefined for plain TCP). */
   peerOf(socket: net.Socket): PeerIdentity | undefined
+  /**
+   * Serve a connection that arrived another way (a relay circuit, src/relay): call `onConnection`
+   * as for an accepted one (for groups: after the TLS handshake, as server, and the member check).
+   * Absent: `onConnection(socket)` at once.
+   */
+  adopt?(socket: net.Socket, onConnection: (socket: net.Socket) => void): void
+  /** Other ways to reach a peer when a dial fails (net/route.ts withRoutes). */
+  readonly routes?: readonly Route[]
 }
 
 /** Node's `onread` socket option for a DialOptions.readBuffer (decrypted bytes for TLS). */
@@ -51,6 +65,10 @@ export const plainTransport: Transport = {
   kind: 'plain',
   readyEvent: 'connect',
   connect(to, opts = {}) {
+    if (opts.socket) {
+      if (opts.noDelay) opts.socket.setNoDelay(true)
+      return opts.socket
+    }
     return net.connect({
       host: to.host,
       port: to.port,
@@ -64,5 +82,22 @@ export const plainTransport: Transport = {
   },
   peerOf() {
     return undefined
+  }
+}
+
+/**
+ * `inner` with `routes` attached: every exchange dialled with the result falls back to the
+ * routes (net/client.ts), however deep in the node it is made (downloads, searches, joins), and
+ * accepts and dials exactly as `inner` does.
+ */
+export function withRoutes(inner: Transport, routes: readonly Route[]): Transport {
+  return {
+    kind: inner.kind,
+    readyEvent: inner.readyEvent,
+    routes,
+    connect: (to, opts) => inner.connect(to, opts),
+    createServer: (onConnection, opts) => inner.createServer(onConnection, opts),
+    peerOf: (socket) => inner.peerOf(socket),
+    ...(inner.adopt ? { adopt: inner.adopt.bind(inner) } : {})
   }
 }

@@ -18,6 +18,7 @@
 import { CHUNK_SIZE, MAX_CONTROL_REPLY, MAX_ERROR_REPLY, MAX_FILE_SIZE, MAX_HASHES_PER_FRAME, MAX_META_REPLY, MSG, type MsgType } from './constants.ts'
 import type { FramePolicy } from './frame.ts'
 import * as m from './messages.ts'
+import * as r from './relay-messages.ts'
 import * as t from './tracker-messages.ts'
 
 /**
@@ -44,9 +45,9 @@ export type RateClass = 'query' | 'none'
 
 /**
  * Who serves the type: a node's handler table, a tracker's, both; 'reply' = a reply frame
- * (REPL, ERRO), never served as a request.
+ * (REPL, ERRO), never served as a request; 'relay' = only a relay's data port (§10.4).
  */
-export type Scope = 'node' | 'tracker' | 'both' | 'reply'
+export type Scope = 'node' | 'tracker' | 'both' | 'reply' | 'relay'
 
 /** Named codec functions of a type (parse/format of the request and of its reply). */
 export type CodecRef = Readonly<Record<string, (...args: never[]) => unknown>>
@@ -63,9 +64,10 @@ export interface MessageRow {
   scope: Scope
   /**
    * Where the handler lives when it is not in the scope's handler table: 'group' = the private
-   * group's module, only in a group (§8); 'server' = the tracker server itself (TSES, §7.1).
+   * group's module, only in a group (§8); 'server' = the tracker server itself (TSES, §7.1);
+   * 'relay' = the relay service (src/relay), only on a tracker or node that relays (§10).
    */
-  handler?: 'group' | 'server'
+  handler?: 'group' | 'server' | 'relay'
   /** A legacy btpeer type (§3): its documented ERRO texts travel without a code (errors.ts). */
   legacy?: true
   /** A p2ptube extension a node advertises in its CAPS reply (§4.1), in table order. */
@@ -140,7 +142,36 @@ export const MESSAGES = {
   TSTA: { spec: '§7.8', limit: KIB, reply: 'control', rights: 'any', rate: 'none', scope: 'tracker', codec: { parseReply: t.parseTrackerStatus, formatReply: t.formatTrackerStatus } },
   TSES: { spec: '§7.1', limit: KIB, reply: 'control', rights: 'any', rate: 'none', scope: 'tracker', handler: 'server' },
   // §8 private groups: the signed revocation list, fetched from the tracker or pushed by it (§8.4)
-  TREV: { spec: '§8.4', limit: 64 * KIB, reply: 'control', rights: 'any', rate: 'none', scope: 'both', handler: 'group' }
+  TREV: { spec: '§8.4', limit: 64 * KIB, reply: 'control', rights: 'any', rate: 'none', scope: 'both', handler: 'group' },
+  // §10 relay: served by a tracker or node started as a relay (its control port), RJOI by the relay's data port
+  RRES: {
+    spec: '§10.2',
+    limit: KIB,
+    reply: 'control',
+    rights: 'any',
+    rate: 'none',
+    scope: 'both',
+    handler: 'relay',
+    codec: {
+      parse: r.parseReserve,
+      format: r.formatReserve,
+      parseReply: r.parseReserveReply,
+      formatReply: r.formatReserveReply,
+      parseEvent: r.parseReservationEvent,
+      formatEvent: r.formatReservationEvent
+    }
+  },
+  RCON: {
+    spec: '§10.3',
+    limit: KIB,
+    reply: 'control',
+    rights: 'any',
+    rate: 'none',
+    scope: 'both',
+    handler: 'relay',
+    codec: { parse: r.parseConnect, format: r.formatConnect, parseReply: r.parseConnectReply, formatReply: r.formatConnectReply }
+  },
+  RJOI: { spec: '§10.4', limit: KIB, reply: 'control', rights: 'any', rate: 'none', scope: 'relay', codec: { parse: r.parseJoin, format: r.formatJoin } }
 } as const satisfies Record<MsgType, MessageRow>
 
 type Rows = typeof MESSAGES

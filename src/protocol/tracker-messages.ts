@@ -53,6 +53,8 @@ export type AnnounceReply = { ok: true; seq: number; interval: number } | { resy
 export interface TrackerHit extends AnnouncedFile {
   holders: number
   peers: string[]
+  /** Those of `peers` reached through the tracker's relay (optional, PROTOCOL.md §10.6). */
+  relayed?: string[]
 }
 
 /** TSTA reply (§7.8); rates per second, sizes in bytes, times in ms. */
@@ -221,7 +223,13 @@ export function parseFind(payload: Buffer): { q: string; max: number } {
  * less 256 bytes of slack) by dropping the last results, 20 % at a time.
  * @param budget largest reply in bytes.
  */
-export function formatHitList(results: readonly TrackerHit[], budget = MAX_CONTROL_REPLY - 256): string {
+export function formatHitList(results: readonly TrackerHit[], budget = MAX_CONTROL_REPLY - 256, relayed?: (peer: string) => boolean): string {
+  if (relayed) {
+    results = results.map((h) => {
+      const r = h.peers.filter(relayed)
+      return r.length ? { ...h, relayed: r } : h
+    })
+  }
   let text = JSON.stringify({ results })
   while (Buffer.byteLength(text) > budget && results.length) {
     results = results.slice(0, Math.floor(results.length * 0.8))
@@ -240,7 +248,8 @@ export function parseHitList(payload: Buffer, what: string): TrackerHit[] {
     const holders = int(r, 'holders', what, 0, Number.MAX_SAFE_INTEGER)
     if (!Array.isArray(r.peers) || r.peers.length > TRACKER_HOLDERS_MAX) throw malformed(`${what}: "peers" must be an array of at most ${TRACKER_HOLDERS_MAX}`)
     const peers = r.peers.filter((p): p is string => typeof p === 'string' && p.length <= 300)
-    return { ...f, holders, peers }
+    const relayed = Array.isArray(r.relayed) ? r.relayed.filter((p): p is string => typeof p === 'string' && peers.includes(p)) : []
+    return { ...f, holders, peers, ...(relayed.length ? { relayed } : {}) }
   })
 }
 

@@ -88,12 +88,12 @@ export function createTrackerHandlers(tr: Tracker): Map<string, Handler> {
     TWHO: (ctx) => {
       const w = parseWho(ctx.payload)
       tr.stats.searches++
-      return ctx.reply(formatHitList(tr.index.holders(w.cid, Math.min(w.max, TRACKER_HOLDERS_MAX))))
+      return ctx.reply(formatHitList(tr.index.holders(w.cid, Math.min(w.max, TRACKER_HOLDERS_MAX)), undefined, tr.relayed))
     },
     TFND: (ctx) => {
       const f = parseFind(ctx.payload)
       tr.stats.searches++
-      return ctx.reply(formatHitList(tr.index.search(f.q, f.max)))
+      return ctx.reply(formatHitList(tr.index.search(f.q, f.max), undefined, tr.relayed))
     },
     TSTA: (ctx) => ctx.reply(formatTrackerStatus(tr.status()))
   }

@@ -15,6 +15,7 @@ import { isWildcard, primaryAddress } from '../net/address.ts'
 import { SwarmIndex } from './swarm-index.ts'
 import { TrackerStore, type Json } from './store.ts'
 import type { TrackerGroup } from '../group/tracker-group.ts'
+import { Relay, type RelayOptions } from '../relay/relay.ts'
 
 /** Tracker options; times in ms. */
 export interface TrackerOptions {
@@ -41,6 +42,8 @@ export interface TrackerOptions {
   maxConnections?: number
   /** A requester that reads nothing of its replies for this long is disconnected (default IDLE_TIMEOUT_MS). */
   writeTimeoutMs?: number
+  /** Relay for members that cannot be dialled (PROTOCOL.md §10; `tracker --relay`, on by default for a group's tracker). */
+  relay?: RelayOptions | false
 }
 
 /** The tracker's handler table, built for one tracker (createTrackerHandlers in handlers.ts). */
@@ -77,6 +80,10 @@ export class Tracker extends EventEmitter {
   port = 0
   mdns: MdnsDiscovery | null = null
   readonly server: FrameServer
+  /** The relay service, when on: RRES and RCON on the tracker's port, its own data port. */
+  readonly relay: Relay | null
+  /** Is a peer id reached through this tracker's relay? (TFND/TWHO mark such holders, §10.6.) */
+  readonly relayed: ((peer: string) => boolean) | undefined
   private readonly store: TrackerStore | null
   private sweeper: NodeJS.Timeout | null = null
   private readonly startedAt: number
@@ -102,7 +109,16 @@ export class Tracker extends EventEmitter {
     this.limiter = new TokenBuckets(opts.announceBurst ?? ANNOUNCE_BURST, opts.announceRefillPerS ?? ANNOUNCE_REFILL_PER_S)
     this.store = opts.dataDir ? new TrackerStore({ dir: opts.dataDir, log: (level, msg) => this.log(level, msg) }) : null
     this.startedAt = this.now()
+    this.relay = opts.relay ? new Relay(opts.relay) : null
+    const relay = this.relay
+    this.relayed = relay ? (peer) => relay.has(peer) : undefined
     const handlers = makeHandlers(this)
+    if (relay) {
+      for (const [type, h] of relay.handlers()) handlers.set(type, h)
+      relay.on('log', (level: 'info' | 'warn', msg: string) => this.log(level, msg))
+      // A revoked member's reservations and circuits end with its other connections.
+      opts.group?.revocations.on('update', () => relay.closeRevoked((serial) => opts.group!.revocations.has(serial)))
+    }
     if (opts.group) {
       handlers.set(MSG.TREV, opts.group.trevHandler())
       opts.group.on('log', (level: 'info' | 'warn', msg: string) => this.log(level, msg))
@@ -143,6 +159,10 @@ export class Tracker extends EventEmitter {
     } else this.id = randomBytes(8).toString('hex')
     const host = this.opts.host ?? '127.0.0.1'
     this.port = await this.server.listen(this.opts.port ?? 0, host)
+    if (this.relay) {
+      await this.relay.listen(host)
+      this.log('info', `relay on: data port ${this.relay.dataPort}`)
+    }
     this.opts.group?.start()
     this.sweeper = setInterval(() => this.sweep(), Math.max(250, Math.floor(this.intervalMs / 2)))
     this.sweeper.unref()
@@ -160,6 +180,7 @@ export class Tracker extends EventEmitter {
     this.sweeper = null
     this.opts.group?.stop()
     await this.mdns?.stop()
+    await this.relay?.stop()
     await this.server.close()
     await this.store?.close()
   }

@@ -45,7 +45,10 @@ test('request limits equal the numbers of PROTOCOL.md §2 (the former REQUEST_LI
       TFND: 1024,
       TSTA: 1024,
       TSES: 1024,
-      TREV: 65536
+      TREV: 65536,
+      RRES: 1024,
+      RCON: 1024,
+      RJOI: 1024
     }
   )
   // Reply types are never requests: the servers answer them ERR_UNKNOWN_TYPE.

@@ -73,8 +73,9 @@ export async function handler(a: FetchArgs): Promise<number> {
     // Every holder of the same content id joins the download (swarm), also those answering later.
     const sameContent = (x: SearchResult): boolean => !!found.contentId && x.contentId === found.contentId && x.holder !== found.holder
     const holders = h.results.filter(sameContent).map((x) => x.holder)
-    out.info(`fetching ${found.name} (${formatBytes(found.size)}) from ${[found.holder, ...holders].join(', ')}`)
-    out.event('fetching', { name: found.name, size: found.size, contentId: found.contentId, holder: found.holder, holders: [found.holder, ...holders] })
+    const via = (): 'relay' | null => (found.via ?? (node.relay.via(found.holder) ? 'relay' : null)) || null
+    out.info(`fetching ${found.name} (${formatBytes(found.size)}) from ${[found.holder, ...holders].join(', ')}${via() ? ' (via relay)' : ''}`)
+    out.event('fetching', { name: found.name, size: found.size, contentId: found.contentId, holder: found.holder, holders: [found.holder, ...holders], via: via() })
     const r = await fetchAndMaybePlay(node, found, out, {
       play: a.play,
       playerArgs: splitPlayerArgs(a['player-args']),
@@ -82,7 +83,7 @@ export async function handler(a: FetchArgs): Promise<number> {
       ...(player && playerReady ? { player, playerReady } : {}),
       onDownload: (d) => h.on('result', (x) => sameContent(x) && d.addSource(parsePeerId(x.holder)))
     })
-    out.event('fetched', { path: r.path, sha256: r.sha256, size: r.size, ...(r.firstFrameMs !== undefined ? { firstFrameMs: r.firstFrameMs } : {}) })
+    out.event('fetched', { path: r.path, sha256: r.sha256, size: r.size, via: via(), ...(r.firstFrameMs !== undefined ? { firstFrameMs: r.firstFrameMs } : {}) })
     out.line(`saved ${r.path} (${formatBytes(r.size)}), sha256 ${r.sha256}${found.contentId ? ' verified' : ' (legacy holder: nothing to verify against)'}`)
     return EXIT.OK
   } catch (err) {

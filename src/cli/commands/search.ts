@@ -40,8 +40,9 @@ export async function handler(a: SearchArgs): Promise<number> {
       ? node.search('', { ttl: a.ttl, timeoutMs: a.timeout * 1000, untilQuietMs: QUIET_MS, cid: q })
       : node.search(q, { ttl: a.ttl, timeoutMs: a.timeout * 1000, untilQuietMs: QUIET_MS })
     h.on('result', (r) => {
-      out.event('result', { name: r.name, size: r.size, contentId: r.contentId, holder: r.holder, kind: r.kind, legacy: r.legacy })
-      out.line(`${out.color.bold(r.name)}  ${formatBytes(r.size)}  ${out.color.dim(r.holder)}  ${out.color.dim(r.contentId ?? '(legacy peer: no content id)')}`)
+      const via = r.via ?? (node.relay.via(r.holder) ? 'relay' : null)
+      out.event('result', { name: r.name, size: r.size, contentId: r.contentId, holder: r.holder, kind: r.kind, legacy: r.legacy, via })
+      out.line(`${out.color.bold(r.name)}  ${formatBytes(r.size)}  ${out.color.dim(r.holder + (via ? ' (via relay)' : ''))}  ${out.color.dim(r.contentId ?? '(legacy peer: no content id)')}`)
     })
     const results = await h.finished
     out.event('done', { results: results.length })
