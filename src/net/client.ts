@@ -133,11 +133,11 @@ function exchangeOn(to: Endpoint, type: string, payload: Payload, handlers: Repl
         done(err)
       }
     }
-    const readBuffer = opts.readBufferSize ? { buffer: Buffer.allocUnsafe(opts.readBufferSize), onRead: onChunk } : undefined
+    // Node's `onread` applies only to a socket it dials: not to a route's socket (nor TLS over one).
+    const readBuffer = opts.readBufferSize && !raw ? { buffer: Buffer.allocUnsafe(opts.readBufferSize), onRead: onChunk } : undefined
     const socket = transport.connect(to, { type, readBuffer, ...(raw ? { socket: raw } : {}) })
     socket.setNoDelay(true)
-    // A route's socket over plain TCP is connected already: no 'connect' will come, and the
-    // reused read buffer (an option of the dial) does not apply to it.
+    // A route's socket over plain TCP is connected already: no 'connect' will come.
     const preconnected = raw !== undefined && transport.readyEvent === 'connect'
     let connected = false
     let settled = false
@@ -176,7 +176,7 @@ function exchangeOn(to: Endpoint, type: string, payload: Payload, handlers: Repl
     }
     if (preconnected) process.nextTick(onReady)
     else socket.once(transport.readyEvent, onReady)
-    if (!readBuffer || preconnected) socket.on('data', onChunk)
+    if (!readBuffer) socket.on('data', onChunk)
     // A route's socket comes paused (its first bytes may have been read and put back).
     if (preconnected) socket.resume()
     socket.once('end', () => {

@@ -25,6 +25,37 @@ const PROBE = path.resolve('test/fixtures/relay-probe.ts')
 
 const setup = (t: ExecutionContext) => natLabFor(t, 'p2ptube-relay-lab')
 
+/** tcpdump on the relay host's interface (every TCP packet, whole); `stop()` ends it and returns the capture. */
+async function capture(host: LabHost, file: string): Promise<{ stop(): Promise<Buffer> }> {
+  const dump = host.spawn('tcpdump', ['-i', 't0', '-s', '0', '-U', '-w', file, 'tcp'])
+  let err = ''
+  dump.stdout?.resume()
+  await new Promise<void>((resolve, reject) => {
+    dump.stderr?.on('data', (d) => {
+      err += String(d)
+      if (err.includes('listening on')) resolve()
+    })
+    dump.once('exit', (c) => reject(new Error(`tcpdump exited ${c}: ${err}`)))
+  })
+  return {
+    async stop() {
+      dump.kill('SIGINT')
+      if (dump.exitCode === null) await once(dump, 'exit')
+      return readFile(file)
+    }
+  }
+}
+
+/** How many of 256 48-byte windows spread over `file` appear in `captured`. */
+function windowsFound(captured: Buffer, file: Buffer): number {
+  let found = 0
+  for (let i = 0; i < 256; i++) {
+    const at = Math.floor(((i + 0.5) * (file.length - 64)) / 256)
+    if (captured.includes(file.subarray(at, at + 48))) found++
+  }
+  return found
+}
+
 /** `p2ptube tracker` on the lab's tracker host, port 9410 (relay data port 9411). */
 async function startTracker(lab: NatLab, tmp: string, args: string[]): Promise<string> {
   const p = lab.tracker.spawn('node', [BIN, 'tracker', '--port', '9410', '--json', '--data', path.join(tmp, 'tracker'), '--announce-interval', '1', ...args])
@@ -44,18 +75,21 @@ async function startHolder(host: LabHost, tmp: string, args: string[]): Promise<
 
 /** Run `search CLIP` on `host` until the tracker has the holder's announce (at most ~20 tries). */
 async function searchUntilFound(host: LabHost, args: string[]): Promise<LabEvent> {
+  let last: LabEvent[] = []
   for (let i = 0; i < 20; i++) {
     const r = await oneShot(host, ['search', CLIP, '--timeout', '1', ...args])
     const hit = r.events.find((e) => e.event === 'result')
     if (hit) return hit
+    last = r.events
   }
-  throw new Error(`no search result for ${CLIP}`)
+  throw new Error(`no search result for ${CLIP}: ${JSON.stringify(last.slice(-8))}`)
 }
 
 test('neither reachable (home 2 holds, home 3 fetches): fetch and fetch --play go through the tracker relay, "via relay" in search and fetch output', async (t) => {
   const s = await setup(t)
   if (!s) return
   const { lab, tmp } = s
+  const dump = await capture(lab.tracker, path.join(tmp, 'plain.pcap'))
   const tracker = await startTracker(lab, tmp, ['--relay'])
   const holder = await startHolder(lab.homes[1] as LabHost, tmp, ['--tracker', tracker])
   t.is(holder.id.split(':')[0], (lab.routers[1] as LabHost).ip, 'the relay names the holder by its router address, as the tracker does')
@@ -73,6 +107,9 @@ test('neither reachable (home 2 holds, home 3 fetches): fetch and fetch --play g
   t.is(fetching?.via, 'relay')
   t.is(await sha256File(path.join(dl, CLIP)), await sha256File(path.join(MEDIA, CLIP)))
   t.log(`home 3 fetched ${CLIP} from home 2 through the relay in ${Math.round(performance.now() - t0)} ms (the whole command)`)
+  // The control for the group test below: outside a group the relay does see the file's bytes.
+  const seen = windowsFound(await dump.stop(), await readFile(path.join(MEDIA, CLIP)))
+  t.true(seen > 200, `${seen} of 256 file windows in the capture of a plain relay`)
 
   const out = path.join(tmp, 'play')
   const play = await oneShot(home3, ['fetch', CLIP, '--play', '--tracker', tracker, '--downloads', out, '--data', path.join(tmp, 'p-data')], HEADLESS)
@@ -100,24 +137,14 @@ test('private group across homes through the relay: the capture on the relay hos
   const malloryCred = (await p2p(['group', 'invite', mallory, '--publish', '--data', other])).stdout.trim()
 
   // Capture everything on the relay host's interface from before the first member connects.
-  const pcap = path.join(tmp, 'relay.pcap')
-  const dump = lab.tracker.spawn('tcpdump', ['-i', 't0', '-s', '0', '-U', '-w', pcap, 'tcp'])
-  let dumpErr = ''
-  dump.stderr?.on('data', (d) => (dumpErr += String(d)))
-  dump.stdout?.resume()
-  await new Promise<void>((resolve, reject) => {
-    const check = (): void => void (dumpErr.includes('listening on') && resolve())
-    dump.stderr?.on('data', check)
-    dump.once('exit', (c) => reject(new Error(`tcpdump exited ${c}: ${dumpErr}`)))
-  })
-
+  const dump = await capture(lab.tracker, path.join(tmp, 'relay.pcap'))
   const tracker = await startTracker(lab, tmp, ['--group-admin', admin])
   const holder = await startHolder(lab.homes[1] as LabHost, tmp, ['--group', aliceCred])
   const home3 = lab.homes[2] as LabHost
-  const hit = await searchUntilFound(home3, ['--group', bobCred])
+  const hit = await searchUntilFound(home3, ['--group', bobCred, '--tracker', tracker])
   t.is(hit.via, 'relay')
   const dl = path.join(tmp, 'gdl')
-  const r = await oneShot(home3, ['fetch', CLIP, '--group', bobCred, '--downloads', dl, '--data', path.join(tmp, 'g-data')])
+  const r = await oneShot(home3, ['fetch', CLIP, '--group', bobCred, '--tracker', tracker, '--downloads', dl, '--data', path.join(tmp, 'g-data')])
   t.is(r.code, 0, JSON.stringify(r.events.slice(-5)))
   t.is(r.events.find((e) => e.event === 'fetching')?.via, 'relay')
   t.is(await sha256File(path.join(dl, CLIP)), await sha256File(path.join(MEDIA, CLIP)))
@@ -136,17 +163,10 @@ test('private group across homes through the relay: the capture on the relay hos
   const token = await probe(lab.pub, ['rjoi', `${lab.tracker.ip}:9411`, 'ab'.repeat(16)])
   t.is(token.code, 'ERR_BAD_TOKEN')
 
-  dump.kill('SIGINT')
-  await once(dump, 'exit')
-  const captured = await readFile(pcap)
+  const captured = await dump.stop()
   const file = await readFile(path.join(MEDIA, CLIP))
   t.true(captured.length > file.length, `the capture holds the relayed stream (${captured.length} bytes for a ${file.length}-byte file)`)
-  let leaked = 0
-  for (let i = 0; i < 256; i++) {
-    const at = Math.floor(((i + 0.5) * (file.length - 64)) / 256)
-    if (captured.includes(file.subarray(at, at + 48))) leaked++
-  }
-  t.is(leaked, 0, 'no 48-byte window of the file appears in the capture')
+  t.is(windowsFound(captured, file), 0, 'no 48-byte window of the file appears in the capture')
   for (const name of [alice, bob, `club${tag}`, mallory]) t.false(captured.includes(Buffer.from(name)), `${name} does not appear in the capture`)
-  t.log(`capture on the relay host: ${captured.length} bytes, 0 of 256 file windows, no member names`)
+  t.log(`capture on the relay host: ${captured.length} bytes, no file window, no member names`)
 })
