@@ -66,19 +66,33 @@ export function splice(a: net.Socket, b: net.Socket, opts: SpliceOptions): Splic
   }
 
   function pump(from: net.Socket, to: net.Socket, way: 'a2b' | 'b2a'): void {
+    // Reading pauses while `to` is full or the bandwidth bucket is empty, and resumes when
+    // neither holds it any more: one 'drain' listener at a time, no closure per chunk otherwise.
+    let full = false
+    let paying = false
+    const resume = (): void => {
+      if (!full && !paying && !from.destroyed) from.resume()
+    }
+    const onDrain = (): void => {
+      full = false
+      resume()
+    }
     from.on('data', (chunk: Buffer) => {
       last = performance.now()
       bytes[way] += chunk.length
       if (opts.onBytes && !opts.onBytes(chunk.length, way)) return stop('limit')
-      const drained = to.write(chunk)
-      const limiter = opts.limiter
-      const waits: Promise<unknown>[] = []
-      if (!drained) waits.push(new Promise((r) => to.once('drain', r).once('close', r)))
-      if (limiter && limiter.rate > 0) waits.push(limiter.take(chunk.length))
-      if (waits.length) {
+      if (!to.write(chunk) && !full) {
+        full = true
         from.pause()
-        void Promise.all(waits).then(() => {
-          if (!from.destroyed) from.resume()
+        to.once('drain', onDrain)
+      }
+      const limiter = opts.limiter
+      if (limiter && limiter.rate > 0) {
+        paying = true
+        from.pause()
+        void limiter.take(chunk.length).then(() => {
+          paying = false
+          resume()
         })
       }
     })
