@@ -10,7 +10,7 @@ import type { Route } from '../net/route.ts'
 import type { Transport } from '../net/transport.ts'
 import { normalizeAddress } from '../net/address.ts'
 import { CONNECT_TIMEOUT_MS, MSG, RELAY_JOIN_TIMEOUT_MS } from '../protocol/constants.ts'
-import { errText, P2PTubeError } from '../protocol/errors.ts'
+import { errText, P2PTubeError, RemoteError } from '../protocol/errors.ts'
 import { formatPeerId } from '../protocol/messages.ts'
 import { formatConnect, parseConnectReply } from '../protocol/relay-messages.ts'
 import { joinCircuit } from './join.ts'
@@ -30,6 +30,11 @@ export class RelayRoute implements Route {
   readonly name = 'relay' as const
   /** Peer id → the relay known to hold its reservation (the tracker said so, or a circuit worked). */
   private readonly known = new Map<string, Endpoint>()
+  /**
+   * Relays not to ask for a while (epoch ms until): one that did not answer (30 s), or is no
+   * relay at all (ERR_UNKNOWN_TYPE: 10 min), so a failed dial does not cost another wait each time.
+   */
+  private readonly resting = new Map<string, number>()
 
   constructor(private readonly opts: RelayRouteOptions) {}
 
@@ -55,9 +60,13 @@ export class RelayRoute implements Route {
   async open(to: { host: string; port: number }, opts: { signal?: AbortSignal; type: string }): Promise<net.Socket> {
     const id = idOf(to)
     const seen = new Set<string>()
+    const now = Date.now()
+    // Never the peer itself as its own relay (a tracker that cannot be reached), nor a resting one.
+    seen.add(id)
     const relays = [this.known.get(id), ...this.opts.relays()].filter((r): r is Endpoint => {
-      if (!r || seen.has(`${r.host}:${r.port}`)) return false
-      seen.add(`${r.host}:${r.port}`)
+      const key = r && idOf(r)
+      if (!key || seen.has(key) || (this.resting.get(key) ?? 0) > now) return false
+      seen.add(key)
       return true
     })
     let last: unknown = null
@@ -70,6 +79,9 @@ export class RelayRoute implements Route {
       } catch (err) {
         if (opts.signal?.aborted) throw err
         last = err
+        if (err instanceof RemoteError) {
+          if (err.remoteCode === 'ERR_UNKNOWN_TYPE') this.resting.set(idOf(relay), Date.now() + 600_000)
+        } else if ((err as { code?: string }).code === 'ERR_CONNECT' || (err as { code?: string }).code === 'ERR_TIMEOUT') this.resting.set(idOf(relay), Date.now() + 30_000)
         this.opts.log?.('debug', `relay: ${formatPeerId(relay.host, relay.port)} cannot reach ${id}: ${errText(err)}`)
       }
     }
