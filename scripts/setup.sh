@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what p2ptube needs on a Debian machine: system packages (mpv, ffmpeg, tmux, python3,
 # and the real media of the demo: lebiniou-data's MP4 clips, drascula-music's Ogg tracks) via
-# apt-get when missing, plus what the network lab tests use (iproute2, nftables, miniupnpd),
-# then the npm packages from package-lock.json. Idempotent.
+# apt-get when missing, plus what the network lab tests use (iproute2, nftables, miniupnpd,
+# tcpdump for the relay's capture test), then the npm packages from package-lock.json. Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +18,7 @@ command -v nc >/dev/null 2>&1 || need+=(netcat-openbsd) # the throughput bench c
 [ -x /usr/sbin/ip ] || [ -x /sbin/ip ] || need+=(iproute2)
 [ -x /usr/sbin/nft ] || need+=(nftables)
 [ -x /usr/sbin/miniupnpd ] || need+=(miniupnpd)
+command -v tcpdump >/dev/null 2>&1 || need+=(tcpdump)
 command -v chromium >/dev/null 2>&1 || need+=(chromium chromium-driver)
 [ -d /usr/share/lebiniou/vue/media ] || need+=(lebiniou-data)
 [ -d /usr/share/scummvm/drascula/audio ] || need+=(drascula-music)

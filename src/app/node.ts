@@ -37,6 +37,8 @@ import { handlerContext } from './handler-context.ts'
 import { NodeDiscovery } from './node-discovery.ts'
 import { p2ptubeDirs } from './dirs.ts'
 import { Reach } from './reach.ts'
+import { NodeRelay } from './node-relay.ts'
+import type { Endpoint } from '../net/client.ts'
 import type { NodeOptions } from './options.ts'
 
 export { legacyKeyOf, SearchHandle, type SearchResult } from '../node/flood-search.ts'
@@ -51,7 +53,8 @@ function forward(from: EventEmitter, to: EventEmitter, events: string[]): void {
 /**
  * Events: 'log' ({ level, msg }), 'peer-added' (PeerInfo), 'peer-removed' (PeerInfo, reason),
  * 'search' ({ qid, duplicate, hops }), 'bad-input' (BadInput), 'download' (Download),
- * 'port-mapping' (PortMappingStatus), 'upload' (Upload: a peer took a file, node/upload-log.ts).
+ * 'port-mapping' (PortMappingStatus), 'upload' (Upload: a peer took a file, node/upload-log.ts),
+ * 'relay' (ReservationStatus).
  */
 export class P2PNode extends EventEmitter {
   readonly host: string
@@ -82,6 +85,8 @@ export class P2PNode extends EventEmitter {
   readonly discovery: NodeDiscovery
   /** Routes to holders that cannot be dialled, and this node's own reachability (src/app/reach.ts). */
   readonly reach: Reach
+  /** Reaching peers through relays, reservations on relays, and the relay service (`relay.serve`). */
+  readonly relay: NodeRelay
   private readonly life = new Lifecycle()
   private readonly server: FrameServer
   /** Rate-limited log of bad input (its suppressed count is reported on stop). */
@@ -102,7 +107,12 @@ export class P2PNode extends EventEmitter {
     this.downloadsDir = path.resolve(opts.downloadsDir ?? p2ptubeDirs().downloads)
     this.group = opts.group ? new NodeGroup(opts.group, { stateDir: dataDir }) : null
     this.group?.on('log', log)
-    this.transport = this.group?.transport ?? plainTransport
+    const inner = this.group?.transport ?? plainTransport
+    // A relay circuit arrives raw: the transport's adopt (a group: TLS as server) comes first.
+    this.relay = new NodeRelay(this, inner, (s) => this.server.adoptRaw(s), this.life.signal, opts.relay, opts.connectTimeoutMs)
+    this.transport = inner
+    // A member revoked later loses what it holds on this node's relay at once.
+    this.group?.revocations.on('update', () => this.relay.relay?.closeRevoked((serial) => this.group!.revocations.has(serial)))
     this.peerLimits = new PeerLimits(opts.peerLimits)
     // One set of dial options for every outgoing request, carrying the node's stop signal.
     const connectTimeoutMs = opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS
@@ -110,6 +120,8 @@ export class P2PNode extends EventEmitter {
     const life = this.life
     const reaching = { transport: this.transport, identity: this.identity, trackerEndpoint: () => this.discovery.tracker?.endpoint ?? null, adopt: (s: Socket) => this.server.adopt(s), log }
     this.reach = new Reach(reaching, { connectTimeoutMs, signal: life.signal })
+    // The download path falls back to the relay after reversal and punching (src/net/route.ts).
+    this.reach.routes.push(this.relay.route)
     this.peerManager = new PeerManager({
       self: this.identity,
       announce: opts.announce ?? true,
@@ -147,7 +159,7 @@ export class P2PNode extends EventEmitter {
     handlers.set(MSG.RVRS, this.reach.rvrsHandler())
     if (group) handlers.set(MSG.TREV, group.pushHandler())
     this.server = new FrameServer({
-      handlers,
+      handlers: new Map([...handlers, ...this.relay.handlers()]),
       requestTimeoutMs: opts.requestTimeoutMs,
       transport: this.transport,
       // Neighbour links (PROTOCOL.md §4.10): a LINK connection stays open for pipelined requests.
@@ -253,7 +265,8 @@ export class P2PNode extends EventEmitter {
     this.life.assertOpen('start')
     this.peerManager.startStabilizer(this.opts.stabilizeIntervalMs ?? 10_000)
     this.log('info', `listening as ${this.id}, sharing ${this.library.size} files`)
-    if (this.opts.tracker) this.discovery.useTracker(this.opts.tracker)
+    await this.relay.start(this.host)
+    if (this.opts.tracker) this.discovery.useTracker(this.opts.tracker)?.on('registered', (peer: string) => this.relay.onRegistered(peer, this.tracker!.endpoint))
     if (this.opts.mdns) this.discovery.startMdns(this.opts.mdns === true ? {} : this.opts.mdns)
     const pm = this.opts.portMapping
     if (pm && !isLoopback(this.host)) this.discovery.startPortMapping(pm === true ? {} : pm, isIPv4(this.host) ? this.host : undefined)
@@ -288,6 +301,7 @@ export class P2PNode extends EventEmitter {
       await this.launched?.catch(() => {})
       this.flood.finishAll()
       await this.discovery.stop()
+      await this.relay.stop()
       await this.peerManager.quitAll()
       await this.life.settled()
       await this.downloads.close()
@@ -302,6 +316,13 @@ export class P2PNode extends EventEmitter {
   }
 
   // Delegations kept for callers (CLI, TUI, web, tests): the work is in the parts.
+
+  /** The tracker said `peer` is reached through its relay (TFND/TWHO `relayed`, PROTOCOL.md §10.6). */
+  relayedAt(peer: string, relay: Endpoint): void {
+    this.relay.route.learn(peer, relay)
+    // Downloads from it go straight to the relay route (no direct dial first).
+    this.reach.cache.set(peer, 'relay')
+  }
 
   /** @see PeerManager.join */
   join(address: string, hops?: number, source?: PeerSource): Promise<number> {

@@ -4,6 +4,7 @@ import type { PeerLimitOptions } from '../group/peer-limits.ts'
 import type { MdnsOptions } from '../discovery/mdns.ts'
 import type { PortMappingOptions } from '../discovery/port-mapping.ts'
 import type { NodeState } from './state.ts'
+import type { NodeRelayOptions } from './node-relay.ts'
 
 /** Node options. Sizes in bytes, times in ms. */
 export interface NodeOptions {
@@ -74,4 +75,6 @@ export interface NodeOptions {
    * folder's lock.
    */
   state?: NodeState
+  /** Relays: serve as one (`serve`), reserve on some (`via`), or on the tracker's when behind NAT (docs/NETWORK.md "Relay"). */
+  relay?: NodeRelayOptions
 }

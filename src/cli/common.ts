@@ -47,6 +47,9 @@ export interface NodeArgs {
   mdns: boolean
   'port-mapping': boolean
   group: string | undefined
+  relay: boolean
+  'relay-via': string[]
+  'relay-rate': number
 }
 
 /** Add the options every node-running command takes. */
@@ -80,6 +83,9 @@ export function nodeOptions<T>(y: Argv<T>) {
       describe: 'ask the home router for a public port (UPnP, NAT-PMP) so peers on the internet can reach this node; --no-port-mapping to not (never done by search and fetch)'
     })
     .option('group', { type: 'string', describe: 'private group credential file (p2ptube group invite): speak only encrypted, authenticated connections with members' })
+    .option('relay', { type: 'boolean', default: false, describe: 'relay for members that cannot be dialled (for a node with a public address; docs/NETWORK.md)' })
+    .option('relay-via', { type: 'string', array: true, default: [] as string[], describe: 'relay host:port to stay reachable through and to reach others through (repeatable)' })
+    .option('relay-rate', { type: 'number', default: 0, describe: 'with --relay: bandwidth cap of the relay in bytes per second (0 = none)' })
 }
 
 /** Validate node options. @throws Error with a clear message (exit 2). */
@@ -91,6 +97,8 @@ export function checkNodeArgs(a: NodeArgs): void {
   if (!Number.isInteger(a.hops) || a.hops < 0 || a.hops > 10) throw new UsageError(`--hops must be 0..10, got ${a.hops}`)
   if (!Number.isFinite(a['rate-limit']) || a['rate-limit'] < 0) throw new UsageError(`--rate-limit must be 0 or more bytes/s, got ${a['rate-limit']}`)
   for (const p of a.peer) parsePeerId(p)
+  for (const p of a['relay-via'] ?? []) parsePeerId(p)
+  if (!Number.isFinite(a['relay-rate'] ?? 0) || (a['relay-rate'] ?? 0) < 0) throw new UsageError(`--relay-rate must be 0 or more bytes/s, got ${a['relay-rate']}`)
   if (a.tracker !== undefined) parsePeerId(a.tracker)
 }
 
@@ -134,7 +142,8 @@ export function nodeOptionsFrom(a: NodeArgs, profile?: Profile): NodeOptions {
     ...(tracker ? { tracker } : {}),
     ...(group ? { group } : {}),
     ...(a.mdns ? { mdns: mdnsOptionsFromEnv() } : {}),
-    portMapping: a['port-mapping'] ? portMappingOptionsFromEnv() : false
+    portMapping: a['port-mapping'] ? portMappingOptionsFromEnv() : false,
+    relay: { ...(a.relay ? { serve: { rate: a['relay-rate'] ?? 0 } } : {}), via: a['relay-via'] ?? [] }
   }
 }
 

@@ -42,6 +42,8 @@ export interface TrackedNode {
   observedAs(host: string, by: string, trusted?: boolean): void
   /** The tracker said `peer` cannot be dialled (its dial-back check): try a route to it first (§7.10). */
   unreachable?(peer: string): void
+  /** The tracker marked `peer` as reached through its relay (PROTOCOL.md §10.6). */
+  relayedAt?(peer: string, relay: Endpoint): void
   /** Join a peer the tracker listed (one hop). */
   join(address: string, hops?: number, source?: 'tracker'): Promise<number>
   log(level: 'debug' | 'info' | 'warn' | 'error', msg: string): void
@@ -75,6 +77,8 @@ export interface TrackerResult {
   kind: string
   holder: string
   legacy: false
+  /** The holder is reached through the tracker's relay (it cannot be dialled). */
+  via?: 'relay'
 }
 
 /** Connection state: `online` after a successful exchange, `down` after a failed one. */
@@ -196,7 +200,12 @@ export class TrackerClient extends EventEmitter implements Discovery {
     const out: TrackerResult[] = []
     for (const h of parseHitList(Buffer.from(text), cid ? 'TWHO reply' : 'TFND reply')) {
       for (const p of h.unreachable ?? []) this.node.unreachable?.(p)
-      for (const p of h.peers) if (!this.node.isSelf(p)) out.push({ name: h.name, size: h.size, contentId: h.cid, kind: h.kind, holder: p, legacy: false })
+      for (const p of h.peers) {
+        if (this.node.isSelf(p)) continue
+        const relayed = h.relayed?.includes(p) === true
+        if (relayed) this.node.relayedAt?.(p, this.endpoint)
+        out.push({ name: h.name, size: h.size, contentId: h.cid, kind: h.kind, holder: p, legacy: false, ...(relayed ? { via: 'relay' as const } : {}) })
+      }
     }
     return out
   }

@@ -3,6 +3,7 @@
  * certificates issued by the group CA, checked against the group's revocation list on every
  * connection; open connections of a member revoked later are closed.
  */
+import { X509Certificate } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import type net from 'node:net'
 import tls from 'node:tls'
@@ -187,6 +188,64 @@ export class GroupTransport extends EventEmitter implements Transport {
 
   peerOf(socket: net.Socket): PeerIdentity | undefined {
     return this.ids.get(socket)
+  }
+
+  /** Why `socket`'s peer certificate is not one the group CA issued and still valid, or null. */
+  private verifyPeerChain(socket: tls.TLSSocket): string | null {
+    const cert = socket.getPeerX509Certificate()
+    if (!cert) return 'no certificate'
+    this.caCert ??= new X509Certificate(this.cred.ca)
+    if (!cert.checkIssued(this.caCert) || !cert.verify(this.caCert.publicKey)) return 'certificate not issued by the group CA'
+    const now = Date.now()
+    if (now < Date.parse(cert.validFrom) || now > Date.parse(cert.validTo)) return 'certificate expired or not yet valid'
+    socket.authorized = true
+    return null
+  }
+
+  private caCert: X509Certificate | null = null
+
+  /** One server context for every adopted connection. */
+  private serverContext: tls.SecureContext | null = null
+
+  /**
+   * Serve `raw` (a relay circuit: its far end is a member dialling this node through the relay)
+   * as an accepted connection: this side is the TLS server, the member check is the one of a
+   * direct connection, and the relay only ever sees the TLS records (docs/SECURITY.md "Relay").
+   * A failed handshake or check closes `raw` and emits 'refused'.
+   */
+  adopt(raw: net.Socket, onConnection: (socket: net.Socket) => void): void {
+    // A session id context as tls.createServer sets one: a client resuming a TLS session (its
+    // ticket) would otherwise fail the handshake.
+    this.serverContext ??= tls.createSecureContext({ ...this.tlsOptions, sessionIdContext: 'p2ptube-group-relayed' })
+    const socket = new tls.TLSSocket(raw, { isServer: true, secureContext: this.serverContext, requestCert: true, rejectUnauthorized: true })
+    const remote = raw.remoteAddress
+    const timer = setTimeout(() => {
+      this.refused(remote, 'no TLS handshake through the relay in time')
+      socket.destroy()
+    }, this.handshakeTimeoutMs)
+    socket.once('error', (err: Error & { code?: string }) => {
+      clearTimeout(timer)
+      this.refused(remote, err.code ?? err.message)
+      socket.destroy()
+    })
+    socket.once('close', () => clearTimeout(timer))
+    socket.once('secure', () => {
+      clearTimeout(timer)
+      // Node sets `authorized` only on sockets its own TLS server accepted: check the chain here
+      // (the member certificate is issued by the group CA directly, pathlen 0; TLS proved the key).
+      const why = this.verifyPeerChain(socket)
+      if (why) {
+        this.refused(remote, why)
+        return void socket.destroy()
+      }
+      const id = this.check(socket)
+      if (typeof id === 'string') {
+        this.refused(remote, id)
+        return void socket.destroy()
+      }
+      this.track(socket, id)
+      onConnection(socket)
+    })
   }
 
   /**

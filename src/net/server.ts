@@ -150,6 +150,20 @@ export class FrameServer extends EventEmitter {
     this.onConnection(socket)
   }
 
+  /**
+   * Serve a raw connection that did not come through this server's listener (a relay circuit,
+   * src/relay): the transport's `adopt` first (a group: TLS as server and the member check),
+   * then exactly as an accepted connection, guards included. Closed with the server.
+   */
+  adoptRaw(socket: net.Socket): void {
+    if (this.transport.adopt) this.transport.adopt(socket, (s) => this.onConnection(s))
+    else {
+      this.onConnection(socket)
+      // It may come paused (a relay's join read its reply and put back what followed).
+      socket.resume()
+    }
+  }
+
   private onConnection(socket: net.Socket): void {
     this.sockets.add(socket)
     socket.once('close', () => this.sockets.delete(socket))

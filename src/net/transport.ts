@@ -46,6 +46,12 @@ export interface Transport {
   createServer(onConnection: (socket: net.Socket) => void, opts?: { allowHalfOpen?: boolean }): net.Server
   /** The verified member behind a socket of this transport (undefined for plain TCP). */
   peerOf(socket: net.Socket): PeerIdentity | undefined
+  /**
+   * Serve a connection that arrived another way (a relay circuit, src/relay): call `onConnection`
+   * as for an accepted one (for groups: after the TLS handshake, as server, and the member check).
+   * Absent: `onConnection(socket)` at once.
+   */
+  adopt?(socket: net.Socket, onConnection: (socket: net.Socket) => void): void
 }
 
 /** Node's `onread` socket option for a DialOptions.readBuffer (decrypted bytes for TLS). */

@@ -10,6 +10,8 @@ export interface SearchResult {
   kind: string | null
   holder: string
   legacy: boolean
+  /** The holder is reached through a relay (the tracker said so, PROTOCOL.md §10.6). */
+  via?: 'relay'
 }
 
 /** An open search. Events: 'result' (SearchResult), 'done' (SearchResult[]). */

@@ -80,7 +80,14 @@ export const MSG = {
   /** A holder's side of a punch: the tracker sees the holder's public port on this connection (§7.11). */
   TPCH: 'TPCH',
   /** First frame of a connection a holder made for a requester: its token; the holder then serves (§7.10). */
-  RVRS: 'RVRS'
+  RVRS: 'RVRS',
+  // Relay (PROTOCOL.md §10): a holder that cannot be dialled is reached through a relay.
+  /** Reserve a slot on a relay: the connection stays open and carries incoming-circuit notices (§10.2). */
+  RRES: 'RRES',
+  /** Ask a relay for a circuit to a peer id that holds a reservation there (§10.3). */
+  RCON: 'RCON',
+  /** Join a circuit on the relay's data port with a one-time token; then the relay only copies bytes (§10.4). */
+  RJOI: 'RJOI'
 } as const
 export type MsgType = (typeof MSG)[keyof typeof MSG]
 
@@ -195,3 +202,21 @@ export const PUSH_REFILL_PER_S = 8
 export const CONTROL_PING_MS = 20_000
 /** A tracker's dial-back check of a registered node gives up after this long, ms (§7.10). */
 export const DIAL_BACK_TIMEOUT_MS = 2_000
+
+// ---------------------------------------------------------------- relay (PROTOCOL.md §10)
+
+/** Bytes of a circuit token (random; hex on the wire: 32 characters) (§10.3). */
+export const RELAY_TOKEN_BYTES = 16
+/** A relay writes a heartbeat on every reservation this often, ms; a holder that hears nothing for 3 × reconnects (§10.2). */
+export const RELAY_HEARTBEAT_MS = 20_000
+/** Both ends of a circuit must join the data port within this time of the RCON, ms (§10.3). */
+export const RELAY_JOIN_TIMEOUT_MS = 10_000
+/** A spliced pair with no byte either way for this long is closed, ms (§10.5). */
+export const RELAY_IDLE_TIMEOUT_MS = 60_000
+/** Default caps of a relay (§10.5): reservations in all and per host, circuits in all and per peer. */
+export const RELAY_MAX_RESERVATIONS = 256
+export const RELAY_MAX_RESERVATIONS_PER_HOST = 8
+export const RELAY_MAX_CIRCUITS = 128
+export const RELAY_MAX_CIRCUITS_PER_PEER = 16
+/** Bytes a relay carries for one peer per hour by default (§10.5): 8 GiB. */
+export const RELAY_BYTES_PER_PEER_HOUR = 8 * 1024 ** 3

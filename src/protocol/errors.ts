@@ -88,6 +88,11 @@ export const ERROR_CODES = {
   ERR_ADMIN_BUSY: 'another group command holds the admin lock for more than 15 s',
   ERR_NO_OPENSSL: 'the openssl command is missing (group admin)',
   ERR_OPENSSL: 'an openssl command failed (group admin)',
+  // relay (PROTOCOL.md §10)
+  ERR_NO_RESERVATION: 'RCON to a peer id without a reservation on the relay (a relay is not an open proxy)',
+  ERR_RELAY_LIMIT: "over a relay's cap: reservations, circuits in all or per peer, or bytes per peer",
+  ERR_BAD_TOKEN: 'RJOI with a token the relay did not issue, already used, or expired',
+  ERR_RELAY: 'no relay could carry the connection (every relay tried refused or failed)',
   // local player and CLI
   ERR_MPV_NOT_FOUND: 'the mpv player is not installed',
   ERR_MPV_COMMAND: 'mpv refused a command',

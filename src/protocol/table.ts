@@ -19,6 +19,7 @@ import { CHUNK_SIZE, MAX_CONTROL_REPLY, MAX_ERROR_REPLY, MAX_FILE_SIZE, MAX_HASH
 import type { FramePolicy } from './frame.ts'
 import * as m from './messages.ts'
 import * as r from './reach-messages.ts'
+import * as rl from './relay-messages.ts'
 import * as t from './tracker-messages.ts'
 
 /**
@@ -46,9 +47,10 @@ export type RateClass = 'query' | 'none'
 /**
  * Who serves the type: a node's handler table, a tracker's, both; 'reply' = a reply frame
  * (REPL, ERRO), never served as a request; 'push' = a frame a tracker pushes down a node's
- * control connection (DIAL, §7.10), never served as a request either.
+ * control connection (DIAL, §7.10), never served as a request either; 'relay' = only a relay's
+ * data port (§10.4).
  */
-export type Scope = 'node' | 'tracker' | 'both' | 'reply' | 'push'
+export type Scope = 'node' | 'tracker' | 'both' | 'reply' | 'push' | 'relay'
 
 /** Named codec functions of a type (parse/format of the request and of its reply). */
 export type CodecRef = Readonly<Record<string, (...args: never[]) => unknown>>
@@ -67,9 +69,10 @@ export interface MessageRow {
    * Where the handler lives when it is not in the scope's handler table: 'group' = the private
    * group's module, only in a group (§8); 'server' = the tracker server itself (TSES, §7.1);
    * 'reach' = the reachability module: src/tracker/control.ts on a tracker, src/app/reach.ts on
-   * a node (§7.10, §7.11).
+   * a node (§7.10, §7.11); 'relay' = the relay service (src/relay), only on a tracker or node
+   * that relays (§10).
    */
-  handler?: 'group' | 'server' | 'reach'
+  handler?: 'group' | 'server' | 'reach' | 'relay'
   /** A legacy btpeer type (§3): its documented ERRO texts travel without a code (errors.ts). */
   legacy?: true
   /** A p2ptube extension a node advertises in its CAPS reply (§4.1), in table order. */
@@ -170,7 +173,36 @@ export const MESSAGES = {
   },
   DIAL: { spec: '§7.10', limit: null, reply: 'none', rights: 'any', rate: 'none', scope: 'push', codec: { parse: r.parseDial, format: r.formatDial } },
   TPCH: { spec: '§7.11', limit: KIB, reply: 'control', rights: 'any', rate: 'none', scope: 'tracker', handler: 'reach', codec: { parse: r.parseToken, format: r.formatToken } },
-  RVRS: { spec: '§7.10', limit: KIB, reply: 'none', rights: 'any', rate: 'none', scope: 'node', handler: 'reach', codec: { parse: r.parseToken, format: r.formatToken } }
+  RVRS: { spec: '§7.10', limit: KIB, reply: 'none', rights: 'any', rate: 'none', scope: 'node', handler: 'reach', codec: { parse: r.parseToken, format: r.formatToken } },
+  // §10 relay: served by a tracker or node started as a relay (its control port), RJOI by the relay's data port
+  RRES: {
+    spec: '§10.2',
+    limit: KIB,
+    reply: 'control',
+    rights: 'any',
+    rate: 'none',
+    scope: 'both',
+    handler: 'relay',
+    codec: {
+      parse: rl.parseReserve,
+      format: rl.formatReserve,
+      parseReply: rl.parseReserveReply,
+      formatReply: rl.formatReserveReply,
+      parseEvent: rl.parseReservationEvent,
+      formatEvent: rl.formatReservationEvent
+    }
+  },
+  RCON: {
+    spec: '§10.3',
+    limit: KIB,
+    reply: 'control',
+    rights: 'any',
+    rate: 'none',
+    scope: 'both',
+    handler: 'relay',
+    codec: { parse: rl.parseConnect, format: rl.formatConnect, parseReply: rl.parseConnectReply, formatReply: rl.formatConnectReply }
+  },
+  RJOI: { spec: '§10.4', limit: KIB, reply: 'control', rights: 'any', rate: 'none', scope: 'relay', codec: { parse: rl.parseJoin, format: rl.formatJoin } }
 } as const satisfies Record<MsgType, MessageRow>
 
 type Rows = typeof MESSAGES

@@ -56,6 +56,8 @@ export interface TrackerHit extends AnnouncedFile {
   peers: string[]
   /** Those of `peers` the tracker's dial-back check could not dial (§7.10): reach them by reversal. */
   unreachable?: string[]
+  /** Those of `peers` reached through the tracker's relay (optional, PROTOCOL.md §10.6). */
+  relayed?: string[]
 }
 
 /** TSTA reply (§7.8); rates per second, sizes in bytes, times in ms. */
@@ -227,7 +229,13 @@ export function parseFind(payload: Buffer): { q: string; max: number } {
  * less 256 bytes of slack) by dropping the last results, 20 % at a time.
  * @param budget largest reply in bytes.
  */
-export function formatHitList(results: readonly TrackerHit[], budget = MAX_CONTROL_REPLY - 256, partial = false): string {
+export function formatHitList(results: readonly TrackerHit[], budget = MAX_CONTROL_REPLY - 256, partial = false, relayed?: (peer: string) => boolean): string {
+  if (relayed) {
+    results = results.map((h) => {
+      const r = h.peers.filter(relayed)
+      return r.length ? { ...h, relayed: r } : h
+    })
+  }
   // `partial` (TFND, §7.7): the search ran out of its work budget; absent when false.
   const wrap = (r: readonly TrackerHit[]): string => JSON.stringify(partial ? { results: r, partial } : { results: r })
   let text = wrap(results)
@@ -249,7 +257,8 @@ export function parseHitList(payload: Buffer, what: string): TrackerHit[] {
     if (!Array.isArray(r.peers) || r.peers.length > TRACKER_HOLDERS_MAX) throw malformed(`${what}: "peers" must be an array of at most ${TRACKER_HOLDERS_MAX}`)
     const peers = r.peers.filter((p): p is string => typeof p === 'string' && p.length <= 300)
     const unreachable = Array.isArray(r.unreachable) ? r.unreachable.filter((p): p is string => typeof p === 'string' && peers.includes(p)) : []
-    return unreachable.length ? { ...f, holders, peers, unreachable } : { ...f, holders, peers }
+    const relayed = Array.isArray(r.relayed) ? r.relayed.filter((p): p is string => typeof p === 'string' && peers.includes(p)) : []
+    return { ...f, holders, peers, ...(unreachable.length ? { unreachable } : {}), ...(relayed.length ? { relayed } : {}) }
   })
 }
 

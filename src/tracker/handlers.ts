@@ -93,7 +93,7 @@ export function createTrackerHandlers(tr: Tracker): Map<string, Handler> {
       // Searches are limited per host address: a one-shot search comes from any port.
       limited(tr, hostOf(ctx), 'Who', tr.searchLimiter)
       tr.stats.searches++
-      return ctx.reply(formatHitList(tr.control.annotate(tr.index.holders(w.cid, Math.min(w.max, TRACKER_HOLDERS_MAX)))))
+      return ctx.reply(formatHitList(tr.control.annotate(tr.index.holders(w.cid, Math.min(w.max, TRACKER_HOLDERS_MAX))), undefined, false, tr.relayed))
     },
     TFND: (ctx) => {
       const f = parseFind(ctx.payload)
@@ -101,7 +101,7 @@ export function createTrackerHandlers(tr: Tracker): Map<string, Handler> {
       tr.stats.searches++
       const r = tr.index.query(f.q, f.max)
       tr.stats.searchWork += r.work
-      return ctx.reply(formatHitList(tr.control.annotate(r.hits), undefined, r.partial))
+      return ctx.reply(formatHitList(tr.control.annotate(r.hits), undefined, r.partial, tr.relayed))
     },
     TSTA: (ctx) => ctx.reply(formatTrackerStatus(tr.status()))
   }

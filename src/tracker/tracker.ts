@@ -28,6 +28,7 @@ import { ControlChannels } from './control.ts'
 import { SwarmIndex, type IndexLimits } from './swarm-index.ts'
 import { TrackerStore, type Json } from './store.ts'
 import type { TrackerGroup } from '../group/tracker-group.ts'
+import { Relay, type RelayOptions } from '../relay/relay.ts'
 
 /** Tracker options; times in ms. */
 export interface TrackerOptions {
@@ -59,6 +60,8 @@ export interface TrackerOptions {
   maxConnections?: number
   /** A requester that reads nothing of its replies for this long is disconnected (default IDLE_TIMEOUT_MS). */
   writeTimeoutMs?: number
+  /** Relay for members that cannot be dialled (PROTOCOL.md §10; `tracker --relay`, on by default for a group's tracker). */
+  relay?: RelayOptions | false
 }
 
 /** The tracker's handler table, built for one tracker (createTrackerHandlers in handlers.ts). */
@@ -103,6 +106,10 @@ export class Tracker extends EventEmitter {
   readonly server: FrameServer
   /** Rate-limited log of bad input (its suppressed count is reported on stop). */
   private readonly badInputLog: LogLimiter
+  /** The relay service, when on: RRES and RCON on the tracker's port, its own data port. */
+  readonly relay: Relay | null
+  /** Is a peer id reached through this tracker's relay? (TFND/TWHO mark such holders, §10.6.) */
+  readonly relayed: ((peer: string) => boolean) | undefined
   private readonly store: TrackerStore | null
   private sweeper: NodeJS.Timeout | null = null
   private readonly startedAt: number
@@ -133,7 +140,16 @@ export class Tracker extends EventEmitter {
     this.index = new SwarmIndex(opts.limits)
     this.store = opts.dataDir ? new TrackerStore({ dir: opts.dataDir, log: (level, msg) => this.log(level, msg) }) : null
     this.startedAt = this.now()
+    this.relay = opts.relay ? new Relay(opts.relay) : null
+    const relay = this.relay
+    this.relayed = relay ? (peer) => relay.has(peer) : undefined
     const handlers = makeHandlers(this)
+    if (relay) {
+      for (const [type, h] of relay.handlers()) handlers.set(type, h)
+      relay.on('log', (level: 'info' | 'warn', msg: string) => this.log(level, msg))
+      // A revoked member's reservations and circuits end with its other connections.
+      opts.group?.revocations.on('update', () => relay.closeRevoked((serial) => opts.group!.revocations.has(serial)))
+    }
     if (opts.group) {
       handlers.set(MSG.TREV, opts.group.trevHandler())
       opts.group.on('log', (level: 'info' | 'warn', msg: string) => this.log(level, msg))
@@ -177,6 +193,10 @@ export class Tracker extends EventEmitter {
     } else this.id = randomBytes(8).toString('hex')
     const host = this.opts.host ?? '127.0.0.1'
     this.port = await this.server.listen(this.opts.port ?? 0, host)
+    if (this.relay) {
+      await this.relay.listen(host)
+      this.log('info', `relay on: data port ${this.relay.dataPort}`)
+    }
     this.opts.group?.start()
     this.sweeper = setInterval(() => this.sweep(), Math.max(250, Math.floor(this.intervalMs / 2)))
     this.sweeper.unref()
@@ -194,6 +214,7 @@ export class Tracker extends EventEmitter {
     this.sweeper = null
     this.opts.group?.stop()
     await this.mdns?.stop()
+    await this.relay?.stop()
     await this.server.close()
     this.badInputLog.summary()
     await this.store?.close()

@@ -2,11 +2,14 @@
  * p2ptube processes in the network lab (test/helpers/netlab.ts): read a process's JSON events
  * and wait for one, or run a one-shot command to its end.
  */
+import type { ExecutionContext } from 'ava'
 import { once } from 'node:events'
+import { mkdtemp, rm } from 'node:fs/promises'
+import os from 'node:os'
 import path from 'node:path'
 import readline from 'node:readline'
 import type { ChildProcess } from 'node:child_process'
-import type { LabHost } from './netlab.ts'
+import { labUnavailable, natLab, type LabHost, type NatLab } from './netlab.ts'
 
 export const BIN = path.resolve('bin/p2ptube.js')
 
@@ -59,4 +62,21 @@ export async function oneShot(host: LabHost, args: string[], env: NodeJS.Process
   const ev = events(p)
   const [code] = (await once(p, 'exit')) as [number | null]
   return { code, events: ev.all }
+}
+
+/**
+ * A NAT lab and a temp folder (`label-*`), both removed at the test's end; null (the test passed
+ * with the reason) where the lab cannot be built.
+ */
+export async function natLabFor(t: ExecutionContext, label: string): Promise<{ lab: NatLab; tmp: string } | null> {
+  const why = await labUnavailable({ nat: true })
+  if (why) {
+    t.pass(`skipped: ${why}`)
+    return null
+  }
+  const lab = await natLab()
+  t.teardown(() => lab.down())
+  const tmp = await mkdtemp(path.join(os.tmpdir(), `${label}-`))
+  t.teardown(() => rm(tmp, { recursive: true, force: true }))
+  return { lab, tmp }
 }

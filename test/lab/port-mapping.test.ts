@@ -8,11 +8,10 @@
 import test, { type ExecutionContext } from 'ava'
 import { createHash } from 'node:crypto'
 import { once } from 'node:events'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
-import os from 'node:os'
+import { readFile } from 'node:fs/promises'
 import path from 'node:path'
-import { labUnavailable, natLab, type LabHost, type NatLab } from '../helpers/netlab.ts'
-import { BIN, events, oneShot, type EventLog } from '../helpers/lab-process.ts'
+import type { LabHost, NatLab } from '../helpers/netlab.ts'
+import { BIN, events, natLabFor, oneShot, type EventLog } from '../helpers/lab-process.ts'
 
 const MEDIA = '/usr/share/lebiniou/vue/media'
 const CLIP = 'lebiniou-2021-06-10_12-19-53.mp4'
@@ -30,19 +29,7 @@ async function routerRules(lab: NatLab): Promise<string> {
   return (await (lab.routers[0] as LabHost).exec('/usr/sbin/nft', ['list', 'chain', 'inet', 'filter', 'UPnP'])).stdout
 }
 
-/** A lab and a temp folder, both removed at the test's end. */
-async function setup(t: ExecutionContext): Promise<{ lab: NatLab; tmp: string } | null> {
-  const why = await labUnavailable({ nat: true })
-  if (why) {
-    t.pass(`skipped: ${why}`)
-    return null
-  }
-  const lab = await natLab()
-  t.teardown(() => lab.down())
-  const tmp = await mkdtemp(path.join(os.tmpdir(), 'p2ptube-portmap-'))
-  t.teardown(() => rm(tmp, { recursive: true, force: true }))
-  return { lab, tmp }
-}
+const setup = (t: ExecutionContext) => natLabFor(t, 'p2ptube-portmap')
 
 /** Start `p2ptube node --share MEDIA --json` on `host`; its event log once it listens. */
 async function startNode(host: LabHost, tmp: string, env: NodeJS.ProcessEnv) {

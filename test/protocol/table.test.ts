@@ -50,7 +50,10 @@ test('request limits equal the numbers of PROTOCOL.md §2 (the former REQUEST_LI
       TCTL: 1024,
       TCON: 1024,
       TPCH: 1024,
-      RVRS: 1024
+      RVRS: 1024,
+      RRES: 1024,
+      RCON: 1024,
+      RJOI: 1024
     }
   )
   // Reply types are never requests: the servers answer them ERR_UNKNOWN_TYPE.

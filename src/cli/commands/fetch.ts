@@ -79,8 +79,9 @@ export async function handler(a: FetchArgs): Promise<number> {
     // Every holder of the same content id joins the download (swarm), also those answering later.
     const sameContent = (x: SearchResult): boolean => !!found.contentId && x.contentId === found.contentId && x.holder !== found.holder
     const holders = h.results.filter(sameContent).map((x) => x.holder)
-    out.info(`fetching ${found.name} (${formatBytes(found.size)}) from ${[found.holder, ...holders].join(', ')}`)
-    out.event('fetching', { name: found.name, size: found.size, contentId: found.contentId, holder: found.holder, holders: [found.holder, ...holders] })
+    const via = (): string | null => found.via ?? node.reach.via(found.holder) ?? (node.relay.via(found.holder) ? 'relay' : null)
+    out.info(`fetching ${found.name} (${formatBytes(found.size)}) from ${[found.holder, ...holders].join(', ')}${via() ? ` (via ${via()})` : ''}`)
+    out.event('fetching', { name: found.name, size: found.size, contentId: found.contentId, holder: found.holder, holders: [found.holder, ...holders], via: via() })
     const r = await fetchAndMaybePlay(node, found, out, {
       play: a.play,
       playerArgs: splitPlayerArgs(a['player-args']),
@@ -90,10 +91,10 @@ export async function handler(a: FetchArgs): Promise<number> {
     })
     if (found.contentId) noteFetched(profile, r.path) // the node owning the state shares it from its next start
     // How the holder was reached when it could not be dialled (docs/NETWORK.md): reversal, punch, relay.
-    const via = node.reach.via(found.holder)
-    out.event('fetched', { path: r.path, sha256: r.sha256, size: r.size, ...(r.firstFrameMs !== undefined ? { firstFrameMs: r.firstFrameMs } : {}), ...(via ? { via } : {}) })
+    const reached = via()
+    out.event('fetched', { path: r.path, sha256: r.sha256, size: r.size, ...(r.firstFrameMs !== undefined ? { firstFrameMs: r.firstFrameMs } : {}), ...(reached ? { via: reached } : {}) })
     out.line(
-      `saved ${safeText(r.path)} (${formatBytes(r.size)}), ${found.contentId ? `content id ${r.sha256} verified` : `sha256 ${r.sha256} (legacy holder: nothing to verify against)`}${via ? `, holder reached via ${via}` : ''}`
+      `saved ${safeText(r.path)} (${formatBytes(r.size)}), ${found.contentId ? `content id ${r.sha256} verified` : `sha256 ${r.sha256} (legacy holder: nothing to verify against)`}${reached ? `, holder reached via ${reached}` : ''}`
     )
     return EXIT.OK
   } catch (err) {

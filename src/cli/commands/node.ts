@@ -15,6 +15,7 @@ import type { MpvPlayer } from '../../player/mpv-player.ts'
 import type { PortMappingStatus } from '../../discovery/port-mapping.ts'
 import type { ControlStatus } from '../../discovery/control-channel.ts'
 import { reachabilityText } from '../../app/node-discovery.ts'
+import type { ReservationStatus } from '../../relay/reservation.ts'
 import { isContentId } from '../../protocol/messages.ts'
 import { isLoopback } from '../../net/address.ts'
 import { P2PTubeError, UsageError } from '../../protocol/errors.ts'
@@ -77,6 +78,10 @@ export async function handler(a: NodeCommandArgs): Promise<number> {
     out.event('port-mapping', { ...st })
     if (st.state === 'mapped') out.line(`${out.color.green('port mapped')}: reachable from the internet at ${out.color.bold(st.public ?? '')} (${st.method}, lease ${st.leaseSeconds} s)`)
   })
+  node.on('relay', (st: ReservationStatus) => {
+    out.event('relay', { ...st })
+    if (st.state === 'reserved') out.line(`${out.color.green('relayed')}: reachable through the relay ${out.color.bold(st.relay)} as ${out.color.bold(st.id ?? '')}`)
+  })
   // The tracker's dial-back check (control connection): how peers on the internet reach this node.
   node.on('reachability', (st: ControlStatus) => {
     out.event('reachability', { ...st })
@@ -91,7 +96,9 @@ export async function handler(a: NodeCommandArgs): Promise<number> {
   }
   const reachable = node.identity.reachable()
   const portMapping = node.portMapper?.status.state ?? 'off'
-  out.event('listening', { id: node.id, host: node.host, port: node.port, reachable, files: node.library.size, portMapping })
+  const relaying = node.relay.relay?.dataPort ?? null
+  out.event('listening', { id: node.id, host: node.host, port: node.port, reachable, files: node.library.size, portMapping, relaying })
+  if (relaying) out.line(`relaying for other members (data port ${relaying})`)
   out.line(`${out.color.green('listening')} as ${out.color.bold(node.id)}, sharing ${node.library.size} files`)
   if (reachable.length > 1) out.line(`reachable at ${reachable.join(', ')}`)
   node.on('peer-added', (p) => out.event('peer-added', { peer: p.id, source: p.source }))
@@ -230,7 +237,7 @@ async function runCommand(node: P2PNode, c: Cmd, out: Output, a: NodeArgs, sessi
       const q = String(c.q ?? '')
       const h = node.search(q, { ttl: num(c.ttl, 4), timeoutMs: num(c.timeout, 3) * 1000, ...(typeof c.cid === 'string' ? { cid: c.cid } : {}) })
       out.event('search-started', { id, qid: h.qid, q })
-      h.on('result', (r) => out.event('result', { id, qid: r.qid, name: r.name, size: r.size, contentId: r.contentId, holder: r.holder, kind: r.kind, legacy: r.legacy }))
+      h.on('result', (r) => out.event('result', { id, qid: r.qid, name: r.name, size: r.size, contentId: r.contentId, holder: r.holder, kind: r.kind, legacy: r.legacy, via: r.via ?? null }))
       const results = await h.finished
       out.event('search-done', { id, qid: h.qid, results: results.length })
       return false
@@ -253,7 +260,7 @@ async function runCommand(node: P2PNode, c: Cmd, out: Output, a: NodeArgs, sessi
         r = pickResult(await h.finished, target)
       }
       if (!r) throw new P2PTubeError('ERR_NOT_FOUND', `no holder of ${target} found`)
-      out.event('fetching', { id, name: r.name, contentId: r.contentId, holder: r.holder, size: r.size })
+      out.event('fetching', { id, name: r.name, contentId: r.contentId, holder: r.holder, size: r.size, via: r.via ?? (node.relay.via(r.holder) ? 'relay' : null) })
       const rep = await fetchAndMaybePlay(node, r, out, {
         play: c.play === true,
         playerArgs: splitPlayerArgs(a['player-args']),

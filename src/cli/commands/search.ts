@@ -47,7 +47,7 @@ export async function handler(a: SearchArgs): Promise<number> {
       : node.search(q, { ttl: a.ttl, timeoutMs: a.timeout * 1000, untilQuietMs: QUIET_MS })
     h.on('result', (r) => {
       // A holder the tracker cannot dial (or one a route reached before) is fetched via that route.
-      const via = node.reach.via(r.holder)
+      const via = r.via ?? node.reach.via(r.holder) ?? (node.relay.via(r.holder) ? 'relay' : undefined)
       out.event('result', { name: r.name, size: r.size, contentId: r.contentId, holder: r.holder, kind: r.kind, legacy: r.legacy, ...(via ? { via } : {}) })
       out.line(
         `${out.color.bold(safeText(r.name))}  ${formatBytes(r.size)}  ${out.color.dim(safeText(r.holder))}${via ? out.color.dim(` via ${via}`) : ''}  ${out.color.dim(safeText(r.contentId ?? '(legacy peer: no content id)'))}`

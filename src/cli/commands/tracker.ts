@@ -55,6 +55,10 @@ export function builder(y: Argv) {
     .option('tracker', { type: 'string', describe: 'for `status`: the tracker host:port to ask (default: the one named in --group)' })
     .option('group', { type: 'string', describe: "for `status` of a private group's tracker: a member credential file (p2ptube group invite)" })
     .option('group-admin', { type: 'string', describe: 'private group: the admin data dir (p2ptube group init); members only, over mutual TLS' })
+    .option('relay', { type: 'boolean', describe: 'relay for members that cannot be dialled (behind NAT); on by default with --group-admin, --no-relay to turn it off' })
+    .option('relay-port', { type: 'number', describe: "the relay's data port (default: --port + 1, any free port when --port is 0)" })
+    .option('relay-rate', { type: 'number', default: 0, describe: 'bandwidth cap of the relay in bytes per second, all circuits together (0 = none)' })
+    .option('relay-max-circuits', { type: 'number', describe: 'most relayed connections at once (default 128; 16 per peer)' })
     .option('json', { type: 'boolean', default: false, describe: 'print one JSON object per line' })
     .option('verbose', { type: 'boolean', default: false, describe: 'also print debug logs' })
     .example('$0 tracker --mdns', 'run a tracker for the LAN (nodes find it over mDNS)')
@@ -77,6 +81,10 @@ interface TrackerArgs {
   tracker?: string
   'group-admin'?: string
   group?: string
+  relay: boolean | undefined
+  'relay-port': number | undefined
+  'relay-rate': number
+  'relay-max-circuits': number | undefined
   json: boolean
   verbose: boolean
 }
@@ -135,6 +143,11 @@ export async function handler(a: TrackerArgs): Promise<number> {
   }
   if (!Number.isInteger(a.port) || a.port < 0 || a.port > 65535) throw new UsageError(`--port must be 0..65535, got ${a.port}`)
   if (!(a['announce-interval'] * 1000 >= MIN_ANNOUNCE_INTERVAL_MS)) throw new UsageError(`--announce-interval must be at least ${MIN_ANNOUNCE_INTERVAL_MS / 1000} s`)
+  const relayOn = a.relay ?? Boolean(a['group-admin'])
+  const relayPort = a['relay-port'] ?? (a.port === 0 ? 0 : a.port + 1)
+  if (!Number.isInteger(relayPort) || relayPort < 0 || relayPort > 65535) throw new UsageError(`--relay-port must be 0..65535, got ${relayPort}`)
+  if (!Number.isFinite(a['relay-rate']) || a['relay-rate'] < 0) throw new UsageError(`--relay-rate must be 0 or more bytes/s, got ${a['relay-rate']}`)
+  const relay = relayOn ? { dataPort: relayPort, rate: a['relay-rate'], ...(a['relay-max-circuits'] ? { maxCircuits: a['relay-max-circuits'] } : {}) } : false
   // Loaded here, not at start-up of every command.
   const [{ createTracker }, { TrackerGroup }] = await Promise.all([import('../../tracker/create.ts'), import('../../group/tracker-group.ts')])
   const tracker = createTracker({
@@ -146,7 +159,8 @@ export async function handler(a: TrackerArgs): Promise<number> {
     limits: indexLimits(a['max-names-per-host'], a['max-names']),
     searchRefillPerS: a['search-rate'],
     mdns: a.mdns ? mdnsOptionsFromEnv() : false,
-    ...(a['group-admin'] ? { group: new TrackerGroup(path.resolve(a['group-admin'])) } : {})
+    ...(a['group-admin'] ? { group: new TrackerGroup(path.resolve(a['group-admin'])) } : {}),
+    relay
   })
   tracker.on('log', (l: { level: string; msg: string }) => {
     if (l.level !== 'debug' || a.verbose) out.info(l.msg, l.level)
@@ -154,8 +168,10 @@ export async function handler(a: TrackerArgs): Promise<number> {
   for (const ev of ['peer-registered', 'peer-left', 'peer-expired']) tracker.on(ev, (id: string) => out.event(ev, { peer: id }))
   await tracker.start()
   const id = formatPeerId(isWildcard(a.host) ? primaryAddress() : a.host, tracker.port)
-  out.event('listening', { id, host: a.host, port: tracker.port, tracker: tracker.id, knownPeers: tracker.knownPeers, interval: tracker.intervalMs })
-  out.line(`${out.color.green('tracker')} ${out.color.bold(tracker.id)} listening on ${out.color.bold(id)}`)
+  const relayPortNow = tracker.relay?.dataPort ?? null
+  out.event('listening', { id, host: a.host, port: tracker.port, tracker: tracker.id, knownPeers: tracker.knownPeers, interval: tracker.intervalMs, relay: relayPortNow })
+  out.line(`${out.color.green('tracker')} ${out.color.bold(tracker.id)} listening on ${out.color.bold(id)}${relayPortNow ? `, relaying (data port ${relayPortNow})` : ''}`)
+  tracker.relay?.on('circuit', (c: { to: string; bytes: number; end: string }) => out.event('relayed', { ...c }))
   let timer: NodeJS.Timeout | null = null
   if (a['status-interval'] > 0) {
     // Only changes are logged: a status with the same peers, files, names, searches and known
@@ -163,11 +179,12 @@ export async function handler(a: TrackerArgs): Promise<number> {
     let last = ''
     timer = setInterval(() => {
       const s = tracker.status()
-      const key = `${s.peers} ${s.files} ${s.names} ${s.searches} ${s.knownPeers}`
+      const r = tracker.relay?.status()
+      const key = `${s.peers} ${s.files} ${s.names} ${s.searches} ${s.knownPeers}${r ? ` ${r.reservations} ${r.spliced}` : ''}`
       if (key === last) return
       last = key
-      out.event('status', { ...s })
-      if (!a.json) out.info(statusLine(s))
+      out.event('status', { ...s, ...(r ? { relay: r } : {}) })
+      if (!a.json) out.info(statusLine(s) + (r ? `, relay: ${r.reservations} reservations, ${r.spliced} circuits, ${formatBytes(r.bytesRelayed)} relayed` : ''))
     }, a['status-interval'] * 1000)
   }
   await new Promise<void>((resolve) => {
