@@ -14,7 +14,7 @@ import { encodeFrame } from '../../src/protocol/frame.ts'
 import { createTracker } from '../../src/tracker/create.ts'
 import type { ReservationStatus } from '../../src/relay/reservation.ts'
 import { rawExchange } from '../helpers/raw.ts'
-import { sha256File, shareWith, SMALL_CLIP, startNode, VIDEO_DIR } from '../helpers/nodes.ts'
+import { contentIdFile, shareWith, SMALL_CLIP, startNode, VIDEO_DIR } from '../helpers/nodes.ts'
 import { makeGroup, tlsExchange } from '../group/helpers.ts'
 
 test('members fetch through a group relay with TLS end to end; strangers get nothing; a revoked holder loses its reservation', async (t) => {
@@ -33,7 +33,7 @@ test('members fetch through a group relay with TLS end to end; strangers get not
   fetcher.relayedAt(holder.id, { host: '127.0.0.1', port: tr.port })
   const entry = holder.library.entries().find((e) => e.name === SMALL_CLIP)!
   const got = await fetcher.fetch({ name: SMALL_CLIP, holder: holder.id, contentId: entry.cid!, size: entry.size }).start()
-  t.is(got.sha256, await sha256File(path.join(VIDEO_DIR, SMALL_CLIP)))
+  t.is(got.sha256, await contentIdFile(path.join(VIDEO_DIR, SMALL_CLIP)))
   t.true(tr.relay!.status().bytesRelayed > entry.size, 'the bytes went through the relay')
 
   // A member of another group: refused at the relay's TLS, no frame. Plain TCP: no frame either.

@@ -20,7 +20,7 @@ import { createTracker } from '../../src/tracker/create.ts'
 import type { Tracker } from '../../src/tracker/tracker.ts'
 import type { P2PNode } from '../../src/app/node.ts'
 import { rawExchange } from '../helpers/raw.ts'
-import { BIG_CLIP, sha256File, shareWith, SMALL_CLIP, startNode, VIDEO_DIR } from '../helpers/nodes.ts'
+import { BIG_CLIP, contentIdFile, shareWith, SMALL_CLIP, startNode, VIDEO_DIR } from '../helpers/nodes.ts'
 
 async function relayTracker(t: ExecutionContext, relay: RelayOptions = {}): Promise<Tracker> {
   const tr = createTracker({ host: '127.0.0.1', port: 0, dataDir: null, relay })
@@ -49,7 +49,7 @@ test('a fetcher reaches a reserved holder through the relay and downloads a real
   const entry = holder.library.entries().find((e) => e.name === BIG_CLIP)!
   const d = fetcher.fetch({ name: BIG_CLIP, holder: holder.id, contentId: entry.cid!, size: entry.size })
   const res = await d.start()
-  t.is(res.sha256, await sha256File(path.join(VIDEO_DIR, BIG_CLIP)))
+  t.is(res.sha256, await contentIdFile(path.join(VIDEO_DIR, BIG_CLIP)))
   const st = tr.relay!.status()
   t.true(st.bytesRelayed >= entry.size, `relayed ${st.bytesRelayed} bytes for a ${entry.size}-byte file`)
   t.true(fetcher.relay.via(holder.id))
