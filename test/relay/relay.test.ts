@@ -112,7 +112,9 @@ test('bytes per peer: a circuit is cut when the peer passes its bytes, the next 
   const entry = holder.library.entries().find((e) => e.name === BIG_CLIP)!
   const limited = circuitEnd(tr, 'limit')
   const d = fetcher.fetch({ name: BIG_CLIP, holder: holder.id, contentId: entry.cid!, size: entry.size })
-  await t.throwsAsync(d.start())
+  // The relay is tried first (the tracker said so); once it cuts the circuit the download may go on
+  // over a direct dial (this holder is on loopback, so dialable): only the relay's cut is asserted.
+  await d.start().catch(() => undefined)
   const c = await limited
   t.true(c.bytes < 512 * 1024, `${c.bytes} bytes carried`)
   const err = await t.throwsAsync(requestText({ host: '127.0.0.1', port: tr.port }, MSG.RCON, JSON.stringify({ to: holder.id })), { instanceOf: RemoteError })
