@@ -99,6 +99,8 @@ export const MAX_HITS = 100
 export const MAX_QUERY_LENGTH = 256
 /** Longest file name on the wire, bytes (PROTOCOL.md §4.3). */
 export const MAX_NAME_LENGTH = 1024
+/** Longest tag text (title, artist, …) kept and sent, UTF-8 bytes; longer ones are cut (PROTOCOL.md §4.3). */
+export const MAX_TAG_BYTES = 256
 
 /** Timeouts, ms (PROTOCOL.md §2 Timeouts). */
 export const CONNECT_TIMEOUT_MS = 5_000
