@@ -87,7 +87,7 @@ export class P2PNode extends EventEmitter {
     this.identity = new Identity(opts.advertise ?? opts.host ?? null)
     const log = this.log.bind(this)
     const dataDir = opts.dataDir === undefined ? path.join(os.homedir(), '.cache', 'p2ptube') : opts.dataDir
-    this.library = new Library({ cacheFile: dataDir ? path.join(dataDir, 'content-ids.json') : undefined, log })
+    this.library = new Library({ cacheFile: dataDir ? path.join(dataDir, 'content-ids.json') : undefined, log, metadata: opts.metadata })
     this.limiter = new RateLimiter(opts.rateLimit ?? 0)
     this.downloadsDir = path.resolve(opts.downloadsDir ?? 'downloads')
     this.group = opts.group ? new NodeGroup(opts.group) : null

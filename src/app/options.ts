@@ -3,6 +3,7 @@ import type { GroupCredential } from '../group/credential.ts'
 import type { PeerLimitOptions } from '../group/peer-limits.ts'
 import type { MdnsOptions } from '../discovery/mdns.ts'
 import type { PortMappingOptions } from '../discovery/port-mapping.ts'
+import type { MetadataReaderOptions } from '../node/metadata.ts'
 
 /** Node options. Sizes in bytes, times in ms. */
 export interface NodeOptions {
@@ -30,6 +31,8 @@ export interface NodeOptions {
   /** Crawl depth when joining (default 2, as the legacy peer at start-up). */
   hops?: number
   shares?: string[]
+  /** How the library reads tags (ffprobe path, timeout); false: not at all (src/node/metadata.ts). */
+  metadata?: MetadataReaderOptions | false
   /** Where fetched files go (default ./downloads). */
   downloadsDir?: string
   /** Where the content id cache lives (default ~/.cache/p2ptube); null = no cache. */

@@ -5,6 +5,7 @@
  */
 import { MAX_HITS, MAX_NAME_LENGTH, MAX_QUERY_LENGTH, MAX_TTL, PROTOCOL_NAME, PROTOCOL_VERSION } from './constants.ts'
 import { HOST_RE, malformed, parsePeerId } from './peer-id.ts'
+import { toMediaMeta, type MediaMeta } from './media-meta.ts'
 
 /** Parse a JSON-object payload. @throws ProtocolError ERR_MALFORMED_PAYLOAD */
 export function parseJson(payload: Buffer | string, what: string): Record<string, unknown> {
@@ -113,6 +114,22 @@ export interface Hit {
   size: number
   cid: string
   kind: string
+  /** Tags, duration, format (optional; fields that do not check out are dropped, media-meta.ts). */
+  meta?: MediaMeta
+}
+
+/** One result or browse entry of a HITS or BRWS reply (PROTOCOL.md §4.3). @throws ProtocolError */
+export function parseHit(r: unknown, what: string): Hit {
+  if (typeof r !== 'object' || r === null) throw malformed(`${what}: result must be an object`)
+  const x = r as Record<string, unknown>
+  const meta = toMediaMeta(x.meta)
+  return {
+    name: str(x, 'name', what, MAX_NAME_LENGTH),
+    size: int(x, 'size', what, 0, Number.MAX_SAFE_INTEGER),
+    cid: str(x, 'cid', what, 64, HEX64),
+    kind: typeof x.kind === 'string' ? x.kind.slice(0, 16) : 'other',
+    ...(meta ? { meta } : {})
+  }
 }
 
 /** HITS: a holder's answer, sent to the query's origin on a new connection (PROTOCOL.md §4.3). */
@@ -120,6 +137,8 @@ export interface Hits {
   qid: string
   holder: string
   results: Hit[]
+  /** How many entries matched at the holder, when more than it sent (its cap, §4.3); optional. */
+  total?: number
 }
 
 export function formatHits(h: Hits): string {
@@ -133,17 +152,9 @@ export function parseHits(payload: Buffer): Hits {
   const holder = str(o, 'holder', 'HITS', 300)
   parsePeerId(holder)
   if (!Array.isArray(o.results) || o.results.length > MAX_HITS) throw malformed(`HITS: "results" must be an array of at most ${MAX_HITS}`)
-  const results = o.results.map((r): Hit => {
-    if (typeof r !== 'object' || r === null) throw malformed('HITS: result must be an object')
-    const x = r as Record<string, unknown>
-    return {
-      name: str(x, 'name', 'HITS', MAX_NAME_LENGTH),
-      size: int(x, 'size', 'HITS', 0, Number.MAX_SAFE_INTEGER),
-      cid: str(x, 'cid', 'HITS', 64, HEX64),
-      kind: typeof x.kind === 'string' ? x.kind.slice(0, 16) : 'other'
-    }
-  })
-  return { qid, holder, results }
+  const results = o.results.map((r) => parseHit(r, 'HITS'))
+  const total = typeof o.total === 'number' && Number.isSafeInteger(o.total) && o.total > results.length ? { total: o.total } : {}
+  return { qid, holder, results, ...total }
 }
 
 /** RGET: ranged fetch by content id or name (PROTOCOL.md §4.4). */

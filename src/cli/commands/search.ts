@@ -4,19 +4,20 @@ import type { CommandModule } from '../command.ts'
 import { isContentId } from '../../protocol/messages.ts'
 import { UsageError } from '../../protocol/errors.ts'
 import { awaitDiscovery, checkNodeArgs, joinAll, makeNode, nodeOptions, QUIET_MS, type NodeArgs } from '../common.ts'
-import { formatBytes } from '../../text/format.ts'
+import { formatBytes, formatMeta } from '../../text/format.ts'
 import { EXIT, Output } from '../output.ts'
 
 export const command = 'search <query..>'
-export const describe = 'search the network for media whose name contains every word of QUERY'
+export const describe = 'search the network for media by name and tags: words, artist: album: title: genre: year: kind:, dur>10m, size<1G, -word'
 
 export function builder(y: Argv) {
   return nodeOptions(y)
-    .positional('query', { type: 'string', array: true, demandOption: true, describe: 'words to match in file names (case-insensitive), or a content id' })
+    .positional('query', { type: 'string', array: true, demandOption: true, describe: 'words to match in names and tags (case- and accent-insensitive), field filters, or a content id' })
     .option('ttl', { type: 'number', default: 4, describe: 'how many hops the query may travel (capped at 7)' })
     .option('timeout', { type: 'number', default: 3, describe: 'seconds to wait for answers at most; the search ends earlier once answers stop coming' })
     .example('$0 search lebiniou 12-19 --peer 127.0.0.1:9400', 'names containing both words')
     .example('$0 search drascula --peer 127.0.0.1:9400 --json', 'one JSON object per result')
+    .example('$0 search artist:"café tacvba" kind:audio dur<5m --peer 127.0.0.1:9400', 'by tag, kind and duration')
 }
 
 /** Options the handler reads. */
@@ -39,12 +40,20 @@ export async function handler(a: SearchArgs): Promise<number> {
     const h = isContentId(q)
       ? node.search('', { ttl: a.ttl, timeoutMs: a.timeout * 1000, untilQuietMs: QUIET_MS, cid: q })
       : node.search(q, { ttl: a.ttl, timeoutMs: a.timeout * 1000, untilQuietMs: QUIET_MS })
+    const cut = new Map<string, number>()
     h.on('result', (r) => {
-      out.event('result', { name: r.name, size: r.size, contentId: r.contentId, holder: r.holder, kind: r.kind, legacy: r.legacy })
-      out.line(`${out.color.bold(r.name)}  ${formatBytes(r.size)}  ${out.color.dim(r.holder)}  ${out.color.dim(r.contentId ?? '(legacy peer: no content id)')}`)
+      const extra = { ...(r.meta ? { meta: r.meta } : {}), ...(r.holderTotal ? { holderTotal: r.holderTotal } : {}) }
+      out.event('result', { name: r.name, size: r.size, contentId: r.contentId, holder: r.holder, kind: r.kind, legacy: r.legacy, ...extra })
+      const tags = formatMeta(r.meta)
+      out.line(`${out.color.bold(r.name)}  ${formatBytes(r.size)}  ${out.color.dim(r.holder)}  ${out.color.dim(r.contentId ?? '(legacy peer: no content id)')}${tags ? `\n    ${tags}` : ''}`)
+      if (r.holderTotal) cut.set(r.holder, r.holderTotal)
     })
     const results = await h.finished
-    out.event('done', { results: results.length })
+    for (const [holder, total] of cut) {
+      const shown = results.filter((r) => r.holder === holder).length
+      out.info(`${holder} had ${total} matches and sent ${shown}: narrow the search (artist:, album:, kind:, dur>…) to see the rest`)
+    }
+    out.event('done', { results: results.length, ...(cut.size ? { cut: Object.fromEntries(cut) } : {}) })
     if (!results.length) out.info(`no results for "${q}" within ${a.timeout} s`)
     return results.length ? EXIT.OK : EXIT.NOT_FOUND
   } finally {
