@@ -6,6 +6,7 @@
 import yargs, { type Argv } from 'yargs'
 import { hideBin } from 'yargs/helpers'
 import type { CommandModule } from './command.ts'
+import { module as browse } from './commands/browse.ts'
 import { module as demo } from './commands/demo.ts'
 import { module as fetchCmd } from './commands/fetch.ts'
 import { module as groupCmd } from './commands/group.ts'
@@ -38,6 +39,7 @@ export function buildParser(argv: string[] = hideBin(process.argv), status: { co
     .command(wrap(nodeCmd, status))
     .command(wrap(search, status))
     .command(wrap(fetchCmd, status))
+    .command(wrap(browse, status))
     .command(wrap(demo, status))
     .command(wrap(trackerCmd, status))
     .command(wrap(tui, status))

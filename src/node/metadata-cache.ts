@@ -10,7 +10,8 @@
 import fs from 'node:fs/promises'
 import { writeFileAtomic } from './atomic-file.ts'
 import { toMediaMeta, type MediaMeta } from '../protocol/media-meta.ts'
-import type { Library, LibraryEntry } from './library.ts'
+import type { EventEmitter } from 'node:events'
+import type { MediaKind } from './media-kind.ts'
 import { readMetadata, type MetadataReaderOptions } from './metadata.ts'
 
 /** One cache record: the metadata of a content id, and whether the file embeds a picture. */
@@ -96,6 +97,17 @@ export class MetadataCache {
   }
 }
 
+/** What LibraryMetadata needs of a library entry (a LibraryEntry; kept structural so library.ts and this file do not import each other). */
+export interface MetaTarget {
+  name: string
+  path: string
+  size: number
+  kind: MediaKind
+  cid?: string
+  meta?: MediaMeta
+}
+type LibraryEntry = MetaTarget
+
 /** Options of LibraryMetadata. `cacheFile`: the metadata cache file (none: memory only). */
 export interface LibraryMetadataOptions extends MetadataReaderOptions {
   cacheFile?: string
@@ -121,7 +133,7 @@ export class LibraryMetadata {
   readCount = 0
 
   constructor(
-    private readonly library: Library,
+    library: EventEmitter,
     private readonly opts: LibraryMetadataOptions = {}
   ) {
     this.cache = new MetadataCache(opts.cacheFile, opts.log)

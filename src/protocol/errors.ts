@@ -54,6 +54,7 @@ export const ERROR_CODES = {
   ERR_QUERY_TOO_LONG: 'a search string over 256 UTF-8 bytes, refused locally',
   ERR_SHARE_NOT_FOUND: 'a share path does not exist',
   ERR_NOT_MEDIA: 'a single shared file is not a media file',
+  ERR_NO_BROWSE: 'the peer does not serve BRWS (a legacy peer or an older node) (PROTOCOL.md §4.9)',
   // tracker (PROTOCOL.md §7)
   ERR_TOO_MANY_PEERS: 'TREG refused: the host already has the most peers a tracker allows per host',
   ERR_TOO_MANY_FILES: 'TANN refused: the peer would pass the most files a tracker indexes per peer',

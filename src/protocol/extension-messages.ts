@@ -3,7 +3,7 @@
  * every field checked, plus the field helpers the tracker messages share. Pure functions: they
  * throw ProtocolError ERR_MALFORMED_PAYLOAD.
  */
-import { MAX_HITS, MAX_NAME_LENGTH, MAX_QUERY_LENGTH, MAX_TTL, PROTOCOL_NAME, PROTOCOL_VERSION } from './constants.ts'
+import { BROWSE_PAGE_MAX, MAX_HITS, MAX_NAME_LENGTH, MAX_QUERY_LENGTH, MAX_TTL, PROTOCOL_NAME, PROTOCOL_VERSION } from './constants.ts'
 import { HOST_RE, malformed, parsePeerId } from './peer-id.ts'
 import { toMediaMeta, type MediaMeta } from './media-meta.ts'
 
@@ -243,4 +243,59 @@ export function parseHashMeta(payload: Buffer): HashMeta {
     pieceSize: int(o, 'pieceSize', 'HASH reply', 1, 1 << 30),
     pieces: int(o, 'pieces', 'HASH reply', 0, 1 << 30)
   }
+}
+
+/** BRWS request: one page of the library, names after `after` (PROTOCOL.md §4.9). */
+export interface BrowseRequest {
+  /** The last name of the previous page; absent = from the start. */
+  after?: string
+  /** Entries wanted, 1–BROWSE_PAGE_MAX (absent: the server's default). */
+  max?: number
+}
+
+export function formatBrws(r: BrowseRequest): string {
+  return JSON.stringify(r)
+}
+
+/** @throws ProtocolError */
+export function parseBrws(payload: Buffer): BrowseRequest {
+  const o = parseJson(payload, 'BRWS')
+  const r: BrowseRequest = {}
+  if (o.after !== undefined) r.after = str(o, 'after', 'BRWS', MAX_NAME_LENGTH)
+  if (o.max !== undefined) r.max = int(o, 'max', 'BRWS', 1, BROWSE_PAGE_MAX)
+  return r
+}
+
+/** BRWS reply: a page of entries in name order, the library's size, and the cursor of the next page. */
+export interface BrowseReply {
+  /** Entries with a content id the holder lists in all. */
+  total: number
+  entries: Hit[]
+  /** Present when more entries follow: the `after` of the next request (the last name here). */
+  next?: string
+}
+
+export function formatBrowseReply(r: BrowseReply): string {
+  return JSON.stringify(r)
+}
+
+/**
+ * @throws ProtocolError ERR_MALFORMED_PAYLOAD: not JSON, over BROWSE_PAGE_MAX entries, an invalid
+ *   entry, or entries not in strictly increasing name order (each after `after` when given).
+ */
+export function parseBrowseReply(payload: Buffer, after?: string): BrowseReply {
+  const o = parseJson(payload, 'BRWS reply')
+  if (!Array.isArray(o.entries) || o.entries.length > BROWSE_PAGE_MAX) throw malformed(`BRWS reply: "entries" must be an array of at most ${BROWSE_PAGE_MAX}`)
+  const entries = o.entries.map((e) => parseHit(e, 'BRWS reply'))
+  let prev = after
+  for (const e of entries) {
+    if (prev !== undefined && !(e.name > prev)) throw malformed('BRWS reply: entries must come in increasing name order, after the cursor')
+    prev = e.name
+  }
+  const r: BrowseReply = { total: int(o, 'total', 'BRWS reply', 0, Number.MAX_SAFE_INTEGER), entries }
+  if (o.next !== undefined) {
+    r.next = str(o, 'next', 'BRWS reply', MAX_NAME_LENGTH)
+    if (!entries.length || r.next !== prev) throw malformed('BRWS reply: "next" must be the last name of a non-empty page')
+  }
+  return r
 }
