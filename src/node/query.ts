@@ -1,6 +1,6 @@
 /**
  * The search language of SRCH (docs/PROTOCOL.md §4.2.1): words, quoted phrases, `-word`, field
- * filters (`artist:` `album:` `title:` `genre:` `year:` `kind:`) and comparisons (`dur>10m`,
+ * filters (`artist:` `album:` `title:` `genre:` `year:` `kind:` `cid:`) and comparisons (`dur>10m`,
  * `size<1G`, `year>=1990`), matched against a file's name (its path below the share) and its
  * tags, case- and accent-insensitively (Unicode NFKD, combining marks removed, lower case: `cafe`
  * finds `Café` whether the name is NFC or NFD), and ranked (exact title, then artist, album, file
@@ -13,6 +13,8 @@ export interface Searchable {
   name: string
   size: number
   kind: string
+  /** Content id (hex), once known: `cid:` matches a prefix of it. */
+  cid?: string
   meta?: MediaMeta
 }
 
@@ -35,6 +37,8 @@ export interface Query {
   /** `artist:x` matches artist or album artist; each value must occur in its field. */
   fields: Partial<Record<TextFilter, string[]>>
   kind?: string
+  /** `cid:<8 or more hex digits>`: the content id starts with this (git-style short ids). */
+  cid?: string
   /** durationMs, size in bytes, year. */
   ranges: { dur?: Range; size?: Range; year?: Range }
   /** The free words as one string, for exact-match ranking. */
@@ -137,6 +141,10 @@ export function parseQuery(q: string): Query {
     }
     const f = FIELD.exec(term)
     const key = f?.[1]!.toLowerCase()
+    if (f && key === 'cid' && /^[0-9a-f]{8,}$/i.test(f[2]!)) {
+      out.cid = f[2]!.toLowerCase()
+      continue
+    }
     if (f && key === 'kind') {
       out.kind = f[2]!.toLowerCase()
       continue
@@ -154,7 +162,7 @@ export function parseQuery(q: string): Query {
 
 /** True when a query has nothing to match with (no word, no filter): it finds nothing. */
 export function isEmptyQuery(q: Query): boolean {
-  return !q.words.length && !q.not.length && !Object.keys(q.fields).length && !q.kind && !Object.keys(q.ranges).length
+  return !q.words.length && !q.not.length && !Object.keys(q.fields).length && !q.kind && !q.cid && !Object.keys(q.ranges).length
 }
 
 /** Folded texts of an entry, kept while its meta object is the same (tags arrive after indexing). */
@@ -193,6 +201,7 @@ const inRange = (v: number | undefined, r: Range | undefined): boolean => !r || 
 /** Does `e` match `q`? (Every word, no `-word`, every filter.) */
 export function matches(q: Query, e: Searchable): boolean {
   if (q.kind && e.kind !== q.kind) return false
+  if (q.cid && !e.cid?.startsWith(q.cid)) return false
   if (!inRange(e.size, q.ranges.size) || !inRange(e.meta?.durationMs, q.ranges.dur) || !inRange(e.meta?.year, q.ranges.year)) return false
   const f = folded(e)
   for (const w of q.words) if (!f.all.includes(w)) return false

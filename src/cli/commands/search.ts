@@ -4,6 +4,9 @@ import type { CommandModule } from '../command.ts'
 import { isContentId } from '../../protocol/messages.ts'
 import { UsageError } from '../../protocol/errors.ts'
 import { awaitDiscovery, checkNodeArgs, joinAll, makeNode, nodeOptions, QUIET_MS, type NodeArgs } from '../common.ts'
+import path from 'node:path'
+import type { SearchResult } from '../../app/node.ts'
+import { albumFolder, localCopy, shortId } from '../fetch-choice.ts'
 import { formatBytes, formatMeta } from '../../text/format.ts'
 import { EXIT, Output } from '../output.ts'
 
@@ -41,14 +44,23 @@ export async function handler(a: SearchArgs): Promise<number> {
       ? node.search('', { ttl: a.ttl, timeoutMs: a.timeout * 1000, untilQuietMs: QUIET_MS, cid: q })
       : node.search(q, { ttl: a.ttl, timeoutMs: a.timeout * 1000, untilQuietMs: QUIET_MS })
     const cut = new Map<string, number>()
-    h.on('result', (r) => {
-      const extra = { ...(r.meta ? { meta: r.meta } : {}), ...(r.holderTotal ? { holderTotal: r.holderTotal } : {}) }
+    // A result whose content is already here (shared, or saved in --downloads) is marked; the
+    // check may hash one same-named, same-sized file, so results are printed in a chain.
+    let printed = Promise.resolve()
+    const print = async (r: SearchResult): Promise<void> => {
+      const have = !!(r.contentId && node.library.getByCid(r.contentId)) || !!(await localCopy(path.join(node.downloadsDir, albumFolder(r.name)), r))
+      const extra = { ...(r.meta ? { meta: r.meta } : {}), ...(r.holderTotal ? { holderTotal: r.holderTotal } : {}), ...(have ? { have } : {}) }
       out.event('result', { name: r.name, size: r.size, contentId: r.contentId, holder: r.holder, kind: r.kind, legacy: r.legacy, ...extra })
       const tags = formatMeta(r.meta)
-      out.line(`${out.color.bold(r.name)}  ${formatBytes(r.size)}  ${out.color.dim(r.holder)}  ${out.color.dim(r.contentId ?? '(legacy peer: no content id)')}${tags ? `\n    ${tags}` : ''}`)
+      const mark = have ? out.color.green('  [have]') : ''
+      out.line(
+        `${out.color.bold(r.name)}${mark}  ${formatBytes(r.size)}  ${out.color.dim(r.holder)}  ${out.color.dim(r.contentId ? shortId(r.contentId) : '(legacy peer: no content id)')}${tags ? `\n    ${tags}` : ''}`
+      )
       if (r.holderTotal) cut.set(r.holder, r.holderTotal)
-    })
+    }
+    h.on('result', (r) => (printed = printed.then(() => print(r))))
     const results = await h.finished
+    await printed
     for (const [holder, total] of cut) {
       const shown = results.filter((r) => r.holder === holder).length
       out.info(`${holder} had ${total} matches and sent ${shown}: narrow the search (artist:, album:, kind:, dur>…) to see the rest`)
