@@ -12,7 +12,8 @@ import { writeFileAtomic } from './atomic-file.ts'
 import { toMediaMeta, type MediaMeta } from '../protocol/media-meta.ts'
 import type { EventEmitter } from 'node:events'
 import type { MediaKind } from './media-kind.ts'
-import { readMetadata, type MetadataReaderOptions } from './metadata.ts'
+import type { MetadataReaderOptions } from './metadata.ts'
+import { sharedMetadataWorker, type MetadataWorker } from './metadata-worker.ts'
 
 /** One cache record: the metadata of a content id, and whether the file embeds a picture. */
 export interface MetaRecord {
@@ -20,8 +21,6 @@ export interface MetaRecord {
   cover?: true
 }
 
-/** Files whose metadata is read at once, at most. */
-const READ_CONCURRENCY = 2
 /** A cache save is delayed this long after a read so a scan writes the file a few times, not per file; ms. */
 const SAVE_DELAY_MS = 2_000
 
@@ -111,20 +110,32 @@ type LibraryEntry = MetaTarget
 /** Options of LibraryMetadata. `cacheFile`: the metadata cache file (none: memory only). */
 export interface LibraryMetadataOptions extends MetadataReaderOptions {
   cacheFile?: string
+  /** The thread that reads tags (default: the process's one, sharedMetadataWorker). */
+  reader?: MetadataWorker
   log?: (level: 'info' | 'warn', msg: string) => void
+}
+
+/** What LibraryMetadata follows: a Library's events ('added', 'hashed', 'idle') and whether it is hashing. */
+export interface MetaSource extends EventEmitter {
+  readonly busy: boolean
 }
 
 /**
  * Keeps `meta` on every entry of a library with a content id: from the cache at once, else read
- * in the background (READ_CONCURRENCY files at a time, after hashing). Events of the library it
- * follows: 'added' (entries whose content id was cached) and 'hashed'. Emits nothing; `idle()`
+ * in the background on a worker thread (metadata-worker.ts: one file at a time, started only
+ * when a file is missing from the cache, and only while the library is not hashing), so tags
+ * never delay serving. Events of the library it follows: 'added' (entries whose content id was
+ * cached), 'hashed', and 'idle' (hashing done: reading may start). Emits nothing; `idle()`
  * resolves when every known entry has been looked at.
  */
 export class LibraryMetadata {
   readonly cache: MetadataCache
   private readonly queue: LibraryEntry[] = []
-  private running = 0
+  private running = false
+  private readonly reader: MetadataWorker
   private stopped = false
+  /** Aborted by stop(): drops this library's read waiting in the shared worker. */
+  private readonly abort = new AbortController()
   private saveTimer: NodeJS.Timeout | null = null
   /** Records read since the last save. */
   private dirty = false
@@ -133,12 +144,14 @@ export class LibraryMetadata {
   readCount = 0
 
   constructor(
-    library: EventEmitter,
+    private readonly library: MetaSource,
     private readonly opts: LibraryMetadataOptions = {}
   ) {
     this.cache = new MetadataCache(opts.cacheFile, opts.log)
+    this.reader = opts.reader ?? sharedMetadataWorker()
     library.on('added', (es: LibraryEntry[]) => this.take(es.filter((e) => e.cid)))
     library.on('hashed', (e: LibraryEntry) => this.take([e]))
+    library.on('idle', () => this.pump())
   }
 
   /** Load the cache file (call before the library indexes, so cached entries get `meta` at once). */
@@ -160,11 +173,12 @@ export class LibraryMetadata {
   }
 
   private pump(): void {
-    while (this.running < READ_CONCURRENCY && this.queue.length && !this.stopped) {
+    // Reading waits for hashing to end ('idle' pumps again): both would read the disk at once.
+    if (!this.running && this.queue.length && !this.stopped && !this.library.busy) {
       const e = this.queue.shift() as LibraryEntry
-      this.running++
+      this.running = true
       void this.read(e).finally(() => {
-        this.running--
+        this.running = false
         this.pump()
       })
     }
@@ -178,7 +192,8 @@ export class LibraryMetadata {
       e.meta = hit.meta
       return
     }
-    const r = await readMetadata(e.path, e.kind, e.size, this.opts)
+    const r = await this.reader.read(e.path, e.kind, e.size, this.opts, this.abort.signal)
+    if (this.stopped) return
     this.readCount++
     if (r.warnings.length) this.opts.log?.('info', `metadata of ${e.name}: ${r.warnings.join('; ')}`)
     const rec: MetaRecord = { ...(r.meta ? { meta: r.meta } : {}), ...(r.cover ? { cover: true } : {}) }
@@ -204,13 +219,14 @@ export class LibraryMetadata {
     if (this.running || this.queue.length) await new Promise<void>((resolve) => this.waiters.push(resolve))
   }
 
-  /** Stop reading (the files being read finish), and write the cache. Never rejects. */
+  /** Stop reading (a read waiting in the worker is dropped; one in progress is not waited for), and write the cache. Never rejects. */
   async stop(): Promise<void> {
     this.stopped = true
     this.queue.length = 0
+    this.abort.abort()
     if (this.saveTimer) clearTimeout(this.saveTimer)
     this.saveTimer = null
-    await this.idle()
+    for (const w of this.waiters.splice(0)) w()
     if (this.dirty) await this.cache.save()
   }
 }

@@ -11,6 +11,7 @@ import { promisify } from 'node:util'
 import { Library } from '../../src/node/library.ts'
 import { readMetadata, MAX_TAG_BLOCK_BYTES } from '../../src/node/metadata.ts'
 import { MetadataCache } from '../../src/node/metadata-cache.ts'
+import { MetadataWorker } from '../../src/node/metadata-worker.ts'
 import { cleanTag, toMediaMeta } from '../../src/protocol/media-meta.ts'
 import { MAX_TAG_BYTES } from '../../src/protocol/constants.ts'
 import { id3WithPicture, plainMp3, taggedCopy } from '../helpers/tagged-media.ts'
@@ -155,4 +156,24 @@ test('MetadataCache: two processes writing the same cache file keep each other e
   await c.load()
   t.is(c.get('aa'.repeat(32))?.meta?.title, 'A')
   t.is(c.get('bb'.repeat(32))?.meta?.title, 'B')
+})
+
+test('MetadataWorker: reads on a worker thread, one file at a time, give what readMetadata gives; a missing file and stop() give no metadata', async (t) => {
+  const dir = await tempDir(t)
+  const f = await taggedCopy(dir, 'a.ogg', { title: 'Uno', artist: 'Dos' })
+  const clip = path.join(VIDEO_DIR, SMALL_CLIP)
+  const w = new MetadataWorker()
+  t.teardown(() => w.stop())
+  const [a, v, missing] = await Promise.all([w.read(f, 'audio', (await fs.stat(f)).size), w.read(clip, 'video', (await fs.stat(clip)).size), w.read(path.join(dir, 'gone.ogg'), 'audio', 10)])
+  t.deepEqual(a, await readMetadata(f, 'audio', (await fs.stat(f)).size))
+  t.like(a.meta, { title: 'Uno', artist: 'Dos' })
+  t.true(v.meta!.width! > 0)
+  t.is(missing.meta, undefined)
+  t.true(missing.warnings.length > 0)
+  const queued = [w.read(f, 'audio', 10), w.read(f, 'audio', 10)]
+  await w.stop()
+  t.deepEqual(
+    (await Promise.all(queued)).map((r) => r.warnings),
+    [['stopped'], ['stopped']]
+  )
 })
