@@ -27,7 +27,7 @@ async function fetchOnce(share: string, tmp: string, group: [string, string] | n
   const g = (i: 0 | 1): string[] => (group ? ['--group', group[i]] : [])
   // Fresh data dirs per run: a warm content-id cache means no 'indexed' event to wait for.
   tmp = await fs.mkdtemp(path.join(tmp, group ? 'group-' : 'plain-'))
-  const seeder = spawn(process.execPath, [BIN, 'node', '--json', '--no-port-mapping', '--share', share, '--data', path.join(tmp, 'data'), ...g(0)], { stdio: ['pipe', 'pipe', 'inherit'] })
+  const seeder = spawn(process.execPath, [BIN, 'node', '--json', '--stdin', '--no-port-mapping', '--share', share, '--data', path.join(tmp, 'data'), ...g(0)], { stdio: ['pipe', 'pipe', 'inherit'] })
   const se = events(seeder)
   try {
     const listening = await se.next('listening')

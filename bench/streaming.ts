@@ -24,7 +24,7 @@ const runs = Number(process.argv[process.argv.indexOf('--runs') + 1]) || 3
 const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number
 
 function seeder(share: string, rate: number, data: string) {
-  const child = spawn(process.execPath, [BIN, 'node', '--json', '--no-port-mapping', '--share', share, '--rate-limit', String(rate), '--data', data, '--stabilize', '0'], {
+  const child = spawn(process.execPath, [BIN, 'node', '--json', '--stdin', '--no-port-mapping', '--share', share, '--rate-limit', String(rate), '--data', data, '--stabilize', '0'], {
     stdio: ['pipe', 'pipe', 'inherit']
   })
   const ev = events(child)

@@ -1,11 +1,16 @@
 /**
- * Throughput and memory benchmark (issue #2): move one file between two p2ptube nodes on
- * loopback (real `p2ptube node` and `p2ptube fetch` processes, 2 KB REPL chunks, SHA-256
- * verified) and, in the same run, the same file through a plain Node socket copy (file → socket
- * → file, no framing, no hashing). Prints MB/s (10^6 bytes/s) and the peak RSS (VmHWM) of each
- * process. Targets: p2ptube ≥ 50 % of the plain copy; peak RSS < 150 MB on both sides.
+ * Throughput benchmark (issues #2, #15): move one file between two p2ptube processes on
+ * loopback (a real `p2ptube node` seeder and a one-shot `p2ptube fetch`, every piece verified
+ * against the content id) and, in the same run, the same file through `nc` (netcat-openbsd:
+ * file → socket → file, no framing, no hashing; scripts/setup.sh installs it). Prints MB/s
+ * (10^6 bytes/s), the ratio to nc of the same run, the CPU seconds of the fetcher per GiB (and
+ * of the seeder and both nc ends), the fetch's whole-process time (spawn to exit: the start
+ * cost that matters for small files) and the peak RSS (VmHWM) of each process.
+ * With --builds, several builds (folders holding bin/p2ptube.js and dist/) are measured in
+ * turn inside each run (A B C, then B C A, …) so a drift of the machine hits them alike.
+ * Targets: p2ptube ≥ 0.8 × nc (issue #15); peak RSS < 150 MB on both sides.
  *
- * Usage: node --import=tsx bench/throughput.ts [--mib 1024] [--runs 3]
+ * Usage: node --import=tsx bench/throughput.ts [--mib 1024] [--runs 3] [--builds DIR,DIR,...]
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { randomFillSync } from 'node:crypto'
@@ -17,11 +22,27 @@ import readline from 'node:readline'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
-const BIN = path.join(ROOT, 'bin/p2ptube.js')
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`)
   return i > 0 ? Number(process.argv[i + 1]) : dflt
+}
+
+function argText(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`)
+  return i > 0 ? process.argv[i + 1] : undefined
+}
+
+/** CPU seconds (user + system, every thread) a live process has used so far; 0 once it is gone. */
+export function cpuSeconds(pid: number): number {
+  try {
+    // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(f[11]) + Number(f[12])) / 100 // clock ticks: CLK_TCK = 100 on Linux
+  } catch {
+    return 0
+  }
 }
 
 /** Peak resident set (VmHWM) of a live process, bytes. */
@@ -77,35 +98,79 @@ export function events(child: ChildProcess): { next(name: string, timeoutMs?: nu
   }
 }
 
-function watchRss(pid: number): { peak(): number; stop(): void } {
+/** Peak RSS and CPU seconds of a process, sampled every 20 ms (the last sample before it exits counts). */
+function watchRss(pid: number): { peak(): number; cpu(): number; stop(): void } {
   let peak = 0
-  const t = setInterval(() => (peak = Math.max(peak, peakRss(pid))), 50)
-  return { peak: () => Math.max(peak, peakRss(pid)), stop: () => clearInterval(t) }
+  let cpu = 0
+  const sample = (): void => {
+    peak = Math.max(peak, peakRss(pid))
+    cpu = Math.max(cpu, cpuSeconds(pid))
+  }
+  const t = setInterval(sample, 20)
+  return {
+    peak: () => (sample(), peak),
+    cpu: () => (sample(), cpu),
+    stop: () => clearInterval(t)
+  }
 }
 
-/** Plain copy in two child processes (server: file → socket; client: socket → file). */
-async function plainCopy(src: string, dst: string): Promise<{ mbps: number; rssSender: number; rssReceiver: number }> {
-  const serverCode = `const net=require('net'),fs=require('fs');const s=net.createServer(c=>fs.createReadStream(${JSON.stringify(src)}).pipe(c));s.listen(0,'127.0.0.1',()=>console.log(s.address().port));`
-  const server = spawn(process.execPath, ['-e', serverCode], { stdio: ['ignore', 'pipe', 'inherit'] })
-  const port = await new Promise<number>((r) => server.stdout!.once('data', (d) => r(Number(String(d).trim()))))
-  const clientCode = `const net=require('net'),fs=require('fs');const t0=process.hrtime.bigint();const c=net.connect(${port},'127.0.0.1');const o=fs.createWriteStream(${JSON.stringify(dst)});c.pipe(o);o.on('finish',()=>{console.log(Number(process.hrtime.bigint()-t0)/1e6)})`
-  const rssS = watchRss(server.pid!)
-  const client = spawn(process.execPath, ['-e', clientCode], { stdio: ['ignore', 'pipe', 'inherit'] })
-  const rssC = watchRss(client.pid!)
-  const ms = await new Promise<number>((r) => client.stdout!.once('data', (d) => r(Number(String(d).trim()))))
-  const rssReceiver = rssC.peak()
-  const rssSender = rssS.peak()
-  rssC.stop()
-  rssS.stop()
-  server.kill()
-  await new Promise((r) => client.once('exit', r))
-  const bytes = statSync(dst).size
-  return { mbps: bytes / 1e6 / (ms / 1000), rssSender, rssReceiver }
+/** True once something listens on 127.0.0.1:`port` (read from /proc/net/tcp: no connection is made). */
+function listening(port: number): boolean {
+  const hex = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`
+  return readFileSync('/proc/net/tcp', 'utf8')
+    .split('\n')
+    .some((l) => l.includes(` ${hex} `) && l.split(/\s+/)[4] === '0A')
 }
 
-/** p2ptube: a seeder node and a one-shot fetch process. */
-async function p2ptubeCopy(dir: string, outDir: string, tmp: string): Promise<{ mbps: number; rssSender: number; rssReceiver: number; ms: number }> {
-  const seeder = spawn(process.execPath, [BIN, 'node', '--json', '--no-port-mapping', '--share', dir, '--data', path.join(tmp, 'data')], { stdio: ['pipe', 'pipe', 'inherit'] })
+/** A free TCP port on 127.0.0.1 (bound, then released). */
+async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net')
+  const srv = createServer()
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r))
+  const port = (srv.address() as { port: number }).port
+  await new Promise((r) => srv.close(r))
+  return port
+}
+
+/** nc copy: `nc -l` writes the socket to `dst`, `nc -N` sends `src`; timed from the sender's start to the receiver's exit. */
+async function ncCopy(src: string, dst: string): Promise<{ mbps: number; ms: number; cpu: number }> {
+  const port = await freePort()
+  const receiver = spawn('sh', ['-c', `exec nc -l 127.0.0.1 ${port} > '${dst}'`], { stdio: 'ignore' })
+  const rr = watchRss(receiver.pid!)
+  while (!listening(port)) await new Promise((r) => setTimeout(r, 5))
+  const t0 = performance.now()
+  const sender = spawn('sh', ['-c', `exec nc -N 127.0.0.1 ${port} < '${src}'`], { stdio: 'ignore' })
+  const rs = watchRss(sender.pid!)
+  const done = new Promise((r) => receiver.once('exit', r))
+  const sent = new Promise((r) => sender.once('exit', r))
+  await done
+  const ms = performance.now() - t0
+  await sent
+  const cpu = rr.cpu() + rs.cpu()
+  rr.stop()
+  rs.stop()
+  return { mbps: statSync(dst).size / 1e6 / (ms / 1000), ms, cpu }
+}
+
+/** What one p2ptube copy measured. Times in ms, CPU in seconds. */
+interface P2PCopy {
+  mbps: number
+  ms: number
+  /** Spawn of `p2ptube fetch` to its exit. */
+  wholeMs: number
+  cpuFetcher: number
+  cpuSeeder: number
+  rssSender: number
+  rssReceiver: number
+}
+
+/** p2ptube of the build in `build`: a seeder node and a one-shot fetch process. */
+async function p2ptubeCopy(build: string, dir: string, outDir: string, tmp: string): Promise<P2PCopy> {
+  const bin = path.join(build, 'bin/p2ptube.js')
+  // Older builds have no port mapping (nor its flag); newer ones must not touch the real router.
+  const noMapping = readFileSync(path.join(build, 'dist/cli/commands/node.js'), 'utf8').includes('port-mapping') ? ['--no-port-mapping'] : []
+  const stdin = readFileSync(path.join(build, 'dist/cli/commands/node.js'), 'utf8').includes("'stdin'") ? ['--stdin'] : []
+  const seeder = spawn(process.execPath, [bin, 'node', '--json', ...stdin, ...noMapping, '--share', dir, '--data', path.join(tmp, 'data')], { stdio: ['pipe', 'pipe', 'inherit'] })
   const se = events(seeder)
   try {
     const listening = await se.next('listening')
@@ -114,22 +179,28 @@ async function p2ptubeCopy(dir: string, outDir: string, tmp: string): Promise<{ 
     const lib = (await se.next('library')) as { files: Array<{ contentId: string; size: number }> }
     const file = lib.files[0]!
     const rssS = watchRss(seeder.pid!)
-    const fetcher = spawn(process.execPath, [BIN, 'fetch', file.contentId, '--peer', String(listening.id), '--json', '--out', outDir, '--data', path.join(tmp, 'data2')], {
+    const seederCpu0 = rssS.cpu()
+    const spawned = performance.now()
+    const fetcher = spawn(process.execPath, [bin, 'fetch', file.contentId, '--peer', String(listening.id), '--json', '--out', outDir, '--data', path.join(tmp, 'data2')], {
       stdio: ['ignore', 'pipe', 'inherit']
     })
+    const exited = new Promise((r) => fetcher.once('exit', r))
     const rssC = watchRss(fetcher.pid!)
     const fe = events(fetcher)
     await fe.next('fetching')
     const t0 = performance.now()
     const done = await fe.next('fetched')
     const ms = performance.now() - t0
+    const cpuSeeder = rssS.cpu() - seederCpu0
     const rssReceiver = rssC.peak()
-    rssC.stop()
+    const cpuFetcher = rssC.cpu()
     const rssSender = rssS.peak()
     rssS.stop()
-    if (done.sha256 !== file.contentId) throw new Error('SHA-256 mismatch')
-    await new Promise((r) => fetcher.once('exit', r))
-    return { mbps: file.size / 1e6 / (ms / 1000), rssSender, rssReceiver, ms }
+    if (done.sha256 !== file.contentId) throw new Error('content id mismatch')
+    await exited
+    const wholeMs = performance.now() - spawned
+    rssC.stop()
+    return { mbps: file.size / 1e6 / (ms / 1000), ms, wholeMs, cpuFetcher, cpuSeeder, rssSender, rssReceiver }
   } finally {
     seeder.stdin!.end()
     await new Promise((r) => (seeder.exitCode !== null ? r(null) : seeder.once('exit', r)))
@@ -139,39 +210,48 @@ async function p2ptubeCopy(dir: string, outDir: string, tmp: string): Promise<{ 
 async function main(): Promise<void> {
   const mib = arg('mib', 1024)
   const runs = arg('runs', 3)
+  const builds = (argText('builds') ?? ROOT).split(',').map((b) => path.resolve(b))
   const work = path.join(ROOT, '.bench')
   const share = path.join(work, 'share')
   const src = path.join(share, `random-${mib}MiB.mp4`)
-  console.log(`# throughput: ${mib} MiB over 127.0.0.1, ${runs} run(s), ${os.cpus().length} cores, node ${process.version}`)
+  const gib = (mib * 1024 * 1024) / 2 ** 30
+  console.log(`# throughput: ${mib} MiB over 127.0.0.1, ${runs} run(s), ${os.cpus().length} cores, node ${process.version}; builds: ${builds.join(', ')}`)
   await makeFile(src, mib * 1024 * 1024)
   const mb = (b: number): string => `${(b / 1e6).toFixed(0)} MB`
-  const rows: Array<{ plain: number; p2p: number; ratio: number; rss: number }> = []
+  const rows = new Map<string, Array<P2PCopy & { ratio: number; ncMs: number; ncCpu: number }>>(builds.map((b) => [b, []]))
   for (let i = 0; i < runs; i++) {
     const tmp = await fs.mkdtemp(path.join(work, 'run-'))
     try {
-      // Each copy writes 1 GiB into the page cache: flush earlier runs' dirty pages first, so
+      // Each copy writes the file into the page cache: flush earlier runs' dirty pages first, so
       // their writeback does not land on the next measurement (it made runs vary 2x).
       execFileSync('sync')
-      const plain = await plainCopy(src, path.join(tmp, 'plain.bin'))
-      await fs.rm(path.join(tmp, 'plain.bin'))
-      execFileSync('sync')
-      const p2p = await p2ptubeCopy(share, path.join(tmp, 'out'), tmp)
-      const ratio = p2p.mbps / plain.mbps
-      rows.push({ plain: plain.mbps, p2p: p2p.mbps, ratio, rss: Math.max(p2p.rssSender, p2p.rssReceiver) })
-      console.log(
-        `run ${i + 1}: plain socket copy ${plain.mbps.toFixed(0)} MB/s (peak RSS ${mb(plain.rssSender)} / ${mb(plain.rssReceiver)});  p2ptube ${p2p.mbps.toFixed(0)} MB/s (peak RSS seeder ${mb(p2p.rssSender)}, fetcher ${mb(p2p.rssReceiver)});  ${(ratio * 100).toFixed(0)} %`
-      )
+      const nc = await ncCopy(src, path.join(tmp, 'nc.bin'))
+      await fs.rm(path.join(tmp, 'nc.bin'))
+      console.log(`run ${i + 1}: nc ${nc.mbps.toFixed(0)} MB/s (${nc.ms.toFixed(0)} ms, both ends ${(nc.cpu / gib).toFixed(2)} CPU s/GiB)`)
+      // Rotate the order of the builds from run to run.
+      for (let k = 0; k < builds.length; k++) {
+        const build = builds[(i + k) % builds.length]!
+        execFileSync('sync')
+        const p = await p2ptubeCopy(build, share, path.join(tmp, `out-${k}`), path.join(tmp, `b${k}`))
+        await fs.rm(path.join(tmp, `out-${k}`), { recursive: true, force: true })
+        const ratio = p.mbps / nc.mbps
+        rows.get(build)!.push({ ...p, ratio, ncMs: nc.ms, ncCpu: nc.cpu })
+        console.log(
+          `  ${build}: ${p.mbps.toFixed(0)} MB/s = ${ratio.toFixed(2)} × nc; fetch ${p.ms.toFixed(0)} ms (whole process ${p.wholeMs.toFixed(0)} ms); CPU s/GiB fetcher ${(p.cpuFetcher / gib).toFixed(2)}, seeder ${(p.cpuSeeder / gib).toFixed(2)}; peak RSS seeder ${mb(p.rssSender)}, fetcher ${mb(p.rssReceiver)}`
+        )
+      }
     } finally {
       await fs.rm(tmp, { recursive: true, force: true })
     }
   }
   const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number
-  const ratio = med(rows.map((r) => r.ratio))
-  const rss = Math.max(...rows.map((r) => r.rss))
-  console.log(
-    `median: plain ${med(rows.map((r) => r.plain)).toFixed(0)} MB/s, p2ptube ${med(rows.map((r) => r.p2p)).toFixed(0)} MB/s (2 KB chunks, SHA-256 verified) = ${(ratio * 100).toFixed(0)} % of plain (target >= 50 %: ${ratio >= 0.5 ? 'met' : 'NOT met'})`
-  )
-  console.log(`peak RSS of either p2ptube process: ${mb(rss)} (target < 150 MB: ${rss < 150e6 ? 'met' : 'NOT met'})`)
+  for (const [build, r] of rows) {
+    const ratio = med(r.map((x) => x.ratio))
+    const rss = Math.max(...r.map((x) => Math.max(x.rssSender, x.rssReceiver)))
+    console.log(
+      `median ${build}: ${med(r.map((x) => x.mbps)).toFixed(0)} MB/s = ${ratio.toFixed(2)} × nc (target >= 0.8: ${ratio >= 0.8 ? 'met' : 'NOT met'}); fetcher ${(med(r.map((x) => x.cpuFetcher)) / gib).toFixed(2)} CPU s/GiB, seeder ${(med(r.map((x) => x.cpuSeeder)) / gib).toFixed(2)}, nc both ends ${(med(r.map((x) => x.ncCpu)) / gib).toFixed(2)}; whole fetch process ${med(r.map((x) => x.wholeMs)).toFixed(0)} ms vs nc ${med(r.map((x) => x.ncMs)).toFixed(0)} ms; peak RSS ${mb(rss)} (target < 150 MB: ${rss < 150e6 ? 'met' : 'NOT met'})`
+    )
+  }
 }
 
 // Run only when executed, not when bench/streaming.ts imports the helpers above.

@@ -24,6 +24,7 @@ import path from 'node:path'
 import readline from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { TrackerSession } from '../src/tracker/session.ts'
+import { prng } from '../src/app/testnet.ts'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const arg = (name: string, dflt: number): number => {
@@ -67,18 +68,7 @@ function call(port: number, type: string, payload: string, localAddress?: string
 
 // ------------------------------------------------------------------ synthetic catalogue
 
-/** Deterministic PRNG (mulberry32), so runs are comparable. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-const rand = rng(42)
+const rand = prng(42) // deterministic, so runs are comparable
 const SYL = ['ka', 'lo', 'mi', 'ne', 'ru', 'ta', 'vi', 'so', 'da', 'pe', 'zu', 'ba', 'gri', 'fo', 'hel', 'mar', 'tin', 'qua', 'sol', 'ven']
 const WORDS = Array.from({ length: 3000 }, () => Array.from({ length: 2 + Math.floor(rand() * 3) }, () => SYL[Math.floor(rand() * SYL.length)]).join(''))
 const KINDS = ['video', 'audio', 'image']
@@ -125,7 +115,7 @@ const mb = (n: number): string => `${(n / 1e6).toFixed(0)} MB`
 async function searchLatency(port: number, ms: number, everyMs: number): Promise<number[]> {
   const lat: number[] = []
   const end = performance.now() + ms
-  const r = rng(7)
+  const r = prng(7)
   while (performance.now() < end) {
     const q = r() < 0.5 ? (WORDS[Math.floor(r() * WORDS.length)] as string) : `${WORDS[Math.floor(r() * WORDS.length)]} ${2000 + Math.floor(r() * 25)}`
     const t0 = performance.now()

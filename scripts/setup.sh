@@ -14,6 +14,7 @@ command -v mpv >/dev/null 2>&1 || need+=(mpv)
 command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
+command -v nc >/dev/null 2>&1 || need+=(netcat-openbsd) # the throughput bench copies with nc
 [ -x /usr/sbin/ip ] || [ -x /sbin/ip ] || need+=(iproute2)
 [ -x /usr/sbin/nft ] || need+=(nftables)
 [ -x /usr/sbin/miniupnpd ] || need+=(miniupnpd)

@@ -4,7 +4,7 @@
 import test from 'ava'
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { BIG_CLIP, SMALL_CLIP, sha256File, shareWith, spawnCli, tempDir, VIDEO_DIR } from './helpers/nodes.ts'
+import { BIG_CLIP, SMALL_CLIP, contentIdFile, shareWith, spawnCli, tempDir, VIDEO_DIR } from './helpers/nodes.ts'
 
 const HEADLESS = { DISPLAY: '', WAYLAND_DISPLAY: '' }
 
@@ -23,7 +23,7 @@ test('fetch --play: a real video found by content id, played in headless mpv bef
   const seeder = spawnCli(t, ['node', '--json', '--share', share, '--rate-limit', '250000', '--data', path.join(share, '.cache')])
   const listening = await seeder.next('listening')
   await seeder.next('indexed')
-  const cid = await sha256File(path.join(VIDEO_DIR, BIG_CLIP))
+  const cid = await contentIdFile(path.join(VIDEO_DIR, BIG_CLIP))
   const out = await tempDir(t)
   const fetcher = spawnCli(t, ['fetch', cid, '--peer', String(listening.id), '--play', '--json', '--out', out, '--data', path.join(out, '.cache')], HEADLESS)
   const playing = await fetcher.next('playing')
@@ -34,7 +34,7 @@ test('fetch --play: a real video found by content id, played in headless mpv bef
   const done = await fetcher.next('fetched')
   t.true(fetcher.events.indexOf(pos) < fetcher.events.indexOf(done))
   t.is(done.sha256, cid)
-  t.is(await sha256File(String(done.path)), cid)
+  t.is(await contentIdFile(String(done.path)), cid)
   t.is(await fetcher.exited, 0)
   t.deepEqual(await mpvOf(fetcher.child.pid as number), [], 'no mpv survives the fetch')
 })
@@ -50,7 +50,7 @@ test('search --json prints name, size, contentId, holder; a node scripted over s
   const r = await search.next('result')
   t.is(r.name, 'My Holiday Clip.mp4')
   t.is(r.size, (await fs.stat(path.join(VIDEO_DIR, SMALL_CLIP))).size)
-  t.is(r.contentId, await sha256File(path.join(VIDEO_DIR, SMALL_CLIP)))
+  t.is(r.contentId, await contentIdFile(path.join(VIDEO_DIR, SMALL_CLIP)))
   t.is(r.holder, id)
   t.is(await search.exited, 0)
 

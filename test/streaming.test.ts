@@ -9,7 +9,7 @@ import path from 'node:path'
 import { StreamServer } from '../src/media/stream-server.ts'
 import { MpvPlayer } from '../src/player/mpv-player.ts'
 import { PIECE_SIZE } from '../src/protocol/constants.ts'
-import { BIG_CLIP, sha256File, shareWith, spawnCli, startNode, tempDir, VIDEO_DIR } from './helpers/nodes.ts'
+import { BIG_CLIP, contentIdFile, corruptInPlace, shareWith, spawnCli, startNode, tempDir, VIDEO_DIR } from './helpers/nodes.ts'
 
 test('3 holders, one killed mid-way: the download completes from the others with the right SHA-256', async (t) => {
   const holders = []
@@ -34,7 +34,7 @@ test('3 holders, one killed mid-way: the download completes from the others with
   victim.proc.child.kill('SIGKILL')
   const res = await running
   t.is(res.sha256, results[0]!.contentId as string)
-  t.is(res.sha256, await sha256File(path.join(VIDEO_DIR, BIG_CLIP)))
+  t.is(res.sha256, await contentIdFile(path.join(VIDEO_DIR, BIG_CLIP)))
   t.true(dropped.includes(victim.id), `the killed holder was dropped (dropped: ${dropped.join(', ')})`)
   const used = d.swarm!.usable().filter((s) => s.received > 0)
   t.true(used.length >= 2, 'the surviving holders both delivered data')
@@ -49,7 +49,7 @@ test('a holder serving corrupted pieces is detected, dropped and reported; the f
   const file = path.join(badShare, BIG_CLIP)
   const bytes = await fs.readFile(file)
   for (let i = 100; i < bytes.length; i += PIECE_SIZE) bytes[i] = (bytes[i] as number) ^ 0x5a
-  await fs.writeFile(file, bytes)
+  await corruptInPlace(file, bytes)
   const viewer = await startNode(t)
   for (const n of [bad, good1, good2]) await viewer.join(n.id, 1)
   const cid = good1.library.get(BIG_CLIP)?.cid as string

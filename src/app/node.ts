@@ -7,7 +7,6 @@
  */
 import { EventEmitter } from 'node:events'
 import { isIPv4 } from 'node:net'
-import os from 'node:os'
 import path from 'node:path'
 import { FrameServer, logServerEvents } from '../net/server.ts'
 import { plainTransport, type Transport } from '../net/transport.ts'
@@ -26,13 +25,15 @@ import { HashWorker } from '../node/hash-worker.ts'
 import { Library } from '../node/library.ts'
 import { Identity } from '../node/identity.ts'
 import { Lifecycle } from '../node/lifecycle.ts'
-import { PeerManager } from '../node/peer-manager.ts'
+import { DEFAULT_MAX_PEERS, PeerManager } from '../node/peer-manager.ts'
+import { UploadLog } from '../node/upload-log.ts'
 import type { PeerSource, PeerTable } from '../node/peer-table.ts'
 import { errText, newStats, type NodeStats } from '../node/stats.ts'
-import { CONNECT_TIMEOUT_MS, MSG } from '../protocol/constants.ts'
+import { CONNECT_TIMEOUT_MS, LINK_IDLE_MS, MSG } from '../protocol/constants.ts'
 import { CAPS_FEATURES } from '../protocol/table.ts'
 import { handlerContext } from './handler-context.ts'
 import { NodeDiscovery } from './node-discovery.ts'
+import { p2ptubeDirs } from './dirs.ts'
 import type { NodeOptions } from './options.ts'
 
 export { legacyKeyOf, SearchHandle, type SearchResult } from '../node/flood-search.ts'
@@ -47,7 +48,7 @@ function forward(from: EventEmitter, to: EventEmitter, events: string[]): void {
 /**
  * Events: 'log' ({ level, msg }), 'peer-added' (PeerInfo), 'peer-removed' (PeerInfo, reason),
  * 'search' ({ qid, duplicate, hops }), 'bad-input' (BadInput), 'download' (Download),
- * 'port-mapping' (PortMappingStatus).
+ * 'port-mapping' (PortMappingStatus), 'upload' (Upload: a peer took a file, node/upload-log.ts).
  */
 export class P2PNode extends EventEmitter {
   readonly host: string
@@ -72,6 +73,8 @@ export class P2PNode extends EventEmitter {
   readonly flood: FloodSearch
   /** Every download of this node (iterable, `size`, `get(contentId)`); closed at stop. */
   readonly downloads: DownloadManager
+  /** One 'upload' per file a peer took from this node (node/upload-log.ts), re-emitted by the node. */
+  readonly uploads = new UploadLog()
   /** Tracker, mDNS and the group's revocation sync, stopped together. */
   readonly discovery: NodeDiscovery
   private readonly life = new Lifecycle()
@@ -86,10 +89,10 @@ export class P2PNode extends EventEmitter {
     this.host = opts.listen ?? opts.host ?? ANY_ADDRESS
     this.identity = new Identity(opts.advertise ?? opts.host ?? null)
     const log = this.log.bind(this)
-    const dataDir = opts.dataDir === undefined ? path.join(os.homedir(), '.cache', 'p2ptube') : opts.dataDir
+    const dataDir = opts.dataDir === undefined ? p2ptubeDirs().cache : opts.dataDir
     this.library = new Library({ cacheFile: dataDir ? path.join(dataDir, 'content-ids.json') : undefined, log, metadata: opts.metadata })
     this.limiter = new RateLimiter(opts.rateLimit ?? 0)
-    this.downloadsDir = path.resolve(opts.downloadsDir ?? 'downloads')
+    this.downloadsDir = path.resolve(opts.downloadsDir ?? p2ptubeDirs().downloads)
     this.group = opts.group ? new NodeGroup(opts.group) : null
     this.group?.on('log', log)
     this.transport = this.group?.transport ?? plainTransport
@@ -98,10 +101,22 @@ export class P2PNode extends EventEmitter {
     const connectTimeoutMs = opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS
     const dial = { connectTimeoutMs, idleTimeoutMs: opts.idleTimeoutMs, transport: this.transport, signal: this.life.signal }
     const life = this.life
-    this.peerManager = new PeerManager({ self: this.identity, announce: opts.announce ?? true, maxPeers: opts.maxPeers ?? 5, hops: opts.hops ?? 2, dial, life, log })
+    this.peerManager = new PeerManager({
+      self: this.identity,
+      announce: opts.announce ?? true,
+      maxPeers: opts.maxPeers ?? DEFAULT_MAX_PEERS,
+      ...(opts.minPeers !== undefined ? { minPeers: opts.minPeers } : {}),
+      ...(opts.maxPeersPerHost !== undefined ? { maxPeersPerHost: opts.maxPeersPerHost } : {}),
+      ...(opts.limitLoopback ? { exemptHost: () => false } : {}),
+      hops: opts.hops ?? 2,
+      dial,
+      life,
+      log
+    })
     const { library, stats, hasher } = this
     const publishes = (): boolean => this.publishes
-    this.flood = new FloodSearch({ self: this.identity, peers: this.peers, probe: (id) => this.peerManager.probe(id), library, publishes, indexed: () => this.tracker, stats, dial, life, log })
+    const links = this.peerManager.links
+    this.flood = new FloodSearch({ self: this.identity, peers: this.peers, probe: (id) => this.peerManager.probe(id), library, publishes, indexed: () => this.tracker, stats, dial, links, life, log })
     // Peers seed what they have watched: a verified download joins the library at once.
     const onVerified = (d: Download, res: DownloadResult, cid: string): void => {
       if (!publishes()) return
@@ -115,13 +130,19 @@ export class P2PNode extends EventEmitter {
     forward(this.peerManager, this, ['peer-added', 'peer-removed'])
     forward(this.flood, this, ['search'])
     forward(this.downloads, this, ['download'])
+    forward(this.uploads, this, ['upload'])
     const group = this.group
     this.server = new FrameServer({
       handlers: group ? new Map([...createHandlers(handlerContext(this)), [MSG.TREV, group.pushHandler()]]) : createHandlers(handlerContext(this)),
       requestTimeoutMs: opts.requestTimeoutMs,
       transport: this.transport,
+      // Neighbour links (PROTOCOL.md §4.10): a LINK connection stays open for pipelined requests.
+      session: { type: MSG.LINK, idleMs: LINK_IDLE_MS },
       guard: {
-        connection: (addr, peer) => this.peerLimits.connection(addr, peer),
+        connection: (addr, peer) => {
+          stats.connectionsAccepted++
+          return this.peerLimits.connection(addr, peer)
+        },
         request: (type, addr, peer) => group?.request(type, peer) ?? this.peerLimits.request(type, addr, peer)
       }
     })
@@ -201,6 +222,13 @@ export class P2PNode extends EventEmitter {
       this.life.assertOpen('start')
       await this.library.addShare(s)
     }
+    // The saved state (app/state.ts): shares added at run time and downloaded files, then followed.
+    const state = this.opts.state
+    if (state) {
+      await state.restoreShares(this)
+      this.life.assertOpen('start')
+      await state.attach(this)
+    }
     this.life.assertOpen('start')
     this.peerManager.startStabilizer(this.opts.stabilizeIntervalMs ?? 10_000)
     this.log('info', `listening as ${this.id}, sharing ${this.library.size} files`)
@@ -226,13 +254,15 @@ export class P2PNode extends EventEmitter {
   }
 
   /**
-   * Leave cleanly, starting nothing: timers (stabilizer, search timeouts) cleared first, then the
+   * Leave cleanly, starting nothing: the state written (`state`), timers (stabilizer, search timeouts) cleared first, then the
    * node's signal aborted (every request in flight and every download ends at once), open
    * searches finished, discoveries stopped together, QUIT to every peer (bounded to 1 s), every
    * download closed, the server closed. Idempotent; never rejects.
    */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
+      // State first: the downloads the stop cancels stay saved as unfinished (resumed next start).
+      await this.opts.state?.detach()
       this.life.stop()
       await this.launched?.catch(() => {})
       this.flood.finishAll()
@@ -243,6 +273,7 @@ export class P2PNode extends EventEmitter {
       await this.library.stop()
       await this.hasher.stop()
       await this.server.close()
+      this.uploads.stop()
     })()
     return this.stopping
   }

@@ -4,6 +4,7 @@ import type { PeerLimitOptions } from '../group/peer-limits.ts'
 import type { MdnsOptions } from '../discovery/mdns.ts'
 import type { PortMappingOptions } from '../discovery/port-mapping.ts'
 import type { MetadataReaderOptions } from '../node/metadata.ts'
+import type { NodeState } from './state.ts'
 
 /** Node options. Sizes in bytes, times in ms. */
 export interface NodeOptions {
@@ -26,16 +27,25 @@ export interface NodeOptions {
   announce?: boolean
   /** Port (default 0: any free port). */
   port?: number
-  /** Most peers (0 = unlimited; default 5, as the legacy UI). */
+  /**
+   * Most neighbours, the high water mark: JOINs are accepted up to it, then only by pruning a
+   * well-connected neighbour (0 = unlimited; default 12, PROTOCOL.md §3.9).
+   */
   maxPeers?: number
+  /** Neighbours to keep, the low water mark: a join stops crawling there, repair dials up to it (default 4; 0 = fill the table, no repair). */
+  minPeers?: number
+  /** Most peer-table entries per IP address (default 4; 0 = unlimited), an eclipse defence. */
+  maxPeersPerHost?: number
+  /** Apply maxPeersPerHost to loopback too (default false: this machine's processes, e.g. a testnet, are not limited). */
+  limitLoopback?: boolean
   /** Crawl depth when joining (default 2, as the legacy peer at start-up). */
   hops?: number
   shares?: string[]
   /** How the library reads tags (ffprobe path, timeout); false: not at all (src/node/metadata.ts). */
   metadata?: MetadataReaderOptions | false
-  /** Where fetched files go (default ./downloads). */
+  /** Where fetched files go (default $XDG_DOWNLOAD_DIR/p2ptube, else ~/Downloads/p2ptube: app/dirs.ts). */
   downloadsDir?: string
-  /** Where the content id cache lives (default ~/.cache/p2ptube); null = no cache. */
+  /** Where the content id cache lives (default $XDG_CACHE_HOME/p2ptube: app/dirs.ts); null = no cache. */
   dataDir?: string | null
   /** Upload cap, bytes/s (0 = none). */
   rateLimit?: number
@@ -60,4 +70,11 @@ export interface NodeOptions {
   group?: GroupCredential
   /** Per-peer connection and query rate limits (defaults in PeerLimits). */
   peerLimits?: PeerLimitOptions
+  /**
+   * The node's saved state (app/state.ts): its shares and downloaded files are shared again at
+   * start, then it follows the library, peers and downloads until stop (the CLI resumes the
+   * transfers and rejoins the peers: NodeState.resume). Only for the process holding the state
+   * folder's lock.
+   */
+  state?: NodeState
 }

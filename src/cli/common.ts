@@ -14,7 +14,10 @@ import { parsePeerId } from '../protocol/messages.ts'
 import { UsageError } from '../protocol/errors.ts'
 import { loadCredential } from '../group/credential.ts'
 import { formatBytes } from '../text/format.ts'
+import { p2ptubeDirs } from '../app/dirs.ts'
 import type { Output } from './output.ts'
+import type { Profile } from './profile.ts'
+import { RepeatFilter } from './service-log.ts'
 
 /**
  * A one-shot search ends this long after answers stop coming, ms, and at least as long as the
@@ -31,8 +34,10 @@ export interface NodeArgs {
   share: string[]
   peer: string[]
   maxpeers: number
+  minpeers: number
+  'max-peers-per-host': number
   hops: number
-  downloads: string
+  downloads: string | undefined
   'rate-limit': number
   data: string | undefined
   json: boolean
@@ -53,11 +58,17 @@ export function nodeOptions<T>(y: Argv<T>) {
     .option('advertise', { type: 'string', describe: "host to put in this node's peer id for everybody (a public name or address); default: the address of the interface that reaches each peer" })
     .option('share', { type: 'string', array: true, default: [] as string[], describe: 'folder or file to share (repeatable); videos, audio and images are indexed recursively' })
     .option('peer', { type: 'string', array: true, default: [] as string[], describe: 'known peer host:port to join through (repeatable)' })
-    .option('maxpeers', { type: 'number', default: 5, describe: 'most peers to keep (0 = unlimited)' })
+    .option('maxpeers', { type: 'number', default: 12, describe: 'most neighbours, the high water mark: JOINs are accepted up to it (0 = unlimited)' })
+    .option('minpeers', {
+      type: 'number',
+      default: 4,
+      describe: 'neighbours to keep, the low water mark: joining stops there, and the node dials more when neighbours leave (0 = fill the table, no repair)'
+    })
+    .option('max-peers-per-host', { type: 'number', default: 4, describe: "most neighbours with one IP address (0 = unlimited; this machine's own addresses are not limited)" })
     .option('hops', { type: 'number', default: 2, describe: 'how deep to crawl peer lists when joining' })
-    .option('downloads', { type: 'string', default: 'downloads', describe: 'folder for fetched files' })
+    .option('downloads', { type: 'string', describe: 'folder for fetched files (default $XDG_DOWNLOAD_DIR/p2ptube, else ~/Downloads/p2ptube)' })
     .option('rate-limit', { type: 'number', default: 0, describe: 'upload cap in bytes per second (0 = none)' })
-    .option('data', { type: 'string', describe: 'folder for the content id cache (default ~/.cache/p2ptube)' })
+    .option('data', { type: 'string', describe: "one folder for this node's state and content id cache (default: state in $XDG_DATA_HOME/p2ptube, cache in $XDG_CACHE_HOME/p2ptube)" })
     .option('json', { type: 'boolean', default: false, describe: 'print one JSON object per line' })
     .option('verbose', { type: 'boolean', default: false, describe: 'also print debug logs' })
     .option('player-args', { type: 'string', describe: 'extra mpv flags, space-separated (e.g. "--volume=50")' })
@@ -75,27 +86,34 @@ export function nodeOptions<T>(y: Argv<T>) {
 export function checkNodeArgs(a: NodeArgs): void {
   if (!Number.isInteger(a.port) || a.port < 0 || a.port > 65535) throw new UsageError(`--port must be 0..65535, got ${a.port}`)
   if (!Number.isInteger(a.maxpeers) || a.maxpeers < 0) throw new UsageError(`--maxpeers must be 0 or more, got ${a.maxpeers}`)
+  if (!Number.isInteger(a.minpeers) || a.minpeers < 0) throw new UsageError(`--minpeers must be 0 or more, got ${a.minpeers}`)
+  if (!Number.isInteger(a['max-peers-per-host']) || a['max-peers-per-host'] < 0) throw new UsageError(`--max-peers-per-host must be 0 or more, got ${a['max-peers-per-host']}`)
   if (!Number.isInteger(a.hops) || a.hops < 0 || a.hops > 10) throw new UsageError(`--hops must be 0..10, got ${a.hops}`)
   if (!Number.isFinite(a['rate-limit']) || a['rate-limit'] < 0) throw new UsageError(`--rate-limit must be 0 or more bytes/s, got ${a['rate-limit']}`)
   for (const p of a.peer) parsePeerId(p)
   if (a.tracker !== undefined) parsePeerId(a.tracker)
 }
 
-/** Build (not start) a node from CLI options and route its logs to `out`. */
-export function makeNode(a: NodeArgs, out: Output, overrides: Partial<NodeOptions> = {}): P2PNode {
-  const node = new P2PNode({ ...nodeOptionsFrom(a), ...overrides })
+/**
+ * Build (not start) a node from CLI options and route its logs to `out`. With a `profile`
+ * (profile.ts) its cache and state are the profile's.
+ */
+export function makeNode(a: NodeArgs, out: Output, overrides: Partial<NodeOptions> = {}, profile?: Profile): P2PNode {
+  const node = new P2PNode({ ...nodeOptionsFrom(a, profile), ...overrides })
+  const repeats = new RepeatFilter() // a run of identical lines is logged once, then counted
   node.on('log', (l: { level: string; msg: string }) => {
     if (l.level === 'debug' && !a.verbose) return
-    out.info(l.msg, l.level)
+    for (const x of repeats.filter(l.level, l.msg)) out.info(x.msg, x.level)
   })
   return node
 }
 
 /**
- * Node options from CLI options (shared by `node`, `search`, `fetch` and the TUI).
+ * Node options from CLI options (shared by `node`, `search`, `fetch` and the TUI). The cache is
+ * the profile's when one is given (null when another process owns it), else --data or the XDG one.
  * @throws the credential loader's errors for a bad --group file.
  */
-export function nodeOptionsFrom(a: NodeArgs): NodeOptions {
+export function nodeOptionsFrom(a: NodeArgs, profile?: Profile): NodeOptions {
   // A group credential names the group's tracker when --tracker is not given.
   const group = a.group ? loadCredential(path.resolve(a.group)) : undefined
   const tracker = a.tracker ?? group?.trackers[0]
@@ -105,11 +123,14 @@ export function nodeOptionsFrom(a: NodeArgs): NodeOptions {
     ...(a.advertise ? { advertise: a.advertise } : {}),
     port: a.port,
     maxPeers: a.maxpeers,
+    minPeers: a.minpeers,
+    maxPeersPerHost: a['max-peers-per-host'],
     hops: a.hops,
     shares: a.share,
-    downloadsDir: a.downloads,
+    downloadsDir: path.resolve(a.downloads ?? p2ptubeDirs().downloads),
     rateLimit: a['rate-limit'],
-    ...(a.data ? { dataDir: path.resolve(a.data) } : {}),
+    dataDir: profile ? profile.cacheDir : path.resolve(a.data ?? p2ptubeDirs().cache),
+    ...(profile?.state ? { state: profile.state } : {}),
     ...(tracker ? { tracker } : {}),
     ...(group ? { group } : {}),
     ...(a.mdns ? { mdns: mdnsOptionsFromEnv() } : {}),
@@ -117,8 +138,13 @@ export function nodeOptionsFrom(a: NodeArgs): NodeOptions {
   }
 }
 
-/** Join every --peer; a peer that cannot be reached is reported, not fatal. @returns peers added. */
-export async function joinAll(node: P2PNode, peers: string[], out: Output): Promise<number> {
+/**
+ * Join every --peer; a peer that cannot be reached is reported, not fatal. `parallel`: all at once
+ * (remembered peers, some of them gone: each costs its own connect timeout, not the sum).
+ * @returns peers added.
+ */
+export async function joinAll(node: P2PNode, peers: string[], out: Output, parallel = false): Promise<number> {
+  if (parallel) return (await Promise.all(peers.map((p) => joinAll(node, [p], out)))).reduce((x, y) => x + y, 0)
   let added = 0
   for (const p of peers) {
     try {
@@ -128,6 +154,17 @@ export async function joinAll(node: P2PNode, peers: string[], out: Output): Prom
     }
   }
   return added
+}
+
+/**
+ * After a long-running node started: note its port in the state folder's lock (one-shot commands
+ * join it), rejoin the remembered peers and resume the saved transfers (app/state.ts).
+ * @returns the resumed downloads and the joins' promise (number of peers added).
+ */
+export function resumeState(node: P2PNode, profile: Profile): ReturnType<NonNullable<Profile['state']>['resume']> | null {
+  if (!profile.state) return null
+  void profile.lock?.update({ port: node.port })
+  return profile.state.resume(node)
 }
 
 /**

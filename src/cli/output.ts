@@ -3,8 +3,12 @@
  * line with --json (STYLE.md "CLI"). Data goes to stdout, progress and logs to stderr.
  * A reader that goes away (`p2ptube search x | head -1`: EPIPE) ends the run cleanly, without a
  * stack trace: see OutputOptions.onClosed.
+ * Every line is made terminal-safe here (src/text/safe-text.ts): logs, errors and progress are
+ * escaped whole, data lines keep only the CLI's own SGR colours (callers pass remote strings
+ * through safeText first), JSON escapes DEL, C1 and bidi controls too.
  */
 import { Chalk } from 'chalk'
+import { safeJson, safeSgrText, safeText } from '../text/safe-text.ts'
 
 /** Exit codes (README "Exit codes"). */
 export const EXIT = {
@@ -31,6 +35,9 @@ export class Output {
   /** stdout's reader went away: data is dropped from then on. */
   private outClosed = false
   private errClosed = false
+  /** Service mode (logTo): ISO timestamps on logs, and a copy of every log and line in a file. */
+  private stamps = false
+  private file: NodeJS.WritableStream | null = null
 
   /**
    * @param onClosed called once when a write to `out` fails with EPIPE (its reader closed);
@@ -59,6 +66,24 @@ export class Output {
     if (!this.err.listeners('error').some((l) => (l as { p2ptubeSink?: boolean }).p2ptubeSink)) this.err.on('error', Object.assign(closed('err'), { p2ptubeSink: true }))
   }
 
+  /**
+   * Service mode (`p2ptube node`): log lines on stderr start with an ISO 8601 time and JSON `log`
+   * and `error` events carry `time`; with `file`, every log and error line is also appended
+   * there as `TIME LEVEL text` (whatever --json says).
+   */
+  logTo(opts: { timestamps: boolean; file?: NodeJS.WritableStream | null }): void {
+    this.stamps = opts.timestamps
+    this.file = opts.file ?? null
+  }
+
+  private toFile(level: string, text: string): void {
+    this.file?.write(`${new Date().toISOString()} ${level} ${text}\n`)
+  }
+
+  private stamp(): string {
+    return this.stamps ? new Date().toISOString() + ' ' : ''
+  }
+
   private data(text: string): void {
     if (!this.outClosed) this.out.write(text)
   }
@@ -69,30 +94,32 @@ export class Output {
 
   /** One JSON event line (JSON mode only). */
   event(event: string, fields: Record<string, unknown> = {}): void {
-    if (this.json) this.data(JSON.stringify({ event, ...fields }) + '\n')
+    if (this.json) this.data(safeJson({ event, ...fields }) + '\n')
   }
 
-  /** A line of human output on stdout (human mode only). */
+  /** A line of human output on stdout (human mode only); controls other than SGR colours are escaped. */
   line(text: string): void {
-    if (!this.json) this.data(text + '\n')
+    if (!this.json) this.data(safeSgrText(text) + '\n')
   }
 
   /** A status/log line on stderr (human mode), or a JSON "log" event. */
   info(text: string, level: string = 'info'): void {
-    if (this.json) this.event('log', { level, msg: text })
-    else this.log((level === 'warn' || level === 'error' ? this.color.yellow(text) : this.color.dim(text)) + '\n')
+    this.toFile(level, text)
+    if (this.json) this.event('log', { ...(this.stamps ? { time: new Date().toISOString() } : {}), level, msg: text })
+    else this.log(this.stamp() + (level === 'warn' || level === 'error' ? this.color.yellow(safeText(text)) : this.color.dim(safeText(text))) + '\n')
   }
 
   /** An error: JSON "error" event or a red line on stderr. */
   error(text: string, code?: string): void {
-    if (this.json) this.event('error', { message: text, ...(code ? { code } : {}) })
-    else this.log(this.color.red(`error: ${text}`) + '\n')
+    this.toFile('error', text)
+    if (this.json) this.event('error', { ...(this.stamps ? { time: new Date().toISOString() } : {}), message: text, ...(code ? { code } : {}) })
+    else this.log(this.stamp() + this.color.red(`error: ${safeText(text)}`) + '\n')
   }
 
   /** A progress line that rewrites itself on a TTY stderr. */
   progress(text: string): void {
     if (this.json) return
-    if (this.err.isTTY) this.log(`\r\x1b[K${text}`)
+    if (this.err.isTTY) this.log(`\r\x1b[K${safeText(text)}`)
   }
 
   /** End a progress line. */

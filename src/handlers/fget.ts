@@ -5,7 +5,7 @@
  */
 import type { Handler } from '../net/server.ts'
 import type { NodeContext } from '../node/context.ts'
-import { serveFile } from './serve-file.ts'
+import { serveEntry } from './serve-file.ts'
 
 export const fgetHandler =
   (node: NodeContext): Handler =>
@@ -15,5 +15,5 @@ export const fgetHandler =
     if (!entry) return ctx.error('ERR_NOT_FOUND', 'File not found')
     // An empty file still gets one (empty) REPL: a requester tells it from "no reply" (§3.7).
     if (entry.size === 0) return ctx.reply('')
-    await serveFile(ctx, entry, 0, entry.size, node.limiter, (n) => node.countUpload(n))
+    await serveEntry(ctx, node, entry, 0, entry.size)
   }

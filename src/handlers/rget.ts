@@ -1,11 +1,11 @@
 /**
  * RGET: a byte range of a file by content id (or name); first REPL is the JSON meta, then the
- * bytes in 2048-byte REPL frames (PROTOCOL.md §4.4).
+ * bytes in 2048-byte REPL frames, or frames of up to the request's `frame` bytes (PROTOCOL.md §4.4).
  */
 import { formatRangeMeta, parseRget } from '../protocol/messages.ts'
 import type { Handler } from '../net/server.ts'
 import type { NodeContext } from '../node/context.ts'
-import { serveFile } from './serve-file.ts'
+import { serveEntry } from './serve-file.ts'
 
 export const rgetHandler =
   (node: NodeContext): Handler =>
@@ -16,5 +16,5 @@ export const rgetHandler =
     if (r.offset > entry.size) return ctx.error('ERR_RANGE', `Range: offset ${r.offset} is past the end (${entry.size} bytes)`)
     const length = Math.min(r.length ?? entry.size - r.offset, entry.size - r.offset)
     await ctx.reply(formatRangeMeta({ name: entry.name, size: entry.size, cid: entry.cid, offset: r.offset, length }))
-    await serveFile(ctx, entry, r.offset, length, node.limiter, (n) => node.countUpload(n))
+    await serveEntry(ctx, node, entry, r.offset, length, r.frame)
   }

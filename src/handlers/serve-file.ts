@@ -1,6 +1,7 @@
 /**
  * Send file bytes as REPL frames of exactly CHUNK_SIZE bytes, the last one shorter
- * (PROTOCOL.md §4.7), reading in blocks, honouring backpressure and the upload rate limit.
+ * (PROTOCOL.md §4.7), or, for an RGET that asked for large frames, one frame per block of up to
+ * 256 KiB (§4.4), reading in blocks, honouring backpressure and the upload rate limit.
  * The file is read (readv) straight into the payload slots of a framed buffer, so no byte is
  * copied in user space; three such buffers rotate (one being read, up to two in the socket).
  * Memory per upload: 3 × (256 KiB + 1 KiB of headers).
@@ -12,6 +13,7 @@ import { chunkFramesLength, layoutChunkFrames } from '../protocol/frame.ts'
 import type { RequestContext } from '../net/server.ts'
 import type { LibraryEntry } from '../node/library.ts'
 import type { RateLimiter } from '../net/token-bucket.ts'
+import type { UploadRecord } from '../node/upload-log.ts'
 
 const BLOCK = CHUNK_SIZE * 128 // 256 KiB
 const SLOTS = 3
@@ -25,26 +27,32 @@ interface Slot {
   flushed: Promise<void>
 }
 
-/** Lay `slot` out for `len` payload bytes (kept when `len` is unchanged). */
-function layout(slot: Slot, len: number): void {
+/** Lay `slot` out for `len` payload bytes in frames of `frame` bytes (kept when `len` is unchanged). */
+function layout(slot: Slot, len: number, frame: number): void {
   if (slot.len === len) return
-  slot.iov = layoutChunkFrames(slot.buf, len)
+  slot.iov = layoutChunkFrames(slot.buf, len, frame)
   slot.len = len
 }
 
 /**
- * Stream [offset, offset+length) of `entry`.
- * @throws P2PTubeError ERR_READ when the file cannot be opened (deleted since indexing),
- *   ERR_FILE_CHANGED when it is no longer the indexed size (the reply then ends short and the
- *   requester's checks fail).
+ * Stream [offset, offset+length) of `entry`, opened by `open` (Library.open: no symlink, the
+ * same file as indexed), in REPL frames of `frame` bytes at most (default CHUNK_SIZE, exactly that
+ * size but the last; larger values are cut to the block size).
+ * @throws P2PTubeError ERR_READ when the file cannot be opened (deleted since indexing, a
+ *   symlink now), ERR_FILE_CHANGED when it is not the indexed file or shrinks while read (the
+ *   reply then ends short and the requester's checks fail).
  */
-export async function serveFile(ctx: RequestContext, entry: LibraryEntry, offset: number, length: number, limiter: RateLimiter, onSent?: (bytes: number) => void): Promise<void> {
-  let fh: fs.FileHandle
-  try {
-    fh = await fs.open(entry.path, 'r')
-  } catch (err) {
-    throw new P2PTubeError('ERR_READ', `Error reading file (${(err as NodeJS.ErrnoException).code ?? 'unknown'})`)
-  }
+export async function serveFile(
+  ctx: RequestContext,
+  entry: LibraryEntry,
+  offset: number,
+  length: number,
+  limiter: RateLimiter,
+  onSent: ((bytes: number) => void) | undefined,
+  open: (e: LibraryEntry) => Promise<fs.FileHandle>,
+  frame = CHUNK_SIZE
+): Promise<void> {
+  const fh = await open(entry)
   // The read of the next block may be waiting when the loop ends early (requester gone, write
   // failed): stopping releases it, and the file is closed only once it has settled.
   const stopper = new AbortController()
@@ -55,12 +63,11 @@ export async function serveFile(ctx: RequestContext, entry: LibraryEntry, offset
   const stopped = new Promise<void>((resolve) => (stop.aborted ? resolve() : stop.addEventListener('abort', () => resolve(), { once: true })))
   let pending: Promise<number> = Promise.resolve(0)
   try {
-    const st = await fh.stat()
-    if (st.size !== entry.size) throw new P2PTubeError('ERR_FILE_CHANGED', 'Error reading file: it changed since it was indexed')
     const block = Math.min(BLOCK, limiter.blockSize)
+    const chunk = Math.min(frame, block)
     const end = offset + length
     const slots: Slot[] = Array.from({ length: Math.min(SLOTS, Math.ceil(length / block) || 1) }, () => ({
-      buf: Buffer.allocUnsafe(chunkFramesLength(block)),
+      buf: Buffer.allocUnsafe(chunkFramesLength(block, chunk)),
       len: -1,
       iov: [],
       flushed: Promise.resolve()
@@ -70,7 +77,7 @@ export async function serveFile(ctx: RequestContext, entry: LibraryEntry, offset
       if (pos >= end) return 0
       await Promise.race([slot.flushed, stopped])
       if (stop.aborted) return 0
-      layout(slot, Math.min(block, end - pos))
+      layout(slot, Math.min(block, end - pos), chunk)
       return (await fh.readv(slot.iov, pos)).bytesRead
     }
     let pos = offset
@@ -87,7 +94,7 @@ export async function serveFile(ctx: RequestContext, entry: LibraryEntry, offset
       await limiter.take(slot.len, ctx.signal)
       let flushed!: () => void
       slot.flushed = new Promise<void>((resolve) => (flushed = resolve))
-      await ctx.write(slot.len === block ? slot.buf : slot.buf.subarray(0, chunkFramesLength(slot.len)), () => flushed())
+      await ctx.write(slot.len === block ? slot.buf : slot.buf.subarray(0, chunkFramesLength(slot.len, chunk)), () => flushed())
       onSent?.(slot.len)
     }
     await pending
@@ -96,5 +103,40 @@ export async function serveFile(ctx: RequestContext, entry: LibraryEntry, offset
     stopper.abort()
     await pending.catch(() => 0)
     await fh.close()
+  }
+}
+
+/** What serveEntry needs of the node: the limiter and the upload counters (NodeContext has them). */
+export interface UploadSink {
+  limiter: RateLimiter
+  /** Opens an entry as indexed (Library.open: no symlink, same device/inode/mtime). */
+  library: { open(e: LibraryEntry): Promise<fs.FileHandle> }
+  countUpload(bytes: number): void
+  uploaded?(u: UploadRecord): void
+}
+
+/**
+ * serveFile, then report the reply to `node.uploaded` (remote address, file, bytes sent, ms),
+ * also when it ends early (the requester gone). @throws serveFile's errors.
+ */
+export async function serveEntry(ctx: RequestContext, node: UploadSink, entry: LibraryEntry, offset: number, length: number, frame?: number): Promise<void> {
+  const t0 = performance.now()
+  let sent = 0
+  try {
+    await serveFile(
+      ctx,
+      entry,
+      offset,
+      length,
+      node.limiter,
+      (n) => {
+        sent += n
+        node.countUpload(n)
+      },
+      (e) => node.library.open(e),
+      frame
+    )
+  } finally {
+    node.uploaded?.({ remote: ctx.remoteAddress, member: ctx.peer?.name ?? null, name: entry.name, bytes: sent, ms: performance.now() - t0, at: Date.now() })
   }
 }

@@ -92,12 +92,27 @@ export function startMediaResponse(req: http.IncomingMessage, res: http.ServerRe
   return [start, end + 1]
 }
 
-/** Wait until `res` can take more data (or is closed). */
-export function drained(res: http.ServerResponse): Promise<void> {
+/** How a response is pumped. Times in ms. */
+export interface PumpOptions {
+  /**
+   * A client that takes no byte for this long is cut off (its socket destroyed, the file handle
+   * closed): a reader that stalls must not hold a file handle forever (docs/SECURITY.md "Web
+   * page"). Default: no limit (the player's own loopback server: a paused mpv stops reading).
+   */
+  stallMs?: number
+}
+
+/**
+ * Wait until `res` can take more data (or is closed).
+ * @param stallMs after this long without a 'drain' the response is destroyed (default: wait on).
+ */
+export function drained(res: http.ServerResponse, stallMs?: number): Promise<void> {
   // Already closed (the client went away): 'close' will not come again, do not wait for it.
   if (res.destroyed || res.closed) return Promise.resolve()
   return new Promise<void>((resolve) => {
+    const timer = stallMs === undefined ? null : setTimeout(() => res.destroy(), stallMs)
     const done = (): void => {
+      if (timer) clearTimeout(timer)
       res.off('drain', done)
       res.off('close', done)
       resolve()
@@ -109,23 +124,35 @@ export function drained(res: http.ServerResponse): Promise<void> {
 
 /**
  * Copy [start, end) of a file on disk to `res`.
+ * @param file its path, or how to open it (Library.open for an indexed file: no symlink, the
+ *   same file as indexed).
  * @param expectedSize the size the file must still have (it is an indexed file); otherwise the
  *   response is cut (the client sees a short body) and P2PTubeError ERR_FILE_CHANGED is thrown.
+ * @param opts.stallMs see PumpOptions.
  * @throws the open/read error (ENOENT for a file deleted since indexing).
  */
-export async function pumpFile(file: string, expectedSize: number, res: http.ServerResponse, start: number, end: number, signal: AbortSignal): Promise<void> {
-  const fh = await fs.open(file, 'r')
+export async function pumpFile(
+  file: string | (() => Promise<fs.FileHandle>),
+  expectedSize: number,
+  res: http.ServerResponse,
+  start: number,
+  end: number,
+  signal: AbortSignal,
+  opts: PumpOptions = {}
+): Promise<void> {
+  const fh = typeof file === 'string' ? await fs.open(file, 'r') : await file()
+  const what = typeof file === 'string' ? file : 'the file'
   try {
     const st = await fh.stat()
-    if (st.size !== expectedSize) throw new P2PTubeError('ERR_FILE_CHANGED', `${file} changed since it was indexed`)
+    if (st.size !== expectedSize) throw new P2PTubeError('ERR_FILE_CHANGED', `${what} changed since it was indexed`)
     const buf = Buffer.allocUnsafe(Math.min(SLICE, Math.max(1, end - start)))
     let pos = start
-    while (pos < end && !signal.aborted) {
+    while (pos < end && !signal.aborted && !res.destroyed) {
       const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, end - pos), pos)
-      if (bytesRead === 0) throw new P2PTubeError('ERR_FILE_CHANGED', `${file} is shorter than indexed`)
+      if (bytesRead === 0) throw new P2PTubeError('ERR_FILE_CHANGED', `${what} is shorter than indexed`)
       pos += bytesRead
       // Copy: the buffer is reused for the next read while this slice may still be queued.
-      if (!res.write(Buffer.from(buf.subarray(0, bytesRead)))) await drained(res)
+      if (!res.write(Buffer.from(buf.subarray(0, bytesRead)))) await drained(res, opts.stallMs)
     }
     res.end()
   } finally {
@@ -139,10 +166,10 @@ export async function pumpFile(file: string, expectedSize: number, res: http.Ser
  * Infinity when the size is unknown (legacy holder).
  * @throws the download's error when it fails before the bytes arrive; AbortError on `signal`.
  */
-export async function pumpDownload(d: Download, res: http.ServerResponse, start: number, end: number, signal: AbortSignal): Promise<void> {
+export async function pumpDownload(d: Download, res: http.ServerResponse, start: number, end: number, signal: AbortSignal, opts: PumpOptions = {}): Promise<void> {
   let pos = start
   d.prioritize(pos)
-  while (pos < end && !signal.aborted) {
+  while (pos < end && !signal.aborted && !res.destroyed) {
     let n = d.available(pos)
     if (n === 0) {
       if (d.state === 'done') break
@@ -156,7 +183,7 @@ export async function pumpDownload(d: Download, res: http.ServerResponse, start:
     const buf = await d.read(pos, Math.min(n, end - pos, SLICE))
     if (buf.length === 0) break
     pos += buf.length
-    if (!res.write(buf)) await drained(res)
+    if (!res.write(buf)) await drained(res, opts.stallMs)
   }
   res.end()
 }

@@ -5,8 +5,24 @@
  * downloaded waits for them and moves the download there (docs/STREAMING.md).
  */
 import type { Download } from '../node/download.ts'
+import { lavfFormat, SNIFF_BYTES, unsafeHead } from '../player/media-format.ts'
 import type { Player } from '../player/player.ts'
+import { P2PTubeError } from '../protocol/errors.ts'
 import { StreamServer } from './stream-server.ts'
+
+/**
+ * The libavformat format mpv must open `name` with, after a look at its first bytes.
+ * @param head the file's first bytes (up to SNIFF_BYTES).
+ * @throws P2PTubeError ERR_UNSAFE_MEDIA for a name without a media extension, or a head that is
+ *   a playlist, EDL or URL list (player/media-format.ts).
+ */
+export function playableFormat(name: string, head: Uint8Array): string {
+  const format = lavfFormat(name)
+  if (!format) throw new P2PTubeError('ERR_UNSAFE_MEDIA', `not playing ${name}: its name has no media extension`)
+  const why = unsafeHead(head)
+  if (why) throw new P2PTubeError('ERR_UNSAFE_MEDIA', `not playing ${name}: ${why}`)
+  return format
+}
 
 /** A download being played; `stop()` closes its stream server (the caller owns the player). */
 export interface PlayingDownload {
@@ -20,15 +36,21 @@ export interface PlayingDownload {
  * parallel with the server (mpv takes 120-300 ms to start), unless `ready` says it was started
  * ahead of time. Start the download before or alongside: the first bytes then arrive while mpv
  * starts.
- * @throws MpvNotInstalledError, MpvError from the player (src/player/player.ts); the listen error of the server (then
- *   nothing is left open).
+ * The player gets the stream only after its first bytes were sniffed (playableFormat), and opens
+ * it with the demuxer of its extension.
+ * @throws P2PTubeError ERR_UNSAFE_MEDIA (playableFormat); MpvNotInstalledError, MpvError from
+ *   the player (src/player/player.ts); the download's error before its first bytes; the listen
+ *   error of the server (then nothing is left open).
  */
 export async function playDownload(d: Download, player: Player, ready?: Promise<void>): Promise<PlayingDownload> {
+  if (!lavfFormat(d.fileName)) playableFormat(d.fileName, new Uint8Array())
   const streams = new StreamServer()
   try {
     await Promise.all([ready ?? player.start(), streams.start()])
     const url = streams.add(d)
-    await player.play(url)
+    await d.waitFor(0)
+    const format = playableFormat(d.fileName, await d.read(0, Math.min(d.available(0), SNIFF_BYTES)))
+    await player.play(url, { format })
     return { url, stop: () => streams.stop().catch(() => {}) }
   } catch (err) {
     await streams.stop().catch(() => {})

@@ -43,6 +43,14 @@ export interface ExchangeOptions {
    * (the FrameDecoder already copies everything it keeps).
    */
   readBufferSize?: number
+  /**
+   * With readBufferSize: where the next socket read lands, asked before each read with the bytes
+   * left of the streamed frame body being read (`streamLeft`, 0 outside one) and of the header
+   * (`headerLeft`); undefined = the reused buffer. A caller returns a view of its destination
+   * (at most `streamLeft` bytes, or `headerLeft` bytes of scratch) so data frames land in place
+   * and `data` gets views of that destination (no copy).
+   */
+  readTarget?(streamLeft: number, headerLeft: number): Buffer | undefined
 }
 
 /** Callbacks for the reply stream of one exchange (see FrameDecoder). */
@@ -89,12 +97,14 @@ export function exchange(to: Endpoint, type: string, payload: Payload, handlers:
         done(err)
       }
     }
-    const readBuffer = opts.readBufferSize ? { buffer: Buffer.allocUnsafe(opts.readBufferSize), onRead: onChunk } : undefined
+    const decoder = new FrameDecoder(handlers.policy, handlers)
+    const shared = opts.readBufferSize ? Buffer.allocUnsafe(opts.readBufferSize) : null
+    const target = opts.readTarget
+    const readBuffer = shared ? { buffer: target ? () => target(decoder.streamLeft, decoder.headerLeft) ?? shared : shared, onRead: onChunk } : undefined
     const socket = transport.connect(to, { type, readBuffer })
     socket.setNoDelay(true)
     let connected = false
     let settled = false
-    const decoder = new FrameDecoder(handlers.policy, handlers)
     const timer = setTimeout(() => done(new TimeoutError(`connect to ${to.host}:${to.port} timed out after ${connectTimeoutMs} ms`)), connectTimeoutMs)
     const onAbort = (): void => done(new AbortError())
     opts.signal?.addEventListener('abort', onAbort, { once: true })

@@ -23,9 +23,10 @@ export interface DialOptions {
   /**
    * Read into this buffer again and again instead of a new buffer per read (Node's `onread`):
    * no allocation per 64 KiB read, so no external-memory GC on a long download. Bytes passed to
-   * `onRead` are valid only during the call (for TLS: the decrypted bytes).
+   * `onRead` are valid only during the call (for TLS: the decrypted bytes). A function is asked
+   * before each read where the next bytes go (data landing in place, as at their destination).
    */
-  readBuffer?: { buffer: Buffer; onRead(chunk: Buffer): boolean | void }
+  readBuffer?: { buffer: Buffer | (() => Buffer); onRead(chunk: Buffer): boolean | void }
 }
 
 /** A way to dial and to accept connections. */

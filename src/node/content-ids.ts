@@ -1,28 +1,36 @@
 /**
- * Content ids of shared files (docs/PROTOCOL.md §4.3, §4.8): hashFile computes the SHA-256 of a
- * file and of each PIECE_SIZE piece; ContentIdCache keeps content ids across restarts in one JSON
- * file, and the piece hash lists in a `pieces/` folder beside it (in memory without a cache file).
+ * Content ids of shared files (docs/PROTOCOL.md §4.5, §4.8): hashFile computes the SHA-256 of each
+ * PIECE_SIZE piece and the content id bound to their Merkle root (protocol/merkle.ts);
+ * ContentIdCache keeps content ids across restarts in one JSON file, and the piece hash lists in
+ * a `pieces/` folder beside it (in memory without a cache file). A cache file of an older
+ * content-id format (version 1: the plain SHA-256 of the file) is ignored: every id is computed
+ * again, and the old piece lists are removed.
  */
 import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { PIECE_SIZE } from '../protocol/constants.ts'
+import { contentIdOf, merkleRoot } from '../protocol/merkle.ts'
+
+/** Format of the cache file and of the content ids in it (2: Merkle-bound ids, PROTOCOL.md §9). */
+const CACHE_VERSION = 2
 
 /**
- * SHA-256 of a file and of each of its PIECE_SIZE pieces, in one streamed pass (1 MiB reads,
- * flat memory apart from the piece list: 32 bytes per 64 KiB).
+ * The SHA-256 of each PIECE_SIZE piece of a file, in one streamed pass (1 MiB reads, flat memory
+ * apart from the piece list: 32 bytes per 64 KiB), and the content id bound to their Merkle root
+ * and the size read. Each byte is hashed once.
  * @returns cid: 64 lowercase hex digits; pieces: the piece hashes concatenated (PROTOCOL.md §4.8).
  * @throws the read error.
  */
 export async function hashFile(file: string): Promise<{ cid: string; pieces: Buffer }> {
-  const h = createHash('sha256')
   const pieces: Buffer[] = []
+  let size = 0
   let piece = createHash('sha256')
   let inPiece = 0
   for await (const c of createReadStream(file, { highWaterMark: 1 << 20 })) {
     const chunk = c as Buffer
-    h.update(chunk)
+    size += chunk.length
     for (let i = 0; i < chunk.length;) {
       const n = Math.min(PIECE_SIZE - inPiece, chunk.length - i)
       piece.update(chunk.subarray(i, i + n))
@@ -36,7 +44,8 @@ export async function hashFile(file: string): Promise<{ cid: string; pieces: Buf
     }
   }
   if (inPiece > 0) pieces.push(piece.digest())
-  return { cid: h.digest('hex'), pieces: Buffer.concat(pieces) }
+  const list = Buffer.concat(pieces)
+  return { cid: contentIdOf(merkleRoot(list), size), pieces: list }
 }
 
 /** The content id of a file as it was when hashed (size in bytes, mtime in ms). */
@@ -48,7 +57,7 @@ export interface CacheRecord {
 
 /**
  * Content ids by real path, valid while size and mtime are unchanged, and piece hash lists by
- * content id. `file`: the JSON cache file (`{ version: 1, entries: { path: CacheRecord } }`);
+ * content id. `file`: the JSON cache file (`{ version: 2, entries: { path: CacheRecord } }`);
  * without one nothing is persisted. Write errors are logged, never thrown: a lost cache only
  * means hashing again.
  */
@@ -68,7 +77,12 @@ export class ContentIdCache {
     if (this.loaded || !this.file) return
     this.loaded = true
     try {
-      const data = JSON.parse(await fs.readFile(this.file, 'utf8')) as { entries?: Record<string, CacheRecord> }
+      const data = JSON.parse(await fs.readFile(this.file, 'utf8')) as { version?: number; entries?: Record<string, CacheRecord> }
+      if (data.version !== CACHE_VERSION) {
+        // Content ids of another format: hash every file again; its piece lists are of no use.
+        await fs.rm(path.join(path.dirname(this.file), 'pieces'), { recursive: true, force: true })
+        return
+      }
       for (const [p, r] of Object.entries(data.entries ?? {})) {
         if (typeof r?.cid === 'string' && /^[0-9a-f]{64}$/.test(r.cid)) this.records.set(p, r)
       }
@@ -95,7 +109,7 @@ export class ContentIdCache {
       const tmp = `${file}.${process.pid}.tmp`
       try {
         await fs.mkdir(path.dirname(file), { recursive: true })
-        await fs.writeFile(tmp, JSON.stringify({ version: 1, entries: Object.fromEntries(this.records) }))
+        await fs.writeFile(tmp, JSON.stringify({ version: CACHE_VERSION, entries: Object.fromEntries(this.records) }))
         await fs.rename(tmp, file)
       } catch (err) {
         this.log?.('warn', `cannot write the content id cache ${file}: ${(err as Error).message}`)

@@ -4,6 +4,7 @@
  * answers are FloodSearch's); handlers stay free of sockets and timers beyond their
  * RequestContext, and never see the concrete node class.
  */
+import type { UploadRecord } from './upload-log.ts'
 import type { RateLimiter } from '../net/token-bucket.ts'
 import type { NodeGroup } from '../group/node-group.ts'
 import type { Hits, LegacyQuery, LegacyResponse, Search } from '../protocol/messages.ts'
@@ -21,6 +22,11 @@ export interface NodeContext {
   /** Is `id` this node (any of its addresses with its port)? */
   isSelf(id: string): boolean
   readonly peers: PeerTable
+  /**
+   * At the high water mark, prune the least useful neighbour to admit a newcomer (PeerManager.makeRoom).
+   * @param dryRun only tell whether one could be pruned. @returns whether there is (now) room.
+   */
+  makeRoom(dryRun?: boolean): boolean
   readonly library: Library
   /** Upload limiter shared by FGET and RGET. */
   readonly limiter: RateLimiter
@@ -34,6 +40,8 @@ export interface NodeContext {
   onLegacyResponse(r: LegacyResponse, remoteAddress: string): boolean
   /** Count bytes of file data sent (for up-rate displays). */
   countUpload(bytes: number): void
+  /** One FGET/RGET reply ended (served in full or cut short): for the upload log (upload-log.ts). */
+  uploaded?(u: UploadRecord): void
   /** Features named in CAPS. */
   readonly features: readonly string[]
   /** Private group membership (JOIN/QUIT member checks), or null for a plain node. */

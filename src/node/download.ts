@@ -1,12 +1,13 @@
 /**
  * One download: fetches a file from a holder into its PartFile (`<name>.p2ptube-part` and a chunk
- * map, so it resumes after an interruption), checks the SHA-256 against the content id and only
- * then moves the file to its final name (docs/PROTOCOL.md §4.4, §4.7). Memory stays flat: data is
+ * map, so it resumes after an interruption), checks it against the content id (p2ptube holders:
+ * the Merkle root of the verified pieces; legacy: the SHA-256) and only then moves the file to
+ * its final name (docs/PROTOCOL.md §4.4, §4.7). Memory stays flat: data is
  * written as it arrives. Readers (the player) wait here for bytes and steer the swarm.
  *
  * From p2ptube holders it runs a Swarm: RGET runs of 64 KiB pieces from every holder, each piece
- * checked against the hash list before it is written (§4.8), the player's read position first;
- * SHA-256 work runs on a worker thread. From a legacy holder: fetchLegacy (legacy-fetch.ts).
+ * checked against the hash list (itself checked against the content id) before it is written
+ * (§4.8), the player's read position first; SHA-256 work runs on a worker thread, once per byte. From a legacy holder: fetchLegacy (legacy-fetch.ts).
  */
 import { EventEmitter } from 'node:events'
 import type { Endpoint } from '../net/client.ts'
@@ -50,6 +51,10 @@ export interface DownloadOptions {
 /** Result of a finished download. */
 export interface DownloadResult {
   path: string
+  /**
+   * p2ptube holders: the content id the verified file gives (its pieces' Merkle root bound to
+   * the size, PROTOCOL.md §4.5); legacy holder: the SHA-256 of the bytes (nothing to verify).
+   */
   sha256: string
   size: number
 }
@@ -59,7 +64,9 @@ export { safeFileName }
 /**
  * Events: 'state' (DownloadState), 'progress' ({ received, size }), 'data' (offset, length:
  * bytes just written), 'done' (DownloadResult), 'resumed' (bytes present at start),
- * 'source-added' (id), 'source-dropped' (id, reason), 'bad-piece' (id, piece index).
+ * 'source-added' (id), 'source-dropped' (id, reason), 'bad-piece' (id, piece index),
+ * 'bad-hash-list' (id: a holder whose hash list does not match the content id), 'rechecked'
+ * ({ pieces, bad }: pieces found on disk at a resume, and how many failed their check).
  * 'error' is NOT emitted: start() rejects.
  * @throws P2PTubeError ERR_NO_CONTENT_ID (constructor) for a p2ptube holder without `cid`.
  */
@@ -129,6 +136,7 @@ export class Download extends EventEmitter {
       this.swarm.on('source-added', (id: string) => this.emit('source-added', id))
       this.swarm.on('source-dropped', (id: string, reason: string) => this.emit('source-dropped', id, reason))
       this.swarm.on('bad-piece', (id: string, index: number) => this.emit('bad-piece', id, index))
+      this.swarm.on('bad-hash-list', (id: string) => this.emit('bad-hash-list', id))
       this.swarm.addSource(opts.holder)
     }
   }
@@ -196,14 +204,14 @@ export class Download extends EventEmitter {
         digest = legacy.digest
       } else {
         await this.fetchSwarm()
-        digest = () => this.pieces.digest(this.size ?? this.received)
+        digest = () => Promise.resolve(this.pieces.contentId())
       }
       this.setState('verifying')
       await this.part.save(true)
       const sha256 = await digest()
       if (this.opts.cid && sha256 !== this.opts.cid) {
         await this.part.discard()
-        throw new IntegrityError(`SHA-256 of ${this.name} is ${sha256}, expected content id ${this.opts.cid}`)
+        throw new IntegrityError(`${this.name} gives content id ${sha256}, expected ${this.opts.cid}`)
       }
       const final = await this.part.moveToFinal()
       this.result = { path: final, sha256, size: this.size ?? this.received }
@@ -219,6 +227,7 @@ export class Download extends EventEmitter {
       throw err
     } finally {
       outer?.removeEventListener('abort', onAbort)
+      await this.part.unlock() // nothing more is written: a resume may take the partial
     }
   }
 
@@ -285,11 +294,22 @@ export class Download extends EventEmitter {
     const swarm = this.swarm as Swarm
     await swarm.loadHashes(this.size)
     this.size = swarm.size
+    this.pieces.open(swarm.size)
+    // A resume: the pieces on disk are checked again (a byte may have changed since); only the
+    // bad ones are fetched again, and nothing unchecked (a partial piece) counts as present.
+    const onDisk: number[] = []
     for (let i = 0; i < swarm.pieceCount; i++) {
       const off = i * PIECE_SIZE
-      if (this.have.covers(off, Math.min(off + PIECE_SIZE, swarm.size))) swarm.markHave(i)
+      if (this.have.covers(off, Math.min(off + PIECE_SIZE, swarm.size))) onDisk.push(i)
     }
-    this.pieces.open() // resumed bytes are hashed from disk at the end
+    const bad = new Set(onDisk.length ? await this.pieces.recheck(onDisk, swarm.hashes as Buffer) : [])
+    this.have.remove(0, Number.MAX_SAFE_INTEGER)
+    for (const i of onDisk) {
+      if (bad.has(i)) continue
+      this.have.add(i * PIECE_SIZE, Math.min((i + 1) * PIECE_SIZE, swarm.size))
+      swarm.markHave(i)
+    }
+    if (onDisk.length) this.emit('rechecked', { pieces: onDisk.length, bad: bad.size })
     await swarm.run(this.cancelAbort.signal)
   }
 

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
-import { request, type ExchangeOptions, type LocalEnd, type Payload } from '../net/client.ts'
+import { request, type Endpoint, type ExchangeOptions, type LocalEnd, type Payload } from '../net/client.ts'
 import { normalizeAddress } from '../net/address.ts'
 import {
   DEFAULT_TTL,
@@ -57,6 +57,8 @@ export interface FloodSearchOptions {
   stats: NodeStats
   /** How peers are dialled; carries the node's stop signal. */
   dial: ExchangeOptions
+  /** Neighbour links (§4.10): SRCH and HITS go on them when open, else on their own connection. */
+  links?: { request(to: Endpoint & { id?: string }, type: string, payload: Payload): Promise<unknown> }
   life: Lifecycle
   log: Log
 }
@@ -131,9 +133,14 @@ export class FloodSearch extends EventEmitter implements Pick<NodeContext, 'onSe
     h.emit('done', h.results)
   }
 
-  /** One request of the flood, tracked (so a stop can wait for it) and never rejecting. */
-  private send(to: { host: string; port: number }, type: string, payload: Payload, level: 'debug' | 'warn', what: string): Promise<void> {
-    return this.opts.life.track(request(to, type, payload, this.opts.dial)).then(
+  /**
+   * One request of the flood, tracked (so a stop can wait for it) and never rejecting. SRCH and
+   * HITS go on the neighbour's link when there is one (§4.10); legacy QUER and RESP never do.
+   */
+  private send(to: Endpoint & { id?: string }, type: string, payload: Payload, level: 'debug' | 'warn', what: string): Promise<void> {
+    const links = this.opts.links
+    const sent = links && (type === MSG.SRCH || type === MSG.HITS) ? links.request(to, type, payload) : request(to, type, payload, this.opts.dial)
+    return this.opts.life.track(sent).then(
       () => {},
       (err) => this.opts.log(this.opts.life.stopped ? 'debug' : level, `${what} failed: ${errText(err)}`)
     )

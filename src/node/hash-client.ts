@@ -1,13 +1,14 @@
 /**
  * The HASH client (docs/PROTOCOL.md §4.8): ask one holder for the size and the piece hash list of
- * a content id, and check that the answer is for that file and PIECE_SIZE pieces before any piece
- * is fetched against it.
+ * a content id, and check that the answer is for that file and PIECE_SIZE pieces, and that the
+ * list's Merkle root and the size give the content id, before any piece is fetched against it.
  */
 import { exchange, type Endpoint } from '../net/client.ts'
 import type { Transport } from '../net/transport.ts'
 import { MAX_FILE_SIZE, MSG, PIECE_SIZE } from '../protocol/constants.ts'
 import { ProtocolError, RemoteError } from '../protocol/errors.ts'
 import type { FramePolicy } from '../protocol/frame.ts'
+import { hashListMatches } from '../protocol/merkle.ts'
 import { parseHashMeta } from '../protocol/messages.ts'
 import { MESSAGES, replyPolicy } from '../protocol/table.ts'
 
@@ -19,7 +20,7 @@ export interface DialOptions {
   transport?: Transport | undefined
 }
 
-/** A holder's hash list: the file `size` in bytes and one 32-byte SHA-256 per piece, in order. */
+/** A holder's hash list, checked against the content id: the file `size` in bytes and one 32-byte SHA-256 per piece, in order. */
 export interface HashList {
   size: number
   hashes: Buffer
@@ -28,8 +29,9 @@ export interface HashList {
 /**
  * Fetch the hash list of `cid` from `holder`.
  * @throws RemoteError (the holder answered ERRO), ProtocolError ERR_BAD_REPLY (another file or
- *   piece size, over MAX_FILE_SIZE, malformed or incomplete list), TimeoutError, P2PTubeError
- *   ERR_CONNECT.
+ *   piece size, over MAX_FILE_SIZE, malformed or incomplete list), ProtocolError
+ *   ERR_BAD_HASH_LIST (a list or size that does not give the content id: the holder lies or
+ *   holds other bytes), TimeoutError, P2PTubeError ERR_CONNECT.
  */
 export async function fetchHashes(holder: Endpoint & { id: string }, cid: string, dial: DialOptions): Promise<HashList> {
   let meta: ReturnType<typeof parseHashMeta> | null = null
@@ -61,5 +63,7 @@ export async function fetchHashes(holder: Endpoint & { id: string }, cid: string
   if (remote) throw remote
   const m = meta as ReturnType<typeof parseHashMeta> | null
   if (!m || got !== m.pieces * 32) throw new ProtocolError('ERR_BAD_REPLY', `holder ${holder.id} sent an incomplete hash list`)
-  return { size: m.size, hashes: Buffer.concat(parts) }
+  const hashes = Buffer.concat(parts)
+  if (!hashListMatches(hashes, m.size, cid)) throw new ProtocolError('ERR_BAD_HASH_LIST', `holder ${holder.id} sent a piece hash list that does not match the content id`)
+  return { size: m.size, hashes }
 }

@@ -1,9 +1,10 @@
 /**
- * SHA-256 and disk writes off the main thread: piece verification against a hash list, the
- * in-order whole-file hash and the write of verified pieces run on a worker thread (one hop per
- * batch of pieces, no thread-pool round trip per write), so the event loop only moves bytes.
- * The worker is hash-worker-thread.js, plain JavaScript loaded by URL (no TypeScript loader
- * needed there; `npm run build` copies it into dist/).
+ * SHA-256 and disk writes off the main thread: piece verification against a hash list and the
+ * write of verified pieces run on a worker thread (one hop per batch of pieces, no thread-pool
+ * round trip per write), so the event loop only moves bytes. Each byte is hashed once: the
+ * digests of the good pieces come back (the download checks their Merkle root against the
+ * content id at the end, PROTOCOL.md §4.8). The worker is hash-worker-thread.js, plain
+ * JavaScript loaded by URL (no TypeScript loader needed there; `npm run build` copies it into dist/).
  */
 import { Worker } from 'node:worker_threads'
 import { P2PTubeError } from '../protocol/errors.ts'
@@ -12,27 +13,20 @@ import { P2PTubeError } from '../protocol/errors.ts'
 const WORKER_URL = new URL('./hash-worker-thread.js', import.meta.url)
 
 interface WorkerReply {
-  ok: boolean
-  pos: number
+  good: number
   buf?: ArrayBuffer
-  hex?: string
-  good?: number
+  leaves?: ArrayBuffer
   error?: string | null
-}
-
-/** Answer of the worker for one buffer: `ok` (hash matched), the file's hashed prefix `pos`
- * (bytes) and the buffer, transferred back. */
-export interface HashReply {
-  ok: boolean
-  pos: number
-  buf: Buffer
+  /** Set when the worker died: the call failed. */
+  failed?: true
 }
 
 /** Answer of the worker for a batch of pieces: how many `good` pieces (a prefix) were checked
- * and written, the file's hashed prefix `pos` (bytes) and the buffer, transferred back. */
+ * (and written, when asked), their SHA-256 digests (`leaves`, 32 bytes each) and the buffer,
+ * transferred back. */
 export interface PiecesReply {
   good: number
-  pos: number
+  leaves: Buffer
   buf: Buffer
 }
 
@@ -55,7 +49,7 @@ export class HashWorker {
         r?.(m)
       })
       this.worker.on('error', (err) => {
-        for (const r of this.pending.values()) r({ ok: false, pos: -1 })
+        for (const r of this.pending.values()) r({ good: 0, failed: true })
         this.pending.clear()
         this.worker = null
         void err
@@ -65,14 +59,14 @@ export class HashWorker {
   }
 
   /**
-   * Start a whole-file hash for `file` (any unique key), hashing from byte `pos`. With `filePath`
-   * (an existing file), the worker opens it for writing: pieces() then writes verified pieces.
+   * Open `filePath` (an existing file) for writing under the key `file` (any unique key):
+   * pieces() then writes verified pieces there.
    */
-  open(file: string, pos = 0, filePath?: string): void {
-    this.w.postMessage({ op: 'open', file, pos, path: filePath })
+  open(file: string, filePath: string): void {
+    this.w.postMessage({ op: 'open', file, path: filePath })
   }
 
-  /** Forget a file's hash state and close the worker's handle on it (after its queued writes). */
+  /** Close the worker's handle on a file (after its queued writes). */
   close(file: string): void {
     this.worker?.postMessage({ op: 'close', file })
   }
@@ -80,38 +74,24 @@ export class HashWorker {
   private call(msg: Record<string, unknown>, transfer: ArrayBuffer[]): Promise<WorkerReply> {
     const id = ++this.seq
     return new Promise((resolve, reject) => {
-      this.pending.set(id, (m) => (m.pos === -1 ? reject(new P2PTubeError('ERR_HASH_WORKER', 'the hash worker failed')) : resolve(m)))
+      this.pending.set(id, (m) => (m.failed ? reject(new P2PTubeError('ERR_HASH_WORKER', 'the hash worker failed')) : resolve(m)))
       this.w.postMessage({ ...msg, id }, transfer)
     })
   }
 
   /**
    * Check consecutive pieces packed in `buf[0, len)` (each `pieceSize` bytes, the last maybe
-   * shorter) against `expected` (32-byte SHA-256 each, in order), then add the good prefix to the
-   * whole-file hash (when it starts at the hashed prefix) and write it at `offset` in the file
-   * given to open(). Checking stops at the first bad piece.
+   * shorter) against `expected` (32-byte SHA-256 each, in order); with `write`, write the good
+   * prefix at byte `offset` of the file given to open(). Checking stops at the first bad piece.
    * @param buf a buffer owning its ArrayBuffer (Buffer.allocUnsafeSlow); it is detached until
    *   the promise resolves, then handed back as `buf`.
    * @throws P2PTubeError ERR_WRITE when the write failed (disk full...), ERR_HASH_WORKER.
    */
-  async pieces(file: string, offset: number, buf: Buffer, len: number, expected: Buffer, pieceSize: number): Promise<PiecesReply> {
-    const m = await this.call({ op: 'pieces', file, offset, buf: buf.buffer, len, pieceSize, expected: new Uint8Array(expected).buffer }, [buf.buffer as ArrayBuffer])
+  async pieces(file: string, offset: number, buf: Buffer, len: number, expected: Buffer, pieceSize: number, write = true): Promise<PiecesReply> {
+    const m = await this.call({ op: 'pieces', file, offset, buf: buf.buffer, len, pieceSize, write, expected: new Uint8Array(expected).buffer }, [buf.buffer as ArrayBuffer])
     const back = Buffer.from(m.buf as ArrayBuffer)
     if (m.error) throw new P2PTubeError('ERR_WRITE', `cannot write the download file: ${m.error}`)
-    return { good: m.good ?? 0, pos: m.pos, buf: back }
-  }
-
-  /** Add bytes at `offset` to the whole-file hash (ignored unless at the hashed prefix). */
-  async data(file: string, offset: number, buf: Buffer): Promise<HashReply> {
-    const len = buf.length
-    const m = await this.call({ op: 'data', file, offset, buf: buf.buffer, len }, [buf.buffer as ArrayBuffer])
-    return { ok: true, pos: m.pos, buf: Buffer.from(m.buf as ArrayBuffer, 0, len) }
-  }
-
-  /** Finish the whole-file hash. @returns { hex, pos: bytes hashed }. */
-  async digest(file: string): Promise<{ hex: string; pos: number }> {
-    const m = await this.call({ op: 'digest', file }, [])
-    return { hex: m.hex as string, pos: m.pos }
+    return { good: m.good, leaves: Buffer.from(m.leaves as ArrayBuffer), buf: back }
   }
 
   /** Stop the worker. */

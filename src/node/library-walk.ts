@@ -23,6 +23,8 @@ export interface FoundFile {
   rel: string
   size: number
   mtimeMs: number
+  dev: number
+  ino: number
 }
 
 /**
@@ -74,5 +76,5 @@ async function statFile(root: string, full: string, link: boolean, log?: (level:
   }
   const st = await fs.stat(real).catch(() => null)
   if (!st?.isFile()) return null
-  return { real, rel: path.relative(root, full).split(path.sep).join('/'), size: st.size, mtimeMs: st.mtimeMs }
+  return { real, rel: path.relative(root, full).split(path.sep).join('/'), size: st.size, mtimeMs: st.mtimeMs, dev: st.dev, ino: st.ino }
 }

@@ -1,18 +1,19 @@
 /**
  * The shared library: folders a user shares, indexed recursively for video, audio and image
- * files, each with a content id (SHA-256 of its bytes, lowercase hex) computed in the
+ * files, each with a content id (SHA-256 bound to the Merkle root of its pieces, lowercase hex) computed in the
  * background and cached across restarts (docs/PROTOCOL.md §4.3).
  * Only files in this index can ever be served: remote names are looked up here and never
  * used as filesystem paths. Parts: media-kind.ts (which files are media), library-walk.ts (the
  * folder walk), content-ids.ts (hashing, the content id cache file and the piece hash lists).
  */
 import { EventEmitter } from 'node:events'
-import fs from 'node:fs/promises'
+import fs, { type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
-import { PIECE_SIZE } from '../protocol/constants.ts'
 import { P2PTubeError } from '../protocol/errors.ts'
+import { hashListMatches, pieceCountOf } from '../protocol/merkle.ts'
 import { decodeLegacyName } from '../protocol/messages.ts'
 import { ContentIdCache, hashFile } from './content-ids.ts'
+import { openIndexed, sameFile } from './indexed-file.ts'
 import { walkShare } from './library-walk.ts'
 import { LibraryMetadata } from './metadata-cache.ts'
 import type { MetadataReaderOptions } from './metadata.ts'
@@ -30,6 +31,9 @@ export interface LibraryEntry {
   root: string
   size: number
   mtimeMs: number
+  /** Device and inode at indexing (indexed-file.ts: a swapped file is not served). */
+  dev?: number
+  ino?: number
   kind: MediaKind
   /** SHA-256 content id, once hashed. */
   cid?: string
@@ -47,9 +51,12 @@ export interface LibraryOptions {
 
 /** Most files indexed per library, to bound memory. */
 export const MAX_LIBRARY_FILES = 100_000
+/** Bytes of piece hash lists kept in memory once checked against their content id (32 MiB: the lists of 64 GiB of files). */
+const VERIFIED_LIST_BYTES = 32 << 20
 
 /**
- * Events: 'added' (LibraryEntry[]), 'hashed' (LibraryEntry), 'idle' (all content ids known).
+ * Events: 'added' (LibraryEntry[]), 'hashed' (LibraryEntry), 'idle' (all content ids known),
+ * 'removed' (LibraryEntry: deleted or no longer a regular file; no longer searched or served).
  */
 export class Library extends EventEmitter {
   private readonly byName = new Map<string, LibraryEntry>()
@@ -61,6 +68,9 @@ export class Library extends EventEmitter {
   private readonly queue: LibraryEntry[] = []
   private hashing: Promise<void> | null = null
   private stopped = false
+  /** Piece hash lists checked against their content id, most recently used last (HASH serves them without hashing again). */
+  private readonly verifiedLists = new Map<string, Buffer>()
+  private verifiedBytes = 0
   /** Tags of the entries, read after hashing and cached by content id (metadata-cache.ts); null when off. */
   readonly metadata: LibraryMetadata | null
 
@@ -111,7 +121,7 @@ export class Library extends EventEmitter {
       if (!mediaKind(real)) throw new P2PTubeError('ERR_NOT_MEDIA', `cannot share ${dir}: not a video, audio or image file`)
       const root = path.dirname(real)
       this.roots.add(real)
-      const e = this.index(root, real, path.basename(real), st.size, st.mtimeMs)
+      const e = this.index(root, real, path.basename(real), st)
       if (e) added.push(e)
     } else {
       this.roots.add(real)
@@ -119,7 +129,7 @@ export class Library extends EventEmitter {
         real,
         real,
         (f) => {
-          const e = this.index(real, f.real, f.rel, f.size, f.mtimeMs)
+          const e = this.index(real, f.real, f.rel, f)
           if (e) added.push(e)
         },
         this.opts.log
@@ -130,14 +140,14 @@ export class Library extends EventEmitter {
     return added
   }
 
-  private index(root: string, real: string, rel: string, size: number, mtimeMs: number): LibraryEntry | null {
+  private index(root: string, real: string, rel: string, { size, mtimeMs, dev, ino }: { size: number; mtimeMs: number; dev: number; ino: number }): LibraryEntry | null {
     if (this.byName.size >= MAX_LIBRARY_FILES) return null
     if (this.paths.has(real)) return null
     this.paths.add(real)
     let name = rel
     if (this.byName.has(name)) name = `${path.basename(root)}/${rel}`
     for (let i = 2; this.byName.has(name); i++) name = `${path.basename(root)}-${i}/${rel}`
-    const entry: LibraryEntry = { name, path: real, root, size, mtimeMs, kind: mediaKind(real) as MediaKind }
+    const entry: LibraryEntry = { name, path: real, root, size, mtimeMs, dev, ino, kind: mediaKind(real) as MediaKind }
     const cached = this.cids.lookup(real, size, mtimeMs)
     if (cached) {
       entry.cid = cached
@@ -179,18 +189,38 @@ export class Library extends EventEmitter {
   }
 
   /**
-   * The piece hash list of a shared file (32 bytes per PIECE_SIZE piece), from memory, the cache
-   * folder, or computed again from the file.
+   * The piece hash list of a shared file (32 bytes per PIECE_SIZE piece), checked against its
+   * content id (its Merkle root, PROTOCOL.md §4.8) once, then served from memory; else from the
+   * cache folder, or computed again from the file.
    * @returns null when no shared file has this content id (any more).
    */
   async pieceHashes(cid: string): Promise<Buffer | null> {
     const e = this.byCid.get(cid)
-    const kept = await this.cids.pieces(cid, e ? Math.ceil(e.size / PIECE_SIZE) * 32 : null)
-    if (kept || !e) return kept
+    const known = this.verifiedLists.get(cid)
+    if (known && e) {
+      this.verifiedLists.delete(cid) // most recently used last
+      this.verifiedLists.set(cid, known)
+      return known
+    }
+    const kept = await this.cids.pieces(cid, e ? pieceCountOf(e.size) * 32 : null)
+    if (!e) return kept
+    if (kept && hashListMatches(kept, e.size, cid)) return this.rememberList(cid, kept)
     const { cid: again, pieces } = await hashFile(e.path)
     if (again !== cid) return null // changed on disk since indexing
     await this.cids.keepPieces(cid, pieces)
-    return pieces
+    return this.rememberList(cid, pieces)
+  }
+
+  private rememberList(cid: string, list: Buffer): Buffer {
+    if (list.length > VERIFIED_LIST_BYTES || this.verifiedLists.has(cid)) return list
+    this.verifiedLists.set(cid, list)
+    this.verifiedBytes += list.length
+    for (const [k, v] of this.verifiedLists) {
+      if (this.verifiedBytes <= VERIFIED_LIST_BYTES) break
+      this.verifiedLists.delete(k)
+      this.verifiedBytes -= v.length
+    }
+    return list
   }
 
   /**
@@ -203,12 +233,51 @@ export class Library extends EventEmitter {
     if (!mediaKind(real)) return null
     this.cids.set(real, { size: st.size, mtimeMs: st.mtimeMs, cid })
     this.roots.add(real)
-    const e = this.index(path.dirname(real), real, path.basename(real), st.size, st.mtimeMs)
+    const e = this.index(path.dirname(real), real, path.basename(real), st)
     if (!e) return null
-    if (pieces) await this.cids.keepPieces(cid, pieces)
+    if (pieces) {
+      await this.cids.keepPieces(cid, pieces)
+      if (hashListMatches(pieces, st.size, cid)) this.rememberList(cid, pieces)
+    }
     this.emit('added', [e])
     void this.cids.save()
     return e
+  }
+
+  /**
+   * Open a shared file for serving (indexed-file.ts: no symlink, the same file as indexed). A
+   * file that fails is rechecked: forgotten when gone, re-hashed when changed.
+   * @throws P2PTubeError ERR_READ, ERR_FILE_CHANGED.
+   */
+  async open(e: LibraryEntry): Promise<FileHandle> {
+    try {
+      return await openIndexed(e)
+    } catch (err) {
+      void this.recheck(e)
+      throw err
+    }
+  }
+
+  /**
+   * Compare an entry with its file: gone or not a regular file (a symlink now) → forgotten
+   * ('removed'); changed (size, mtime, inode) → its content id is dropped and it is hashed again
+   * ('hashed' with the new id). Unchanged: nothing.
+   */
+  async recheck(e: LibraryEntry): Promise<void> {
+    if (this.byName.get(e.name) !== e) return
+    const st = await fs.lstat(e.path).catch(() => null)
+    if (st && sameFile(e, st)) return
+    if (e.cid && this.byCid.get(e.cid) === e) this.byCid.delete(e.cid)
+    delete e.cid
+    if (!st?.isFile()) {
+      this.byName.delete(e.name)
+      this.paths.delete(e.path)
+      this.emit('removed', e)
+      return
+    }
+    Object.assign(e, { size: st.size, mtimeMs: st.mtimeMs, dev: st.dev, ino: st.ino })
+    if (!this.queue.includes(e)) this.queue.push(e)
+    this.kick()
   }
 
   /** Resolves when every indexed file has its content id. */
@@ -234,6 +303,7 @@ export class Library extends EventEmitter {
           const { cid, pieces } = await hashFile(e.path)
           e.cid = cid
           await this.cids.keepPieces(cid, pieces)
+          this.rememberList(cid, pieces)
           this.byCid.set(e.cid, e)
           this.cids.set(e.path, { size: e.size, mtimeMs: e.mtimeMs, cid: e.cid })
           this.emit('hashed', e)

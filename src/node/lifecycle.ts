@@ -5,6 +5,7 @@
  * nothing in flight outlives the node: requests end at once with AbortError instead of running
  * to their idle timeout.
  */
+import { setMaxListeners } from 'node:events'
 import { AbortError } from '../protocol/errors.ts'
 
 /** A node's run: open until `stop()`, then closed for good. */
@@ -12,6 +13,11 @@ export class Lifecycle {
   private readonly ac = new AbortController()
   private readonly timers = new Set<NodeJS.Timeout>()
   private readonly work = new Set<Promise<unknown>>()
+
+  constructor() {
+    // Every request in flight listens to the signal: a flood or a crawl has many at once.
+    setMaxListeners(0, this.ac.signal)
+  }
 
   /** Aborted when the node stops: pass it to every outgoing request. */
   get signal(): AbortSignal {

@@ -3,22 +3,49 @@
  * bytes received so far at their file positions, `<name>.p2ptube-part.json` the map of which byte
  * ranges are present, so a download of the same content id resumes after an interruption. Once
  * the whole file is checked it is moved to its final name, never over an existing file.
+ * While a download writes it, `<name>.p2ptube-part.lock` (file-lock.ts) keeps a second download
+ * into the same folder, in this process or another, from writing the same partial (ERR_BUSY).
  */
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { P2PTubeError } from '../protocol/errors.ts'
+import { tryLock } from './file-lock.ts'
 import { RangeSet } from './range-set.ts'
 
 const PART = '.p2ptube-part'
 /** How often the chunk map is saved while downloading, ms. */
 const STATE_SAVE_MS = 1000
 
-/** A file name safe to create in the downloads folder: the last path segment, no control chars. */
+/**
+ * Longest final file name, UTF-8 bytes: file systems allow 255, and the partial's suffixes
+ * (`.p2ptube-part.json.tmp`, the lock's `.p2ptube-part.lock.<pid>.<random>`) need up to 35 more.
+ */
+export const MAX_NAME_BYTES = 200
+
+/** `s` cut to at most `max` UTF-8 bytes, never inside a character. */
+function cutUtf8(s: string, max: number): string {
+  let bytes = 0
+  let out = ''
+  for (const ch of s) {
+    bytes += Buffer.byteLength(ch)
+    if (bytes > max) break
+    out += ch
+  }
+  return out
+}
+
+/**
+ * A file name safe to create in the downloads folder: the last path segment, no control chars,
+ * at most MAX_NAME_BYTES UTF-8 bytes (a long name is cut before its extension, which is kept).
+ */
 export function safeFileName(name: string): string {
   const base = name.split(/[\\/]/).pop() ?? ''
   // eslint-disable-next-line no-control-regex -- control characters are exactly what is replaced
   const clean = base.replace(/[\x00-\x1f\x7f]/g, '_').replace(/^\.+/, '_')
-  return clean.slice(0, 200) || 'download'
+  if (Buffer.byteLength(clean) <= MAX_NAME_BYTES) return clean || 'download'
+  const ext = path.extname(clean)
+  const keep = Buffer.byteLength(ext) <= 16 ? ext : ''
+  return cutUtf8(clean.slice(0, clean.length - keep.length), MAX_NAME_BYTES - Buffer.byteLength(keep)) + keep
 }
 
 /** Where the partial file lives and what its chunk map records. */
@@ -48,6 +75,7 @@ export class PartFile {
   /** File size in bytes, once known (from the caller or a resumed chunk map). */
   size: number | undefined
   private fh: fs.FileHandle | null = null
+  private release: (() => Promise<void>) | null = null
   private lastSave = 0
   private saving: Promise<void> = Promise.resolve()
 
@@ -70,11 +98,26 @@ export class PartFile {
   /**
    * Create the folder and open the partial file: resume it when its chunk map is for the same
    * content id (the recorded ranges within the file's length are present), else start empty.
+   * Takes the partial's lock first (held until unlock() or close()).
    * @returns true when a chunk map was resumed.
-   * @throws fs errors (EACCES, ENOSPC...).
+   * @throws P2PTubeError ERR_BUSY when another live process (or download) holds the lock;
+   *   ERR_WRITE when the partial cannot be opened (EACCES; ELOOP: a symlink); fs errors of the
+   *   folder and the lock.
    */
   async open(): Promise<boolean> {
     await fs.mkdir(this.opts.dir, { recursive: true })
+    const lock = await tryLock(this.path + '.lock')
+    if ('heldBy' in lock) throw new P2PTubeError('ERR_BUSY', `${this.path} is being written by another download (pid ${lock.heldBy}); wait for it or fetch into another folder`)
+    this.release = lock
+    try {
+      return await this.openLocked()
+    } catch (err) {
+      await this.unlock()
+      throw err
+    }
+  }
+
+  private async openLocked(): Promise<boolean> {
     let resumed = false
     if (this.opts.resumable) {
       try {
@@ -89,7 +132,14 @@ export class PartFile {
         // no usable state: start from zero
       }
     }
-    this.fh = await fs.open(this.path, resumed ? 'r+' : 'w+')
+    // O_NOFOLLOW: a symlink planted under the partial's name is not followed (ELOOP).
+    const { O_RDWR, O_CREAT, O_TRUNC, O_NOFOLLOW } = fs.constants
+    try {
+      this.fh = await fs.open(this.path, O_RDWR | O_CREAT | O_NOFOLLOW | (resumed ? 0 : O_TRUNC), 0o644)
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? 'unknown'
+      throw new P2PTubeError('ERR_WRITE', `cannot write ${this.path}: ${code}${code === 'ELOOP' ? ' (it is a symlink: not followed)' : ''}`)
+    }
     return resumed
   }
 
@@ -108,7 +158,9 @@ export class PartFile {
       .catch(() => {})
       .then(async () => {
         const tmp = this.statePath + '.tmp'
-        await fs.writeFile(tmp, body)
+        // Created exclusively: a symlink planted under the temp name is not written through.
+        await fs.rm(tmp, { force: true })
+        await fs.writeFile(tmp, body, { flag: 'wx' })
         await fs.rename(tmp, this.statePath)
       })
     return this.saving
@@ -127,11 +179,19 @@ export class PartFile {
     return (await this.handle.read(buf, 0, length, offset)).bytesRead
   }
 
-  /** Close the handle (idempotent; errors ignored: nothing is left to write). */
+  /** Give the lock back (idempotent): nothing more is written (the download ended). */
+  async unlock(): Promise<void> {
+    const release = this.release
+    this.release = null
+    await release?.().catch(() => {})
+  }
+
+  /** Close the handle and give the lock back (idempotent; errors ignored: nothing is left to write). */
   async close(): Promise<void> {
     const fh = this.fh
     this.fh = null
     await fh?.close().catch(() => {})
+    await this.unlock()
   }
 
   /** Delete the partial file and its chunk map (after a failed integrity check). */
@@ -158,7 +218,9 @@ export class PartFile {
         await fs.rm(this.statePath, { force: true })
         return candidate
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+        const code = (err as NodeJS.ErrnoException).code
+        if (code === 'ENOENT') throw new P2PTubeError('ERR_BUSY', `${this.path} was removed while this download wrote it (another program or p2ptube without the lock)`)
+        if (code !== 'EEXIST') throw err
       }
     }
   }

@@ -1,31 +1,32 @@
 /**
- * The node's peer list (docs/PROTOCOL.md §3.1-3.3, btpeer-wire.md "Peer-list building"): join
- * and crawl (NAME → JOIN → LIST, recursing), the CAPS probe (§4.1), the stabilizer that drops
- * peers that stop answering, and QUIT to every peer when the node leaves. Owns the PeerTable and
- * turns its events into 'peer-added' and 'peer-removed'.
+ * The node's peer list (docs/PROTOCOL.md §3.1-3.3, §3.9, btpeer-wire.md "Peer-list building"):
+ * join and crawl (NAME → JOIN → LIST, recursing), the CAPS probe of every peer as it is added
+ * (§4.1), the stabilizer that drops peers that stop answering, neighbour management between a
+ * low and a high water mark (dial more below the low mark, repair the graph when a neighbour
+ * leaves, prune the least useful neighbour to admit a newcomer at the high mark: the libp2p
+ * connection manager's and Gnutella ultrapeers' idea), and QUIT to every peer when the node
+ * leaves. Owns the PeerTable and turns its events into 'peer-added' and 'peer-removed'.
  */
 import { EventEmitter } from 'node:events'
-import PQueue from 'p-queue'
-import { request, requestText, type Endpoint, type ExchangeOptions, type LocalEnd } from '../net/client.ts'
-import { MAX_LIST_PEERS, MSG } from '../protocol/constants.ts'
-import { parseErrorPayload } from '../protocol/errors.ts'
-import { formatJoin, parseCaps, parseListLine, parsePeerId } from '../protocol/messages.ts'
+import { request, requestText, type ExchangeOptions } from '../net/client.ts'
+import { MSG } from '../protocol/constants.ts'
+import { parseCaps, parsePeerId } from '../protocol/messages.ts'
+import { Crawl, JOIN_DEADLINE_MS } from './crawl.ts'
+import { LinkManager } from './links.ts'
 import type { SelfAddress } from './identity.ts'
 import type { Lifecycle } from './lifecycle.ts'
 import { PeerTable, type PeerInfo, type PeerSource } from './peer-table.ts'
 import { errText, type Log } from './stats.ts'
+import { isLoopback } from '../net/address.ts'
 
-/** Peers a join crawls at once. */
-export const CRAWL_CONCURRENCY = 8
-/** A join ends by then, ms, with whatever peers it found (a crawl of hung peers cannot stall it). */
-export const JOIN_DEADLINE_MS = 10_000
-
-/** One join's crawl: its queue of branches, its dial options (deadline signal), addresses seen. */
-interface CrawlRun {
-  queue: PQueue
-  dial: ExchangeOptions & { connectTimeoutMs: number }
-  seen: Set<string>
-}
+/** Neighbours a node dials on its own (the low water mark, PROTOCOL.md §3.9). */
+export const DEFAULT_MIN_PEERS = 4
+/** Most neighbours; JOINs are accepted up to it (the high water mark, PROTOCOL.md §3.9). */
+export const DEFAULT_MAX_PEERS = 12
+/** Most peer-table entries with one IP address (an eclipse defence, PROTOCOL.md §3.9). */
+export const DEFAULT_MAX_PEERS_PER_HOST = 4
+/** Addresses remembered from LISTs, for repair when every neighbour is gone. */
+const KNOWN_ADDRESSES = 256
 
 /** What a PeerManager is built from. Times in ms. */
 export interface PeerManagerOptions {
@@ -35,8 +36,14 @@ export interface PeerManagerOptions {
    * so it takes no slot in anyone's peer table (default true).
    */
   announce?: boolean
-  /** Most peers (0 = unlimited). */
+  /** Most peers, the high water mark (0 = unlimited). */
   maxPeers: number
+  /** Neighbours to keep, the low water mark: join stops adding there, repair dials up to it (default DEFAULT_MIN_PEERS; 0 = join fills the table, no repair). */
+  minPeers?: number
+  /** Most entries per IP address (default DEFAULT_MAX_PEERS_PER_HOST; 0 = unlimited). */
+  maxPeersPerHost?: number
+  /** Hosts exempt from maxPeersPerHost (default: loopback, this machine's own processes). */
+  exemptHost?(host: string): boolean
   /** Default crawl depth of join(). */
   hops: number
   /** A join's overall deadline (default JOIN_DEADLINE_MS). */
@@ -50,23 +57,132 @@ export interface PeerManagerOptions {
 /** Events: 'peer-added' (PeerInfo), 'peer-removed' (PeerInfo, reason: string). */
 export class PeerManager extends EventEmitter {
   readonly peers: PeerTable
+  /** Persistent links to the neighbours that list LINK (§4.10): SRCH, HITS and the keepalive. */
+  readonly links: LinkManager
+  /** The low water mark (0 = none). */
+  readonly minPeers: number
+  /** Addresses seen in LISTs and joined through, newest last (repair's last resort). */
+  private readonly known = new Set<string>()
+  private repairing: Promise<number> | null = null
 
   constructor(private readonly opts: PeerManagerOptions) {
     super()
-    this.peers = new PeerTable(opts.maxPeers)
+    this.minPeers = opts.minPeers ?? DEFAULT_MIN_PEERS
+    this.peers = new PeerTable(opts.maxPeers, Date.now, { maxPerHost: opts.maxPeersPerHost ?? DEFAULT_MAX_PEERS_PER_HOST, exempt: opts.exemptHost ?? isLoopback })
+    this.links = new LinkManager({ peers: this.peers, dial: opts.dial, life: opts.life, log: opts.log, enabled: opts.announce !== false })
+    // A link that closes under the node: one NAME on a new connection says whether the neighbour is gone.
+    this.links.on('link-lost', (id: string, why: string) => void this.check(id, `link lost (${why})`))
     this.peers.on('added', (p: PeerInfo) => {
       opts.log('info', `peer ${p.id} added (${p.source})`)
+      // CAPS at once, on both sides of a JOIN: the first search does not wait for a probe.
+      void this.probe(p.id)
       this.emit('peer-added', p)
     })
     this.peers.on('removed', (p: PeerInfo, reason: string) => {
       opts.log('info', `peer ${p.id} removed: ${reason}`)
       this.emit('peer-removed', p, reason)
+      // Graph repair: a neighbour that left (QUIT, failed keepalive) is replaced from the others' LISTs.
+      if (reason !== 'removed by user' && reason !== 'pruned' && this.below) this.opts.life.later(0, () => void this.repair().catch(() => {}))
     })
   }
 
-  /** Check every peer each `everyMs` ms until the node stops (0 = never). */
+  /** Fewer neighbours than the low water mark (and the node joins others: not a one-shot client). */
+  private get below(): boolean {
+    return this.opts.announce !== false && this.minPeers > 0 && this.peers.size < this.minPeers && !this.opts.life.stopped
+  }
+
+  /** Check every peer each `everyMs` ms until the node stops (0 = never); then dial more when below the low water mark. */
   startStabilizer(everyMs: number): void {
-    if (everyMs > 0) this.opts.life.every(everyMs, () => void this.stabilize())
+    if (everyMs > 0)
+      this.opts.life.every(everyMs, () => {
+        void this.stabilize().then(() => {
+          if (this.below) void this.repair().catch(() => {})
+        })
+      })
+  }
+
+  /** Remember an address for repair (bounded, oldest forgotten first). */
+  private remember(key: string): void {
+    this.known.delete(key)
+    this.known.add(key)
+    if (this.known.size > KNOWN_ADDRESSES) this.known.delete(this.known.values().next().value as string)
+  }
+
+  /** A crawl run that stops adding peers at `target` (0: when the table is full). */
+  private newCrawl(target: number): Crawl {
+    const { self, dial, life, log } = this.opts
+    const parts = { self, peers: this.peers, announce: this.opts.announce !== false, dial, life, log, remember: (key: string) => this.remember(key) }
+    return new Crawl(parts, target, this.opts.joinDeadlineMs ?? JOIN_DEADLINE_MS)
+  }
+
+  /** Where a join's crawl stops adding peers: the low water mark (a one-shot client: the table's size). */
+  private get joinTarget(): number {
+    return this.opts.announce === false || this.minPeers === 0 ? 0 : this.minPeers
+  }
+
+  /**
+   * Dial more neighbours until the low water mark: the LISTs of the current neighbours first
+   * (in parallel, CRAWL_CONCURRENCY at once, under one JOIN_DEADLINE_MS deadline), then the
+   * addresses remembered from earlier LISTs when no neighbour is left. One repair at a time.
+   * @returns peers added.
+   */
+  repair(): Promise<number> {
+    this.repairing ??= this.runRepair().finally(() => (this.repairing = null))
+    return this.repairing
+  }
+
+  private async runRepair(): Promise<number> {
+    const { self } = this.opts
+    if (!this.below) return 0
+    const before = this.peers.size
+    const run = this.newCrawl(this.minPeers)
+    try {
+      for (const p of this.peers.list()) run.seen.add(`${p.host}:${p.port}`)
+      for (const p of this.peers.list()) void run.queue.add(() => run.expand(p, p.id, 1))
+      await run.done()
+      if (this.below) {
+        for (const key of [...this.known].reverse()) {
+          if (run.seen.has(key) || self.isSelf(key)) continue
+          run.seen.add(key)
+          void run.queue.add(() => run.crawl(parsePeerId(key), 2, 'crawl'))
+        }
+        await run.done()
+      }
+    } finally {
+      run.end()
+    }
+    const added = this.peers.size - before
+    if (added > 0) this.opts.log('info', `repair: ${added} neighbours added (${this.peers.size} now)`)
+    return added
+  }
+
+  /**
+   * Make room for a newcomer's JOIN at the high water mark by pruning the least useful
+   * neighbour: the one with the most neighbours of its own (known from its LIST), which keeps
+   * more than the low water mark without this node; QUIT tells it. Never prunes a peer whose
+   * LIST this node has not read (it might have no other neighbour).
+   * @param dryRun only tell whether a peer could be pruned.
+   * @returns whether there is (now) room.
+   */
+  makeRoom(dryRun = false): boolean {
+    if (!this.peers.full) return true
+    let victim: PeerInfo | undefined
+    for (const p of this.peers.list()) {
+      if (p.degree === undefined || p.degree <= Math.max(this.minPeers, 1)) continue
+      if (!victim || p.degree > (victim.degree as number) || (p.degree === victim.degree && p.lastSeen < victim.lastSeen)) victim = p
+    }
+    if (!victim) return false
+    if (dryRun) return true
+    this.peers.remove(victim.id, 'pruned')
+    const { self, dial } = this.opts
+    const o = {
+      connectTimeoutMs: dial.connectTimeoutMs,
+      idleTimeoutMs: dial.connectTimeoutMs,
+      ...(dial.transport ? { transport: dial.transport } : {}),
+      ...(dial.signal ? { signal: dial.signal } : {})
+    }
+    void this.opts.life.track(request(victim, MSG.QUIT, (local) => self.idFor(local.address, local.remote), o)).catch(() => {})
+    return true
   }
 
   /**
@@ -78,90 +194,22 @@ export class PeerManager extends EventEmitter {
    *   ERR_ABORTED once the node is stopping (also for a join in flight when it stops).
    */
   async join(address: string, hops = this.opts.hops, source: PeerSource = 'bootstrap'): Promise<number> {
-    const { life, dial } = this.opts
+    const { life } = this.opts
     life.assertOpen('join')
     const a = parsePeerId(address)
     const before = this.peers.size
     // One deadline for the whole crawl, and every request bounded by the connect timeout: a
     // peer that accepts and never answers costs seconds, not the 30 s idle timeout.
-    const deadline = new AbortController()
-    const timer = setTimeout(() => deadline.abort(), this.opts.joinDeadlineMs ?? JOIN_DEADLINE_MS)
-    const onStop = (): void => deadline.abort()
-    life.signal.addEventListener('abort', onStop, { once: true })
-    const run: CrawlRun = {
-      queue: new PQueue({ concurrency: CRAWL_CONCURRENCY }),
-      dial: { ...dial, idleTimeoutMs: dial.connectTimeoutMs, signal: deadline.signal },
-      seen: new Set([`${a.host}:${a.port}`])
-    }
+    const run = this.newCrawl(this.joinTarget)
+    run.seen.add(`${a.host}:${a.port}`)
+    this.remember(`${a.host}:${a.port}`)
     try {
-      await life.track(this.crawl(a, hops, source, run, true))
-      await life.track(run.queue.onIdle())
+      await life.track(run.crawl(a, hops, source, true))
+      await run.done()
     } finally {
-      clearTimeout(timer)
-      life.signal.removeEventListener('abort', onStop)
-      run.queue.clear()
+      run.end()
     }
     return this.peers.size - before
-  }
-
-  private async crawl(to: Endpoint, hops: number, source: PeerSource, run: CrawlRun, first = false): Promise<void> {
-    const { self, life, log } = this.opts
-    const dial = run.dial
-    if (this.peers.full || hops <= 0 || dial.signal?.aborted) return
-    let id: string
-    try {
-      id = (await requestText(to, MSG.NAME, '', dial)).trim()
-      parsePeerId(id)
-    } catch (err) {
-      if (first) throw err
-      if (!dial.signal?.aborted) log('warn', `crawl: ${to.host}:${to.port} did not answer NAME: ${errText(err)}`)
-      return
-    }
-    if (self.isSelf(id) || this.peers.has(id) || (this.peers.full && !first)) return
-    const peer = parsePeerId(id)
-    if (this.opts.announce !== false) {
-      // The JOIN names this node by the address of this very connection: the interface that
-      // reaches the peer, which is also the address the peer sees (and checks) on the socket.
-      const joinAs = (local: LocalEnd): string => {
-        const me = parsePeerId(self.idFor(local.address, local.remote))
-        return formatJoin({ id: me.id, host: me.host, port: me.port })
-      }
-      const join = await request(to, MSG.JOIN, joinAs, dial).catch((err) => {
-        if (first && life.stopped) throw err
-        log('warn', `crawl: JOIN to ${id} failed: ${errText(err)}`)
-        return null
-      })
-      const answer = join?.[0]
-      if (!answer || dial.signal?.aborted) return
-      const text = answer.payload.toString('utf8')
-      const code = answer.type === MSG.ERRO ? parseErrorPayload(text).code : undefined
-      if (answer.type === MSG.ERRO && code !== 'ERR_PEER_EXISTS') {
-        // A full peer still knows others: its LIST is read below, so the joiner is not left alone.
-        log(code === 'ERR_PEERS_FULL' ? 'info' : 'warn', `crawl: ${id} refused JOIN: ${text}`)
-        if (code !== 'ERR_PEERS_FULL') return
-      } else {
-        const added = this.peers.add({ id, host: peer.host, port: peer.port }, source)
-        if (added === 'added') void this.probe(id)
-        // Filled meanwhile by a parallel branch of the crawl: leave, so neither side holds half a link.
-        else if (added === 'full') void request(to, MSG.QUIT, (local) => self.idFor(local.address, local.remote), dial).catch(() => {})
-      }
-    } else if (this.peers.add({ id, host: peer.host, port: peer.port }, source) === 'added') void this.probe(id)
-    if (!this.peers.has(id) && this.peers.full) return
-    if (hops <= 1) return
-    const frames = await request(to, MSG.LIST, '', dial).catch(() => [])
-    for (const f of frames.slice(1, MAX_LIST_PEERS + 1)) {
-      if (f.type !== MSG.REPL || dial.signal?.aborted) continue
-      try {
-        const next = parseListLine(f.payload.toString('utf8'))
-        const key = `${next.host}:${next.port}`
-        if (self.isSelf(next.id) || this.peers.has(next.id) || run.seen.has(key)) continue
-        run.seen.add(key)
-        // Branches run in parallel (CRAWL_CONCURRENCY at once) under the join's one deadline.
-        void run.queue.add(() => this.crawl(next, hops - 1, 'crawl', run))
-      } catch (err) {
-        log('warn', `crawl: bad LIST line from ${id}: ${errText(err)}`)
-      }
-    }
   }
 
   /**
@@ -179,7 +227,9 @@ export class PeerManager extends EventEmitter {
       const f = frames[0]
       const caps = f !== undefined && f.type === MSG.REPL ? parseCaps(f.payload) : null
       p.extended = caps?.proto === 'p2ptube'
+      p.link = caps?.features.includes(MSG.LINK) === true
       if (caps?.you) this.opts.self.observedAs(caps.you, id)
+      if (p.link) void this.links.open(p)
     } catch (err) {
       this.opts.log('debug', `probe of ${id} failed: ${errText(err)}`)
       return undefined
@@ -200,7 +250,8 @@ export class PeerManager extends EventEmitter {
       Promise.all(
         this.peers.list().map(async (p) => {
           try {
-            await requestText(p, MSG.NAME, '', { ...dial, idleTimeoutMs: dial.connectTimeoutMs })
+            // The keepalive: NAME on the neighbour's link (§4.10), or on a new connection.
+            if (!(p.link && (await this.links.keepalive(p)))) await requestText(p, MSG.NAME, '', { ...dial, idleTimeoutMs: dial.connectTimeoutMs })
             this.peers.touch(p.id)
             if (p.extended === undefined) void this.probe(p.id)
           } catch (err) {
@@ -210,6 +261,20 @@ export class PeerManager extends EventEmitter {
       )
     )
     return dropped
+  }
+
+  /** Check one neighbour now (NAME on a new connection): drop it when it does not answer, else reopen its link. */
+  private async check(id: string, why: string): Promise<void> {
+    const { dial, life } = this.opts
+    const p = this.peers.get(id)
+    if (!p || life.stopped) return
+    try {
+      await life.track(requestText(p, MSG.NAME, '', { ...dial, idleTimeoutMs: dial.connectTimeoutMs }))
+      this.peers.touch(id)
+      void this.links.open(p)
+    } catch (err) {
+      if (!life.stopped) this.peers.remove(id, `${why}; not answering: ${errText(err)}`)
+    }
   }
 
   /** Remove a peer by id (the UI's "remove"). */
@@ -226,5 +291,6 @@ export class PeerManager extends EventEmitter {
     if (this.opts.announce === false) return // a one-shot client never joined anyone
     const o = { connectTimeoutMs: boundMs, idleTimeoutMs: boundMs, ...(dial.transport ? { transport: dial.transport } : {}) }
     await Promise.allSettled(this.peers.list().map((p) => request(p, MSG.QUIT, (local) => self.idFor(local.address, local.remote), o)))
+    this.links.closeAll()
   }
 }

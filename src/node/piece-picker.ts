@@ -5,6 +5,9 @@
  * span of missing pieces for one holder (one RGET). A reader's (the player's) piece goes first;
  * otherwise runs continue in order from where the last one ended, so one holder streams the file
  * front to back, and several holders split what is left between their slots.
+ * End game (BitTorrent's, BEP 3 "End Game"): once no piece is missing, a holder with a free slot
+ * asks again for what another holder's run still owes (duplicate()), at most two copies a piece;
+ * the first checked copy wins and the swarm cancels the other run.
  * Times (`now`) are performance.now() ms, passed in by the caller.
  */
 
@@ -18,6 +21,8 @@ export const STREAMING_MS = 10_000
 const MISSING = 0
 const INFLIGHT = 1
 const HAVE = 2
+/** Runs asking for one piece at most (the run that owes it and one end-game duplicate). */
+export const MAX_COPIES = 2
 
 /** What the picker reads of a run in flight (the swarm's run objects satisfy it). */
 export interface PickerRun {
@@ -56,6 +61,8 @@ export class PiecePicker {
   /** A slot lent to a priority while a protected run ends (see prioritize); 0 or 1. */
   extraSlots = 0
   private state = new Uint8Array(0)
+  /** Runs holding each in-flight piece (1, or MAX_COPIES in the end game). */
+  private copies = new Uint8Array(0)
   /** Piece a reader asked for, picked first by the next pick(). */
   private priority: number | null = null
   /** Where the next run starts looking (the end of the last one). */
@@ -66,6 +73,7 @@ export class PiecePicker {
   setPieceCount(count: number): void {
     this.pieceCount = count
     this.state = new Uint8Array(count)
+    this.copies = new Uint8Array(count)
   }
 
   /** Mark `count` pieces from `first` as had (on disk and checked). */
@@ -81,9 +89,28 @@ export class PiecePicker {
     return this.state[index] === INFLIGHT
   }
 
-  /** Pieces [from, end) that are in flight become missing again (a stopped run's unreceived pieces). */
+  /** Every piece in [first, first + count) is had. */
+  allHave(first: number, count: number): boolean {
+    for (let i = first; i < first + count; i++) if (this.state[i] !== HAVE) return false
+    return true
+  }
+
+  /** Runs asking for piece `index` now (0 unless in flight). */
+  copiesOf(index: number): number {
+    return this.state[index] === INFLIGHT ? (this.copies[index] as number) : 0
+  }
+
+  /**
+   * A run holding pieces [from, end) lets go of them (a stopped run's unreceived pieces, an ended
+   * run's rest): each is missing again unless another run still asks for it.
+   */
   release(from: number, end: number): void {
-    for (let i = from; i < end; i++) if (this.state[i] === INFLIGHT) this.state[i] = MISSING
+    for (let i = from; i < end; i++) {
+      if (this.state[i] !== INFLIGHT) continue
+      const left = Math.max(0, (this.copies[i] as number) - 1)
+      this.copies[i] = left
+      if (left === 0) this.state[i] = MISSING
+    }
   }
 
   /** A run ended (its checks done): what it left in flight is missing again; a lent slot is returned. */
@@ -140,9 +167,35 @@ export class PiecePicker {
     }
     let count = 1
     while (count < cap && p + count < this.pieceCount && this.state[p + count] === MISSING) count++
-    for (let i = p; i < p + count; i++) this.state[i] = INFLIGHT
+    for (let i = p; i < p + count; i++) {
+      this.state[i] = INFLIGHT
+      this.copies[i] = 1
+    }
     this.cursor = p + count
     return { first: p, count }
+  }
+
+  /**
+   * End game: when no piece is missing, a duplicate of what one of `runs` (other holders' runs,
+   * in the order to try: slowest holder first) still owes: from the first piece at or after its
+   * `next` that only that run asks for, the contiguous pieces so (up to RUN_PIECES), now asked
+   * twice. Null while any piece is missing, or when every owed piece already has MAX_COPIES.
+   */
+  duplicate(runs: Iterable<PickerRun>): { first: number; count: number } | null {
+    if (!this.complete()) return null
+    const single = (i: number): boolean => this.state[i] === INFLIGHT && (this.copies[i] as number) < MAX_COPIES
+    for (const r of runs) {
+      if (r.reason) continue
+      const end = Math.min(r.first + r.count, this.pieceCount)
+      let p = Math.max(r.next, r.first)
+      while (p < end && !single(p)) p++
+      if (p >= end) continue
+      let count = 1
+      while (count < RUN_PIECES && p + count < end && single(p + count)) count++
+      for (let i = p; i < p + count; i++) this.copies[i] = (this.copies[i] as number) + 1
+      return { first: p, count }
+    }
+    return null
   }
 
   /**

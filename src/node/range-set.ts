@@ -43,6 +43,20 @@ export class RangeSet {
     this.r = out
   }
 
+  /** Remove [start, end). */
+  remove(start: number, end: number): void {
+    if (end <= start) return
+    const out: Array<[number, number]> = []
+    for (const [s, e] of this.r) {
+      if (e <= start || s >= end) out.push([s, e])
+      else {
+        if (s < start) out.push([s, start])
+        if (e > end) out.push([end, e])
+      }
+    }
+    this.r = out
+  }
+
   /** Bytes present contiguously from `offset` (0 when `offset` is missing). */
   contiguousFrom(offset: number): number {
     for (const [s, e] of this.r) {

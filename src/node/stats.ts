@@ -7,6 +7,8 @@ export interface NodeStats {
   legacyQueriesHandled: number
   hitsSent: number
   badInput: number
+  /** Connections the node's server accepted (a neighbour link counts once however much it carries). */
+  connectionsAccepted: number
   /** File bytes sent to and received from peers since start. */
   bytesUp: number
   bytesDown: number
@@ -14,7 +16,7 @@ export interface NodeStats {
 
 /** All counters at zero. */
 export function newStats(): NodeStats {
-  return { searchesHandled: 0, searchesDuplicate: 0, legacyQueriesHandled: 0, hitsSent: 0, badInput: 0, bytesUp: 0, bytesDown: 0 }
+  return { searchesHandled: 0, searchesDuplicate: 0, legacyQueriesHandled: 0, hitsSent: 0, badInput: 0, connectionsAccepted: 0, bytesUp: 0, bytesDown: 0 }
 }
 
 /** Where a part writes its log lines (the node turns them into 'log' events). */

@@ -1,9 +1,15 @@
 /**
  * The multi-source scheduler of a p2ptube download (docs/PROTOCOL.md §4.8): pieces of
  * PIECE_SIZE bytes are fetched in runs (one RGET of up to RUN_PIECES pieces) from every holder,
- * several runs in flight per holder (p-queue), each piece checked against the holder's hash list
- * before it is written. The newest player offset goes first, to the fastest holder; a holder that
+ * several runs in flight per holder (p-queue), each piece checked against the hash list (itself
+ * checked against the content id) before it is written. The newest player offset goes first, to the fastest holder; a holder that
  * stalls or disappears has its runs re-assigned; a holder that sends a bad piece is dropped.
+ * Slow holders cannot hold a download hostage (#11 item 6): a run slower than MIN_RUN_RATE, or
+ * SLOW_RATIO times slower than another holder, over SLOW_WINDOW_MS is cut and its holder benched
+ * (no new runs while a faster holder is in use; not blamed, not dropped), and in the end game
+ * the last pieces are asked of a second, faster holder too: the first checked copy wins, the
+ * other run is cancelled. A holder that closes a run early is asked again after a back-off
+ * (RETRY_BASE_MS, doubling), MAX_RETRIES times without progress, before it is dropped.
  * The choices are PiecePicker's (piece-picker.ts); the requests are fetchHashes (hash-client.ts)
  * and RangeRequest (range-client.ts). This file drives them: holders, timers, outcomes.
  */
@@ -12,7 +18,7 @@ import PQueue from 'p-queue'
 import type { Endpoint } from '../net/client.ts'
 import type { Transport } from '../net/transport.ts'
 import { PIECE_SIZE } from '../protocol/constants.ts'
-import { AbortError, IntegrityError, P2PTubeError, ProtocolError, RemoteError } from '../protocol/errors.ts'
+import { AbortError, IntegrityError, P2PTubeError, RemoteError } from '../protocol/errors.ts'
 import { fetchHashes } from './hash-client.ts'
 import { PiecePicker, RUN_PIECES, RUNS_PER_SOURCE, STREAMING_MS } from './piece-picker.ts'
 import { BATCH_PIECES, RangeRequest, type Run as RangeRun } from './range-client.ts'
@@ -21,6 +27,18 @@ export { BATCH_PIECES, RUN_PIECES, RUNS_PER_SOURCE, STREAMING_MS }
 
 /** A run that delivers nothing for this long is re-assigned, ms. */
 export const STALL_MS = 5000
+/** A run's rate is measured over windows this long, ms. */
+export const SLOW_WINDOW_MS = 3000
+/** A run slower than this over a window (bytes/s: a 64 KiB piece in 4 s) is slow when another holder does better. */
+export const MIN_RUN_RATE = 16 * 1024
+/** A run this many times slower than another holder's rate over a window is slow. */
+export const SLOW_RATIO = 8
+/** First back-off after a holder closed a run early, ms; it doubles at each retry. */
+export const RETRY_BASE_MS = 250
+/** Early closes in a row (no verified piece between) before the holder is dropped. */
+export const MAX_RETRIES = 3
+/** Failures that may pass (a restart, a dropped link): the holder is asked again after a back-off. */
+const TRANSIENT = new Set(['ERR_CONNECTION_CLOSED', 'ERR_TRUNCATED_FRAME', 'ERR_NO_REPLY', 'ERR_TIMEOUT', 'ECONNRESET', 'EPIPE'])
 
 /** One holder of the content. `rate` is an EWMA in bytes/s. */
 export interface Source extends Endpoint {
@@ -29,7 +47,13 @@ export interface Source extends Endpoint {
   runs: Set<Run>
   rate: number
   received: number
+  /** Verified pieces this holder delivered first (the copy written). */
+  pieces: number
   failures: number
+  /** Benched for slowness: no new runs while a holder that is not is in use. */
+  slow: boolean
+  /** performance.now() before which it gets no run (a back-off after an early close), ms. */
+  restUntil: number
   dropped: string | null
   /** Dropped for sending a piece that failed its hash check. */
   corrupt: boolean
@@ -38,6 +62,9 @@ export interface Source extends Endpoint {
 /** A run and the holder it is asked from. */
 interface Run extends RangeRun {
   source: Source
+  /** Start of the current rate window (performance.now(), ms) and `bytes` then. */
+  windowAt: number
+  windowBytes: number
 }
 
 /** What the swarm needs from its download. */
@@ -61,7 +88,10 @@ export interface SwarmHost {
 
 /**
  * Events: 'source-added' (id), 'source-dropped' (id, reason), 'bad-piece' (id, piece index),
- * 'size' (bytes).
+ * 'bad-hash-list' (id), 'size' (bytes), 'size-corrected' (bytes given, bytes checked),
+ * 'source-slow' (id, bytes/s of the window that benched it), 'source-retry' (id, attempt,
+ * back-off ms, reason), 'run-cut' (id, 'slow' | 'duplicate', first piece, end piece: pieces
+ * [first, end) of that holder's run left to other holders).
  */
 export class Swarm extends EventEmitter {
   readonly sources = new Map<string, Source>()
@@ -75,6 +105,7 @@ export class Swarm extends EventEmitter {
   private stopped = false
   private lastTick = performance.now()
   private readonly lastReceived = new Map<string, number>()
+  private readonly retryTimers = new Set<NodeJS.Timeout>()
 
   constructor(private readonly host: SwarmHost) {
     super()
@@ -88,7 +119,19 @@ export class Swarm extends EventEmitter {
   /** Add a holder; it starts taking runs at once when the swarm is running. */
   addSource(p: Endpoint & { id: string }): void {
     if (this.sources.has(p.id) || this.stopped) return
-    this.sources.set(p.id, { ...p, queue: new PQueue({ concurrency: RUNS_PER_SOURCE }), runs: new Set(), rate: 0, received: 0, failures: 0, dropped: null, corrupt: false })
+    this.sources.set(p.id, {
+      ...p,
+      queue: new PQueue({ concurrency: RUNS_PER_SOURCE }),
+      runs: new Set(),
+      rate: 0,
+      received: 0,
+      pieces: 0,
+      failures: 0,
+      slow: false,
+      restUntil: 0,
+      dropped: null,
+      corrupt: false
+    })
     this.emit('source-added', p.id)
     if (this.done) this.pump()
   }
@@ -99,16 +142,18 @@ export class Swarm extends EventEmitter {
   }
 
   /**
-   * Get the size and the piece hash list from the first holder that answers HASH (a holder that
-   * does not is dropped).
-   * @param knownSize bytes, when the caller knows it: a holder saying otherwise is dropped.
+   * Get the size and the piece hash list from the first holder whose answer to HASH gives the
+   * content id (PROTOCOL.md §4.8): a holder that cannot answer is dropped; one whose list does
+   * not match the content id is dropped as corrupt (`bad-hash-list`), never blaming the others.
+   * The size comes with the checked list (the content id commits to it): a different
+   * `knownSize` (a search result's, a stale chunk map's) gives way.
    * @throws the last holder's error when none answers; P2PTubeError ERR_NO_SOURCES when none is known.
    */
-  async loadHashes(knownSize: number | undefined): Promise<void> {
+  async loadHashes(knownSize?: number): Promise<void> {
     for (const s of this.usable()) {
       try {
         const { size, hashes } = await fetchHashes(s, this.host.cid, this.host)
-        if (knownSize !== undefined && size !== knownSize) throw new ProtocolError('ERR_BAD_REPLY', `holder ${s.id} says ${size} bytes, expected ${knownSize}`)
+        if (knownSize !== undefined && size !== knownSize) this.emit('size-corrected', knownSize, size)
         this.size = size
         this.hashes = hashes
         this.picker.setPieceCount(Math.ceil(size / PIECE_SIZE))
@@ -116,6 +161,10 @@ export class Swarm extends EventEmitter {
         return
       } catch (err) {
         this.lastError = err as Error
+        if ((err as P2PTubeError).code === 'ERR_BAD_HASH_LIST') {
+          s.corrupt = true
+          this.emit('bad-hash-list', s.id)
+        }
         this.drop(s, `no hash list: ${(err as Error).message}`)
       }
     }
@@ -168,6 +217,8 @@ export class Swarm extends EventEmitter {
   stop(): void {
     this.stopped = true
     if (this.ticker) clearInterval(this.ticker)
+    for (const timer of this.retryTimers) clearTimeout(timer)
+    this.retryTimers.clear()
     for (const s of this.sources.values()) for (const r of s.runs) this.abortRun(r, 'cancel')
   }
 
@@ -188,6 +239,7 @@ export class Swarm extends EventEmitter {
     // Pieces not received yet are free again at once (a prioritized piece can be picked now,
     // not when the run has wound down); pieces received but still being checked stay in flight.
     this.picker.release(r.next, r.first + r.count)
+    if ((reason === 'slow' || reason === 'duplicate') && r.next < r.first + r.count) this.emit('run-cut', r.source.id, reason, r.next, r.first + r.count)
     r.count = r.next - r.first
   }
 
@@ -196,8 +248,55 @@ export class Swarm extends EventEmitter {
     this.sampleRates(now - this.lastTick, this.lastReceived)
     this.lastTick = now
     for (const s of this.sources.values()) {
-      for (const r of s.runs) if (now - r.lastData > STALL_MS) this.abortRun(r, 'stall')
+      for (const r of s.runs) {
+        if (now - r.lastData > STALL_MS) this.abortRun(r, 'stall')
+        else if (!r.reason && now - r.windowAt >= SLOW_WINDOW_MS) this.measure(s, r, now)
+      }
     }
+  }
+
+  /**
+   * End a rate window of run `r`: when another holder in use does better and the run made less
+   * than MIN_RUN_RATE, or SLOW_RATIO times less than that holder's rate, the holder is benched
+   * and its live runs cut (their pieces go to the others). It is not blamed: it stays usable.
+   */
+  private measure(s: Source, r: Run, now: number): void {
+    const rate = ((r.bytes - r.windowBytes) * 1000) / (now - r.windowAt)
+    r.windowAt = now
+    r.windowBytes = r.bytes
+    if (s.slow) return
+    let best = 0
+    for (const o of this.sources.values()) if (o !== s && !o.dropped && !o.slow) best = Math.max(best, o.rate)
+    if (!(rate * SLOW_RATIO < best || (rate < MIN_RUN_RATE && rate * 2 < best))) return
+    s.slow = true
+    this.emit('source-slow', s.id, Math.round(rate))
+    for (const x of s.runs) this.abortRun(x, 'slow')
+    this.pump()
+  }
+
+  /**
+   * The first checked copy wins (end game): a live run whose next piece another run delivered is
+   * cancelled; its other pieces go back to the picker.
+   */
+  private cancelDuplicates(): void {
+    for (const s of this.sources.values()) {
+      for (const r of s.runs) if (!r.reason && r.next < r.first + r.count && this.picker.has(r.next)) this.abortRun(r, 'duplicate')
+    }
+  }
+
+  /** Holder `s` closed a run early (`e`): ask it again after a back-off, or drop it after MAX_RETRIES in a row. */
+  private retryLater(s: Source, e: Error): void {
+    const now = performance.now()
+    if (now < s.restUntil) return // its other run failed with the same close: one attempt
+    if (++s.failures > MAX_RETRIES) return this.drop(s, `${e.message} (${MAX_RETRIES} retries)`)
+    const delay = RETRY_BASE_MS * 2 ** (s.failures - 1)
+    s.restUntil = now + delay
+    this.emit('source-retry', s.id, s.failures, delay, e.message)
+    const timer = setTimeout(() => {
+      this.retryTimers.delete(timer)
+      this.pump()
+    }, delay)
+    this.retryTimers.add(timer)
   }
 
   private drop(s: Source, reason: string): void {
@@ -223,14 +322,31 @@ export class Swarm extends EventEmitter {
       if (all.length && all.every((s) => s.corrupt)) return this.done.reject(new IntegrityError(`every holder sent pieces that do not match the hash list (${reasons})`))
       return this.done.reject(new P2PTubeError('ERR_NO_SOURCES', `no holder left to fetch from (${reasons || 'none known'})`))
     }
+    // Holders resting after an early close wait; benched (slow) ones only while no other is ready.
+    const now = performance.now()
+    const ready = usable.filter((s) => s.restUntil <= now)
+    const brisk = ready.filter((s) => !s.slow)
+    const takers = brisk.length ? brisk : ready
     // Aborted runs are still winding down (their pieces are not missing yet): they hold no slot.
-    const live = usable.map((s) => [...s.runs].filter((r) => !r.reason).length)
-    for (const a of this.picker.assign(live, performance.now())) {
-      const s = usable[a.holder] as Source
-      const r: Run = { source: s, first: a.first, count: a.count, next: a.first, lastData: performance.now(), cutAfter: null, abort: new AbortController(), reason: null }
-      s.runs.add(r)
-      void s.queue.add(() => this.fetchRun(r))
+    const liveRuns = (s: Source): number => [...s.runs].filter((r) => !r.reason).length
+    for (const a of this.picker.assign(takers.map(liveRuns), now)) this.startRun(takers[a.holder] as Source, a)
+    if (!this.picker.complete()) return
+    // End game: a free slot asks again for what a slower (or benched) holder's run still owes.
+    for (const s of takers) {
+      for (let n = liveRuns(s); n < this.picker.slots(now); n++) {
+        const others = usable.filter((o) => o !== s && (o.slow || o.rate <= s.rate)).sort((a, b) => Number(b.slow) - Number(a.slow) || a.rate - b.rate)
+        const d = this.picker.duplicate(others.flatMap((o) => [...o.runs]))
+        if (!d) break
+        this.startRun(s, d)
+      }
     }
+  }
+
+  private startRun(s: Source, a: { first: number; count: number }): void {
+    const now = performance.now()
+    const r: Run = { source: s, first: a.first, count: a.count, next: a.first, lastData: now, bytes: 0, windowAt: now, windowBytes: 0, cutAfter: null, abort: new AbortController(), reason: null }
+    s.runs.add(r)
+    void s.queue.add(() => this.fetchRun(r))
   }
 
   private async fetchRun(r: Run): Promise<void> {
@@ -243,10 +359,18 @@ export class Swarm extends EventEmitter {
       idleTimeoutMs: this.host.idleTimeoutMs,
       transport: this.host.transport,
       allocBatch: () => this.host.allocBatch(),
-      verifyAndWrite: (first, count, buf, len, expected) => this.host.verifyAndWrite(first, count, buf, len, expected),
+      // A duplicate that lost the race entirely is not written again.
+      verifyAndWrite: (first, count, buf, len, expected) => (this.picker.allHave(first, count) ? Promise.resolve(count) : this.host.verifyAndWrite(first, count, buf, len, expected)),
       pieceByPiece: () => this.picker.streaming(performance.now()) || !!this.host.waitingPieces?.().length,
       checked: (first, count, good) => {
+        let fresh = 0
+        for (let i = first; i < first + good; i++) if (!this.picker.has(i)) fresh++
         this.picker.markHave(first, good)
+        s.pieces += fresh
+        if (fresh) {
+          s.failures = 0 // progress: early closes before this one are forgiven
+          this.cancelDuplicates()
+        }
         if (good < count) {
           this.emit('bad-piece', s.id, first + good)
           s.corrupt = true
@@ -266,8 +390,10 @@ export class Swarm extends EventEmitter {
         if (++s.failures >= 2) this.drop(s, `stalled for ${STALL_MS} ms`)
       } else if (r.reason === null) {
         this.lastError = e
-        // Gone (refused, reset), or answered ERRO: do not ask it again.
-        if (e.code === 'ERR_CONNECT' || e instanceof RemoteError || e instanceof ProtocolError || ++s.failures >= 2) this.drop(s, e.message)
+        // Closed early or went quiet: ask again after a back-off. Refused, answered ERRO, broke
+        // the protocol: do not ask it again.
+        if (TRANSIENT.has(e.code) && !(e instanceof RemoteError)) this.retryLater(s, e)
+        else this.drop(s, e.message)
       }
     } finally {
       await req.settled()

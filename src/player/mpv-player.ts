@@ -122,9 +122,13 @@ export class MpvPlayer extends EventEmitter<PlayerEvents> implements Player {
    * @throws MpvError 'ERR_MPV_LOAD' when mpv ends the file with an error (e.g. HTTP 404, bad data).
    * @throws AbortError when `signal` aborts; MpvError 'ERR_MPV_EXITED' if mpv exits meanwhile.
    * A play() superseded by a newer one rejects with ERR_MPV_LOAD (reason 'stop').
+   * @param format libavformat format forced for this file (`demuxer-lavf-format`, e.g. 'mov'
+   *   for .mp4: media-format.ts); '' or none lets libavformat probe.
    */
-  async play(url: string, { signal }: { signal?: AbortSignal } = {}): Promise<void> {
+  async play(url: string, { signal, format = '' }: { signal?: AbortSignal; format?: string } = {}): Promise<void> {
     this.#requireRunning()
+    // An option set as a property applies to the next file loaded.
+    await this.#send(() => this.#mpv.setProperty('demuxer-lavf-format', format))
     let started = false
     let failure: PlayerEndInfo | undefined
     const loaded = this.#waitFor((msg) => {

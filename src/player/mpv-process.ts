@@ -259,9 +259,11 @@ export class MpvProcess extends EventEmitter<MpvProcessEvents> {
    * it hides the "Listening to IPC socket" line node-mpv waits for), `--input-ipc-client=fd://0`
    * (gotcha 5: libuv's stdin pipe is a socketpair), `--vo=null --ao=null` when headless,
    * `--demuxer-lavf-analyzeduration=0.1` when audioOnly, then playerArgs minus RESERVED_ARGS.
+   * `--demuxer=lavf --access-references=no`: content from peers never reaches mpv's playlist,
+   * EDL or cue demuxers, and references inside a file are not followed (media-format.ts).
    */
   #mpvArgs(): string[] {
-    const args = ['--no-config', '--ytdl=no', '--no-input-terminal', '--cache=yes']
+    const args = ['--no-config', '--ytdl=no', '--no-input-terminal', '--cache=yes', '--demuxer=lavf', '--access-references=no']
     if (process.platform !== 'win32') args.push('--input-ipc-client=fd://0')
     if (this.#opts.headless) args.push('--vo=null', '--ao=null')
     if (this.#opts.audioOnly) args.push('--demuxer-lavf-analyzeduration=0.1')

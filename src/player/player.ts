@@ -66,9 +66,11 @@ export interface Player extends EventEmitter<PlayerEvents> {
   start(): Promise<void>
   /**
    * Load `url` (replacing the current file); resolves once it is opened.
+   * @param opts.format the libavformat format to open it with (media-format.ts lavfFormat);
+   *   without one libavformat probes the content.
    * @throws MpvError ERR_MPV_LOAD (unplayable, or superseded by a newer play()), AbortError.
    */
-  play(url: string, opts?: { signal?: AbortSignal }): Promise<void>
+  play(url: string, opts?: { signal?: AbortSignal; format?: string }): Promise<void>
   pause(): Promise<void>
   resume(): Promise<void>
   togglePause(): Promise<void>

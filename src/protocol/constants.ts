@@ -17,6 +17,11 @@ export const CHUNK_SIZE = 2048
  * before the piece is written or re-served (PROTOCOL.md §4.8). 32 bytes per 64 KiB = 0.05 %.
  */
 export const PIECE_SIZE = 64 * 1024
+/**
+ * Largest data frame of an RGET reply when the request asked for large frames (its `frame`
+ * field): 1 MiB (PROTOCOL.md §4.4, §4.7). Without `frame`, and always for FGET, CHUNK_SIZE.
+ */
+export const MAX_RANGE_FRAME = 1024 * 1024
 /** Piece hashes in one HASH reply frame at most (64 KiB of hashes) (PROTOCOL.md §4.8). */
 export const MAX_HASHES_PER_FRAME = 2048
 
@@ -45,6 +50,8 @@ export const MSG = {
   HASH: 'HASH',
   /** Browse: one page of a peer's whole library, by name (PROTOCOL.md §4.9). */
   BRWS: 'BRWS',
+  /** Open a persistent neighbour link: the connection stays open for SRCH, HITS and keepalives (PROTOCOL.md §4.10). */
+  LINK: 'LINK',
   // Tracker messages: a node (or any client) to a tracker, never node to node (PROTOCOL.md §7).
   /** Register: the sender's listening port; the host is the socket's (§7.2). */
   TREG: 'TREG',
@@ -119,9 +126,19 @@ export const IDLE_TIMEOUT_MS = 30_000
 /** Connections a node serves at once; more are refused at accept (PROTOCOL.md §2). */
 export const MAX_CONNECTIONS = 512
 
-/** Protocol name and version in the CAPS reply (PROTOCOL.md §4.1). */
+/**
+ * Neighbour links (PROTOCOL.md §4.10): a keepalive (NAME on the link) every LINK_KEEPALIVE_MS; a
+ * server closes a link silent for LINK_IDLE_MS; a requester keeps at most LINK_MAX_IN_FLIGHT
+ * requests and LINK_MAX_QUEUED_BYTES unsent bytes on one link (more go on their own connection).
+ */
+export const LINK_KEEPALIVE_MS = 10_000
+export const LINK_IDLE_MS = 35_000
+export const LINK_MAX_IN_FLIGHT = 64
+export const LINK_MAX_QUEUED_BYTES = 256 * 1024
+
+/** Protocol name and version in the CAPS reply (PROTOCOL.md §4.1); 2: content ids bound to the pieces' Merkle root (§4.5, §9). */
 export const PROTOCOL_NAME = 'p2ptube'
-export const PROTOCOL_VERSION = 1
+export const PROTOCOL_VERSION = 2
 
 // ---------------------------------------------------------------- tracker (PROTOCOL.md §7)
 

@@ -44,6 +44,7 @@ export const ERROR_CODES = {
   ERR_FILE_TOO_LARGE: 'a file over 64 GiB (RGET meta size, legacy FGET reply)',
   // downloads and the library
   ERR_INTEGRITY: 'downloaded bytes do not match their SHA-256 (content id or piece hash)',
+  ERR_BAD_HASH_LIST: "a holder's piece hash list does not give the content id (Merkle root, PROTOCOL.md §4.8): that holder is dropped",
   ERR_SHORT_FILE: 'a partial file shorter than its size at verification',
   ERR_NO_CONTENT_ID: 'a non-legacy download without a content id',
   ERR_NO_SOURCES: 'every holder of a download was dropped',
@@ -56,9 +57,10 @@ export const ERROR_CODES = {
   ERR_NOT_MEDIA: 'a single shared file is not a media file',
   ERR_NO_BROWSE: 'the peer does not serve BRWS (a legacy peer or an older node) (PROTOCOL.md §4.9)',
   // tracker (PROTOCOL.md §7)
-  ERR_TOO_MANY_PEERS: 'TREG refused: the host already has the most peers a tracker allows per host',
+  ERR_TOO_MANY_PEERS: 'TREG refused: the host already has the most peers a tracker allows per host; JOIN refused: the most peer-table entries per host (PROTOCOL.md §3.9)',
   ERR_TOO_MANY_FILES: 'TANN refused: the peer would pass the most files a tracker indexes per peer',
   ERR_NO_SESSION: 'the tracker refused a session (TSES)',
+  ERR_LINK_BUSY: 'a neighbour link has its most requests or bytes in flight (the request goes on its own connection)',
   ERR_NOT_OPEN: 'a tracker session used before it is open',
   // private groups (PROTOCOL.md §8)
   ERR_NOT_MEMBER: "the peer's certificate is not of this group",
@@ -84,6 +86,7 @@ export const ERROR_CODES = {
   ERR_MPV_COMMAND: 'mpv refused a command',
   ERR_MPV_LOAD: 'mpv could not load the stream',
   ERR_MPV_EXITED: 'mpv exited',
+  ERR_UNSAFE_MEDIA: 'not handed to the player: a playlist/EDL/URL list, or a name without a media extension (docs/SECURITY.md)',
   ERR_NOT_PLAYING: 'a playback command while nothing is playing (node --control)',
   ERR_USAGE: 'bad command-line usage (CLI exit status 2)'
 } as const satisfies Record<`ERR_${string}`, string>

@@ -3,7 +3,7 @@
  * every field checked, plus the field helpers the tracker messages share. Pure functions: they
  * throw ProtocolError ERR_MALFORMED_PAYLOAD.
  */
-import { BROWSE_PAGE_MAX, MAX_HITS, MAX_NAME_LENGTH, MAX_QUERY_LENGTH, MAX_TTL, PROTOCOL_NAME, PROTOCOL_VERSION } from './constants.ts'
+import { BROWSE_PAGE_MAX, CHUNK_SIZE, MAX_HITS, MAX_NAME_LENGTH, MAX_QUERY_LENGTH, MAX_RANGE_FRAME, MAX_TTL, PROTOCOL_NAME, PROTOCOL_VERSION } from './constants.ts'
 import { HOST_RE, malformed, parsePeerId } from './peer-id.ts'
 import { toMediaMeta, type MediaMeta } from './media-meta.ts'
 
@@ -164,6 +164,11 @@ export interface RangeGet {
   offset: number
   /** Bytes wanted; absent = to the end. */
   length?: number
+  /**
+   * Largest data frame the requester accepts, CHUNK_SIZE–MAX_RANGE_FRAME bytes; absent = frames
+   * of exactly CHUNK_SIZE (§4.7). A holder sends frames of at most this size.
+   */
+  frame?: number
 }
 
 export function formatRget(r: RangeGet): string {
@@ -178,6 +183,7 @@ export function parseRget(payload: Buffer): RangeGet {
   if (o.name !== undefined) r.name = str(o, 'name', 'RGET', MAX_NAME_LENGTH)
   if (!r.cid && !r.name) throw malformed('RGET: needs "cid" or "name"')
   if (o.length !== undefined) r.length = int(o, 'length', 'RGET', 0, Number.MAX_SAFE_INTEGER)
+  if (o.frame !== undefined) r.frame = int(o, 'frame', 'RGET', CHUNK_SIZE, MAX_RANGE_FRAME)
   return r
 }
 

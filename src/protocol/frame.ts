@@ -121,6 +121,16 @@ export class FrameDecoder {
     private readonly handlers: FrameHandlers
   ) {}
 
+  /** Bytes still to come of the streamed frame body being read (0 outside a streamed body). */
+  get streamLeft(): number {
+    return this.state === State.Stream ? this.remaining : 0
+  }
+
+  /** Header bytes still to come (0 inside a body). */
+  get headerLeft(): number {
+    return this.state === State.Header ? HEADER_SIZE - this.headerFill : 0
+  }
+
   /** True between frames (no partial header or body held). */
   get idle(): boolean {
     return this.state === State.Header && this.headerFill === 0

@@ -15,7 +15,7 @@
  * Nothing else: request limits, reply policies, group rights, rate classes and the CAPS feature
  * list are derived from the rows (test/protocol/table.test.ts pins what they derive to).
  */
-import { CHUNK_SIZE, MAX_CONTROL_REPLY, MAX_ERROR_REPLY, MAX_FILE_SIZE, MAX_HASHES_PER_FRAME, MAX_META_REPLY, MSG, type MsgType } from './constants.ts'
+import { CHUNK_SIZE, MAX_CONTROL_REPLY, MAX_ERROR_REPLY, MAX_FILE_SIZE, MAX_HASHES_PER_FRAME, MAX_META_REPLY, MAX_RANGE_FRAME, MSG, type MsgType } from './constants.ts'
 import type { FramePolicy } from './frame.ts'
 import * as m from './messages.ts'
 import * as t from './tracker-messages.ts'
@@ -27,7 +27,7 @@ import * as t from './tracker-messages.ts'
  * - 'control': buffered REPLs of ≤ MAX_CONTROL_REPLY bytes (controlPolicy in net/client.ts);
  * - 'file': REPLs of ≤ MAX_FILE_SIZE bytes streamed through, never buffered (FGET, §3.7);
  * - 'range': a JSON meta REPL of ≤ MAX_META_REPLY bytes, then streamed data REPLs of
- *   ≤ CHUNK_SIZE bytes (RGET, §4.4);
+ *   ≤ CHUNK_SIZE bytes, or ≤ MAX_RANGE_FRAME when the RGET asked for large frames (§4.4);
  * - 'hashes': a JSON meta REPL of ≤ MAX_META_REPLY bytes, then buffered REPLs of
  *   ≤ MAX_HASHES_PER_FRAME × 32 bytes (HASH, §4.8).
  */
@@ -124,6 +124,8 @@ export const MESSAGES = {
     caps: true,
     codec: { parse: m.parseBrws, format: m.formatBrws, parseReply: m.parseBrowseReply, formatReply: m.formatBrowseReply }
   },
+  /** A persistent neighbour link: the node's request server keeps the connection open (a session, §4.10). */
+  LINK: { spec: '§4.10', limit: KIB, reply: 'control', rights: 'any', rate: 'none', scope: 'node', caps: true, handler: 'server' },
   // §7 tracker messages: a node (or any client) to a tracker
   TREG: {
     spec: '§7.2',
@@ -197,6 +199,7 @@ const CONTROL_POLICY: FramePolicy = { maxLength: MAX_CONTROL_REPLY }
 const META_POLICY: FramePolicy = { maxLength: MAX_META_REPLY }
 const FILE_POLICY: FramePolicy = { maxLength: MAX_FILE_SIZE, stream: true }
 const DATA_POLICY: FramePolicy = { maxLength: CHUNK_SIZE, stream: true }
+const LARGE_DATA_POLICY: FramePolicy = { maxLength: MAX_RANGE_FRAME, stream: true }
 const HASHES_POLICY: FramePolicy = { maxLength: MAX_HASHES_PER_FRAME * 32 }
 
 /**
@@ -207,9 +210,10 @@ const HASHES_POLICY: FramePolicy = { maxLength: MAX_HASHES_PER_FRAME * 32 }
  * @param kind the request's ReplyKind (`MESSAGES[type].reply`).
  * @param frameType the reply frame's type (REPL, ERRO; anything else is refused: undefined).
  * @param first true until the first REPL has been read (the meta frame of 'range' and 'hashes').
+ * @param largeFrames 'range' only: the RGET asked for large data frames (its `frame` field).
  * Note 'file' streams REPLs up to MAX_FILE_SIZE each: the caller caps the total (MAX_FILE_SIZE).
  */
-export function replyPolicy(kind: ReplyKind, frameType: string, first = true): FramePolicy | undefined {
+export function replyPolicy(kind: ReplyKind, frameType: string, first = true, largeFrames = false): FramePolicy | undefined {
   if (frameType === MSG.ERRO) return ERRO_POLICY
   if (frameType !== MSG.REPL) return undefined
   switch (kind) {
@@ -220,7 +224,7 @@ export function replyPolicy(kind: ReplyKind, frameType: string, first = true): F
     case 'file':
       return FILE_POLICY
     case 'range':
-      return first ? META_POLICY : DATA_POLICY
+      return first ? META_POLICY : largeFrames ? LARGE_DATA_POLICY : DATA_POLICY
     case 'hashes':
       return first ? META_POLICY : HASHES_POLICY
   }

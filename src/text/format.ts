@@ -2,6 +2,7 @@
  * Pure text formatting shared by the CLI, the TUI and the web page: sizes, rates, durations,
  * ages, progress bars, column fitting. No I/O, no terminal library.
  */
+import { safeText } from './safe-text.ts'
 
 /** "1.5 MB" style size (decimal units, as file managers show); "?" when unknown. */
 export function formatBytes(n: number | null | undefined): string {
@@ -59,9 +60,13 @@ export function progressBar(fraction: number, width: number): string {
   return '#'.repeat(full) + '-'.repeat(w - full)
 }
 
-/** Cut or pad `s` to exactly `width` columns (cut text ends with '~': ASCII only). */
-export function fit(s: string, width: number, align: 'left' | 'right' = 'left'): string {
+/**
+ * Cut or pad `s` to exactly `width` columns (cut text ends with '~': ASCII only). Terminal
+ * controls are escaped first (safeText), so a column never holds one and keeps its width.
+ */
+export function fit(text: string, width: number, align: 'left' | 'right' = 'left'): string {
   if (width <= 0) return ''
+  const s = safeText(text)
   if (s.length > width) return width === 1 ? '~' : s.slice(0, width - 1) + '~'
   return align === 'left' ? s.padEnd(width) : s.padStart(width)
 }

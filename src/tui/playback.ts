@@ -4,8 +4,10 @@
  * Reports what it knows through `onUpdate` (plain PlaybackState fields); owns and closes the mpv
  * process and the stream server.
  */
+import fs from 'node:fs/promises'
 import type { Download } from '../node/download.ts'
-import { playDownload, type PlayingDownload } from '../media/play-download.ts'
+import { playableFormat, playDownload, type PlayingDownload } from '../media/play-download.ts'
+import { SNIFF_BYTES } from '../player/media-format.ts'
 import { MpvPlayer } from '../player/mpv-player.ts'
 import type { Player } from '../player/player.ts'
 import type { PlaybackState } from './state.ts'
@@ -47,10 +49,19 @@ export class Playback {
 
   /** Play a file on disk (a finished transfer, a file of your library). */
   async playFile(file: string, title: string, audioOnly = false): Promise<void> {
+    const fh = await fs.open(file, 'r')
+    let head: Buffer
+    try {
+      const { buffer, bytesRead } = await fh.read(Buffer.alloc(SNIFF_BYTES), 0, SNIFF_BYTES, 0)
+      head = buffer.subarray(0, bytesRead)
+    } finally {
+      await fh.close()
+    }
+    const format = playableFormat(file, head)
     const p = await this.newPlayer(title, audioOnly)
     await p.start()
     this.opts.log('info', `mpv (pid ${p.pid}) playing ${title}`)
-    await p.play(file)
+    await p.play(file, { format })
   }
 
   private async newPlayer(title: string, audioOnly: boolean): Promise<Player> {

@@ -4,6 +4,7 @@
  * Sizes are bytes, rates bytes/s, times epoch ms unless a field says otherwise. The transfer
  * rows and the node's rates (sampled byte counters) are updated in transfers-state.ts.
  */
+import { safeText } from '../text/safe-text.ts'
 import { mediaKind } from '../node/media-kind.ts'
 
 /** The focusable panes, in Tab order. */
@@ -128,12 +129,12 @@ export function initialState(id = '', now = Date.now()): TuiState {
 
 /** Set the status line (every action ends here: no silent keys). */
 export function setStatus(s: TuiState, text: string, level: StatusLevel = 'info', now = Date.now()): void {
-  s.status = { text, level, at: now }
+  s.status = { text: safeText(text), level, at: now }
 }
 
 /** Append a log line, dropping the oldest beyond MAX_LOG; a scrolled-up view stays put. */
 export function pushLog(s: TuiState, level: string, msg: string, now = Date.now()): void {
-  s.log.push({ at: now, level, msg })
+  s.log.push({ at: now, level, msg: safeText(msg) })
   if (s.log.length > MAX_LOG) s.log.splice(0, s.log.length - MAX_LOG)
   if (s.logScroll > 0) s.logScroll = Math.min(s.logScroll + 1, s.log.length - 1)
 }

@@ -113,6 +113,32 @@ $('search').addEventListener('submit', async (ev) => {
 })
 `
 
+/** Content-Security-Policy of the login page: no script, no style, the form posts nowhere else. */
+export function loginCsp(): string {
+  return ["default-src 'none'", "form-action 'self'", "base-uri 'none'", "frame-ancestors 'none'"].join('; ')
+}
+
+/**
+ * The login page: one field for the token the node printed, sent by GET to /login (the server
+ * answers with a session cookie and a redirect that drops the token from the address bar).
+ * @param problem a line shown above the form (a wrong token), HTML-escaped.
+ */
+export function loginPage(problem?: string): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>p2ptube: log in</title></head>
+<body>
+<h1>p2ptube</h1>
+${
+  problem
+    ? `<p><strong>${escapeHtml(problem)}</strong></p>
+`
+    : ''
+}<p>Open the login link that <code>p2ptube node</code> printed, or paste its token:</p>
+<form method="get" action="/login"><input name="token" type="password" autocomplete="current-password" size="50"> <button type="submit">Log in</button></form>
+</body></html>
+`
+}
+
 /** Most library rows put in the page (the JSON API has all). */
 export const MAX_ROWS = 2000
 

@@ -13,7 +13,7 @@ import { request } from '../../src/net/client.ts'
 import { encodeFrame } from '../../src/protocol/frame.ts'
 import { createTracker } from '../../src/tracker/create.ts'
 import { rawExchange } from '../helpers/raw.ts'
-import { BIG_CLIP, sha256File, shareWith, SMALL_CLIP, startNode, VIDEO_DIR } from '../helpers/nodes.ts'
+import { BIG_CLIP, contentIdFile, shareWith, SMALL_CLIP, startNode, VIDEO_DIR } from '../helpers/nodes.ts'
 import { captureProxy, makeGroup, selfSigned, tlsExchange } from './helpers.ts'
 
 const CID = 'a'.repeat(64)
@@ -51,7 +51,7 @@ test('a member searches and fetches from a publisher over mutual TLS (SHA-256 ch
   const [r] = await bob.search('12-19-53', { timeoutMs: 800 }).finished
   t.truthy(r, 'alice answered the search')
   const res = await bob.fetch(r!).start()
-  t.is(res.sha256, await sha256File(path.join(VIDEO_DIR, BIG_CLIP)))
+  t.is(res.sha256, await contentIdFile(path.join(VIDEO_DIR, BIG_CLIP)))
 })
 
 test('a non-member gets nothing at any message type: plain TCP, no certificate, self-signed, another group', async (t) => {

@@ -7,7 +7,7 @@
 import test from 'ava'
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { sha256File, shareWith, SMALL_CLIP, spawnCli, tempDir, VIDEO_DIR } from '../helpers/nodes.ts'
+import { contentIdFile, shareWith, SMALL_CLIP, spawnCli, tempDir, VIDEO_DIR } from '../helpers/nodes.ts'
 
 test('group init / invite / list, tracker --group-admin, node and fetch with --group (child processes)', async (t) => {
   const dir = path.join(await tempDir(t, 'p2ptube-admin'), 'g')
@@ -42,7 +42,7 @@ test('group init / invite / list, tracker --group-admin, node and fetch with --g
   const out = await tempDir(t, 'p2ptube-out')
   const fetch = spawnCli(t, ['fetch', 'lebiniou-2021-06-10_12-19-19.mp4', '--group', String(bob.file), '--tracker', trackerAddr, '--json', '--out', out, '--data', await tempDir(t)])
   const done = await fetch.next('fetched')
-  t.is(done.sha256, await sha256File(path.join(VIDEO_DIR, SMALL_CLIP)))
+  t.is(done.sha256, await contentIdFile(path.join(VIDEO_DIR, SMALL_CLIP)))
 
   // The group tracker's status: members ask over mutual TLS; plain TCP gets nothing, with a hint.
   const status = spawnCli(t, ['tracker', 'status', '--group', String(bob.file), '--tracker', trackerAddr, '--json'])

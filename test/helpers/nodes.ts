@@ -3,15 +3,16 @@
  * processes speaking --json, each torn down with the test.
  */
 import type { ExecutionContext } from 'ava'
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
+import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { createReadStream, existsSync, readdirSync, statSync } from 'node:fs'
+import { createReadStream, existsSync, mkdtempSync, readdirSync, statSync } from 'node:fs'
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { P2PNode, type NodeOptions } from '../../src/app/node.ts'
+import { hashFile } from '../../src/node/content-ids.ts'
 
 /** Real media from Debian packages (scripts/setup.sh installs them). */
 export const VIDEO_DIR = '/usr/share/lebiniou/vue/media'
@@ -41,6 +42,17 @@ export const CHILD_ENV: NodeJS.ProcessEnv = STALE ? { P2PTUBE_FROM_SOURCE: '1' }
 /** Node flags for a child running bin/p2ptube.js: the tsx loader when it runs the sources. */
 export const CHILD_ARGS: string[] = STALE ? ['--import=tsx'] : []
 
+/**
+ * XDG_CONFIG_HOME, XDG_DATA_HOME, XDG_CACHE_HOME and XDG_DOWNLOAD_DIR in a fresh temp folder
+ * (removed after the test), so a `p2ptube` child neither reads nor writes this user's config,
+ * state, cache or downloads (src/app/dirs.ts), and no two tests share a node's state.
+ */
+export function isolatedXdg(t: ExecutionContext): Record<string, string> {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'p2ptube-xdg-'))
+  t.teardown(() => fs.rm(root, { recursive: true, force: true }))
+  return { XDG_CONFIG_HOME: path.join(root, 'config'), XDG_DATA_HOME: path.join(root, 'data'), XDG_CACHE_HOME: path.join(root, 'cache'), XDG_DOWNLOAD_DIR: path.join(root, 'Downloads') }
+}
+
 /** A fresh temp folder removed after the test. */
 export async function tempDir(t: ExecutionContext, label = 'p2ptube-test'): Promise<string> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), `${label}-`))
@@ -59,11 +71,27 @@ export async function shareWith(t: ExecutionContext, files: Array<string | [stri
   return dir
 }
 
+/**
+ * Overwrite a file in place with same-size `bytes` and give it back its mtime (ns precision):
+ * the holder cannot see the change (same inode, size and mtime: src/node/indexed-file.ts) and
+ * serves other bytes under the old content id, as a corrupt or malicious holder would.
+ */
+export async function corruptInPlace(file: string, bytes: Buffer): Promise<void> {
+  const st = await fs.stat(file, { bigint: true })
+  await fs.writeFile(file, bytes)
+  execFileSync('touch', ['-d', `@${st.mtimeNs / 1_000_000_000n}.${String(st.mtimeNs % 1_000_000_000n).padStart(9, '0')}`, file])
+}
+
 /** SHA-256 of a file, hex. */
 export async function sha256File(file: string): Promise<string> {
   const h = createHash('sha256')
   for await (const c of createReadStream(file)) h.update(c as Buffer)
   return h.digest('hex')
+}
+
+/** Content id of a file (PROTOCOL.md §4.5: its pieces' Merkle root bound to its size), hex. */
+export async function contentIdFile(file: string): Promise<string> {
+  return (await hashFile(file)).cid
 }
 
 /** Start an in-process node on 127.0.0.1:0 (no cache, no stabilizer), stopped after the test. */
@@ -88,11 +116,16 @@ export interface JsonProc {
   stderr(): string
 }
 
-/** Spawn `p2ptube ARGS` (compiled build when present), killed after the test. */
+/**
+ * Spawn `p2ptube ARGS` (compiled build when present), killed after the test. Its XDG folders are
+ * its own temp folders (isolatedXdg) unless `env` names them.
+ */
 export function spawnCli(t: ExecutionContext, args: string[], env: NodeJS.ProcessEnv = {}): JsonProc {
   // Nodes run on this machine's real network: never ask a real home router for a port from a test.
   if ((args[0] === 'node' || args[0] === 'tui') && !args.some((x) => x.endsWith('port-mapping'))) args = [...args, '--no-port-mapping']
-  const child = spawn(process.execPath, [...CHILD_ARGS, BIN, ...args], { env: { ...process.env, NO_COLOR: '1', ...CHILD_ENV, ...env }, stdio: ['pipe', 'pipe', 'pipe'] })
+  // Tests script nodes through stdin (send()): JSON commands are opt-in (--stdin); --no-stdin leaves them off.
+  if (args[0] === 'node' && args.includes('--json') && !args.some((x) => x.endsWith('-stdin') || x === '--stdin')) args = [...args, '--stdin']
+  const child = spawn(process.execPath, [...CHILD_ARGS, BIN, ...args], { env: { ...process.env, NO_COLOR: '1', ...CHILD_ENV, ...isolatedXdg(t), ...env }, stdio: ['pipe', 'pipe', 'pipe'] })
   let err = ''
   child.stderr.on('data', (d) => (err += String(d)))
   const events: Array<Record<string, unknown>> = []

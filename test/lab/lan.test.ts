@@ -26,7 +26,7 @@ test('three LAN hosts, no address flags: mDNS search finds the holder, fetch by 
   // A private mDNS service type: concurrent runs on this machine never see each other.
   const env = { P2PTUBE_MDNS_TYPE: `p2pl-${process.pid % 100000}`, P2PTUBE_MDNS_UPDATE_MS: '500' }
 
-  const holder = h1.spawn('node', [BIN, 'node', '--share', MEDIA, '--mdns', '--json', '--data', path.join(tmp, 'd1')], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] })
+  const holder = h1.spawn('node', [BIN, 'node', '--share', MEDIA, '--mdns', '--json', '--stdin', '--data', path.join(tmp, 'd1')], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] })
   const hev = events(holder)
   const listening = await hev.next('listening')
   t.log('holder listening:', JSON.stringify(listening))
@@ -59,7 +59,7 @@ test('IPv6 on a LAN: a peer id "[fd42:…]:port" is joined, searched and fetched
   const [h1, h2] = lan.hosts as [LabHost, LabHost]
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'p2ptube-lan6-'))
   t.teardown(() => rm(tmp, { recursive: true, force: true }))
-  const holder = h1.spawn('node', [BIN, 'node', '--share', MEDIA, '--json', '--data', path.join(tmp, 'd1')], { stdio: ['pipe', 'pipe', 'pipe'] })
+  const holder = h1.spawn('node', [BIN, 'node', '--share', MEDIA, '--json', '--stdin', '--data', path.join(tmp, 'd1')], { stdio: ['pipe', 'pipe', 'pipe'] })
   const hev = events(holder)
   const listening = await hev.next('listening')
   await hev.next('indexed')

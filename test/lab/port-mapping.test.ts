@@ -46,7 +46,7 @@ async function setup(t: ExecutionContext): Promise<{ lab: NatLab; tmp: string } 
 
 /** Start `p2ptube node --share MEDIA --json` on `host`; its event log once it listens. */
 async function startNode(host: LabHost, tmp: string, env: NodeJS.ProcessEnv) {
-  const p = host.spawn('node', [BIN, 'node', '--share', MEDIA, '--json', '--data', path.join(tmp, 'data')], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] })
+  const p = host.spawn('node', [BIN, 'node', '--share', MEDIA, '--json', '--stdin', '--data', path.join(tmp, 'data')], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] })
   const ev = events(p)
   const listening = await ev.next('listening')
   return { p, ev, listening, t0: performance.now() }

@@ -2,7 +2,7 @@ import test from 'ava'
 import { existsSync } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { BIG_CLIP, SMALL_CLIP, sha256File, shareWith, spawnCli, startNode, tempDir, VIDEO_DIR } from '../helpers/nodes.ts'
+import { BIG_CLIP, contentIdFile, corruptInPlace, SMALL_CLIP, shareWith, spawnCli, startNode, tempDir, VIDEO_DIR } from '../helpers/nodes.ts'
 
 test('fetch of real media: REPL data frames, partial file renamed only after the SHA-256 matches', async (t) => {
   const seeder = await startNode(t, { shares: [await shareWith(t, [[BIG_CLIP, 'dir with space/Clip ñ.mp4']])] })
@@ -17,7 +17,7 @@ test('fetch of real media: REPL data frames, partial file renamed only after the
   t.true(sawPart, 'data goes to the .p2ptube-part file first')
   t.false(existsSync(d.partPath))
   t.is(path.basename(res.path), 'Clip ñ.mp4')
-  t.is(res.sha256, await sha256File(path.join(VIDEO_DIR, BIG_CLIP)))
+  t.is(res.sha256, await contentIdFile(path.join(VIDEO_DIR, BIG_CLIP)))
   t.is(res.sha256, r!.contentId as string)
 })
 
@@ -46,11 +46,12 @@ test('interrupted fetch (cancel) resumes from the chunk map and completes with t
   t.is(res.sha256, r!.contentId as string)
 })
 
-test('a full disk (the partial file on /dev/full) fails the download at once with ERR_WRITE; the holder is not blamed', async (t) => {
+test('a partial file that cannot be written (a /dev/full symlink planted in --out: not followed) fails the download at once with ERR_WRITE; the holder is not blamed', async (t) => {
   const seeder = await startNode(t, { shares: [await shareWith(t, [BIG_CLIP])] })
   const entry = seeder.library.entries()[0]!
   const downloads = await tempDir(t)
-  // Every write to /dev/full fails with ENOSPC, as on a full disk.
+  // This used to stand for a full disk (every write to /dev/full fails with ENOSPC); since
+  // issue #11 a symlink under the partial's name is not followed (O_NOFOLLOW: ELOOP).
   await fs.symlink('/dev/full', path.join(downloads, `${entry.name}.p2ptube-part`))
   const viewer = await startNode(t, { downloadsDir: downloads })
   await viewer.join(seeder.id)
@@ -59,7 +60,7 @@ test('a full disk (the partial file on /dev/full) fails the download at once wit
   d.on('source-dropped', (id: string) => dropped.push(id))
   const err = (await t.throwsAsync(d.start())) as Error & { code: string }
   t.is(err.code, 'ERR_WRITE')
-  t.regex(err.message, /ENOSPC/)
+  t.regex(err.message, /ELOOP/)
   t.is(d.state, 'failed')
   t.deepEqual(dropped, [], "a local write failure is not the holder's fault")
   t.true(d.receivedThisRun === 0, 'nothing counted as written')
@@ -75,7 +76,9 @@ test('a holder whose file changed (same size, other bytes) fails the piece check
   const file = path.join(share, SMALL_CLIP)
   const bytes = await fs.readFile(file)
   bytes[1000] = (bytes[1000] as number) ^ 0xff
-  await fs.writeFile(file, bytes) // same size: the seeder still serves it under the old content id
+  // Same size, inode and mtime: the seeder cannot see the change and serves it under the old
+  // content id (one that sees it re-hashes instead: test/node/shared-files.test.ts).
+  await corruptInPlace(file, bytes)
   const d = viewer.fetch(r!)
   const bad: Array<[string, number]> = []
   d.on('bad-piece', (id: string, piece: number) => bad.push([id, piece]))

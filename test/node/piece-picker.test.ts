@@ -5,7 +5,7 @@
  */
 import test from 'ava'
 import fc from 'fast-check'
-import { PiecePicker, RUN_PIECES, RUNS_PER_SOURCE, STREAMING_MS, type PickerRun } from '../../src/node/piece-picker.ts'
+import { MAX_COPIES, PiecePicker, RUN_PIECES, RUNS_PER_SOURCE, STREAMING_MS, type PickerRun } from '../../src/node/piece-picker.ts'
 
 const PS = 1000 // bytes a piece: any size works, the picker only divides by it
 
@@ -247,6 +247,50 @@ test('assign: never more runs than free slots, runs disjoint, every piece in fli
       const free = live.reduce((s, k) => s + RUNS_PER_SOURCE - k, 0)
       return got.length === free || picker.complete()
     }),
+    { numRuns: 300 }
+  )
+  t.pass()
+})
+
+test('duplicate (end game): none while a piece is missing; only pieces a live run still owes, never had, at most MAX_COPIES; every owed piece gets its copy; a released copy leaves the piece in flight', (t) => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 2000 }),
+      fc.integer({ min: 1, max: 4 }),
+      fc.array(fc.nat(), { maxLength: 30 }),
+      fc.array(fc.nat(), { maxLength: 12 }),
+      fc.array(fc.nat(), { maxLength: 30 }),
+      (n, sources, had, advance, later) => {
+        const picker = new PiecePicker()
+        picker.setPieceCount(n)
+        for (const h of had) picker.markHave(h % n)
+        const first = picker.pick(sources)
+        if (first && !picker.complete() && picker.duplicate([run(first.first, first.count)]) !== null) return false
+        const runs: PickerRun[] = []
+        for (let r = first; r; r = picker.pick(sources)) runs.push(run(r.first, r.count))
+        // Runs received some pieces (next moves on), some stopped; other pieces arrived elsewhere.
+        const live = runs.map((r, i) => {
+          const k = advance[i] ?? 0
+          return { ...r, next: r.first + (k % (r.count + 1)), reason: k % 7 === 6 ? 'priority' : null }
+        })
+        for (const h of later) picker.markHave(h % n)
+        const owed = new Set<number>()
+        for (const r of live) if (!r.reason) for (let i = r.next; i < r.first + r.count; i++) if (!picker.has(i)) owed.add(i)
+        const dups: Array<{ first: number; count: number }> = []
+        for (let d = picker.duplicate(live); d; d = picker.duplicate(live)) {
+          if (dups.length > n) return false
+          dups.push(d)
+          if (!live.some((r) => !r.reason && d.first >= r.next && d.first + d.count <= r.first + r.count)) return false
+          for (let i = d.first; i < d.first + d.count; i++) if (!owed.has(i) || picker.has(i) || picker.copiesOf(i) > MAX_COPIES) return false
+        }
+        for (const i of owed) if (picker.copiesOf(i) !== MAX_COPIES) return false
+        for (const d of dups) {
+          picker.release(d.first, d.first + d.count)
+          for (let i = d.first; i < d.first + d.count; i++) if (!picker.inFlight(i) || picker.copiesOf(i) !== 1) return false
+        }
+        return true
+      }
+    ),
     { numRuns: 300 }
   )
   t.pass()

@@ -38,6 +38,7 @@ test('request limits equal the numbers of PROTOCOL.md §2 (the former REQUEST_LI
       RGET: 4096,
       HASH: 1024,
       BRWS: 4096,
+      LINK: 1024,
       TREG: 1024,
       TANN: 65536,
       TBYE: 1024,
@@ -60,7 +61,7 @@ test('derived type sets equal the former hand-written sets (group rights §8.3, 
   t.deepEqual([...RESULT_TYPES].sort(), ['HITS', 'RESP'])
   t.deepEqual([...QUERY_TYPES].sort(), ['BRWS', 'QUER', 'SRCH'])
   t.deepEqual([...LEGACY_TYPES].sort(), ['ERRO', 'FGET', 'JOIN', 'LIST', 'NAME', 'PING', 'QUER', 'QUIT', 'REPL', 'RESP'])
-  t.deepEqual(CAPS_FEATURES, ['CAPS', 'SRCH', 'HITS', 'RGET', 'HASH', 'BRWS'])
+  t.deepEqual(CAPS_FEATURES, ['CAPS', 'SRCH', 'HITS', 'RGET', 'HASH', 'BRWS', 'LINK'])
 })
 
 test('reply policies: control bounded, RGET meta then stream, HASH meta then hash frames, ERRO always', (t) => {
@@ -70,6 +71,8 @@ test('reply policies: control bounded, RGET meta then stream, HASH meta then has
   t.is(replyPolicy('control', 'NAME'), undefined)
   t.deepEqual(replyPolicy('range', 'REPL', true), { maxLength: 4096 })
   t.true(replyPolicy('range', 'REPL', false)?.stream)
+  t.deepEqual(replyPolicy('range', 'REPL', false), { maxLength: 2048, stream: true }, 'RGET data frames: 2 KB unless asked for large ones')
+  t.deepEqual(replyPolicy('range', 'REPL', false, true), { maxLength: 1024 * 1024, stream: true }, 'an RGET with "frame": at most MAX_RANGE_FRAME')
   t.deepEqual(replyPolicy('hashes', 'REPL', true), { maxLength: 4096 })
   t.deepEqual(replyPolicy('hashes', 'REPL', false), { maxLength: 65536 })
   t.true(replyPolicy('file', 'REPL')?.stream)
@@ -94,7 +97,7 @@ test('the handler tables serve exactly the rows of their scope (TREV comes from 
 test('the CAPS reply of a live node: features CAPS SRCH HITS RGET HASH BRWS in table order, then the requester as seen (you)', async (t) => {
   const node = await startNode(t)
   const text = await requestText({ host: '127.0.0.1', port: node.port }, 'CAPS')
-  t.is(text, `{"proto":"p2ptube","version":1,"id":"${node.id}","features":["CAPS","SRCH","HITS","RGET","HASH","BRWS"],"you":"127.0.0.1"}`)
+  t.is(text, `{"proto":"p2ptube","version":2,"id":"${node.id}","features":["CAPS","SRCH","HITS","RGET","HASH","BRWS","LINK"],"you":"127.0.0.1"}`)
 })
 
 test('replies once built inline are codecs now: each round-trips through its parser', (t) => {

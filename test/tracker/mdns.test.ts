@@ -4,7 +4,7 @@
  * tests do not find each other.
  */
 import test from 'ava'
-import { BIG_CLIP, SMALL_CLIP, sha256File, shareWith, spawnCli, startNode, tempDir } from '../helpers/nodes.ts'
+import { BIG_CLIP, SMALL_CLIP, contentIdFile, shareWith, spawnCli, startNode, tempDir } from '../helpers/nodes.ts'
 import { MdnsDiscovery, mdnsOptionsFromEnv, multicastProblem } from '../../src/discovery/mdns.ts'
 import { loopbackMdns, mdnsEnv, startTracker, until } from './helpers.ts'
 
@@ -29,7 +29,7 @@ test('two nodes on loopback find each other by mDNS alone and one fetches from t
   t.is(r.holder, a.id)
   const d = b.fetch(r)
   const done = await d.start()
-  t.is(await sha256File(done.path), r.contentId!)
+  t.is(await contentIdFile(done.path), r.contentId!)
   await d.close()
 })
 

@@ -6,7 +6,7 @@
 import test from 'ava'
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { BIG_CLIP, SMALL_CLIP, sha256File, shareWith, spawnCli, startNode, tempDir } from '../helpers/nodes.ts'
+import { BIG_CLIP, SMALL_CLIP, contentIdFile, shareWith, spawnCli, startNode, tempDir } from '../helpers/nodes.ts'
 import { ANNOUNCE_EXPIRY_INTERVALS } from '../../src/protocol/constants.ts'
 import { find, freePort, startTracker, status, until } from './helpers.ts'
 
@@ -132,7 +132,7 @@ test('search and fetch take --tracker in place of --peer', async (t) => {
   const fetch = spawnCli(t, ['fetch', cid, '--tracker', tr.address, '--json', '--out', out, '--data', await tempDir(t)])
   const done = await fetch.next('fetched')
   t.is(done.sha256, cid)
-  t.is(await sha256File(String(done.path)), cid)
+  t.is(await contentIdFile(String(done.path)), cid)
   t.is(await fetch.exited, 0)
   t.false(tr.index.peers.size > 1, 'one-shot commands do not register')
 })

@@ -9,7 +9,7 @@ import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
-import { BIN } from '../helpers/nodes.ts'
+import { BIN, isolatedXdg } from '../helpers/nodes.ts'
 
 const run = promisify(execFile)
 let counter = 0
@@ -66,7 +66,7 @@ function shellQuote(s: string): string {
 export async function startTui(t: ExecutionContext, args: string[], opts: { width?: number; height?: number; env?: Record<string, string> } = {}): Promise<TuiPane> {
   const socket = `p2ptube-tui-${process.pid}-${++counter}`
   const tmux = (...a: string[]) => run('tmux', ['-L', socket, '-f', '/dev/null', ...a]).then((r) => r.stdout)
-  const env: Record<string, string> = { P2PTUBE_FROM_SOURCE: '1', LANG: 'C.UTF-8', TERM: 'screen', ...opts.env }
+  const env: Record<string, string> = { P2PTUBE_FROM_SOURCE: '1', LANG: 'C.UTF-8', TERM: 'screen', ...isolatedXdg(t), ...opts.env }
   const envArgs = Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`])
   // The pane runs `sh -c 'node ...; echo $? > status'`: sh reaps the TUI at once and keeps its exit
   // status (tmux 3.3 was seen leaving the exited pane process unreaped for seconds).

@@ -7,10 +7,10 @@ import http from 'node:http'
 import type { P2PNode } from '../../src/app/node.ts'
 import { WebServer, type WebServerOptions } from '../../src/web/http-server.ts'
 
-/** Start a WebServer for `node` on 127.0.0.1, a free port, stopped after the test. */
-export async function startWeb(t: ExecutionContext, node: P2PNode, opts: WebServerOptions = {}): Promise<WebServer> {
+/** Start a WebServer for `node` on `host` (127.0.0.1), a free port, stopped after the test. */
+export async function startWeb(t: ExecutionContext, node: P2PNode, opts: WebServerOptions = {}, host = '127.0.0.1'): Promise<WebServer> {
   const web = new WebServer(node, opts)
-  await web.start(0, '127.0.0.1')
+  await web.start(0, host)
   t.teardown(() => web.stop())
   return web
 }

@@ -12,6 +12,7 @@ import { UsageError } from '../../protocol/errors.ts'
 import { NodeGroup } from '../../group/node-group.ts'
 import { loadCredential } from '../../group/credential.ts'
 import { formatBytes, formatMeta } from '../../text/format.ts'
+import { safeText } from '../../text/safe-text.ts'
 import { EXIT, Output } from '../output.ts'
 
 export const command = 'browse <peer>'
@@ -52,10 +53,10 @@ export async function handler(a: BrowseArgs): Promise<number> {
         const dir = e.name.includes('/') ? e.name.slice(0, e.name.lastIndexOf('/')) : ''
         if (dir !== folder) {
           folder = dir
-          if (dir) out.line(out.color.bold(`${dir}/`))
+          if (dir) out.line(out.color.bold(`${safeText(dir)}/`))
         }
         const tags = formatMeta(e.meta)
-        out.line(`  ${e.name.slice(dir ? dir.length + 1 : 0)}  ${formatBytes(e.size)}  ${out.color.dim(e.cid.slice(0, 12))}${tags ? `  ${out.color.dim(tags)}` : ''}`)
+        out.line(`  ${safeText(e.name.slice(dir ? dir.length + 1 : 0))}  ${formatBytes(e.size)}  ${out.color.dim(safeText(e.cid.slice(0, 12)))}${tags ? `  ${out.color.dim(safeText(tags))}` : ''}`)
       }
     }
     const cut = last?.cut ?? false

@@ -16,6 +16,7 @@ import { P2PNode } from '../../app/node.ts'
 import { isHeadless } from '../../player/mpv-player.ts'
 import { fetchAndMaybePlay, splitPlayerArgs } from '../common.ts'
 import { formatBytes } from '../../text/format.ts'
+import { safeText } from '../../text/safe-text.ts'
 import { EXIT, Output } from '../output.ts'
 
 /** Options the handler reads. */
@@ -41,7 +42,7 @@ const BIN = fileURLToPath(new URL('../../../bin/p2ptube.js', import.meta.url))
 
 export async function handler(a: DemoArgs): Promise<number> {
   const out = new Output(a.json)
-  const say = (s: string): void => out.line(`${out.color.cyan('demo')} ${s}`)
+  const say = (s: string): void => out.line(`${out.color.cyan('demo')} ${safeText(s)}`)
   const shares = a.share.filter((s) => existsSync(s))
   if (!shares.length) {
     out.error(`none of ${a.share.join(', ')} exists: run ../shared/media/get-real-media.sh (or pass --share DIR)`)
@@ -52,7 +53,7 @@ export async function handler(a: DemoArgs): Promise<number> {
   // Everything stays on this machine: no port mapping request goes to the real router.
   const seeder = spawn(
     process.execPath,
-    [BIN, 'node', '--json', '--no-port-mapping', '--data', path.join(tmp, 'seeder'), '--rate-limit', String(a['rate-limit']), ...shares.flatMap((s) => ['--share', s])],
+    [BIN, 'node', '--json', '--stdin', '--no-port-mapping', '--data', path.join(tmp, 'seeder'), '--rate-limit', String(a['rate-limit']), ...shares.flatMap((s) => ['--share', s])],
     {
       stdio: ['pipe', 'pipe', 'inherit']
     }
@@ -105,7 +106,7 @@ export async function handler(a: DemoArgs): Promise<number> {
     say(`fetching ${out.color.bold(pick.name)} (${formatBytes(pick.size)}) in 2 KB chunks${play ? `, playing in mpv${isHeadless() ? ' (headless: no display)' : ''} while it downloads` : ''}`)
     const report = await fetchAndMaybePlay(viewer, pick, out, { play, playerArgs: splitPlayerArgs(a['player-args']), stopPlayback: 'end' })
     say(`downloaded to ${report.path}`)
-    say(`SHA-256 ${report.sha256} ${report.sha256 === pick.contentId ? out.color.green('matches the content id') : out.color.red('DOES NOT MATCH')}`)
+    say(`content id ${report.sha256} ${report.sha256 === pick.contentId ? out.color.green('matches the content id') : out.color.red('DOES NOT MATCH')}`)
     if (play) {
       say(
         report.firstFrameMs !== undefined

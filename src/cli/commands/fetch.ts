@@ -9,7 +9,9 @@ import path from 'node:path'
 import { awaitDiscovery, checkNodeArgs, fetchAndMaybePlay, joinAll, makeNode, nodeOptions, onShutdown, QUIET_MS, splitPlayerArgs, type NodeArgs } from '../common.ts'
 import { albumFolder, candidates, distinctContents, isIdPrefix, localCopy, shortId } from '../fetch-choice.ts'
 import { formatBytes, formatMeta } from '../../text/format.ts'
+import { safeText } from '../../text/safe-text.ts'
 import { EXIT, Output } from '../output.ts'
+import { noteFetched, openProfile, rememberedPeers } from '../profile.ts'
 
 export const command = 'fetch <target>'
 export const describe = 'download a file by content id or name (resumes a partial download), optionally playing it in mpv while it downloads'
@@ -37,7 +39,11 @@ export type FetchArgs = NodeArgs & { target: string; out?: string; play: boolean
 export async function handler(a: FetchArgs): Promise<number> {
   const out = new Output(a.json)
   checkNodeArgs(a)
-  if (!a.peer.length && !a.tracker && !a.mdns) throw new UsageError('fetch needs at least one --peer H:P to join through (or --tracker H:P, or --mdns)')
+  // No peer given: the node running here and the peers remembered in the state (profile.ts).
+  const profile = await openProfile(a.data, false, out)
+  const remembered = !a.peer.length && !a.tracker && !a.mdns
+  if (remembered) a.peer = rememberedPeers(profile)
+  if (!a.peer.length && !a.tracker && !a.mdns) throw new UsageError('fetch needs at least one --peer H:P to join through (or --tracker H:P, or --mdns); none is remembered yet')
   // No mpv: say so before joining anyone (the download would be useless to a --play user).
   if (a.play && findMpv() === null) {
     const e = new MpvNotInstalledError()
@@ -48,7 +54,7 @@ export async function handler(a: FetchArgs): Promise<number> {
   const player = a.play ? new MpvPlayer({ playerArgs: splitPlayerArgs(a['player-args']) }) : null
   const playerReady = player?.start()
   playerReady?.catch(() => {})
-  const node = makeNode(a, out, { stabilizeIntervalMs: 0, trackerRegister: false, announce: false, portMapping: false, ...(a.out ? { downloadsDir: a.out } : {}) })
+  const node = makeNode(a, out, { stabilizeIntervalMs: 0, trackerRegister: false, announce: false, portMapping: false, ...(a.out ? { downloadsDir: a.out } : {}) }, profile)
   let removeSignals = (): void => {}
   try {
     await node.start()
@@ -57,7 +63,7 @@ export async function handler(a: FetchArgs): Promise<number> {
       await player?.quit().catch(() => {})
       await node.stop()
     })
-    if ((await joinAll(node, a.peer, out)) === 0 && !a.tracker && !a.mdns) {
+    if ((await joinAll(node, a.peer, out, remembered)) === 0 && !a.tracker && !a.mdns) {
       out.error(`could not join any of ${a.peer.join(', ')}`, 'ERR_CONNECT')
       return EXIT.ERROR
     }
@@ -76,8 +82,8 @@ export async function handler(a: FetchArgs): Promise<number> {
     })
     if (choices.length > 1 && !a.first) {
       out.event('ambiguous', { target: a.target, choices: choices.map((c) => ({ name: c.name, size: c.size, contentId: c.contentId, holder: c.holder, ...(c.meta ? { meta: c.meta } : {}) })) })
-      out.line(`${a.target} matches ${choices.length} different contents; fetch one by its id (or add --first):`)
-      for (const c of choices) out.line(`  ${shortId(c.contentId)}  ${c.name}  ${formatBytes(c.size)}  ${out.color.dim(formatMeta(c.meta))}`)
+      out.line(`${safeText(a.target)} matches ${choices.length} different contents; fetch one by its id (or add --first):`)
+      for (const c of choices) out.line(`  ${shortId(c.contentId)}  ${safeText(c.name)}  ${formatBytes(c.size)}  ${out.color.dim(safeText(formatMeta(c.meta)))}`)
       return EXIT.USAGE
     }
     const found = choices[0]
@@ -90,7 +96,7 @@ export async function handler(a: FetchArgs): Promise<number> {
     const have = (found.contentId && node.library.getByCid(found.contentId)?.path) || (await localCopy(dir, found))
     if (have) {
       out.event('have', { path: have, contentId: found.contentId, name: found.name })
-      out.line(`already have ${have} (content id ${shortId(found.contentId)}): not fetched again`)
+      out.line(`already have ${safeText(have)} (content id ${shortId(found.contentId)}): not fetched again`)
       if (player && playerReady) {
         await playerReady
         await player.play(have)
@@ -111,8 +117,9 @@ export async function handler(a: FetchArgs): Promise<number> {
       ...(player && playerReady ? { player, playerReady } : {}),
       onDownload: (d) => h.on('result', (x) => sameContent(x) && d.addSource(parsePeerId(x.holder)))
     })
+    if (found.contentId) noteFetched(profile, r.path) // the node owning the state shares it from its next start
     out.event('fetched', { path: r.path, sha256: r.sha256, size: r.size, ...(r.firstFrameMs !== undefined ? { firstFrameMs: r.firstFrameMs } : {}) })
-    out.line(`saved ${r.path} (${formatBytes(r.size)}), sha256 ${r.sha256}${found.contentId ? ' verified' : ' (legacy holder: nothing to verify against)'}`)
+    out.line(`saved ${safeText(r.path)} (${formatBytes(r.size)}), ${found.contentId ? `content id ${r.sha256} verified` : `sha256 ${r.sha256} (legacy holder: nothing to verify against)`}`)
     return EXIT.OK
   } catch (err) {
     const e = err as Error & { code?: string }

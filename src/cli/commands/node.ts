@@ -1,7 +1,10 @@
 /**
  * `p2ptube node`: a headless node. With --json it prints one JSON event per line on stdout
- * (the first is {"event":"listening","id":"H:P",...}) and takes JSON commands on stdin, one per
- * line: this is how test networks script nodes (README "Scripted nodes").
+ * (the first is {"event":"listening","id":"H:P",...}); with --stdin it takes JSON commands on
+ * stdin, one per line, and quits when stdin closes: this is how test networks script nodes
+ * (README "Scripted nodes"). Without --stdin it runs until SIGINT/SIGTERM (a service: README
+ * "Always on"); logs carry ISO timestamps, --log-file appends them to a file, and every finished
+ * upload is logged (service-log.ts).
  */
 import os from 'node:os'
 import readline from 'node:readline'
@@ -11,24 +14,36 @@ import type { P2PNode, SearchResult } from '../../app/node.ts'
 import type { MpvPlayer } from '../../player/mpv-player.ts'
 import type { PortMappingStatus } from '../../discovery/port-mapping.ts'
 import { isContentId } from '../../protocol/messages.ts'
+import { isLoopback } from '../../net/address.ts'
 import { P2PTubeError, UsageError } from '../../protocol/errors.ts'
-import { checkNodeArgs, fetchAndMaybePlay, joinAll, makeNode, nodeOptions, onShutdown, pickResult, splitPlayerArgs, type NodeArgs } from '../common.ts'
+import { checkNodeArgs, fetchAndMaybePlay, joinAll, makeNode, nodeOptions, onShutdown, pickResult, resumeState, splitPlayerArgs, type NodeArgs } from '../common.ts'
 import { formatBytes } from '../../text/format.ts'
+import { safeText } from '../../text/safe-text.ts'
 import { EXIT, Output } from '../output.ts'
+import { openProfile } from '../profile.ts'
+import { logUploads, openLogFile } from '../service-log.ts'
 
 export const command = 'node'
-export const describe = 'run a headless node (scriptable with --json: JSON commands on stdin, JSON events on stdout)'
+export const describe = 'run a headless node until SIGINT/SIGTERM (a service; --json: JSON events on stdout, --stdin: JSON commands on stdin)'
 
 export function builder(y: Argv) {
   return nodeOptions(y)
     .option('stabilize', { type: 'number', default: 10, describe: 'seconds between peer liveness checks (0 = off)' })
     .option('http', { type: 'number', describe: 'serve a web page (library, search, play in the browser) on this TCP port' })
-    .option('http-host', { type: 'string', default: '0.0.0.0', describe: 'address for --http (0.0.0.0 = the whole LAN, 127.0.0.1 = this machine only)' })
-    .example('$0 node --share ~/Videos --http 8080', 'watch the library and the network in a browser on the LAN')
+    .option('http-host', {
+      type: 'string',
+      default: '127.0.0.1',
+      describe: 'address for --http: 127.0.0.1 = this machine only; 0.0.0.0 = the whole LAN, with a login (the token is printed); with --group loopback only'
+    })
+    .option('stdin', { type: 'boolean', default: false, describe: 'with --json: read JSON commands from stdin, one per line, and quit when stdin closes' })
+    .option('log-file', { type: 'string', describe: 'also append every log line (ISO time, level, text) to this file; reopened on SIGHUP' })
+    .example('$0 node --share ~/Videos --http 8080', 'watch the library and the network in a browser on this machine')
+    .example('$0 node --share ~/Videos --http 8080 --http-host 0.0.0.0', 'on the LAN: open the printed login link on the other device')
     .example('$0 node --port 9400 --share ~/Videos', 'share a folder')
-    .example('$0 node --json --peer 127.0.0.1:9400', 'scripted: then type {"cmd":"search","q":"clip"}')
+    .example('$0 node --json --stdin --peer 127.0.0.1:9400', 'scripted: then type {"cmd":"search","q":"clip"}')
+    .example('$0 node --json --log-file ~/p2ptube.log', 'a service: runs until SIGTERM, stdin unused')
     .epilog(
-      'JSON commands (one per line on stdin, optional "id" echoed back):\n' +
+      'JSON commands with --stdin (one per line, optional "id" echoed back):\n' +
         '  {"cmd":"search","q":"words","ttl":4,"timeout":3}   → result..., search-done\n' +
         '  {"cmd":"fetch","contentId":"<hex>"|"name":"...","holder":"H:P","play":false} → fetching, progress..., fetched\n' +
         '  {"cmd":"peers"} {"cmd":"library"} {"cmd":"stats"} {"cmd":"join","peer":"H:P"}\n' +
@@ -40,20 +55,33 @@ export function builder(y: Argv) {
 type Cmd = Record<string, unknown> & { cmd?: unknown; id?: unknown }
 
 /** Options the handler reads. */
-export type NodeCommandArgs = NodeArgs & { stabilize: number; http?: number; 'http-host': string }
+export type NodeCommandArgs = NodeArgs & { stabilize: number; http?: number; 'http-host': string; stdin: boolean; 'log-file'?: string }
 
-/** Runs until quit, stdin EOF in --json mode, Ctrl-C or SIGTERM (QUIT is sent to peers). */
+/** Runs until quit or stdin EOF (--stdin), Ctrl-C or SIGTERM (QUIT is sent to peers). */
 export async function handler(a: NodeCommandArgs): Promise<number> {
   const out = new Output(a.json)
   checkNodeArgs(a)
+  if (a.stdin && !a.json) throw new UsageError('--stdin takes JSON commands and answers in JSON: add --json')
+  const logFile = a['log-file'] ? openLogFile(a['log-file'], (err) => process.stderr.write(`error: log file ${a['log-file']}: ${err.message}\n`)) : null
+  out.logTo({ timestamps: true, file: logFile?.stream ?? null })
   if (a.http !== undefined && (!Number.isInteger(a.http) || a.http < 0 || a.http > 65535)) throw new UsageError(`--http must be a port 0..65535, got ${a.http}`)
-  const node = makeNode(a, out, { stabilizeIntervalMs: a.stabilize * 1000 })
+  if (a.http !== undefined && a.group && !isLoopback(a['http-host']))
+    throw new UsageError(`with --group the web page is served on this machine only: --http-host must be a loopback address, not ${a['http-host']} (docs/SECURITY.md "Web page")`)
+  const profile = await openProfile(a.data, true, out)
+  const node = makeNode(a, out, { stabilizeIntervalMs: a.stabilize * 1000 }, profile)
+  logUploads(node, out)
   // Port mapping reports in the background, from the first network answer on (after start()).
   node.on('port-mapping', (st: PortMappingStatus) => {
     out.event('port-mapping', { ...st })
     if (st.state === 'mapped') out.line(`${out.color.green('port mapped')}: reachable from the internet at ${out.color.bold(st.public ?? '')} (${st.method}, lease ${st.leaseSeconds} s)`)
   })
-  await node.start()
+  try {
+    await node.start()
+  } catch (err) {
+    await profile.lock?.release()
+    await logFile?.close()
+    throw err
+  }
   const reachable = node.identity.reachable()
   const portMapping = node.portMapper?.status.state ?? 'off'
   out.event('listening', { id: node.id, host: node.host, port: node.port, reachable, files: node.library.size, portMapping })
@@ -75,20 +103,34 @@ export async function handler(a: NodeCommandArgs): Promise<number> {
       await node.stop()
       throw new Error(`cannot serve the web page on ${a['http-host']}:${a.http}: ${(err as Error).message}`, { cause: err })
     }
-    const urls = webUrls(a['http-host'], web.port)
-    out.event('http', { url: web.url, host: a['http-host'], port: web.port, urls })
+    const token = web.token
+    const urls = webUrls(a['http-host'], web.port).map((u) => (token === undefined ? u : `${u}login?token=${token}`))
+    out.event('http', { url: web.url, host: a['http-host'], port: web.port, urls, login: token !== undefined, token: token ?? null })
     out.line(`${out.color.green('web page')} at ${urls.join('  ')}`)
+    if (token !== undefined) out.line(`web login token (keep it private; a login lasts 12 h): ${token}`)
   }
   await joinAll(node, a.peer, out)
+  // The saved state: peers rejoined and transfers resumed in the background (app/state.ts).
+  const resumed = resumeState(node, profile)
+  for (const d of resumed?.downloads ?? []) {
+    out.event('resuming', { name: d.name, contentId: d.opts.cid ?? null, holder: d.opts.holder.id })
+    d.once('resumed', (bytes: number) => out.event('resumed', { name: d.name, bytes }))
+    d.start().then(
+      (r) => out.event('fetched', { path: r.path, sha256: r.sha256, size: r.size, resumed: true }),
+      (err: Error & { code?: string }) => out.event('error', { cmd: 'resume', name: d.name, message: err.message, code: err.code ?? null })
+    )
+  }
 
   let resolveExit!: (code: number) => void
   const exited = new Promise<number>((r) => (resolveExit = r))
   const stop = async (): Promise<void> => {
     await web?.stop()
     await node.stop()
+    await profile.lock?.release()
+    await logFile?.close()
   }
   const removeSignals = onShutdown(stop)
-  if (a.json) {
+  if (a.stdin) {
     const session: Session = { playing: null }
     const rl = readline.createInterface({ input: process.stdin })
     rl.on('line', (line) => {
@@ -217,7 +259,7 @@ async function runCommand(node: P2PNode, c: Cmd, out: Output, a: NodeArgs, sessi
       })
       session.playing = null
       out.event('fetched', { id, path: rep.path, sha256: rep.sha256, size: rep.size, firstFrameMs: rep.firstFrameMs ?? null, positionBeforeDone: rep.positionBeforeDone ?? null })
-      out.line(`saved ${rep.path} (${formatBytes(rep.size)})`)
+      out.line(`saved ${safeText(rep.path)} (${formatBytes(rep.size)})`)
       return false
     }
     default:

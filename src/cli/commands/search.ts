@@ -8,7 +8,9 @@ import path from 'node:path'
 import type { SearchResult } from '../../app/node.ts'
 import { albumFolder, localCopy, shortId } from '../fetch-choice.ts'
 import { formatBytes, formatMeta } from '../../text/format.ts'
+import { safeText } from '../../text/safe-text.ts'
 import { EXIT, Output } from '../output.ts'
+import { openProfile, rememberedPeers } from '../profile.ts'
 
 export const command = 'search <query..>'
 export const describe = 'search the network for media by name and tags: words, artist: album: title: genre: year: kind:, dur>10m, size<1G, -word'
@@ -30,11 +32,15 @@ export type SearchArgs = NodeArgs & { query: string[]; ttl: number; timeout: num
 export async function handler(a: SearchArgs): Promise<number> {
   const out = new Output(a.json)
   checkNodeArgs(a)
-  if (!a.peer.length && !a.tracker && !a.mdns) throw new UsageError('search needs at least one --peer H:P to join through (or --tracker H:P, or --mdns)')
-  const node = makeNode(a, out, { stabilizeIntervalMs: 0, trackerRegister: false, announce: false, portMapping: false })
+  // No peer given: the node running here and the peers remembered in the state (profile.ts).
+  const profile = await openProfile(a.data, false, out)
+  const remembered = !a.peer.length && !a.tracker && !a.mdns
+  if (remembered) a.peer = rememberedPeers(profile)
+  if (!a.peer.length && !a.tracker && !a.mdns) throw new UsageError('search needs at least one --peer H:P to join through (or --tracker H:P, or --mdns); none is remembered yet')
+  const node = makeNode(a, out, { stabilizeIntervalMs: 0, trackerRegister: false, announce: false, portMapping: false }, profile)
   await node.start()
   try {
-    if ((await joinAll(node, a.peer, out)) === 0 && !a.tracker && !a.mdns) {
+    if ((await joinAll(node, a.peer, out, remembered)) === 0 && !a.tracker && !a.mdns) {
       out.error(`could not join any of ${a.peer.join(', ')}`, 'ERR_CONNECT')
       return EXIT.ERROR
     }
@@ -54,7 +60,7 @@ export async function handler(a: SearchArgs): Promise<number> {
       const tags = formatMeta(r.meta)
       const mark = have ? out.color.green('  [have]') : ''
       out.line(
-        `${out.color.bold(r.name)}${mark}  ${formatBytes(r.size)}  ${out.color.dim(r.holder)}  ${out.color.dim(r.contentId ? shortId(r.contentId) : '(legacy peer: no content id)')}${tags ? `\n    ${tags}` : ''}`
+        `${out.color.bold(safeText(r.name))}${mark}  ${formatBytes(r.size)}  ${out.color.dim(safeText(r.holder))}  ${out.color.dim(r.contentId ? safeText(shortId(r.contentId)) : '(legacy peer: no content id)')}${tags ? `\n    ${safeText(tags)}` : ''}`
       )
       if (r.holderTotal) cut.set(r.holder, r.holderTotal)
     }

@@ -17,6 +17,7 @@ import { UsageError } from '../../protocol/errors.ts'
 import { parseTrackerStatus, type TrackerStatus } from '../../protocol/tracker-messages.ts'
 import { onShutdown } from '../common.ts'
 import { formatBytes } from '../../text/format.ts'
+import { safeText } from '../../text/safe-text.ts'
 import { EXIT, Output } from '../output.ts'
 
 export const command = 'tracker [action]'
@@ -31,7 +32,7 @@ export function builder(y: Argv) {
     .option('announce-interval', { type: 'number', default: DEFAULT_ANNOUNCE_INTERVAL_MS / 1000, describe: "seconds between a node's announces (at least 1); a node expires after 3 missed" })
     .option('max-peers-per-host', { type: 'number', default: 64, describe: 'most peers online from one address (0 = unlimited)' })
     .option('mdns', { type: 'boolean', default: false, describe: 'publish the tracker on the LAN so `p2ptube --mdns` nodes find it' })
-    .option('status-interval', { type: 'number', default: 10, describe: 'seconds between status lines in the log (0 = none)' })
+    .option('status-interval', { type: 'number', default: 10, describe: 'seconds between status checks; a line is logged when peers, files or searches changed (0 = none)' })
     .option('tracker', { type: 'string', describe: 'for `status`: the tracker host:port to ask (default: the one named in --group)' })
     .option('group', { type: 'string', describe: "for `status` of a private group's tracker: a member credential file (p2ptube group invite)" })
     .option('group-admin', { type: 'string', describe: 'private group: the admin data dir (p2ptube group init); members only, over mutual TLS' })
@@ -82,7 +83,7 @@ export async function handler(a: TrackerArgs): Promise<number> {
     }
     const s = parseTrackerStatus(Buffer.from(text))
     out.event('status', { ...s })
-    out.line(`tracker ${s.tracker} at ${addr}: ${statusLine(s)}, up ${Math.round(s.uptimeMs / 1000)} s`)
+    out.line(safeText(`tracker ${s.tracker} at ${addr}: ${statusLine(s)}, up ${Math.round(s.uptimeMs / 1000)} s`))
     return EXIT.OK
   }
   if (!Number.isInteger(a.port) || a.port < 0 || a.port > 65535) throw new UsageError(`--port must be 0..65535, got ${a.port}`)
@@ -108,8 +109,14 @@ export async function handler(a: TrackerArgs): Promise<number> {
   out.line(`${out.color.green('tracker')} ${out.color.bold(tracker.id)} listening on ${out.color.bold(id)}`)
   let timer: NodeJS.Timeout | null = null
   if (a['status-interval'] > 0) {
+    // Only changes are logged: a status with the same peers, files, names, searches and known
+    // peers as the last one printed is skipped (rates and RSS alone do not make a new line).
+    let last = ''
     timer = setInterval(() => {
       const s = tracker.status()
+      const key = `${s.peers} ${s.files} ${s.names} ${s.searches} ${s.knownPeers}`
+      if (key === last) return
+      last = key
       out.event('status', { ...s })
       if (!a.json) out.info(statusLine(s))
     }, a['status-interval'] * 1000)

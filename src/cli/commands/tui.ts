@@ -6,8 +6,9 @@
 import type { Argv } from 'yargs'
 import type { CommandModule } from '../command.ts'
 import { P2PNode } from '../../app/node.ts'
-import { checkNodeArgs, nodeOptions, nodeOptionsFrom, splitPlayerArgs, type NodeArgs } from '../common.ts'
-import { EXIT } from '../output.ts'
+import { checkNodeArgs, nodeOptions, nodeOptionsFrom, resumeState, splitPlayerArgs, type NodeArgs } from '../common.ts'
+import { EXIT, Output } from '../output.ts'
+import { openProfile } from '../profile.ts'
 import { UsageError } from '../../protocol/errors.ts'
 
 export const command = ['tui', '$0']
@@ -33,7 +34,10 @@ export async function handler(a: TuiArgs): Promise<number> {
     return EXIT.USAGE
   }
   if (!Number.isFinite(a.timeout) || a.timeout <= 0) throw new UsageError(`--timeout must be more than 0 seconds, got ${a.timeout}`)
-  const node = new P2PNode({ ...nodeOptionsFrom(a), stabilizeIntervalMs: a.stabilize * 1000 })
+  // The TUI is a long-running node: it owns the state folder (profile.ts) and resumes its state.
+  // Warnings before the screen opens go to stderr.
+  const profile = await openProfile(a.data, true, new Output(false))
+  const node = new P2PNode({ ...nodeOptionsFrom(a, profile), stabilizeIntervalMs: a.stabilize * 1000 })
 
   // Loaded here, not at start-up: blessed is only needed by the TUI (faster `fetch`, `node`...).
   const { TuiApp } = await import('../../tui/app.ts')
@@ -46,8 +50,13 @@ export async function handler(a: TuiArgs): Promise<number> {
   })
   const onSignal = (): void => void app.quit()
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, onSignal)
-  await app.start()
-  await app.exited
+  try {
+    await app.start()
+    resumeState(node, profile)
+    await app.exited
+  } finally {
+    await profile.lock?.release()
+  }
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(sig, onSignal)
   return EXIT.OK
 }

@@ -3,15 +3,19 @@
  * labels that show focus, and the window of rows that keeps a selection visible.
  */
 import type { Widgets } from 'blessed'
+import { safeText } from '../../text/safe-text.ts'
 
 /** How views draw: colour on or off (NO_COLOR, dumb terminals). */
 export interface ViewOptions {
   color: boolean
 }
 
-/** Escape text so blessed shows `{` and `}` literally (file names may contain them). */
+/**
+ * Escape text so blessed shows `{` and `}` literally (file names may contain them) and no
+ * terminal control gets through (safeText: escapes, newlines, C1).
+ */
 export function esc(s: string): string {
-  return s.replace(/[{}]/g, (c) => (c === '{' ? '{open}' : '{close}'))
+  return safeText(s).replace(/[{}]/g, (c) => (c === '{' ? '{open}' : '{close}'))
 }
 
 /** Wrap escaped text in a blessed colour/attribute tag, or leave it plain without colour. */
