@@ -61,16 +61,20 @@ export class MetadataWorker {
     return new Promise((resolve) => {
       const job: Job = { id: ++this.seq, file, kind, size, opts: { ffprobe: opts.ffprobe, timeoutMs: opts.timeoutMs }, resolve }
       this.queue.push(job)
-      signal?.addEventListener(
-        'abort',
-        () => {
+      if (signal) {
+        const onAbort = (): void => {
           const i = this.queue.indexOf(job)
           if (i < 0) return
           this.queue.splice(i, 1)
           resolve(STOPPED)
-        },
-        { once: true }
-      )
+        }
+        signal.addEventListener('abort', onAbort, { once: true })
+        // The listener goes with the job: one signal serves a library's every read.
+        job.resolve = (r) => {
+          signal.removeEventListener('abort', onAbort)
+          resolve(r)
+        }
+      }
       this.next()
     })
   }
