@@ -71,6 +71,11 @@ export class MetadataCache {
     this.records.set(cid, r)
   }
 
+  /** Resolves when no cache write is in flight. Never rejects. */
+  flushed(): Promise<void> {
+    return this.writing
+  }
+
   /** Records held. */
   get size(): number {
     return this.records.size
@@ -227,6 +232,7 @@ export class LibraryMetadata {
     if (this.saveTimer) clearTimeout(this.saveTimer)
     this.saveTimer = null
     for (const w of this.waiters.splice(0)) w()
-    if (this.dirty) await this.cache.save()
+    // Also waits for a save the timer started: nothing is written into the state folder after stop().
+    await (this.dirty ? this.cache.save() : this.cache.flushed())
   }
 }
