@@ -102,7 +102,7 @@ export class P2PNode extends EventEmitter {
     this.identity = new Identity(opts.advertise ?? opts.host ?? null)
     const log = this.log.bind(this)
     const dataDir = opts.dataDir === undefined ? p2ptubeDirs().cache : opts.dataDir
-    this.library = new Library({ cacheFile: dataDir ? path.join(dataDir, 'content-ids.json') : undefined, log })
+    this.library = new Library({ cacheFile: dataDir ? path.join(dataDir, 'content-ids.json') : undefined, log, metadata: opts.metadata })
     this.limiter = new RateLimiter(opts.rateLimit ?? 0)
     this.downloadsDir = path.resolve(opts.downloadsDir ?? p2ptubeDirs().downloads)
     this.group = opts.group ? new NodeGroup(opts.group, { stateDir: dataDir }) : null

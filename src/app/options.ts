@@ -3,6 +3,7 @@ import type { GroupCredential } from '../group/credential.ts'
 import type { PeerLimitOptions } from '../group/peer-limits.ts'
 import type { MdnsOptions } from '../discovery/mdns.ts'
 import type { PortMappingOptions } from '../discovery/port-mapping.ts'
+import type { MetadataReaderOptions } from '../node/metadata.ts'
 import type { NodeState } from './state.ts'
 import type { NodeRelayOptions } from './node-relay.ts'
 
@@ -41,6 +42,8 @@ export interface NodeOptions {
   /** Crawl depth when joining (default 2, as the legacy peer at start-up). */
   hops?: number
   shares?: string[]
+  /** How the library reads tags (ffprobe path, timeout); false: not at all (src/node/metadata.ts). */
+  metadata?: MetadataReaderOptions | false
   /** Where fetched files go (default $XDG_DOWNLOAD_DIR/p2ptube, else ~/Downloads/p2ptube: app/dirs.ts). */
   downloadsDir?: string
   /** Where the content id cache lives (default $XDG_CACHE_HOME/p2ptube: app/dirs.ts); null = no cache. */

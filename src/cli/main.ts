@@ -7,6 +7,7 @@ import { safeText } from '../text/safe-text.ts'
 import yargs, { type Argv } from 'yargs'
 import { hideBin } from 'yargs/helpers'
 import type { CommandModule } from './command.ts'
+import { module as browse } from './commands/browse.ts'
 import { module as demo } from './commands/demo.ts'
 import { module as fetchCmd } from './commands/fetch.ts'
 import { module as groupCmd } from './commands/group.ts'
@@ -46,6 +47,7 @@ export function buildParser(argv: string[] = hideBin(process.argv), status: { co
     .command(wrap(nodeCmd, status, 'node'))
     .command(wrap(search, status, 'all'))
     .command(wrap(fetchCmd, status, 'all'))
+    .command(wrap(browse, status, 'all'))
     .command(wrap(demo, status))
     .command(wrap(trackerCmd, status))
     .command(wrap(tui, status, 'node'))

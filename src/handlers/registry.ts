@@ -1,6 +1,7 @@
 /** The handler table: message type → handler (PROTOCOL.md §3, §4). */
 import type { NodeHandledType } from '../protocol/table.ts'
 import type { Handler } from '../net/server.ts'
+import { brwsHandler } from './brws.ts'
 import { capsHandler } from './caps.ts'
 import type { NodeContext } from '../node/context.ts'
 import { fgetHandler } from './fget.ts'
@@ -35,7 +36,8 @@ export function createHandlers(node: NodeContext): Map<string, Handler> {
     SRCH: srchHandler(node),
     HITS: hitsHandler(node),
     RGET: rgetHandler(node),
-    HASH: hashHandler(node)
+    HASH: hashHandler(node),
+    BRWS: brwsHandler(node)
   }
   return new Map(Object.entries(handlers))
 }

@@ -26,7 +26,9 @@ import { REQUEST_LIMITS } from '../protocol/table.ts'
 import { P2PTubeError } from '../protocol/errors.ts'
 import { formatHits, formatQuer, formatResp, formatSrch, parsePeerId, type Hits, type LegacyQuery, type LegacyResponse, type Search } from '../protocol/messages.ts'
 import type { NodeContext } from './context.ts'
-import type { Library } from './library.ts'
+import type { Library, LibraryEntry } from './library.ts'
+import { fitHits } from './hit-list.ts'
+import { searchEntries } from './query.ts'
 import type { SelfAddress } from './identity.ts'
 import type { Lifecycle } from './lifecycle.ts'
 import type { PeerInfo, PeerTable } from './peer-table.ts'
@@ -159,7 +161,7 @@ export class FloodSearch extends EventEmitter implements Pick<NodeContext, 'onSe
 
   /** @see NodeContext.onSearch */
   onSearch(s: Search): 'new' | 'duplicate' {
-    const { stats, library } = this.opts
+    const { stats } = this.opts
     if (!this.seen.add(s.qid)) {
       stats.searchesDuplicate++
       this.emit('search', { qid: s.qid, duplicate: true, hops: s.hops })
@@ -167,20 +169,12 @@ export class FloodSearch extends EventEmitter implements Pick<NodeContext, 'onSe
     }
     stats.searchesHandled++
     this.emit('search', { qid: s.qid, duplicate: false, hops: s.hops })
-    const found = !this.opts.publishes() ? [] : s.cid ? [library.getByCid(s.cid)] : library.search(s.q, MAX_HITS, true)
-    const matches = found.filter((e) => e?.cid && Buffer.byteLength(e.name) <= MAX_NAME_LENGTH)
+    const { matches, total } = this.match(s)
     if (matches.length) {
-      // Keep the payload under the receiver's HITS limit (§2): drop results that do not fit.
-      const results: Hits['results'] = []
-      let bytes = 200
-      for (const e of matches) {
-        const r = { name: e!.name, size: e!.size, cid: e!.cid as string, kind: e!.kind }
-        bytes += Buffer.byteLength(JSON.stringify(r)) + 1
-        if (bytes > REQUEST_LIMITS.HITS) break
-        results.push(r)
-      }
+      const results = fitHits(matches, REQUEST_LIMITS.HITS)
       stats.hitsSent++
-      const holder = (local: LocalEnd): Hits => ({ qid: s.qid, holder: this.opts.self.idFor(local.address, local.remote), results })
+      const cut = total > results.length ? { total } : {}
+      const holder = (local: LocalEnd): Hits => ({ qid: s.qid, holder: this.opts.self.idFor(local.address, local.remote), results, ...cut })
       void this.send(parsePeerId(s.origin), MSG.HITS, (local) => formatHits(holder(local)), 'warn', `HITS to ${s.origin}`)
     }
     // TTL counts the hops a query may still travel: forward while ttl-1 >= 1 (Gnutella).
@@ -190,6 +184,22 @@ export class FloodSearch extends EventEmitter implements Pick<NodeContext, 'onSe
       for (const p of this.opts.peers.list()) if (p.id !== s.origin && p.id !== s.via) void this.sendSearch(p, fwd)
     }
     return 'new'
+  }
+
+  /**
+   * What this node answers to `s`: the entry of its content id, or the best MAX_HITS entries with
+   * a content id for its query (query.ts, PROTOCOL.md §4.2.1); `total` = all that matched.
+   */
+  private match(s: Search): { matches: LibraryEntry[]; total: number } {
+    const { library } = this.opts
+    if (!this.opts.publishes()) return { matches: [], total: 0 }
+    if (s.cid) {
+      const e = library.getByCid(s.cid)
+      return e && Buffer.byteLength(e.name) <= MAX_NAME_LENGTH ? { matches: [e], total: 1 } : { matches: [], total: 0 }
+    }
+    const hashed = library.entries().filter((e) => e.cid && Buffer.byteLength(e.name) <= MAX_NAME_LENGTH)
+    const { results, total } = searchEntries(hashed, s.q, MAX_HITS)
+    return { matches: results, total }
   }
 
   /** @see NodeContext.onLegacyQuery — legacy semantics: answer on a match, else forward with ttl-1. */
@@ -222,7 +232,8 @@ export class FloodSearch extends EventEmitter implements Pick<NodeContext, 'onSe
     if (!handle || parsePeerId(h.holder).host !== normalizeAddress(remoteAddress)) return false
     for (const r of h.results) {
       if (handle.cid && r.cid !== handle.cid) continue
-      this.addResult(handle, { qid: h.qid, name: r.name, size: r.size, contentId: r.cid, kind: r.kind, holder: h.holder, legacy: false })
+      const extra = { ...(r.meta ? { meta: r.meta } : {}), ...(h.total ? { holderTotal: h.total } : {}) }
+      this.addResult(handle, { qid: h.qid, name: r.name, size: r.size, contentId: r.cid, kind: r.kind, holder: h.holder, legacy: false, ...extra })
     }
     return true
   }

@@ -1,12 +1,20 @@
 /**
  * The walk of a shared folder: every media file below it (recursively), links resolved, files
  * that link outside the folder refused (Syncthing rejects paths that escape the folder; so do
- * we). Hidden names and our own partial downloads are skipped.
+ * we). Hidden names and our own partial downloads are skipped. The filesystem calls of a walk
+ * run WALK_IO_CONCURRENCY at a time (folders and files alike), and a plain file (not a link)
+ * below the real root is its own real path, so it is stat'ed without a realpath: a warm restart
+ * of a 10,000-file library is bound by the thread pool, not by 20,000 round trips in turn
+ * (docs/PERFORMANCE.md, bench/library.ts).
  */
 import type { Dirent } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
+import PQueue from 'p-queue'
 import { mediaKind } from './media-kind.ts'
+
+/** Filesystem calls (readdir, stat, realpath) of one walk in flight at once. */
+const WALK_IO_CONCURRENCY = 32
 
 /** A media file found by walkShare. `rel` is its path below the share, '/'-separated; size in bytes. */
 export interface FoundFile {
@@ -20,37 +28,53 @@ export interface FoundFile {
 }
 
 /**
- * Walk `dir` (below the share folder `root`, both real paths) depth first and call `found` for
- * each media file, in readdir order. Unreadable folders and files that vanish are skipped (the
- * folder with a warning); never throws for them.
+ * Walk `dir` (below the share folder `root`, both real paths) and call `found` for each media
+ * file, depth first in readdir order (the order names are given in, whatever order the calls
+ * finish in). Unreadable folders and files that vanish are skipped (the folder with a warning);
+ * never throws for them.
  */
 export async function walkShare(root: string, dir: string, found: (f: FoundFile) => void, log?: (level: 'warn', msg: string) => void): Promise<void> {
+  const io = new PQueue({ concurrency: WALK_IO_CONCURRENCY })
+  for (const f of await walkDir(root, dir, io, log)) found(f)
+}
+
+/** The media files below `dir`, depth first in readdir order; its subfolders are walked at once. */
+async function walkDir(root: string, dir: string, io: PQueue, log?: (level: 'warn', msg: string) => void): Promise<FoundFile[]> {
   let items: Dirent[]
   try {
-    items = await fs.readdir(dir, { withFileTypes: true })
+    items = (await io.add(() => fs.readdir(dir, { withFileTypes: true }))) as Dirent[]
   } catch (err) {
     log?.('warn', `cannot read ${dir}: ${(err as Error).message}`)
-    return
+    return []
   }
-  for (const it of items) {
-    if (it.name.startsWith('.') || it.name.endsWith('.p2ptube-part') || it.name.endsWith('.p2ptube-part.json')) continue
-    const full = path.join(dir, it.name)
-    if (it.isDirectory()) {
-      await walkShare(root, full, found, log)
-    } else if ((it.isFile() || it.isSymbolicLink()) && mediaKind(it.name)) {
-      let real: string
-      try {
-        real = await fs.realpath(full)
-      } catch {
-        continue
-      }
-      if (real !== full && !real.startsWith(root + path.sep)) {
-        log?.('warn', `not sharing ${full}: it links outside ${root}`)
-        continue
-      }
-      const st = await fs.stat(real).catch(() => null)
-      if (!st?.isFile()) continue
-      found({ real, rel: path.relative(root, full).split(path.sep).join('/'), size: st.size, mtimeMs: st.mtimeMs, dev: st.dev, ino: st.ino })
+  const parts = await Promise.all(
+    items.map(async (it): Promise<FoundFile[]> => {
+      if (it.name.startsWith('.') || it.name.endsWith('.p2ptube-part') || it.name.endsWith('.p2ptube-part.json')) return []
+      const full = path.join(dir, it.name)
+      if (it.isDirectory()) return walkDir(root, full, io, log)
+      if (!(it.isFile() || it.isSymbolicLink()) || !mediaKind(it.name)) return []
+      const f = await io.add(() => statFile(root, full, it.isSymbolicLink(), log))
+      return f ? [f] : []
+    })
+  )
+  return parts.flat()
+}
+
+/** A media file's real path and stat; null when it vanished, is not a file, or links outside `root`. */
+async function statFile(root: string, full: string, link: boolean, log?: (level: 'warn', msg: string) => void): Promise<FoundFile | null> {
+  let real = full // a plain file in a real folder: already its real path
+  if (link) {
+    try {
+      real = await fs.realpath(full)
+    } catch {
+      return null
+    }
+    if (real !== full && !real.startsWith(root + path.sep)) {
+      log?.('warn', `not sharing ${full}: it links outside ${root}`)
+      return null
     }
   }
+  const st = await fs.stat(real).catch(() => null)
+  if (!st?.isFile()) return null
+  return { real, rel: path.relative(root, full).split(path.sep).join('/'), size: st.size, mtimeMs: st.mtimeMs, dev: st.dev, ino: st.ino }
 }

@@ -15,6 +15,9 @@ import { decodeLegacyName } from '../protocol/messages.ts'
 import { ContentIdCache, hashFile } from './content-ids.ts'
 import { openIndexed, sameFile } from './indexed-file.ts'
 import { walkShare } from './library-walk.ts'
+import { LibraryMetadata } from './metadata-cache.ts'
+import type { MetadataReaderOptions } from './metadata.ts'
+import type { MediaMeta } from '../protocol/media-meta.ts'
 import { mediaKind, type MediaKind } from './media-kind.ts'
 
 export { hashFile } from './content-ids.ts'
@@ -34,11 +37,15 @@ export interface LibraryEntry {
   kind: MediaKind
   /** SHA-256 content id, once hashed. */
   cid?: string
+  /** Tags, duration and format, once read (metadata-cache.ts); undefined when none are known. */
+  meta?: MediaMeta
 }
 
 /** Library options. `cacheFile`: JSON file of content ids kept across restarts (none = no cache). */
 export interface LibraryOptions {
   cacheFile?: string
+  /** How tags are read (metadata.ts); false: not at all. Cached in `metadata.json` beside `cacheFile`. */
+  metadata?: MetadataReaderOptions | false
   log?: (level: 'info' | 'warn', msg: string) => void
 }
 
@@ -64,10 +71,14 @@ export class Library extends EventEmitter {
   /** Piece hash lists checked against their content id, most recently used last (HASH serves them without hashing again). */
   private readonly verifiedLists = new Map<string, Buffer>()
   private verifiedBytes = 0
+  /** Tags of the entries, read after hashing and cached by content id (metadata-cache.ts); null when off. */
+  readonly metadata: LibraryMetadata | null
 
   constructor(private readonly opts: LibraryOptions = {}) {
     super()
     this.cids = new ContentIdCache(opts.cacheFile, opts.log)
+    const metaFile = opts.cacheFile ? path.join(path.dirname(opts.cacheFile), 'metadata.json') : undefined
+    this.metadata = opts.metadata === false ? null : new LibraryMetadata(this, { ...opts.metadata, cacheFile: metaFile, log: opts.log })
   }
 
   /** Folders (real paths) shared so far. */
@@ -280,6 +291,7 @@ export class Library extends EventEmitter {
     this.queue.length = 0
     await this.hashing
     await this.cids.flushed()
+    await this.metadata?.stop()
   }
 
   private kick(): void {

@@ -1,5 +1,6 @@
 /** An open flood search as its caller sees it: results, options, and the legacy key of a query. */
 import { EventEmitter } from 'node:events'
+import type { MediaMeta } from '../protocol/media-meta.ts'
 
 /** One search result. `contentId` and `size` are null for answers from a legacy peer. */
 export interface SearchResult {
@@ -12,6 +13,10 @@ export interface SearchResult {
   legacy: boolean
   /** The holder is reached through a relay (the tracker said so, PROTOCOL.md §10.6). */
   via?: 'relay'
+  /** Tags, duration and format the holder sent (PROTOCOL.md §4.3), if any. */
+  meta?: MediaMeta
+  /** The holder matched this many in all but sent fewer (its cap of 100, or the HITS size). */
+  holderTotal?: number
 }
 
 /** An open search. Events: 'result' (SearchResult), 'done' (SearchResult[]). */

@@ -48,6 +48,8 @@ export const MSG = {
   RGET: 'RGET',
   /** Piece hash list of a content id (PROTOCOL.md §4.8). */
   HASH: 'HASH',
+  /** Browse: one page of a peer's whole library, by name (PROTOCOL.md §4.9). */
+  BRWS: 'BRWS',
   /** Open a persistent neighbour link: the connection stays open for SRCH, HITS and keepalives (PROTOCOL.md §4.10). */
   LINK: 'LINK',
   // Tracker messages: a node (or any client) to a tracker, never node to node (PROTOCOL.md §7).
@@ -124,6 +126,13 @@ export const MAX_HITS = 100
 export const MAX_QUERY_LENGTH = 256
 /** Longest file name on the wire, bytes (PROTOCOL.md §4.3). */
 export const MAX_NAME_LENGTH = 1024
+/** Entries in one BRWS reply by default and at most (PROTOCOL.md §4.9). */
+export const BROWSE_PAGE_DEFAULT = 200
+export const BROWSE_PAGE_MAX = 500
+/** Most entries a browsing node takes from one peer, over all pages (the library's own cap) (PROTOCOL.md §4.9). */
+export const MAX_BROWSE_ENTRIES = 100_000
+/** Longest tag text (title, artist, …) kept and sent, UTF-8 bytes; longer ones are cut (PROTOCOL.md §4.3). */
+export const MAX_TAG_BYTES = 256
 
 /** Timeouts, ms (PROTOCOL.md §2 Timeouts). */
 export const CONNECT_TIMEOUT_MS = 5_000

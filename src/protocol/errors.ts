@@ -56,6 +56,7 @@ export const ERROR_CODES = {
   ERR_QUERY_TOO_LONG: 'a search string over 256 UTF-8 bytes, refused locally',
   ERR_SHARE_NOT_FOUND: 'a share path does not exist',
   ERR_NOT_MEDIA: 'a single shared file is not a media file',
+  ERR_NO_BROWSE: 'the peer does not serve BRWS (a legacy peer or an older node) (PROTOCOL.md §4.9)',
   // tracker (PROTOCOL.md §7)
   ERR_TOO_MANY_PEERS: 'TREG refused: the host already has the most peers a tracker allows per host; JOIN refused: the most peer-table entries per host (PROTOCOL.md §3.9)',
   ERR_TOO_MANY_FILES: 'TANN refused: the peer, or all peers of its host address, would pass the most names (or name bytes) a tracker indexes per peer or per host',

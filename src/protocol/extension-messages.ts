@@ -3,8 +3,9 @@
  * every field checked, plus the field helpers the tracker messages share. Pure functions: they
  * throw ProtocolError ERR_MALFORMED_PAYLOAD.
  */
-import { CHUNK_SIZE, MAX_HITS, MAX_NAME_LENGTH, MAX_QUERY_LENGTH, MAX_RANGE_FRAME, MAX_TTL, PROTOCOL_NAME, PROTOCOL_VERSION } from './constants.ts'
+import { BROWSE_PAGE_MAX, CHUNK_SIZE, MAX_HITS, MAX_NAME_LENGTH, MAX_QUERY_LENGTH, MAX_RANGE_FRAME, MAX_TTL, PROTOCOL_NAME, PROTOCOL_VERSION } from './constants.ts'
 import { HOST_RE, malformed, parsePeerId } from './peer-id.ts'
+import { toMediaMeta, type MediaMeta } from './media-meta.ts'
 
 /** Parse a JSON-object payload. @throws ProtocolError ERR_MALFORMED_PAYLOAD */
 export function parseJson(payload: Buffer | string, what: string): Record<string, unknown> {
@@ -113,6 +114,22 @@ export interface Hit {
   size: number
   cid: string
   kind: string
+  /** Tags, duration, format (optional; fields that do not check out are dropped, media-meta.ts). */
+  meta?: MediaMeta
+}
+
+/** One result or browse entry of a HITS or BRWS reply (PROTOCOL.md §4.3). @throws ProtocolError */
+export function parseHit(r: unknown, what: string): Hit {
+  if (typeof r !== 'object' || r === null) throw malformed(`${what}: result must be an object`)
+  const x = r as Record<string, unknown>
+  const meta = toMediaMeta(x.meta)
+  return {
+    name: str(x, 'name', what, MAX_NAME_LENGTH),
+    size: int(x, 'size', what, 0, Number.MAX_SAFE_INTEGER),
+    cid: str(x, 'cid', what, 64, HEX64),
+    kind: typeof x.kind === 'string' ? x.kind.slice(0, 16) : 'other',
+    ...(meta ? { meta } : {})
+  }
 }
 
 /** HITS: a holder's answer, sent to the query's origin on a new connection (PROTOCOL.md §4.3). */
@@ -120,6 +137,8 @@ export interface Hits {
   qid: string
   holder: string
   results: Hit[]
+  /** How many entries matched at the holder, when more than it sent (its cap, §4.3); optional. */
+  total?: number
 }
 
 export function formatHits(h: Hits): string {
@@ -133,17 +152,9 @@ export function parseHits(payload: Buffer): Hits {
   const holder = str(o, 'holder', 'HITS', 300)
   parsePeerId(holder)
   if (!Array.isArray(o.results) || o.results.length > MAX_HITS) throw malformed(`HITS: "results" must be an array of at most ${MAX_HITS}`)
-  const results = o.results.map((r): Hit => {
-    if (typeof r !== 'object' || r === null) throw malformed('HITS: result must be an object')
-    const x = r as Record<string, unknown>
-    return {
-      name: str(x, 'name', 'HITS', MAX_NAME_LENGTH),
-      size: int(x, 'size', 'HITS', 0, Number.MAX_SAFE_INTEGER),
-      cid: str(x, 'cid', 'HITS', 64, HEX64),
-      kind: typeof x.kind === 'string' ? x.kind.slice(0, 16) : 'other'
-    }
-  })
-  return { qid, holder, results }
+  const results = o.results.map((r) => parseHit(r, 'HITS'))
+  const total = typeof o.total === 'number' && Number.isSafeInteger(o.total) && o.total > results.length ? { total: o.total } : {}
+  return { qid, holder, results, ...total }
 }
 
 /** RGET: ranged fetch by content id or name (PROTOCOL.md §4.4). */
@@ -238,4 +249,59 @@ export function parseHashMeta(payload: Buffer): HashMeta {
     pieceSize: int(o, 'pieceSize', 'HASH reply', 1, 1 << 30),
     pieces: int(o, 'pieces', 'HASH reply', 0, 1 << 30)
   }
+}
+
+/** BRWS request: one page of the library, names after `after` (PROTOCOL.md §4.9). */
+export interface BrowseRequest {
+  /** The last name of the previous page; absent = from the start. */
+  after?: string
+  /** Entries wanted, 1–BROWSE_PAGE_MAX (absent: the server's default). */
+  max?: number
+}
+
+export function formatBrws(r: BrowseRequest): string {
+  return JSON.stringify(r)
+}
+
+/** @throws ProtocolError */
+export function parseBrws(payload: Buffer): BrowseRequest {
+  const o = parseJson(payload, 'BRWS')
+  const r: BrowseRequest = {}
+  if (o.after !== undefined) r.after = str(o, 'after', 'BRWS', MAX_NAME_LENGTH)
+  if (o.max !== undefined) r.max = int(o, 'max', 'BRWS', 1, BROWSE_PAGE_MAX)
+  return r
+}
+
+/** BRWS reply: a page of entries in name order, the library's size, and the cursor of the next page. */
+export interface BrowseReply {
+  /** Entries with a content id the holder lists in all. */
+  total: number
+  entries: Hit[]
+  /** Present when more entries follow: the `after` of the next request (the last name here). */
+  next?: string
+}
+
+export function formatBrowseReply(r: BrowseReply): string {
+  return JSON.stringify(r)
+}
+
+/**
+ * @throws ProtocolError ERR_MALFORMED_PAYLOAD: not JSON, over BROWSE_PAGE_MAX entries, an invalid
+ *   entry, or entries not in strictly increasing name order (each after `after` when given).
+ */
+export function parseBrowseReply(payload: Buffer, after?: string): BrowseReply {
+  const o = parseJson(payload, 'BRWS reply')
+  if (!Array.isArray(o.entries) || o.entries.length > BROWSE_PAGE_MAX) throw malformed(`BRWS reply: "entries" must be an array of at most ${BROWSE_PAGE_MAX}`)
+  const entries = o.entries.map((e) => parseHit(e, 'BRWS reply'))
+  let prev = after
+  for (const e of entries) {
+    if (prev !== undefined && !(e.name > prev)) throw malformed('BRWS reply: entries must come in increasing name order, after the cursor')
+    prev = e.name
+  }
+  const r: BrowseReply = { total: int(o, 'total', 'BRWS reply', 0, Number.MAX_SAFE_INTEGER), entries }
+  if (o.next !== undefined) {
+    r.next = str(o, 'next', 'BRWS reply', MAX_NAME_LENGTH)
+    if (!entries.length || r.next !== prev) throw malformed('BRWS reply: "next" must be the last name of a non-empty page')
+  }
+  return r
 }

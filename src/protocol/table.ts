@@ -121,6 +121,16 @@ export const MESSAGES = {
     caps: true,
     codec: { parse: m.parseHashRequest, parseMeta: m.parseHashMeta, formatMeta: m.formatHashMeta }
   },
+  BRWS: {
+    spec: '§4.9',
+    limit: 4 * KIB,
+    reply: 'control',
+    rights: 'data',
+    rate: 'query',
+    scope: 'node',
+    caps: true,
+    codec: { parse: m.parseBrws, format: m.formatBrws, parseReply: m.parseBrowseReply, formatReply: m.formatBrowseReply }
+  },
   /** A persistent neighbour link: the node's request server keeps the connection open (a session, §4.10). */
   LINK: { spec: '§4.10', limit: KIB, reply: 'control', rights: 'any', rate: 'none', scope: 'node', caps: true, handler: 'server' },
   // §7 tracker messages: a node (or any client) to a tracker
@@ -232,11 +242,11 @@ export function requestLimit(type: string): number | undefined {
   return rowOf(type)?.limit ?? undefined
 }
 
-/** Requests whose answer is file data: only a publisher may serve them (§8.3): RGET, FGET, HASH. */
+/** Requests whose answer is file data or the library: only a publisher may serve them (§8.3): RGET, FGET, HASH, BRWS. */
 export const PUBLISHER_TYPES = typesWhere((r) => r.rights === 'data')
 /** Requests carrying results: only a publisher may send them (§8.3): RESP, HITS. */
 export const RESULT_TYPES = typesWhere((r) => r.rights === 'results')
-/** Requests that take a per-peer query token (SECURITY.md "Rate limits"): QUER, SRCH. */
+/** Requests that take a per-peer query token (SECURITY.md "Rate limits"): QUER, SRCH, BRWS. */
 export const QUERY_TYPES = typesWhere((r) => r.rate === 'query')
 /** Legacy btpeer types (§3). */
 export const LEGACY_TYPES = typesWhere((r) => r.legacy === true)

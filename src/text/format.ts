@@ -70,3 +70,16 @@ export function fit(text: string, width: number, align: 'left' | 'right' = 'left
   if (s.length > width) return width === 1 ? '~' : s.slice(0, width - 1) + '~'
   return align === 'left' ? s.padEnd(width) : s.padStart(width)
 }
+
+/**
+ * What a file's tags say, in one line: "Artist — Title · Album (1994) · 3:30 · 1920×1080"; absent
+ * fields are left out, '' when nothing is known. Durations in ms.
+ */
+export function formatMeta(m: { artist?: string; title?: string; album?: string; year?: number; durationMs?: number; width?: number; height?: number } | undefined): string {
+  if (!m) return ''
+  const who = [m.artist, m.title].filter(Boolean).join(' — ')
+  const album = m.album ? `${m.album}${m.year ? ` (${m.year})` : ''}` : m.year ? String(m.year) : ''
+  const dur = m.durationMs !== undefined ? formatClock(m.durationMs / 1000) : ''
+  const res = m.width && m.height ? `${m.width}×${m.height}` : ''
+  return [who, album, dur, res].filter(Boolean).join(' · ')
+}

@@ -6,6 +6,7 @@
  */
 import test from 'ava'
 import { createHash } from 'node:crypto'
+import { once } from 'node:events'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
@@ -48,7 +49,10 @@ test('three LAN hosts, no address flags: mDNS search finds the holder, fetch by 
   t.is(fetched.code, 0, JSON.stringify(fetched.events.slice(-5)))
   const [mine, theirs] = await Promise.all([readFile(path.join(dl, CLIP)), readFile(path.join(MEDIA, CLIP))])
   t.is(createHash('sha256').update(mine).digest('hex'), createHash('sha256').update(theirs).digest('hex'))
+  // The holder writes its caches (metadata.json) as it stops: wait, so the folder removal does not race it.
+  const exited = holder.exitCode === null ? once(holder, 'exit') : null
   holder.stdin?.end()
+  await exited
 })
 
 test('IPv6 on a LAN: a peer id "[fd42:…]:port" is joined, searched and fetched from, with no address flags', async (t) => {
@@ -73,5 +77,8 @@ test('IPv6 on a LAN: a peer id "[fd42:…]:port" is joined, searched and fetched
   t.log(JSON.stringify(results.slice(0, 2)))
   const [mine, theirs] = await Promise.all([readFile(path.join(dl, CLIP)), readFile(path.join(MEDIA, CLIP))])
   t.is(createHash('sha256').update(mine).digest('hex'), createHash('sha256').update(theirs).digest('hex'))
+  // The holder writes its caches (metadata.json) as it stops: wait, so the folder removal does not race it.
+  const exited = holder.exitCode === null ? once(holder, 'exit') : null
   holder.stdin?.end()
+  await exited
 })

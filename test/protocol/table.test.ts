@@ -37,6 +37,7 @@ test('request limits equal the numbers of PROTOCOL.md §2 (the former REQUEST_LI
       HITS: 65536,
       RGET: 4096,
       HASH: 1024,
+      BRWS: 4096,
       LINK: 1024,
       TREG: 1024,
       TANN: 65536,
@@ -63,11 +64,11 @@ test('request limits equal the numbers of PROTOCOL.md §2 (the former REQUEST_LI
 })
 
 test('derived type sets equal the former hand-written sets (group rights §8.3, rate classes)', (t) => {
-  t.deepEqual([...PUBLISHER_TYPES].sort(), ['FGET', 'HASH', 'RGET'])
+  t.deepEqual([...PUBLISHER_TYPES].sort(), ['BRWS', 'FGET', 'HASH', 'RGET'])
   t.deepEqual([...RESULT_TYPES].sort(), ['HITS', 'RESP'])
-  t.deepEqual([...QUERY_TYPES].sort(), ['QUER', 'SRCH'])
+  t.deepEqual([...QUERY_TYPES].sort(), ['BRWS', 'QUER', 'SRCH'])
   t.deepEqual([...LEGACY_TYPES].sort(), ['ERRO', 'FGET', 'JOIN', 'LIST', 'NAME', 'PING', 'QUER', 'QUIT', 'REPL', 'RESP'])
-  t.deepEqual(CAPS_FEATURES, ['CAPS', 'SRCH', 'HITS', 'RGET', 'HASH', 'LINK'])
+  t.deepEqual(CAPS_FEATURES, ['CAPS', 'SRCH', 'HITS', 'RGET', 'HASH', 'BRWS', 'LINK'])
 })
 
 test('reply policies: control bounded, RGET meta then stream, HASH meta then hash frames, ERRO always', (t) => {
@@ -89,7 +90,7 @@ test('reply policies: control bounded, RGET meta then stream, HASH meta then has
 
 test('the handler tables serve exactly the rows of their scope (TREV comes from the group, TSES from the server)', (t) => {
   const node = createHandlers({} as NodeContext)
-  t.deepEqual([...node.keys()], ['NAME', 'PING', 'LIST', 'JOIN', 'QUER', 'RESP', 'FGET', 'QUIT', 'CAPS', 'SRCH', 'HITS', 'RGET', 'HASH'])
+  t.deepEqual([...node.keys()], ['NAME', 'PING', 'LIST', 'JOIN', 'QUER', 'RESP', 'FGET', 'QUIT', 'CAPS', 'SRCH', 'HITS', 'RGET', 'HASH', 'BRWS'])
   const tracker = createTrackerHandlers({} as Tracker)
   t.deepEqual([...tracker.keys()], ['NAME', 'PING', 'TREG', 'TANN', 'TBYE', 'TPRS', 'TWHO', 'TFND', 'TSTA'])
   for (const [type, row] of Object.entries(MESSAGES)) {
@@ -100,10 +101,10 @@ test('the handler tables serve exactly the rows of their scope (TREV comes from 
   }
 })
 
-test('the CAPS reply of a live node: features CAPS SRCH HITS RGET HASH in table order, then the requester as seen (you)', async (t) => {
+test('the CAPS reply of a live node: features CAPS SRCH HITS RGET HASH BRWS in table order, then the requester as seen (you)', async (t) => {
   const node = await startNode(t)
   const text = await requestText({ host: '127.0.0.1', port: node.port }, 'CAPS')
-  t.is(text, `{"proto":"p2ptube","version":2,"id":"${node.id}","features":["CAPS","SRCH","HITS","RGET","HASH","LINK"],"you":"127.0.0.1"}`)
+  t.is(text, `{"proto":"p2ptube","version":2,"id":"${node.id}","features":["CAPS","SRCH","HITS","RGET","HASH","BRWS","LINK"],"you":"127.0.0.1"}`)
 })
 
 test('replies once built inline are codecs now: each round-trips through its parser', (t) => {

@@ -5,8 +5,10 @@ import type { SearchResult } from '../../app/node.ts'
 import { findMpv, MpvNotInstalledError, MpvPlayer } from '../../player/mpv-player.ts'
 import { isContentId, parsePeerId } from '../../protocol/messages.ts'
 import { UsageError } from '../../protocol/errors.ts'
-import { awaitDiscovery, checkNodeArgs, fetchAndMaybePlay, joinAll, makeNode, nodeOptions, onShutdown, pickResult, QUIET_MS, splitPlayerArgs, type NodeArgs } from '../common.ts'
-import { formatBytes } from '../../text/format.ts'
+import path from 'node:path'
+import { awaitDiscovery, checkNodeArgs, fetchAndMaybePlay, joinAll, makeNode, nodeOptions, onShutdown, QUIET_MS, splitPlayerArgs, type NodeArgs } from '../common.ts'
+import { albumFolder, candidates, distinctContents, isIdPrefix, localCopy, shortId } from '../fetch-choice.ts'
+import { formatBytes, formatMeta } from '../../text/format.ts'
 import { safeText } from '../../text/safe-text.ts'
 import { EXIT, Output } from '../output.ts'
 import { noteFetched, openProfile, rememberedPeers } from '../profile.ts'
@@ -16,19 +18,24 @@ export const describe = 'download a file by content id or name (resumes a partia
 
 export function builder(y: Argv) {
   return nodeOptions(y)
-    .positional('target', { type: 'string', describe: 'content id (64 hex digits) or file name', demandOption: true })
+    .positional('target', { type: 'string', describe: 'content id (64 hex digits, or a prefix of 8 or more), file name, or search words', demandOption: true })
+    .option('first', { type: 'boolean', default: false, describe: 'when several different contents match, take the first answer instead of listing them' })
     .option('out', { type: 'string', describe: 'folder to save into (default: --downloads)' })
     .option('play', { type: 'boolean', default: false, describe: 'play in mpv while downloading (headless when there is no display)' })
     .option('ttl', { type: 'number', default: 4, describe: 'search TTL used to find holders' })
     .option('timeout', { type: 'number', default: 3, describe: 'seconds to wait for holders to answer at most (ends earlier once answers stop)' })
     .example('$0 fetch 3f5c...e1 --peer 127.0.0.1:9400', 'by content id')
+    .example('$0 fetch 3f5c0a9b --peer 127.0.0.1:9400', 'by a content id prefix (8+ hex digits) when only one content has it')
     .example('$0 fetch "my clip.mp4" --peer 127.0.0.1:9400 --play', 'by name, and watch it while it downloads')
 }
 
 /** Options the handler reads. */
-export type FetchArgs = NodeArgs & { target: string; out?: string; play: boolean; ttl: number; timeout: number }
+export type FetchArgs = NodeArgs & { target: string; out?: string; play: boolean; ttl: number; timeout: number; first: boolean }
 
-/** Exit 0 when saved (and verified), 3 when no holder has it, 4 on a SHA-256 mismatch. */
+/**
+ * Exit 0 when saved (and verified) or already here, 2 when the target matches several different
+ * contents (listed), 3 when no holder has it, 4 on a SHA-256 mismatch.
+ */
 export async function handler(a: FetchArgs): Promise<number> {
   const out = new Output(a.json)
   checkNodeArgs(a)
@@ -62,19 +69,40 @@ export async function handler(a: FetchArgs): Promise<number> {
     }
     await awaitDiscovery(node)
     const byCid = isContentId(a.target)
-    const h = byCid
-      ? node.search('', { ttl: a.ttl, timeoutMs: a.timeout * 1000, untilQuietMs: QUIET_MS, cid: a.target })
-      : node.search(a.target, { ttl: a.ttl, timeoutMs: a.timeout * 1000, untilQuietMs: QUIET_MS })
-    // Take the first exact answer as soon as it arrives instead of waiting out the timeout.
-    const found = await new Promise<ReturnType<typeof pickResult>>((resolve) => {
+    const prefix = !byCid && isIdPrefix(a.target)
+    const opts = { ttl: a.ttl, timeoutMs: a.timeout * 1000, untilQuietMs: QUIET_MS }
+    const h = byCid ? node.search('', { ...opts, cid: a.target }) : node.search(prefix ? `cid:${a.target}` : a.target, opts)
+    // A whole content id (or --first) takes the first fitting answer at once; a name or a prefix
+    // waits for the answers, as two different contents may share it.
+    const choices = await new Promise<SearchResult[]>((resolve) => {
       h.on('result', (r) => {
-        if (r.contentId === a.target || r.name === a.target) resolve(r)
+        if (r.contentId === a.target || (a.first && candidates([r], a.target).length)) resolve([r])
       })
-      void h.finished.then((all) => resolve(pickResult(all, a.target)))
+      void h.finished.then((all) => resolve(distinctContents(candidates(all, a.target))))
     })
+    if (choices.length > 1 && !a.first) {
+      out.event('ambiguous', { target: a.target, choices: choices.map((c) => ({ name: c.name, size: c.size, contentId: c.contentId, holder: c.holder, ...(c.meta ? { meta: c.meta } : {}) })) })
+      out.line(`${safeText(a.target)} matches ${choices.length} different contents; fetch one by its id (or add --first):`)
+      for (const c of choices) out.line(`  ${shortId(c.contentId)}  ${safeText(c.name)}  ${formatBytes(c.size)}  ${out.color.dim(safeText(formatMeta(c.meta)))}`)
+      return EXIT.USAGE
+    }
+    const found = choices[0]
     if (!found) {
       out.error(`no holder of ${a.target} answered within ${a.timeout} s`, 'ERR_NOT_FOUND')
       return EXIT.NOT_FOUND
+    }
+    // An album keeps its folder; the same content already there is used, not fetched again.
+    const dir = path.join(a.out ? path.resolve(a.out) : node.downloadsDir, albumFolder(found.name))
+    const have = (found.contentId && node.library.getByCid(found.contentId)?.path) || (await localCopy(dir, found))
+    if (have) {
+      out.event('have', { path: have, contentId: found.contentId, name: found.name })
+      out.line(`already have ${safeText(have)} (content id ${shortId(found.contentId)}): not fetched again`)
+      if (player && playerReady) {
+        await playerReady
+        await player.play(have)
+        await new Promise((resolve) => player.once('end', resolve))
+      }
+      return EXIT.OK
     }
     // Every holder of the same content id joins the download (swarm), also those answering later.
     const sameContent = (x: SearchResult): boolean => !!found.contentId && x.contentId === found.contentId && x.holder !== found.holder
@@ -83,6 +111,7 @@ export async function handler(a: FetchArgs): Promise<number> {
     out.info(`fetching ${found.name} (${formatBytes(found.size)}) from ${[found.holder, ...holders].join(', ')}${via() ? ` (via ${via()})` : ''}`)
     out.event('fetching', { name: found.name, size: found.size, contentId: found.contentId, holder: found.holder, holders: [found.holder, ...holders], via: via() })
     const r = await fetchAndMaybePlay(node, found, out, {
+      dir,
       play: a.play,
       playerArgs: splitPlayerArgs(a['player-args']),
       holders,

@@ -4,21 +4,25 @@ import type { CommandModule } from '../command.ts'
 import { isContentId } from '../../protocol/messages.ts'
 import { UsageError } from '../../protocol/errors.ts'
 import { awaitDiscovery, checkNodeArgs, joinAll, makeNode, nodeOptions, QUIET_MS, type NodeArgs } from '../common.ts'
-import { formatBytes } from '../../text/format.ts'
+import path from 'node:path'
+import type { SearchResult } from '../../app/node.ts'
+import { albumFolder, localCopy, shortId } from '../fetch-choice.ts'
+import { formatBytes, formatMeta } from '../../text/format.ts'
 import { safeText } from '../../text/safe-text.ts'
 import { EXIT, Output } from '../output.ts'
 import { openProfile, rememberedPeers } from '../profile.ts'
 
 export const command = 'search <query..>'
-export const describe = 'search the network for media whose name contains every word of QUERY'
+export const describe = 'search the network for media by name and tags: words, artist: album: title: genre: year: kind:, dur>10m, size<1G, -word'
 
 export function builder(y: Argv) {
   return nodeOptions(y)
-    .positional('query', { type: 'string', array: true, demandOption: true, describe: 'words to match in file names (case-insensitive), or a content id' })
+    .positional('query', { type: 'string', array: true, demandOption: true, describe: 'words to match in names and tags (case- and accent-insensitive), field filters, or a content id' })
     .option('ttl', { type: 'number', default: 4, describe: 'how many hops the query may travel (capped at 7)' })
     .option('timeout', { type: 'number', default: 3, describe: 'seconds to wait for answers at most; the search ends earlier once answers stop coming' })
     .example('$0 search lebiniou 12-19 --peer 127.0.0.1:9400', 'names containing both words')
     .example('$0 search drascula --peer 127.0.0.1:9400 --json', 'one JSON object per result')
+    .example('$0 search artist:"café tacvba" kind:audio dur<5m --peer 127.0.0.1:9400', 'by tag, kind and duration')
 }
 
 /** Options the handler reads. */
@@ -45,16 +49,31 @@ export async function handler(a: SearchArgs): Promise<number> {
     const h = isContentId(q)
       ? node.search('', { ttl: a.ttl, timeoutMs: a.timeout * 1000, untilQuietMs: QUIET_MS, cid: q })
       : node.search(q, { ttl: a.ttl, timeoutMs: a.timeout * 1000, untilQuietMs: QUIET_MS })
-    h.on('result', (r) => {
+    const cut = new Map<string, number>()
+    // A result whose content is already here (shared, or saved in --downloads) is marked; the
+    // check may hash one same-named, same-sized file, so results are printed in a chain.
+    let printed = Promise.resolve()
+    const print = async (r: SearchResult): Promise<void> => {
+      const have = !!(r.contentId && node.library.getByCid(r.contentId)) || !!(await localCopy(path.join(node.downloadsDir, albumFolder(r.name)), r))
       // A holder the tracker cannot dial (or one a route reached before) is fetched via that route.
       const via = r.via ?? node.reach.via(r.holder) ?? (node.relay.via(r.holder) ? 'relay' : undefined)
-      out.event('result', { name: r.name, size: r.size, contentId: r.contentId, holder: r.holder, kind: r.kind, legacy: r.legacy, ...(via ? { via } : {}) })
+      const extra = { ...(r.meta ? { meta: r.meta } : {}), ...(r.holderTotal ? { holderTotal: r.holderTotal } : {}), ...(have ? { have } : {}), ...(via ? { via } : {}) }
+      out.event('result', { name: r.name, size: r.size, contentId: r.contentId, holder: r.holder, kind: r.kind, legacy: r.legacy, ...extra })
+      const tags = formatMeta(r.meta)
+      const mark = have ? out.color.green('  [have]') : ''
       out.line(
-        `${out.color.bold(safeText(r.name))}  ${formatBytes(r.size)}  ${out.color.dim(safeText(r.holder))}${via ? out.color.dim(` via ${via}`) : ''}  ${out.color.dim(safeText(r.contentId ?? '(legacy peer: no content id)'))}`
+        `${out.color.bold(safeText(r.name))}${mark}  ${formatBytes(r.size)}  ${out.color.dim(safeText(r.holder))}${via ? out.color.dim(` via ${via}`) : ''}  ${out.color.dim(r.contentId ? safeText(shortId(r.contentId)) : '(legacy peer: no content id)')}${tags ? `\n    ${safeText(tags)}` : ''}`
       )
-    })
+      if (r.holderTotal) cut.set(r.holder, r.holderTotal)
+    }
+    h.on('result', (r) => (printed = printed.then(() => print(r))))
     const results = await h.finished
-    out.event('done', { results: results.length })
+    await printed
+    for (const [holder, total] of cut) {
+      const shown = results.filter((r) => r.holder === holder).length
+      out.info(`${holder} had ${total} matches and sent ${shown}: narrow the search (artist:, album:, kind:, dur>…) to see the rest`)
+    }
+    out.event('done', { results: results.length, ...(cut.size ? { cut: Object.fromEntries(cut) } : {}) })
     if (!results.length) out.info(`no results for "${q}" within ${a.timeout} s`)
     return results.length ? EXIT.OK : EXIT.NOT_FOUND
   } finally {
