@@ -49,9 +49,13 @@ async function setup(t: ExecutionContext, labOpts: NatLabOptions = {}): Promise<
   return { lab, tmp, tracker: `${lab.tracker.ip}:${listening.port}` }
 }
 
-/** `p2ptube node --share MEDIA --tracker T` on `host`, once the tracker's dial-back check answered. */
+/**
+ * `p2ptube node --share MEDIA --tracker T --json --stdin` on `host`, once the tracker's dial-back
+ * check answered. `stop()` closes its stdin (only `--stdin` makes a node quit on that; without it
+ * the node is a service that runs until SIGTERM) and fails if the node has not exited 30 s later.
+ */
 async function holder(s: Setup, host: LabHost, name: string): Promise<{ ev: EventLog; reach: LabEvent; stop(): Promise<void> }> {
-  const p = host.spawn('node', [BIN, 'node', '--share', MEDIA, '--tracker', s.tracker, '--json', '--data', path.join(s.tmp, name)], { stdio: ['pipe', 'pipe', 'pipe'] })
+  const p = host.spawn('node', [BIN, 'node', '--share', MEDIA, '--tracker', s.tracker, '--json', '--stdin', '--data', path.join(s.tmp, name)], { stdio: ['pipe', 'pipe', 'pipe'] })
   const ev = events(p)
   await ev.next('indexed')
   const reach = await ev.next('reachability', (e) => e.state === 'open')
@@ -59,8 +63,18 @@ async function holder(s: Setup, host: LabHost, name: string): Promise<{ ev: Even
     ev,
     reach,
     async stop() {
+      if (p.exitCode !== null || p.signalCode !== null) return
+      const exited = once(p, 'exit')
       p.stdin?.end()
-      await once(p, 'exit')
+      let timer: NodeJS.Timeout | undefined
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`holder ${name} still running 30 s after its stdin closed`)), 30_000)
+      })
+      try {
+        await Promise.race([exited, late])
+      } finally {
+        clearTimeout(timer)
+      }
     }
   }
 }
