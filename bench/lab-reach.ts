@@ -42,7 +42,7 @@ async function tracker(lab: NatLab, tmp: string): Promise<string> {
 }
 
 async function holder(host: LabHost, trk: string, share: string, data: string): Promise<() => Promise<void>> {
-  const p = host.spawn('node', [BIN, 'node', '--share', share, '--tracker', trk, '--json', '--data', data], { stdio: ['pipe', 'pipe', 'pipe'] })
+  const p = host.spawn('node', [BIN, 'node', '--share', share, '--tracker', trk, '--json', '--stdin', '--data', data], { stdio: ['pipe', 'pipe', 'pipe'] })
   const ev = events(p)
   await ev.next('indexed', undefined, 120_000)
   await ev.next('reachability', (e) => e.state === 'open' && e.reach !== 'unknown', 60_000)
