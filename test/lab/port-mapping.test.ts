@@ -40,7 +40,12 @@ async function setup(t: ExecutionContext): Promise<{ lab: NatLab; tmp: string } 
   const lab = await natLab()
   t.teardown(() => lab.down())
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'p2ptube-portmap-'))
-  t.teardown(() => rm(tmp, { recursive: true, force: true }))
+  // Teardowns run last first: this one, before lab.down() above. The folders go once the lab's
+  // processes have exited (down() waits): a node still stopping writes its state into them.
+  t.teardown(async () => {
+    await lab.down()
+    await rm(tmp, { recursive: true, force: true })
+  })
   return { lab, tmp }
 }
 
