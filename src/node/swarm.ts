@@ -290,10 +290,15 @@ export class Swarm extends EventEmitter {
     if (now < s.restUntil) return // its other run failed with the same close: one attempt
     if (++s.failures > MAX_RETRIES) return this.drop(s, `${e.message} (${MAX_RETRIES} retries)`)
     const delay = RETRY_BASE_MS * 2 ** (s.failures - 1)
-    s.restUntil = now + delay
+    const until = now + delay
+    s.restUntil = until
     this.emit('source-retry', s.id, s.failures, delay, e.message)
     const timer = setTimeout(() => {
       this.retryTimers.delete(timer)
+      // The rest ends when its timer fires. Node's timer clock (the event loop's, cached at each
+      // turn) runs behind performance.now() on a busy machine, so this can fire before `until`:
+      // pump() then found no holder ready, started nothing, and nothing woke the download again.
+      if (s.restUntil === until) s.restUntil = 0
       this.pump()
     }, delay)
     this.retryTimers.add(timer)

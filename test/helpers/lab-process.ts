@@ -77,6 +77,11 @@ export async function natLabFor(t: ExecutionContext, label: string): Promise<{ l
   const lab = await natLab()
   t.teardown(() => lab.down())
   const tmp = await mkdtemp(path.join(os.tmpdir(), `${label}-`))
-  t.teardown(() => rm(tmp, { recursive: true, force: true }))
+  // Teardowns run last first: this one before lab.down() above. The folder goes once the lab's
+  // processes have exited (down() waits): a node still stopping writes its state into it.
+  t.teardown(async () => {
+    await lab.down()
+    await rm(tmp, { recursive: true, force: true })
+  })
   return { lab, tmp }
 }

@@ -19,6 +19,7 @@
  */
 import { execFile, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { once } from 'node:events'
 import { existsSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
@@ -26,6 +27,20 @@ import path from 'node:path'
 import { promisify } from 'node:util'
 
 const run = promisify(execFile)
+
+/** Resolves once process `pid` no longer exists (signal 0 fails), or after `timeoutMs`. */
+async function gone(pid: number, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs
+  for (;;) {
+    try {
+      process.kill(pid, 0)
+    } catch {
+      return
+    }
+    if (Date.now() > until) return
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
 
 /**
  * The system binary `name` from the sbin/bin folders, never one from node_modules/.bin (npm puts
@@ -53,7 +68,7 @@ export interface LabHost {
   exec(cmd: string, args: string[]): Promise<{ stdout: string; stderr: string }>
 }
 
-/** A built lab; `down()` is idempotent and never throws. */
+/** A built lab; `down()` kills every process in it and resolves once they have exited; idempotent, never throws. */
 export interface Lab {
   readonly hosts: LabHost[]
   down(): Promise<void>
@@ -151,7 +166,11 @@ class Builder {
   async down(): Promise<void> {
     if (this.downed) return
     this.downed = true
+    // Killed AND exited: a process still winding down (a node's stop saves its state and
+    // unlocks its data folder) would write into folders the test removes next (ENOTEMPTY).
+    const exited = [...this.children].map((c) => (c.exitCode === null && c.signalCode === null ? once(c, 'exit').catch(() => {}) : null))
     for (const c of this.children) c.kill('SIGKILL')
+    await Promise.all(exited)
     for (const ns of this.namespaces) {
       const pids = await run(sys('ip'), ['netns', 'pids', ns]).then(
         (r) => r.stdout.split(/\s+/).filter(Boolean),
@@ -164,6 +183,8 @@ class Builder {
           // already gone
         }
       }
+      // Grandchildren (not ours to wait for): poll until each is gone, at most 5 s.
+      for (const p of pids) await gone(Number(p), 5000)
     }
     for (const ns of this.namespaces.reverse()) await run(sys('ip'), ['netns', 'del', ns]).catch(() => {})
   }

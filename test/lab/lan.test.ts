@@ -23,7 +23,12 @@ test('three LAN hosts, no address flags: mDNS search finds the holder, fetch by 
   t.teardown(() => lan.down())
   const [h1, h2, h3] = lan.hosts as [LabHost, LabHost, LabHost]
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'p2ptube-lan-'))
-  t.teardown(() => rm(tmp, { recursive: true, force: true }))
+  // Teardowns run last first: this one, before the one above. The folders go once the lab's
+  // processes have exited (down() waits): a node still stopping writes its state into them.
+  t.teardown(async () => {
+    await lan.down()
+    await rm(tmp, { recursive: true, force: true })
+  })
   // A private mDNS service type: concurrent runs on this machine never see each other.
   const env = { P2PTUBE_MDNS_TYPE: `p2pl-${process.pid % 100000}`, P2PTUBE_MDNS_UPDATE_MS: '500' }
 
@@ -49,10 +54,9 @@ test('three LAN hosts, no address flags: mDNS search finds the holder, fetch by 
   t.is(fetched.code, 0, JSON.stringify(fetched.events.slice(-5)))
   const [mine, theirs] = await Promise.all([readFile(path.join(dl, CLIP)), readFile(path.join(MEDIA, CLIP))])
   t.is(createHash('sha256').update(mine).digest('hex'), createHash('sha256').update(theirs).digest('hex'))
-  // The holder writes its caches (metadata.json) as it stops: wait, so the folder removal does not race it.
-  const exited = holder.exitCode === null ? once(holder, 'exit') : null
+  const exited = once(holder, 'exit')
   holder.stdin?.end()
-  await exited
+  t.is((await exited)[0], 0, 'stdin closed: the holder stops cleanly and exits 0')
 })
 
 test('IPv6 on a LAN: a peer id "[fd42:…]:port" is joined, searched and fetched from, with no address flags', async (t) => {
@@ -62,7 +66,12 @@ test('IPv6 on a LAN: a peer id "[fd42:…]:port" is joined, searched and fetched
   t.teardown(() => lan.down())
   const [h1, h2] = lan.hosts as [LabHost, LabHost]
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'p2ptube-lan6-'))
-  t.teardown(() => rm(tmp, { recursive: true, force: true }))
+  // Teardowns run last first: this one, before the one above. The folders go once the lab's
+  // processes have exited (down() waits): a node still stopping writes its state into them.
+  t.teardown(async () => {
+    await lan.down()
+    await rm(tmp, { recursive: true, force: true })
+  })
   const holder = h1.spawn('node', [BIN, 'node', '--share', MEDIA, '--json', '--stdin', '--data', path.join(tmp, 'd1')], { stdio: ['pipe', 'pipe', 'pipe'] })
   const hev = events(holder)
   const listening = await hev.next('listening')
@@ -77,8 +86,7 @@ test('IPv6 on a LAN: a peer id "[fd42:…]:port" is joined, searched and fetched
   t.log(JSON.stringify(results.slice(0, 2)))
   const [mine, theirs] = await Promise.all([readFile(path.join(dl, CLIP)), readFile(path.join(MEDIA, CLIP))])
   t.is(createHash('sha256').update(mine).digest('hex'), createHash('sha256').update(theirs).digest('hex'))
-  // The holder writes its caches (metadata.json) as it stops: wait, so the folder removal does not race it.
-  const exited = holder.exitCode === null ? once(holder, 'exit') : null
+  const exited = once(holder, 'exit')
   holder.stdin?.end()
-  await exited
+  t.is((await exited)[0], 0, 'stdin closed: the holder stops cleanly and exits 0')
 })

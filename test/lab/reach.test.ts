@@ -44,7 +44,12 @@ async function setup(t: ExecutionContext, labOpts: NatLabOptions = {}): Promise<
   const lab = await natLab(labOpts)
   t.teardown(() => lab.down())
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'p2ptube-reach-'))
-  t.teardown(() => rm(tmp, { recursive: true, force: true }))
+  // Teardowns run last first: this one, before lab.down() above. The folders go once the lab's
+  // processes have exited (down() waits): a node still stopping writes its state into them.
+  t.teardown(async () => {
+    await lab.down()
+    await rm(tmp, { recursive: true, force: true })
+  })
   const trk = lab.tracker.spawn('node', [BIN, 'tracker', '--port', '0', '--json', '--data', path.join(tmp, 'trk'), '--announce-interval', '2'], { stdio: ['pipe', 'pipe', 'pipe'] })
   const listening = await events(trk).next('listening')
   return { lab, tmp, tracker: `${lab.tracker.ip}:${listening.port}` }
