@@ -55,7 +55,9 @@ async function main(): Promise<void> {
     const tracker = h2.spawn('node', [BIN, 'tracker', '--port', '9410', '--relay', '--json', '--data', path.join(tmp, 'tracker')])
     await events(tracker).next('listening')
     const relay = `${h2.ip}:9410`
-    const holderP = h1.spawn('node', [BIN, 'node', '--share', share, '--json', '--stdin', '--no-port-mapping', '--data', path.join(tmp, 'hd'), '--relay-via', relay], { stdio: ['pipe', 'pipe', 'pipe'] })
+    const holderP = h1.spawn('node', [BIN, 'node', '--share', share, '--json', '--stdin', '--no-port-mapping', '--data', path.join(tmp, 'hd'), '--relay-via', relay], {
+      stdio: ['pipe', 'pipe', 'pipe']
+    })
     const hev = events(holderP)
     const reserved = await hev.next('relay', (e) => e.state === 'reserved')
     await hev.next('indexed', () => true, 120_000)
