@@ -7,11 +7,15 @@
  * Prints:
  *   - search success = holders found ÷ holders within TTL hops of the origin along the peer tables
  *     of live nodes at the search's start and still alive at its end (goal ≥ 99 %);
- *   - fetches started, completed and verified (content id of the bytes on disk = the searched
- *     content id, PROTOCOL.md §4.5), failed, and corrupt (goal 0 corrupt);
+ *   - fetches (after each search, from the sharing holders it found) completed and verified
+ *     (content id of the bytes on disk = the searched content id, PROTOCOL.md §4.5, and the bytes
+ *     equal), failed, and corrupt (goal 0 corrupt); fetched files are deleted;
  *   - node stops and restarts, stops that took more than 5 s;
  *   - process fds (/proc/self/fd) and RSS (after a GC with --expose-gc) at start, middle and end
- *     (goal: no growth beyond noise).
+ *     (goal: no growth beyond noise). Before the first sample every node fetches the clip once
+ *     (a warm-up, counted apart) so that each has started its hash worker thread, which is lazy
+ *     and lives until the node stops: without it the figures grow by one thread (~9 MB RSS,
+ *     ~3 fds) for each node's first fetch, which is warm-up, not a leak.
  *
  * Usage: node --expose-gc --import=tsx bench/soak.ts [--minutes 10] [--nodes 50] [--churn 0.2]
  *   [--round-s 60] [--down-s 5] [--workers 2] [--ttl 4] [--seed 1] [--json]
@@ -83,6 +87,22 @@ const busy = new Set<P2PNode>()
 const c = { searches: 0, withinTtl: 0, found: 0, failedSearches: 0, noHolderInReach: 0, fetches: 0, verified: 0, failed: 0, corrupt: 0, stops: 0, slowStops: 0, restarts: 0, joinFailures: 0 }
 const failures: string[] = []
 let fetchSeq = 0
+// Warm-up, not counted: every node fetches the clip once, so each has started its lazy hash
+// worker thread (one per node, kept until stop) before the first sample.
+for (let i = 0; i < net.nodes.length; i += 10) {
+  await Promise.all(
+    net.nodes.slice(i, i + 10).map((n) =>
+      fetchOnce(
+        n,
+        pick([...net.holders].filter((h) => h !== n)).id,
+        [...holderIds()].filter((id) => id !== n.id)
+      )
+    )
+  )
+}
+const warmup = { verified: c.verified, failed: c.failed, corrupt: c.corrupt }
+Object.assign(c, { verified: 0, failed: 0, corrupt: 0 })
+failures.length = 0
 const deadline = performance.now() + MINUTES * 60_000
 const samples: Sample[] = [sample('start', net)]
 
@@ -108,21 +128,44 @@ async function work(): Promise<void> {
       c.failedSearches++
       failures.push(`search from ${origin.id}: ${found.size}/${within.size}`)
     }
-    const hits = results.filter((r) => r.contentId === cid && r.holder !== origin.id)
+    // Only the sharing holders: a node that fetched the clip advertises it too, but the soak
+    // deletes fetched files (a deleted file stays advertised until a request fails).
+    const hits = results.filter((r) => r.contentId === cid && holderIds().has(r.holder) && r.holder !== origin.id)
     if (!hits.length) return
-    const first = hits[0]!
-    const out = path.join(dir, 'fetched', String(fetchSeq++))
     c.fetches++
-    const d = origin.fetch({ name: first.name, holder: first.holder, holders: hits.map((r) => r.holder), contentId: cid, size: first.size, dir: out })
+    if (
+      !(await fetchOnce(
+        origin,
+        hits[0]!.holder,
+        hits.map((r) => r.holder)
+      ))
+    )
+      failures.push(`fetch by ${origin.id} (searched)`)
+  } finally {
+    busy.delete(origin)
+  }
+}
+
+/** Peer ids of the nodes that share the clip now. */
+function holderIds(): Set<string> {
+  return new Set([...net.holders].map((h) => h.id))
+}
+
+/** Fetch the clip into a fresh folder, check its content id and bytes, delete it; counts in `c`. */
+async function fetchOnce(origin: P2PNode, holder: string, holders: string[]): Promise<boolean> {
+  {
+    const out = path.join(dir, 'fetched', String(fetchSeq++))
+    const d = origin.fetch({ name: path.basename(share), holder, holders, contentId: cid, size: clip.length, dir: out })
     const timer = setTimeout(() => d.cancel(), FETCH_TIMEOUT_MS)
     try {
       const res = await d.start()
       const got = await fs.readFile(res.path)
-      if (res.sha256 === cid && contentIdOfBytes(got) === cid && got.equals(clip)) c.verified++
-      else {
-        c.corrupt++
-        failures.push(`corrupt fetch by ${origin.id}: ${res.path}`)
+      if (res.sha256 === cid && contentIdOfBytes(got) === cid && got.equals(clip)) {
+        c.verified++
+        return true
       }
+      c.corrupt++
+      failures.push(`corrupt fetch by ${origin.id}: ${res.path}`)
     } catch (err) {
       c.failed++
       failures.push(`fetch by ${origin.id}: ${(err as Error).message}`)
@@ -131,8 +174,7 @@ async function work(): Promise<void> {
       await d.close().catch(() => {})
       await fs.rm(out, { recursive: true, force: true })
     }
-  } finally {
-    busy.delete(origin)
+    return false
   }
 }
 
@@ -200,12 +242,13 @@ samples.push(sample('after stop', net))
 await fs.rm(dir, { recursive: true, force: true })
 
 const success = c.withinTtl ? c.found / c.withinTtl : 1
-const row = { nodes: NODES, minutes: MINUTES, churn: CHURN, roundS: ROUND_MS / 1000, ttl: TTL, ...c, success, samples, failures: failures.slice(0, 20) }
+const row = { nodes: NODES, minutes: MINUTES, churn: CHURN, roundS: ROUND_MS / 1000, ttl: TTL, ...c, success, warmup, samples, failures: failures.slice(0, 20) }
 if (JSON_OUT) console.log(JSON.stringify(row))
 else {
   console.log(
     `  searches ${c.searches}: holders found ${c.found}/${c.withinTtl} within TTL ${TTL} = ${(success * 100).toFixed(2)} % (goal ≥ 99 %); searches missing a holder ${c.failedSearches}; with no holder in reach ${c.noHolderInReach}`
   )
+  console.log(`  warm-up (not counted): ${warmup.verified} fetches verified, ${warmup.failed} failed, ${warmup.corrupt} corrupt`)
   console.log(`  fetches ${c.fetches}: verified ${c.verified}, failed ${c.failed}, corrupt ${c.corrupt} (goal 0)`)
   console.log(`  churn: ${c.stops} stops (${c.slowStops} over ${STOP_SLOW_MS / 1000} s), ${c.restarts} restarts, ${c.joinFailures} failed rejoins`)
   for (const s of samples)
