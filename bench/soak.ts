@@ -102,7 +102,7 @@ for (let i = 0; i < net.nodes.length; i += 10) {
 }
 const warmup = { verified: c.verified, failed: c.failed, corrupt: c.corrupt }
 Object.assign(c, { verified: 0, failed: 0, corrupt: 0 })
-failures.length = 0
+const warmupFailures = failures.splice(0)
 const deadline = performance.now() + MINUTES * 60_000
 const samples: Sample[] = [sample('start', net)]
 
@@ -168,7 +168,7 @@ async function fetchOnce(origin: P2PNode, holder: string, holders: string[]): Pr
       failures.push(`corrupt fetch by ${origin.id}: ${res.path}`)
     } catch (err) {
       c.failed++
-      failures.push(`fetch by ${origin.id}: ${(err as Error).message}`)
+      failures.push(`fetch by ${origin.id}${net.holders.has(origin) ? ' (a holder)' : ''}: ${(err as Error).message}`)
     } finally {
       clearTimeout(timer)
       await d.close().catch(() => {})
@@ -242,7 +242,19 @@ samples.push(sample('after stop', net))
 await fs.rm(dir, { recursive: true, force: true })
 
 const success = c.withinTtl ? c.found / c.withinTtl : 1
-const row = { nodes: NODES, minutes: MINUTES, churn: CHURN, roundS: ROUND_MS / 1000, ttl: TTL, ...c, success, warmup, samples, failures: failures.slice(0, 20) }
+const row = {
+  nodes: NODES,
+  minutes: MINUTES,
+  churn: CHURN,
+  roundS: ROUND_MS / 1000,
+  ttl: TTL,
+  ...c,
+  success,
+  warmup,
+  samples,
+  failures: failures.slice(0, 20),
+  warmupFailures: warmupFailures.slice(0, 5)
+}
 if (JSON_OUT) console.log(JSON.stringify(row))
 else {
   console.log(
@@ -253,6 +265,7 @@ else {
   console.log(`  churn: ${c.stops} stops (${c.slowStops} over ${STOP_SLOW_MS / 1000} s), ${c.restarts} restarts, ${c.joinFailures} failed rejoins`)
   for (const s of samples)
     console.log(`  ${s.at.padEnd(10)} fds ${String(s.fds).padStart(5)}  threads ${String(s.threads).padStart(3)}  RSS ${s.rssMB.toFixed(1)} MB  heap ${s.heapMB.toFixed(1)} MB  (${s.nodes} nodes)`)
+  for (const f of warmupFailures.slice(0, 5)) console.log(`  ! warm-up: ${f}`)
   for (const f of failures.slice(0, 10)) console.log(`  ! ${f}`)
 }
 process.exit(0)
