@@ -4,6 +4,10 @@
  * and keyword matches, unregister on a clean stop. A tracker that is down never stops the node:
  * it keeps its peers, retries every interval and registers again (with a full resend) when the
  * tracker answers that it does not know it.
+ *
+ * One file (over 300 lines): registration, incremental announces, re-registration, the mapped port
+ * and the relayed/unreachable marks of search answers all depend on one registration state.
+ * Candidate to move out next: the search-answer parsing (TFND/TWHO to SearchResult).
  */
 import { EventEmitter } from 'node:events'
 import { requestText, type Endpoint, type ExchangeOptions } from '../net/client.ts'

@@ -8,6 +8,9 @@
  * From p2ptube holders it runs a Swarm: RGET runs of 64 KiB pieces from every holder, each piece
  * checked against the hash list (itself checked against the content id) before it is written
  * (§4.8), the player's read position first; SHA-256 work runs on a worker thread, once per byte. From a legacy holder: fetchLegacy (legacy-fetch.ts).
+ *
+ * One file (just over 300 lines): the part file, the swarm or legacy fetch, the readers and the
+ * final check share one lifecycle (start, pause, cancel, resume) that must settle in one place.
  */
 import { EventEmitter } from 'node:events'
 import type { Endpoint } from '../net/client.ts'

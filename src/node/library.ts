@@ -5,6 +5,10 @@
  * Only files in this index can ever be served: remote names are looked up here and never
  * used as filesystem paths. Parts: media-kind.ts (which files are media), library-walk.ts (the
  * folder walk), content-ids.ts (hashing, the content id cache file and the piece hash lists).
+ *
+ * One file (just over 300 lines): the index maps (by name, path, content id) and the re-check on a
+ * failed open (re-hash or forget) must change together; the walk, hashing and metadata already
+ * live in their own files.
  */
 import { EventEmitter } from 'node:events'
 import fs, { type FileHandle } from 'node:fs/promises'

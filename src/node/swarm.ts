@@ -12,6 +12,11 @@
  * (RETRY_BASE_MS, doubling), MAX_RETRIES times without progress, before it is dropped.
  * The choices are PiecePicker's (piece-picker.ts); the requests are fetchHashes (hash-client.ts)
  * and RangeRequest (range-client.ts). This file drives them: holders, timers, outcomes.
+ *
+ * One file (over 300 lines): run assignment, slow-holder benching, retries and the end game all
+ * read and write the same per-holder state (in-flight runs, rates, rest timers) inside one pump();
+ * split apart they would pass that state back and forth. Candidate to move out next: the retry and
+ * bench timers (a per-holder health object).
  */
 import { EventEmitter } from 'node:events'
 import PQueue from 'p-queue'
