@@ -5,16 +5,22 @@
  * file → socket → file, no framing, no hashing; scripts/setup.sh installs it). Prints MB/s
  * (10^6 bytes/s), the ratio to nc of the same run, the CPU seconds of the fetcher per GiB (and
  * of the seeder and both nc ends), the fetch's whole-process time (spawn to exit: the start
- * cost that matters for small files) and the peak RSS (VmHWM) of each process.
+ * cost that matters for small files) and the peak RSS (VmHWM) of each process; the seeder's
+ * peak is split into indexing (hashing the shared file at start) and serving (VmHWM reset
+ * through /proc/PID/clear_refs once indexed). Fetcher CPU is given for the whole process and
+ * for the transfer alone ('fetching' to 'fetched'). The load average is printed with each run:
+ * the machine is shared, and nc's speed moves with it.
  * With --builds, several builds (folders holding bin/p2ptube.js and dist/) are measured in
  * turn inside each run (A B C, then B C A, …) so a drift of the machine hits them alike.
+ * --dir puts the shared file and every copy's output in another folder (e.g. /dev/shm: no disk
+ * writeback in the figures; nc and p2ptube alike).
  * Targets: p2ptube ≥ 0.8 × nc (issue #15); peak RSS < 150 MB on both sides.
  *
- * Usage: node --import=tsx bench/throughput.ts [--mib 1024] [--runs 3] [--builds DIR,DIR,...]
+ * Usage: node --import=tsx bench/throughput.ts [--mib 1024] [--runs 3] [--builds DIR,DIR,...] [--dir DIR]
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { randomFillSync } from 'node:crypto'
-import { createWriteStream, existsSync, readFileSync, statSync } from 'node:fs'
+import { createWriteStream, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
@@ -54,6 +60,19 @@ export function peakRss(pid: number): number {
     return 0 // the process has exited
   }
 }
+
+/** Reset a live process's VmHWM to its current RSS (Linux: `5` into /proc/PID/clear_refs); false when not allowed. */
+function resetPeakRss(pid: number): boolean {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5')
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** The 1-minute load average, as printed beside every figure. */
+const load = (): string => os.loadavg()[0]!.toFixed(1)
 
 /** Make (or reuse) a file of random bytes. */
 export async function makeFile(file: string, bytes: number): Promise<void> {
@@ -159,8 +178,13 @@ interface P2PCopy {
   /** Spawn of `p2ptube fetch` to its exit. */
   wholeMs: number
   cpuFetcher: number
+  /** Fetcher CPU from 'fetching' to 'fetched' (the transfer, without start-up). */
+  cpuTransfer: number
   cpuSeeder: number
+  /** Seeder peak RSS while serving (after a reset once indexed), or the whole life's when the reset is not allowed. */
   rssSender: number
+  /** Seeder peak RSS up to the end of indexing. */
+  rssIndexing: number
   rssReceiver: number
 }
 
@@ -178,6 +202,8 @@ async function p2ptubeCopy(build: string, dir: string, outDir: string, tmp: stri
     seeder.stdin!.write(JSON.stringify({ cmd: 'library' }) + '\n')
     const lib = (await se.next('library')) as { files: Array<{ contentId: string; size: number }> }
     const file = lib.files[0]!
+    const rssIndexing = peakRss(seeder.pid!)
+    resetPeakRss(seeder.pid!)
     const rssS = watchRss(seeder.pid!)
     const seederCpu0 = rssS.cpu()
     const spawned = performance.now()
@@ -189,6 +215,7 @@ async function p2ptubeCopy(build: string, dir: string, outDir: string, tmp: stri
     const fe = events(fetcher)
     await fe.next('fetching')
     const t0 = performance.now()
+    const cpu0 = rssC.cpu()
     const done = await fe.next('fetched')
     const ms = performance.now() - t0
     const cpuSeeder = rssS.cpu() - seederCpu0
@@ -200,7 +227,7 @@ async function p2ptubeCopy(build: string, dir: string, outDir: string, tmp: stri
     await exited
     const wholeMs = performance.now() - spawned
     rssC.stop()
-    return { mbps: file.size / 1e6 / (ms / 1000), ms, wholeMs, cpuFetcher, cpuSeeder, rssSender, rssReceiver }
+    return { mbps: file.size / 1e6 / (ms / 1000), ms, wholeMs, cpuFetcher, cpuTransfer: cpuFetcher - cpu0, cpuSeeder, rssSender, rssIndexing, rssReceiver }
   } finally {
     seeder.stdin!.end()
     await new Promise((r) => (seeder.exitCode !== null ? r(null) : seeder.once('exit', r)))
@@ -211,14 +238,14 @@ async function main(): Promise<void> {
   const mib = arg('mib', 1024)
   const runs = arg('runs', 3)
   const builds = (argText('builds') ?? ROOT).split(',').map((b) => path.resolve(b))
-  const work = path.join(ROOT, '.bench')
+  const work = path.resolve(argText('dir') ?? path.join(ROOT, '.bench'))
   const share = path.join(work, 'share')
   const src = path.join(share, `random-${mib}MiB.mp4`)
   const gib = (mib * 1024 * 1024) / 2 ** 30
-  console.log(`# throughput: ${mib} MiB over 127.0.0.1, ${runs} run(s), ${os.cpus().length} cores, node ${process.version}; builds: ${builds.join(', ')}`)
+  console.log(`# throughput: ${mib} MiB over 127.0.0.1, ${runs} run(s), ${os.cpus().length} cores, node ${process.version}, files in ${work}; builds: ${builds.join(', ')}; load ${load()}`)
   await makeFile(src, mib * 1024 * 1024)
   const mb = (b: number): string => `${(b / 1e6).toFixed(0)} MB`
-  const rows = new Map<string, Array<P2PCopy & { ratio: number; ncMs: number; ncCpu: number }>>(builds.map((b) => [b, []]))
+  const rows = new Map<string, Array<P2PCopy & { ratio: number; ncMbps: number; ncMs: number; ncCpu: number; load: number }>>(builds.map((b) => [b, []]))
   for (let i = 0; i < runs; i++) {
     const tmp = await fs.mkdtemp(path.join(work, 'run-'))
     try {
@@ -227,7 +254,7 @@ async function main(): Promise<void> {
       execFileSync('sync')
       const nc = await ncCopy(src, path.join(tmp, 'nc.bin'))
       await fs.rm(path.join(tmp, 'nc.bin'))
-      console.log(`run ${i + 1}: nc ${nc.mbps.toFixed(0)} MB/s (${nc.ms.toFixed(0)} ms, both ends ${(nc.cpu / gib).toFixed(2)} CPU s/GiB)`)
+      console.log(`run ${i + 1}: nc ${nc.mbps.toFixed(0)} MB/s (${nc.ms.toFixed(0)} ms, both ends ${(nc.cpu / gib).toFixed(2)} CPU s/GiB); load ${load()}`)
       // Rotate the order of the builds from run to run.
       for (let k = 0; k < builds.length; k++) {
         const build = builds[(i + k) % builds.length]!
@@ -235,9 +262,9 @@ async function main(): Promise<void> {
         const p = await p2ptubeCopy(build, share, path.join(tmp, `out-${k}`), path.join(tmp, `b${k}`))
         await fs.rm(path.join(tmp, `out-${k}`), { recursive: true, force: true })
         const ratio = p.mbps / nc.mbps
-        rows.get(build)!.push({ ...p, ratio, ncMs: nc.ms, ncCpu: nc.cpu })
+        rows.get(build)!.push({ ...p, ratio, ncMbps: nc.mbps, ncMs: nc.ms, ncCpu: nc.cpu, load: os.loadavg()[0]! })
         console.log(
-          `  ${build}: ${p.mbps.toFixed(0)} MB/s = ${ratio.toFixed(2)} × nc; fetch ${p.ms.toFixed(0)} ms (whole process ${p.wholeMs.toFixed(0)} ms); CPU s/GiB fetcher ${(p.cpuFetcher / gib).toFixed(2)}, seeder ${(p.cpuSeeder / gib).toFixed(2)}; peak RSS seeder ${mb(p.rssSender)}, fetcher ${mb(p.rssReceiver)}`
+          `  ${build}: ${p.mbps.toFixed(0)} MB/s = ${ratio.toFixed(2)} × nc; fetch ${p.ms.toFixed(0)} ms (whole process ${p.wholeMs.toFixed(0)} ms); CPU s/GiB fetcher ${(p.cpuFetcher / gib).toFixed(2)} (transfer ${(p.cpuTransfer / gib).toFixed(2)}), seeder ${(p.cpuSeeder / gib).toFixed(2)}; peak RSS seeder ${mb(p.rssSender)} serving (${mb(p.rssIndexing)} indexing), fetcher ${mb(p.rssReceiver)}; load ${load()}`
         )
       }
     } finally {
@@ -247,9 +274,14 @@ async function main(): Promise<void> {
   const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number
   for (const [build, r] of rows) {
     const ratio = med(r.map((x) => x.ratio))
-    const rss = Math.max(...r.map((x) => Math.max(x.rssSender, x.rssReceiver)))
+    const rss = Math.max(...r.map((x) => Math.max(x.rssSender, x.rssIndexing, x.rssReceiver)))
+    const loads = r.map((x) => x.load)
     console.log(
-      `median ${build}: ${med(r.map((x) => x.mbps)).toFixed(0)} MB/s = ${ratio.toFixed(2)} × nc (target >= 0.8: ${ratio >= 0.8 ? 'met' : 'NOT met'}); fetcher ${(med(r.map((x) => x.cpuFetcher)) / gib).toFixed(2)} CPU s/GiB, seeder ${(med(r.map((x) => x.cpuSeeder)) / gib).toFixed(2)}, nc both ends ${(med(r.map((x) => x.ncCpu)) / gib).toFixed(2)}; whole fetch process ${med(r.map((x) => x.wholeMs)).toFixed(0)} ms vs nc ${med(r.map((x) => x.ncMs)).toFixed(0)} ms; peak RSS ${mb(rss)} (target < 150 MB: ${rss < 150e6 ? 'met' : 'NOT met'})`
+      `median ${build}: nc ${med(r.map((x) => x.ncMbps)).toFixed(0)} MB/s, p2ptube ${med(r.map((x) => x.mbps)).toFixed(0)} MB/s, ratio ${ratio.toFixed(2)} (target >= 0.8: ${ratio >= 0.8 ? 'met' : 'NOT met'}; best run ${Math.max(...r.map((x) => x.ratio)).toFixed(2)}); ` +
+        `fetcher ${(med(r.map((x) => x.cpuFetcher)) / gib).toFixed(2)} CPU s/GiB (transfer ${(med(r.map((x) => x.cpuTransfer)) / gib).toFixed(2)}), seeder ${(med(r.map((x) => x.cpuSeeder)) / gib).toFixed(2)}, nc both ends ${(med(r.map((x) => x.ncCpu)) / gib).toFixed(2)}; ` +
+        `whole fetch process ${med(r.map((x) => x.wholeMs)).toFixed(0)} ms vs nc ${med(r.map((x) => x.ncMs)).toFixed(0)} ms; ` +
+        `peak RSS seeder ${mb(Math.max(...r.map((x) => x.rssSender)))} serving, ${mb(Math.max(...r.map((x) => x.rssIndexing)))} indexing, fetcher ${mb(Math.max(...r.map((x) => x.rssReceiver)))} (target < 150 MB: ${rss < 150e6 ? 'met' : 'NOT met'}); ` +
+        `load ${Math.min(...loads).toFixed(1)}-${Math.max(...loads).toFixed(1)}`
     )
   }
 }
