@@ -7,7 +7,6 @@
  * again, and the old piece lists are removed.
  */
 import { createHash } from 'node:crypto'
-import { createReadStream } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { PIECE_SIZE } from '../protocol/constants.ts'
@@ -16,36 +15,45 @@ import { contentIdOf, merkleRoot } from '../protocol/merkle.ts'
 /** Format of the cache file and of the content ids in it (2: Merkle-bound ids, PROTOCOL.md §9). */
 const CACHE_VERSION = 2
 
+/** Bytes read at a time by hashFile (whole pieces). */
+const HASH_READ = 16 * PIECE_SIZE
+
 /**
- * The SHA-256 of each PIECE_SIZE piece of a file, in one streamed pass (1 MiB reads, flat memory
- * apart from the piece list: 32 bytes per 64 KiB), and the content id bound to their Merkle root
- * and the size read. Each byte is hashed once.
+ * The SHA-256 of each PIECE_SIZE piece of a file, in one pass of 1 MiB reads into one reused
+ * buffer (flat memory apart from the piece list: 32 bytes per 64 KiB; a new buffer per read, as a
+ * read stream makes, left ~40 MB of a 1 GiB file's reads in the process's RSS), and the content
+ * id bound to their Merkle root and the size read. Each byte is hashed once.
  * @returns cid: 64 lowercase hex digits; pieces: the piece hashes concatenated (PROTOCOL.md §4.8).
- * @throws the read error.
+ * @throws the open or read error.
  */
 export async function hashFile(file: string): Promise<{ cid: string; pieces: Buffer }> {
-  const pieces: Buffer[] = []
-  let size = 0
-  let piece = createHash('sha256')
-  let inPiece = 0
-  for await (const c of createReadStream(file, { highWaterMark: 1 << 20 })) {
-    const chunk = c as Buffer
-    size += chunk.length
-    for (let i = 0; i < chunk.length;) {
-      const n = Math.min(PIECE_SIZE - inPiece, chunk.length - i)
-      piece.update(chunk.subarray(i, i + n))
-      inPiece += n
-      i += n
-      if (inPiece === PIECE_SIZE) {
-        pieces.push(piece.digest())
-        piece = createHash('sha256')
-        inPiece = 0
+  const fh = await fs.open(file, 'r')
+  try {
+    const buf = Buffer.allocUnsafeSlow(HASH_READ)
+    const pieces: Buffer[] = []
+    let size = 0
+    for (;;) {
+      // Fill the buffer (a short read mid-file is not the end): pieces then start at its start.
+      let got = 0
+      while (got < buf.length) {
+        const { bytesRead } = await fh.read(buf, got, buf.length - got, size + got)
+        if (bytesRead === 0) break
+        got += bytesRead
       }
+      for (let o = 0; o < got; o += PIECE_SIZE)
+        pieces.push(
+          createHash('sha256')
+            .update(buf.subarray(o, Math.min(o + PIECE_SIZE, got)))
+            .digest()
+        )
+      size += got
+      if (got < buf.length) break
     }
+    const list = Buffer.concat(pieces)
+    return { cid: contentIdOf(merkleRoot(list), size), pieces: list }
+  } finally {
+    await fh.close()
   }
-  if (inPiece > 0) pieces.push(piece.digest())
-  const list = Buffer.concat(pieces)
-  return { cid: contentIdOf(merkleRoot(list), size), pieces: list }
 }
 
 /** The content id of a file as it was when hashed (size in bytes, mtime in ms). */
