@@ -9,6 +9,22 @@ import test from 'ava'
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 
+/** The fields of bench/soak.ts's --json line this test reads. */
+interface SoakRow {
+  nodes: number
+  minutes: number
+  searches: number
+  success: number
+  fetches: number
+  verified: number
+  failed: number
+  corrupt: number
+  stops: number
+  restarts: number
+  samples: unknown[]
+  missed: string[]
+}
+
 const SOAK = fileURLToPath(new URL('../../bench/soak.ts', import.meta.url))
 
 test('npm run soak in short (SOAK_MINUTES=0.3, 8 nodes): stops and restarts nodes, no corrupt fetch, a JSON report', async (t) => {
@@ -22,7 +38,7 @@ test('npm run soak in short (SOAK_MINUTES=0.3, 8 nodes): stops and restarts node
   child.stderr.on('data', (d) => (err += String(d)))
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
   t.true(code === 0 || code === 1, `exit ${code}: ${err.slice(-2000)}`) // 1: a goal missed (timing on a busy machine)
-  const row = JSON.parse(out.trim().split('\n').pop() ?? '{}') as Record<string, number> & { samples: unknown[]; missed: string[] }
+  const row = JSON.parse(out.trim().split('\n').pop() ?? '{}') as SoakRow
   t.is(row.nodes, 8)
   t.is(row.minutes, 0.3)
   t.true(row.searches > 0)
