@@ -22,7 +22,7 @@
  * does (one non-recursive fs.watch per folder) but walks the whole tree again at start, which the
  * library has just done, and would be one more dependency for ~200 lines.
  */
-import { watch, type FSWatcher } from 'node:fs'
+import { watch, type FSWatcher, type Stats } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import PQueue from 'p-queue'
@@ -39,7 +39,7 @@ export interface WatchedLibrary {
   /** Index media files a check found below the share `root` (already indexed paths are skipped). */
   indexFound(root: string, files: FoundFile[]): void
   /** Compare an entry with its file: forget, re-hash or nothing (Library.recheck). */
-  recheck(e: LibraryEntry): Promise<void>
+  recheck(e: LibraryEntry, lstat?: Stats | null): Promise<void>
 }
 
 /** Watcher options; times in ms. */
@@ -203,15 +203,26 @@ export class FolderWatcher {
   }
 
   private async check(batch: Map<string, Set<string> | null>): Promise<void> {
-    // Indexed files by where they were found, for the folders in this batch.
+    // Indexed files by where they were found, and the names known in each folder (indexed files
+    // and watched subfolders), for the folders in this batch: one pass, not one per folder.
     const at = new Map<string, LibraryEntry[]>()
+    const known = new Map<string, string[]>()
+    const note = (where: string): void => {
+      const dir = path.dirname(where)
+      if (!batch.has(dir)) return
+      const names = known.get(dir)
+      if (names) names.push(path.basename(where))
+      else known.set(dir, [path.basename(where)])
+    }
     for (const e of this.lib.entries()) {
       const where = e.found ?? e.path
       if (!batch.has(path.dirname(where))) continue
+      note(where)
       const list = at.get(where)
       if (list) list.push(e)
       else at.set(where, [e])
     }
+    for (const d of this.folders.keys()) note(d)
     const io = new PQueue({ concurrency: CHECK_CONCURRENCY })
     for (const [dir, names] of batch) {
       const folder = this.folders.get(dir)
@@ -224,10 +235,7 @@ export class FolderWatcher {
       let list: Iterable<string>
       if (names) list = names
       else {
-        const all = new Set(await fs.readdir(dir).catch(() => [] as string[]))
-        for (const where of at.keys()) if (path.dirname(where) === dir) all.add(path.basename(where))
-        for (const d of this.folders.keys()) if (path.dirname(d) === dir && d !== dir) all.add(path.basename(d))
-        list = all
+        list = new Set([...(await fs.readdir(dir).catch(() => [] as string[])), ...(known.get(dir) ?? [])])
       }
       for (const name of list) void io.add(() => this.checkPath(dir, folder, name, at))
     }
@@ -240,7 +248,8 @@ export class FolderWatcher {
     const st = await fs.lstat(full).catch(() => null)
     const age = st ? Date.now() - st.mtimeMs : Infinity
     if (st?.isFile() && age >= 0 && age < SETTLE_MS) return this.changed(dir, name, SETTLE_MS)
-    for (const e of at.get(full) ?? []) await this.lib.recheck(e)
+    // A plain file's lstat is the one recheck needs; a link's target is checked by recheck itself.
+    for (const e of at.get(full) ?? []) await this.lib.recheck(e, e.found ? undefined : st)
     if (this.folders.has(full) && !st?.isDirectory()) await this.forgetFolder(full)
     const root = folder.root
     if (!root || !st || skippedName(name) || this.closed) return

@@ -11,6 +11,7 @@
  * live in their own files.
  */
 import { EventEmitter } from 'node:events'
+import type { Stats } from 'node:fs'
 import fs, { type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
 import { P2PTubeError } from '../protocol/errors.ts'
@@ -294,10 +295,11 @@ export class Library extends EventEmitter {
    * Compare an entry with its file: gone or not a regular file (a symlink now) → forgotten
    * ('removed'); changed (size, mtime, inode) → its content id is dropped and it is hashed again
    * ('hashed' with the new id). Unchanged: nothing.
+   * @param lstat the file's lstat when the caller has just taken it (null: it is gone).
    */
-  async recheck(e: LibraryEntry): Promise<void> {
+  async recheck(e: LibraryEntry, lstat?: Stats | null): Promise<void> {
     if (this.byName.get(e.name) !== e) return
-    let st = await fs.lstat(e.path).catch(() => null)
+    let st = lstat !== undefined ? lstat : await fs.lstat(e.path).catch(() => null)
     // Found through a link: the link must still lead to the indexed file.
     if (st && e.found && (await fs.realpath(e.found).catch(() => null)) !== e.path) st = null
     if (st && sameFile(e, st)) return
