@@ -76,8 +76,6 @@ export class FolderWatcher {
   private running: Promise<void> | null = null
   private closed = false
   private watches = 0
-  /** Folders that could not be watched (left to the periodic rescan). */
-  unwatched = 0
   private warned = false
 
   constructor(
@@ -88,6 +86,13 @@ export class FolderWatcher {
   /** Folders watched by fs.watch now. */
   get watched(): number {
     return this.watches
+  }
+
+  /** Folders known but not watched now (could not be, or a share folder that is gone): left to the periodic rescan. */
+  get unwatched(): number {
+    let n = 0
+    for (const f of this.folders.values()) if (!f.watcher) n++
+    return n
   }
 
   /** Watch `dir`, a folder of the share `root`: its new files and folders are indexed too. */
@@ -138,7 +143,6 @@ export class FolderWatcher {
         if (f?.watcher === w) {
           f.watcher = null
           this.watches--
-          this.unwatched++
         }
         this.changed(dir, null)
       })
@@ -150,7 +154,6 @@ export class FolderWatcher {
   }
 
   private notWatched(dir: string, why: string): null {
-    this.unwatched++
     if (!this.warned) {
       this.warned = true
       this.opts.log?.('warn', `cannot watch ${dir} (${why}): changes there are noticed by a rescan every ${this.rescanEvery() / 1000} s`)
@@ -232,6 +235,8 @@ export class FolderWatcher {
         await this.forgetFolder(dir)
         continue
       }
+      // Not watched (failed before, or a share folder that was gone and is back): try again.
+      if (!folder.watcher) folder.watcher = this.watchDir(dir)
       let list: Iterable<string>
       if (names) list = names
       else {
@@ -271,15 +276,19 @@ export class FolderWatcher {
     if (f && !this.closed && !this.lib.hasPath(f.real)) this.lib.indexFound(root, [f])
   }
 
-  /** `dir` is gone: stop watching it and the folders below, recheck (forget) the files below. */
+  /**
+   * `dir` is gone: stop watching it and the folders below, recheck (forget) the files below. A
+   * share folder itself stays known, unwatched: the periodic rescan indexes it again if it returns.
+   */
   private async forgetFolder(dir: string): Promise<void> {
     for (const [d, f] of this.folders) {
       if (d !== dir && !d.startsWith(dir + path.sep)) continue
       if (f.watcher) {
         f.watcher.close()
+        f.watcher = null
         this.watches--
       }
-      this.folders.delete(d)
+      if (f.root !== d) this.folders.delete(d)
     }
     for (const e of this.lib.entries()) {
       const where = e.found ?? e.path

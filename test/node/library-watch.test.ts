@@ -159,3 +159,26 @@ test('a deleted shared file is dropped from the tracker at once (announce on rem
   while (!(await find(tr.address, 'again')).length) await once(node.tracker!, 'synced')
   t.is((await find(tr.address, 'tracked'))[0]?.name, 'tracked again.mp4')
 })
+
+test('a shared folder deleted and made again: its files are forgotten, then indexed again by the next rescan', async (t) => {
+  const parent = await tempDir(t)
+  const share = path.join(parent, 'share')
+  await fs.mkdir(share)
+  await fs.copyFile(path.join(VIDEO_DIR, SMALL_CLIP), path.join(share, 'back.mp4'))
+  const lib = await watchedLibrary(t, share)
+  const gone = entryEvent(lib, 'removed', (e) => e.name === 'back.mp4')
+  await fs.rm(share, { recursive: true })
+  await gone
+  t.is(lib.size, 0)
+  t.is(lib.watcher!.unwatched, 1, 'the share folder stays known, unwatched')
+  await fs.mkdir(share)
+  await fs.copyFile(path.join(VIDEO_DIR, SMALL_CLIP), path.join(share, 'back.mp4'))
+  const back = entryEvent(lib, 'hashed', (e) => e.name === 'back.mp4')
+  await lib.watcher!.rescan() // what the periodic pass does (every 60 s while a folder is unwatched)
+  await back
+  t.is(lib.watcher!.unwatched, 0, 'watched again')
+  const again = entryEvent(lib, 'removed', (e) => e.name === 'back.mp4')
+  await fs.rm(path.join(share, 'back.mp4'))
+  await again
+  t.pass('events come again')
+})
