@@ -4,11 +4,13 @@
  * background and cached across restarts (docs/PROTOCOL.md §4.3).
  * Only files in this index can ever be served: remote names are looked up here and never
  * used as filesystem paths. Parts: media-kind.ts (which files are media), library-walk.ts (the
- * folder walk), content-ids.ts (hashing, the content id cache file and the piece hash lists).
+ * folder walk), library-watch.ts (the shared folders' watcher), content-ids.ts (hashing, the
+ * content id cache file and the piece hash lists).
  *
- * One file (just over 300 lines): the index maps (by name, path, content id) and the re-check on a
- * failed open (re-hash or forget) must change together; the walk, hashing and metadata already
- * live in their own files.
+ * One file (~380 lines): the index maps (by name, path, content id), the recheck (re-hash or
+ * forget, on a failed open or a watcher event) and the hashing queue must change together; the
+ * walk, the watcher, hashing and metadata already live in their own files. Candidate to move out
+ * next: the verified piece-list memory (pieceHashes, rememberList).
  */
 import { EventEmitter } from 'node:events'
 import type { Stats } from 'node:fs'
