@@ -190,6 +190,7 @@ export class NodeState {
       this.off.push(() => em.off(ev, fn as (...a: unknown[]) => void))
     }
     on(node.library, 'added', () => this.changed())
+    on(node.library, 'removed', () => this.changed())
     on(node, 'peer-added', (p: PeerInfo) => {
       this.seen(p.id, p.lastSeen)
       this.changed()

@@ -24,9 +24,9 @@ import type { Discovery } from './discovery.ts'
 export interface SharedCatalog {
   /** Every shared file; entries without a content id yet are not announced. */
   entries(): Iterable<{ cid?: string | undefined; name: string; size: number; kind: string }>
-  /** 'added' and 'hashed' fire when the catalog changes. */
-  on(event: 'added' | 'hashed', listener: () => void): unknown
-  off(event: 'added' | 'hashed', listener: () => void): unknown
+  /** 'added', 'hashed' and 'removed' fire when the catalog changes. */
+  on(event: 'added' | 'hashed' | 'removed', listener: () => void): unknown
+  off(event: 'added' | 'hashed' | 'removed', listener: () => void): unknown
 }
 
 /** What the client needs of its node. */
@@ -169,6 +169,7 @@ export class TrackerClient extends EventEmitter implements Discovery {
     }
     this.node.library.on('hashed', this.onLibrary)
     this.node.library.on('added', this.onLibrary)
+    this.node.library.on('removed', this.onLibrary)
     this.ready = this.tick()
   }
 
@@ -178,6 +179,7 @@ export class TrackerClient extends EventEmitter implements Discovery {
     this.stopping = true
     this.node.library.off('hashed', this.onLibrary)
     this.node.library.off('added', this.onLibrary)
+    this.node.library.off('removed', this.onLibrary)
     if (this.timer) clearTimeout(this.timer)
     if (this.soon) clearTimeout(this.soon)
     this.timer = this.soon = null

@@ -234,6 +234,7 @@ export class GroupAdmin {
       role,
       key: pair.key,
       cert: pair.cert,
+      serverCert: pair.serverCert,
       ca: ca.cert,
       trackers: info.trackers,
       revocations: this.revocations()

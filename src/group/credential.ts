@@ -7,7 +7,7 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto'
 import fs from 'node:fs'
 import { P2PTubeError } from '../protocol/errors.ts'
-import { certInfo, type MemberClaims } from './pki.ts'
+import { certInfo, normSerial, parseServerClaims, type MemberClaims } from './pki.ts'
 import type { SignedRevocations } from './revocation.ts'
 
 /** Credential file content (format version 1). PEM strings. */
@@ -21,6 +21,11 @@ export interface CredentialFile {
   role: 'member' | 'tracker'
   key: string
   cert: string
+  /**
+   * The nameless certificate (same key) this member's node serves with (pki.ts issueCert);
+   * absent in credentials issued before it existed: such a node serves with `cert`, name and all.
+   */
+  serverCert?: string
   ca: string
   /** Tracker addresses "host:port" the member should use. */
   trackers: string[]
@@ -33,6 +38,8 @@ export interface GroupCredential extends MemberClaims {
   serial: string
   key: string
   cert: string
+  /** The nameless server certificate, checked (see CredentialFile). */
+  serverCert?: string
   ca: string
   trackers: string[]
   revocations?: SignedRevocations
@@ -49,6 +56,7 @@ export function checkCredential(c: CredentialFile, file?: string): GroupCredenti
   const where = file ? ` (${file})` : ''
   const bad = (why: string): P2PTubeError => new P2PTubeError('ERR_BAD_CREDENTIAL', `not a valid p2ptube group credential${where}: ${why}`)
   if (c?.v !== 1 || typeof c.key !== 'string' || typeof c.cert !== 'string' || typeof c.ca !== 'string' || typeof c.group !== 'string') throw bad('missing fields')
+  if (c.serverCert !== undefined && typeof c.serverCert !== 'string') throw bad('serverCert is not a PEM string')
   let info: ReturnType<typeof certInfo>
   try {
     const x = new X509Certificate(c.cert)
@@ -56,6 +64,15 @@ export function checkCredential(c: CredentialFile, file?: string): GroupCredenti
     if (!x.verify(ca.publicKey)) throw bad('the certificate is not signed by the group CA')
     if (!x.checkPrivateKey(createPrivateKey(c.key))) throw bad('the key does not belong to the certificate')
     info = certInfo(c.cert)
+    if (c.serverCert !== undefined) {
+      const sx = new X509Certificate(c.serverCert)
+      if (!sx.verify(ca.publicKey)) throw bad('the server certificate is not signed by the group CA')
+      if (!sx.checkPrivateKey(createPrivateKey(c.key))) throw bad('the key does not belong to the server certificate')
+      const sc = parseServerClaims(sx.subjectAltName)
+      if (!sc || sc.group !== info.group || sc.member !== normSerial(info.serial) || sc.publish !== info.publish || sc.role !== info.role) {
+        throw bad("the server certificate does not carry the member certificate's serial, group and rights")
+      }
+    }
   } catch (err) {
     if (err instanceof P2PTubeError) throw err
     throw bad((err as Error).message)
@@ -70,6 +87,7 @@ export function checkCredential(c: CredentialFile, file?: string): GroupCredenti
     serial: info.serial,
     key: c.key,
     cert: c.cert,
+    ...(typeof c.serverCert === 'string' ? { serverCert: c.serverCert } : {}),
     ca: c.ca,
     trackers: Array.isArray(c.trackers) ? c.trackers.filter((t) => typeof t === 'string') : [],
     ...(c.revocations ? { revocations: c.revocations } : {}),

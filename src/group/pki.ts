@@ -103,12 +103,22 @@ export function createCa(groupId: string, groupName: string): Promise<KeyPair> {
   })
 }
 
+/** A member's key with its two certificates: `cert` names it (client side), `serverCert` does not (server side). */
+export interface MemberKeys extends KeyPair {
+  /** The nameless server certificate (same key): see serverClaimsUri. */
+  serverCert: string
+}
+
 /**
- * Issue a member (or tracker) certificate signed by the CA, with a fresh key pair.
+ * Issue a member (or tracker) certificate signed by the CA, with a fresh key pair, and the
+ * nameless server certificate for the same key (docs/SECURITY.md "Member names"): a TLS server
+ * sends its certificate to any client before the client proves anything, so the certificate a
+ * node serves with carries only the member's serial (a pseudonym), group and rights; the named
+ * one is sent only as a client certificate, after the server was verified as a group member.
  * @param days validity (default 825).
  * @throws P2PTubeError ERR_NO_OPENSSL / ERR_OPENSSL, ERR_BAD_NAME.
  */
-export function issueCert(ca: KeyPair, claims: MemberClaims, serial: string, days = 825): Promise<KeyPair> {
+export function issueCert(ca: KeyPair, claims: MemberClaims, serial: string, days = 825): Promise<MemberKeys> {
   if (!NAME_RE.test(claims.name)) throw new P2PTubeError('ERR_BAD_NAME', `a member name is 1-64 letters, digits, '.', '_' or '-', got ${JSON.stringify(claims.name)}`)
   return inTemp(async (dir) => {
     await fs.writeFile(path.join(dir, 'ca.key'), ca.key, { mode: 0o600 })
@@ -121,8 +131,58 @@ export function issueCert(ca: KeyPair, claims: MemberClaims, serial: string, day
       dir
     )
     await openssl(['x509', '-req', '-in', 'm.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-set_serial', `0x${serial}`, '-days', String(days), '-sha256', '-extfile', 'ext.cnf', '-out', 'm.crt'], dir)
-    return { key: await fs.readFile(path.join(dir, 'm.key'), 'utf8'), cert: await fs.readFile(path.join(dir, 'm.crt'), 'utf8') }
+    // The server certificate: the same key, no name anywhere (subject nor SAN), server use only.
+    const serverExt = ['basicConstraints=critical,CA:FALSE', 'keyUsage=critical,digitalSignature', 'extendedKeyUsage=serverAuth', `subjectAltName=URI:${serverClaimsUri(claims, serial)}`].join('\n')
+    await fs.writeFile(path.join(dir, 'server-ext.cnf'), serverExt + '\n')
+    await openssl(['req', '-new', '-key', 'm.key', '-out', 's.csr', '-subj', `/O=${claims.group}/OU=${ou}/CN=p2ptube member ${serial}`], dir)
+    await openssl(
+      ['x509', '-req', '-in', 's.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-set_serial', `0x${newSerial()}`, '-days', String(days), '-sha256', '-extfile', 'server-ext.cnf', '-out', 's.crt'],
+      dir
+    )
+    return {
+      key: await fs.readFile(path.join(dir, 'm.key'), 'utf8'),
+      cert: await fs.readFile(path.join(dir, 'm.crt'), 'utf8'),
+      serverCert: await fs.readFile(path.join(dir, 's.crt'), 'utf8')
+    }
   })
+}
+
+/**
+ * The SAN URI of a nameless server certificate: `p2ptube:server:SERIAL?group=GID&publish=0|1&role=…`
+ * where SERIAL is the serial of the member's named certificate (revoking it revokes both).
+ */
+export function serverClaimsUri(c: MemberClaims, memberSerial: string): string {
+  return `p2ptube:server:${memberSerial}?group=${c.group}&publish=${c.publish ? 1 : 0}&role=${c.role}`
+}
+
+/** What a nameless server certificate says: the claims but the name, and the member's serial. */
+export interface ServerClaims {
+  group: string
+  /** Serial of the member's named certificate (normalised). */
+  member: string
+  publish: boolean
+  role: 'member' | 'tracker'
+}
+
+/**
+ * Read a nameless server certificate's claims from its subjectAltName text (see parseClaims).
+ * @returns undefined when there is no `p2ptube:server:` URI.
+ */
+export function parseServerClaims(subjectAltName: string | undefined): ServerClaims | undefined {
+  for (const part of (subjectAltName ?? '').split(/,\s*/)) {
+    const m = /^URI:p2ptube:server:([0-9A-Fa-f]{1,40})\?(.*)$/.exec(part.trim())
+    if (!m) continue
+    const q = new URLSearchParams(m[2])
+    const group = q.get('group')
+    if (!group) return undefined
+    return { group, member: normSerial(m[1]!), publish: q.get('publish') === '1', role: q.get('role') === 'tracker' ? 'tracker' : 'member' }
+  }
+  return undefined
+}
+
+/** A member's name as others see it when only its server certificate is known: a pseudonym of its serial. */
+export function pseudonym(memberSerial: string): string {
+  return `member#${memberSerial}`
 }
 
 /** The SAN URI carrying the claims. */

@@ -1,7 +1,10 @@
 /**
  * The private group's transport (docs/PROTOCOL.md §8): mutual TLS 1.3 between members, with
  * certificates issued by the group CA, checked against the group's revocation list on every
- * connection; open connections of a member revoked later are closed.
+ * connection; open connections of a member revoked later are closed. A node serves with its
+ * credential's nameless server certificate (pki.ts issueCert) when it has one, so a client that
+ * is not a member learns no member name from the handshake; it dials with its named certificate,
+ * which TLS 1.3 sends only after the server's certificate was verified against the group CA.
  */
 import { X509Certificate } from 'node:crypto'
 import { EventEmitter } from 'node:events'
@@ -12,7 +15,7 @@ import { REQUEST_TIMEOUT_MS } from '../protocol/constants.ts'
 import { PUBLISHER_TYPES } from '../protocol/table.ts'
 import { P2PTubeError } from '../protocol/errors.ts'
 import type { GroupCredential } from './credential.ts'
-import { normSerial, parseClaims } from './pki.ts'
+import { normSerial, parseClaims, parseServerClaims, pseudonym } from './pki.ts'
 import type { Revocations } from './revocation.ts'
 
 /** Event a group socket emits once the handshake is done and the peer checked. */
@@ -46,8 +49,10 @@ export class GroupTransport extends EventEmitter implements Transport {
     revocations.on('update', () => this.closeRevoked())
   }
 
-  private get tlsOptions(): tls.SecureContextOptions & tls.CommonConnectionOptions {
-    return { key: this.cred.key, cert: this.cred.cert, ca: [this.cred.ca], minVersion: 'TLSv1.3', ciphers: CIPHERS }
+  /** TLS options as a client (`server` false: the named certificate) or as a server (the nameless one, when the credential has it). */
+  private tlsOptions(server: boolean): tls.SecureContextOptions & tls.CommonConnectionOptions {
+    const cert = server ? (this.cred.serverCert ?? this.cred.cert) : this.cred.cert
+    return { key: this.cred.key, cert, ca: [this.cred.ca], minVersion: 'TLSv1.3', ciphers: CIPHERS }
   }
 
   /** One client context for every dial (parsing the key and certificates per connection costs ~1 ms). */
@@ -59,16 +64,25 @@ export class GroupTransport extends EventEmitter implements Transport {
    */
   private readonly sessions = new Map<string, { ticket: Buffer; id: PeerIdentity }>()
 
-  /** Check a handshaken socket's peer: group member, not revoked. @returns why not, or the identity. */
-  private check(socket: tls.TLSSocket): PeerIdentity | string {
+  /**
+   * Check a handshaken socket's peer: group member, not revoked. A server (`peerIsServer`) may
+   * show a nameless server certificate: its identity is then the member's serial it carries, named
+   * by a pseudonym; a client must show its named certificate.
+   * @returns why not, or the identity.
+   */
+  private check(socket: tls.TLSSocket, peerIsServer: boolean): PeerIdentity | string {
     if (!socket.authorized) return `certificate not accepted: ${String(socket.authorizationError)}`
     const c = socket.getPeerCertificate()
+    const own = normSerial(c.serialNumber)
     const claims = parseClaims(c?.subjectaltname)
-    if (!claims) return 'certificate carries no p2ptube member claims'
-    if (claims.group !== this.cred.group) return `member of group ${claims.group}, not ${this.cred.group}`
-    const serial = normSerial(c.serialNumber)
-    if (this.revocations.has(serial)) return `${claims.name}'s credential (serial ${serial}) is revoked`
-    return { ...claims, serial }
+    const nameless = !claims && peerIsServer ? parseServerClaims(c?.subjectaltname) : undefined
+    const id: PeerIdentity | undefined = claims
+      ? { ...claims, serial: own }
+      : nameless && { group: nameless.group, name: pseudonym(nameless.member), serial: nameless.member, publish: nameless.publish, role: nameless.role }
+    if (!id) return 'certificate carries no p2ptube member claims'
+    if (id.group !== this.cred.group) return `member of group ${id.group}, not ${this.cred.group}`
+    if (this.revocations.has(id.serial) || this.revocations.has(own)) return `${id.name}'s credential (serial ${id.serial}) is revoked`
+    return id
   }
 
   private checkIdentity(id: PeerIdentity): PeerIdentity | string {
@@ -115,7 +129,7 @@ export class GroupTransport extends EventEmitter implements Transport {
   }
 
   private dial(to: { host: string; port: number }, opts: DialOptions, raw: net.Socket | null): net.Socket {
-    this.clientContext ??= tls.createSecureContext(this.tlsOptions)
+    this.clientContext ??= tls.createSecureContext(this.tlsOptions(false))
     const key = `${to.host}:${to.port}`
     const socket = tls.connect({
       secureContext: this.clientContext,
@@ -138,7 +152,7 @@ export class GroupTransport extends EventEmitter implements Transport {
     socket.once('secureConnect', () => {
       // A resumed session proves the server is the one verified on the full handshake; Node
       // does not expose its certificate again on the client side, so the identity is the saved one.
-      const id = socket.isSessionReused() && resumed ? this.checkIdentity(resumed.id) : this.check(socket)
+      const id = socket.isSessionReused() && resumed ? this.checkIdentity(resumed.id) : this.check(socket, true)
       if (typeof id === 'string') {
         this.refused(to.host, id)
         return void socket.destroy(new P2PTubeError(id.includes('revoked') ? 'ERR_REVOKED' : 'ERR_NOT_MEMBER', `${to.host}:${to.port}: ${id}`))
@@ -155,9 +169,9 @@ export class GroupTransport extends EventEmitter implements Transport {
 
   createServer(onConnection: (socket: net.Socket) => void, opts: { allowHalfOpen?: boolean } = {}): net.Server {
     const server = tls.createServer(
-      { ...this.tlsOptions, requestCert: true, rejectUnauthorized: true, handshakeTimeout: this.handshakeTimeoutMs, allowHalfOpen: opts.allowHalfOpen ?? false },
+      { ...this.tlsOptions(true), requestCert: true, rejectUnauthorized: true, handshakeTimeout: this.handshakeTimeoutMs, allowHalfOpen: opts.allowHalfOpen ?? false },
       (socket) => {
-        const id = this.check(socket)
+        const id = this.check(socket, false)
         if (typeof id === 'string') {
           this.refused(socket.remoteAddress, id)
           return void socket.destroy()
@@ -216,7 +230,7 @@ export class GroupTransport extends EventEmitter implements Transport {
   adopt(raw: net.Socket, onConnection: (socket: net.Socket) => void): void {
     // A session id context as tls.createServer sets one: a client resuming a TLS session (its
     // ticket) would otherwise fail the handshake.
-    this.serverContext ??= tls.createSecureContext({ ...this.tlsOptions, sessionIdContext: 'p2ptube-group-relayed' })
+    this.serverContext ??= tls.createSecureContext({ ...this.tlsOptions(true), sessionIdContext: 'p2ptube-group-relayed' })
     const socket = new tls.TLSSocket(raw, { isServer: true, secureContext: this.serverContext, requestCert: true, rejectUnauthorized: true })
     const remote = raw.remoteAddress
     const timer = setTimeout(() => {
@@ -238,7 +252,7 @@ export class GroupTransport extends EventEmitter implements Transport {
         this.refused(remote, why)
         return void socket.destroy()
       }
-      const id = this.check(socket)
+      const id = this.check(socket, false)
       if (typeof id === 'string') {
         this.refused(remote, id)
         return void socket.destroy()

@@ -22,6 +22,7 @@ export class BrowseIndex {
     }
     library.on('added', stale)
     library.on('hashed', stale)
+    library.on('removed', stale)
   }
 
   private snapshot(): LibraryEntry[] {

@@ -60,6 +60,8 @@ export async function hashFile(file: string): Promise<{ cid: string; pieces: Buf
 export interface CacheRecord {
   size: number
   mtimeMs: number
+  /** Inode when hashed (records of older versions have none: not compared). */
+  ino?: number
   cid: string
 }
 
@@ -99,10 +101,10 @@ export class ContentIdCache {
     }
   }
 
-  /** The content id of `realPath` when it still has this size and mtime, else undefined. */
-  lookup(realPath: string, size: number, mtimeMs: number): string | undefined {
+  /** The content id of `realPath` when it still has this size, mtime and inode, else undefined. */
+  lookup(realPath: string, size: number, mtimeMs: number, ino?: number): string | undefined {
     const r = this.records.get(realPath)
-    return r && r.size === size && r.mtimeMs === mtimeMs ? r.cid : undefined
+    return r && r.size === size && r.mtimeMs === mtimeMs && (r.ino === undefined || ino === undefined || r.ino === ino) ? r.cid : undefined
   }
 
   set(realPath: string, record: CacheRecord): void {

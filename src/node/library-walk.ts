@@ -20,6 +20,8 @@ const WALK_IO_CONCURRENCY = 32
 export interface FoundFile {
   /** Absolute real path (symlinks resolved), inside the share. */
   real: string
+  /** Absolute path where the walk found it: `real`, or the link's path when found through a link. */
+  at: string
   rel: string
   size: number
   mtimeMs: number
@@ -27,19 +29,25 @@ export interface FoundFile {
   ino: number
 }
 
+/** Names a walk skips: hidden names and our own partial downloads. */
+export function skippedName(name: string): boolean {
+  return name.startsWith('.') || name.endsWith('.p2ptube-part') || name.endsWith('.p2ptube-part.json')
+}
+
 /**
  * Walk `dir` (below the share folder `root`, both real paths) and call `found` for each media
  * file, depth first in readdir order (the order names are given in, whatever order the calls
- * finish in). Unreadable folders and files that vanish are skipped (the folder with a warning);
- * never throws for them.
+ * finish in), and `onDir` for every folder read (`dir` included: library-watch.ts watches them).
+ * Unreadable folders and files that vanish are skipped (the folder with a warning); never throws
+ * for them.
  */
-export async function walkShare(root: string, dir: string, found: (f: FoundFile) => void, log?: (level: 'warn', msg: string) => void): Promise<void> {
+export async function walkShare(root: string, dir: string, found: (f: FoundFile) => void, log?: (level: 'warn', msg: string) => void, onDir?: (dir: string) => void): Promise<void> {
   const io = new PQueue({ concurrency: WALK_IO_CONCURRENCY })
-  for (const f of await walkDir(root, dir, io, log)) found(f)
+  for (const f of await walkDir(root, dir, io, log, onDir)) found(f)
 }
 
 /** The media files below `dir`, depth first in readdir order; its subfolders are walked at once. */
-async function walkDir(root: string, dir: string, io: PQueue, log?: (level: 'warn', msg: string) => void): Promise<FoundFile[]> {
+async function walkDir(root: string, dir: string, io: PQueue, log?: (level: 'warn', msg: string) => void, onDir?: (dir: string) => void): Promise<FoundFile[]> {
   let items: Dirent[]
   try {
     items = (await io.add(() => fs.readdir(dir, { withFileTypes: true }))) as Dirent[]
@@ -47,11 +55,12 @@ async function walkDir(root: string, dir: string, io: PQueue, log?: (level: 'war
     log?.('warn', `cannot read ${dir}: ${(err as Error).message}`)
     return []
   }
+  onDir?.(dir)
   const parts = await Promise.all(
     items.map(async (it): Promise<FoundFile[]> => {
-      if (it.name.startsWith('.') || it.name.endsWith('.p2ptube-part') || it.name.endsWith('.p2ptube-part.json')) return []
+      if (skippedName(it.name)) return []
       const full = path.join(dir, it.name)
-      if (it.isDirectory()) return walkDir(root, full, io, log)
+      if (it.isDirectory()) return walkDir(root, full, io, log, onDir)
       if (!(it.isFile() || it.isSymbolicLink()) || !mediaKind(it.name)) return []
       const f = await io.add(() => statFile(root, full, it.isSymbolicLink(), log))
       return f ? [f] : []
@@ -61,7 +70,7 @@ async function walkDir(root: string, dir: string, io: PQueue, log?: (level: 'war
 }
 
 /** A media file's real path and stat; null when it vanished, is not a file, or links outside `root`. */
-async function statFile(root: string, full: string, link: boolean, log?: (level: 'warn', msg: string) => void): Promise<FoundFile | null> {
+export async function statFile(root: string, full: string, link: boolean, log?: (level: 'warn', msg: string) => void): Promise<FoundFile | null> {
   let real = full // a plain file in a real folder: already its real path
   if (link) {
     try {
@@ -76,5 +85,5 @@ async function statFile(root: string, full: string, link: boolean, log?: (level:
   }
   const st = await fs.stat(real).catch(() => null)
   if (!st?.isFile()) return null
-  return { real, rel: path.relative(root, full).split(path.sep).join('/'), size: st.size, mtimeMs: st.mtimeMs, dev: st.dev, ino: st.ino }
+  return { real, at: full, rel: path.relative(root, full).split(path.sep).join('/'), size: st.size, mtimeMs: st.mtimeMs, dev: st.dev, ino: st.ino }
 }

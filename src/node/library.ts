@@ -4,13 +4,16 @@
  * background and cached across restarts (docs/PROTOCOL.md §4.3).
  * Only files in this index can ever be served: remote names are looked up here and never
  * used as filesystem paths. Parts: media-kind.ts (which files are media), library-walk.ts (the
- * folder walk), content-ids.ts (hashing, the content id cache file and the piece hash lists).
+ * folder walk), library-watch.ts (the shared folders' watcher), content-ids.ts (hashing, the
+ * content id cache file and the piece hash lists).
  *
- * One file (just over 300 lines): the index maps (by name, path, content id) and the re-check on a
- * failed open (re-hash or forget) must change together; the walk, hashing and metadata already
- * live in their own files.
+ * One file (~380 lines): the index maps (by name, path, content id), the recheck (re-hash or
+ * forget, on a failed open or a watcher event) and the hashing queue must change together; the
+ * walk, the watcher, hashing and metadata already live in their own files. Candidate to move out
+ * next: the verified piece-list memory (pieceHashes, rememberList).
  */
 import { EventEmitter } from 'node:events'
+import type { Stats } from 'node:fs'
 import fs, { type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
 import { P2PTubeError } from '../protocol/errors.ts'
@@ -18,7 +21,8 @@ import { hashListMatches, pieceCountOf } from '../protocol/merkle.ts'
 import { decodeLegacyName } from '../protocol/messages.ts'
 import { ContentIdCache, hashFile } from './content-ids.ts'
 import { openIndexed, sameFile } from './indexed-file.ts'
-import { walkShare } from './library-walk.ts'
+import { FolderWatcher, type FolderWatcherOptions } from './library-watch.ts'
+import { walkShare, type FoundFile } from './library-walk.ts'
 import { LibraryMetadata } from './metadata-cache.ts'
 import type { MetadataReaderOptions } from './metadata.ts'
 import type { MediaMeta } from '../protocol/media-meta.ts'
@@ -32,6 +36,8 @@ export interface LibraryEntry {
   name: string
   /** Absolute real path (symlinks resolved) inside `root`. */
   path: string
+  /** Where it was found, when not at `path`: the link it was found through. */
+  found?: string
   root: string
   size: number
   mtimeMs: number
@@ -51,6 +57,8 @@ export interface LibraryOptions {
   /** How tags are read (metadata.ts); false: not at all. Cached in `metadata.json` beside `cacheFile`. */
   metadata?: MetadataReaderOptions | false
   log?: (level: 'info' | 'warn', msg: string) => void
+  /** Watch the shared folders (library-watch.ts; default on); false: changes are noticed only when a request fails. */
+  watch?: FolderWatcherOptions | false
 }
 
 /** Most files indexed per library, to bound memory. */
@@ -59,7 +67,7 @@ export const MAX_LIBRARY_FILES = 100_000
 const VERIFIED_LIST_BYTES = 32 << 20
 
 /**
- * Events: 'added' (LibraryEntry[]), 'hashed' (LibraryEntry), 'idle' (all content ids known),
+ * Events: 'added' (LibraryEntry[]: new files, shared or found by the folder watcher), 'hashed' (LibraryEntry), 'idle' (all content ids known),
  * 'removed' (LibraryEntry: deleted or no longer a regular file; no longer searched or served).
  */
 export class Library extends EventEmitter {
@@ -77,12 +85,15 @@ export class Library extends EventEmitter {
   private verifiedBytes = 0
   /** Tags of the entries, read after hashing and cached by content id (metadata-cache.ts); null when off. */
   readonly metadata: LibraryMetadata | null
+  /** Watches the shared folders (library-watch.ts); null when off. */
+  readonly watcher: FolderWatcher | null
 
   constructor(private readonly opts: LibraryOptions = {}) {
     super()
     this.cids = new ContentIdCache(opts.cacheFile, opts.log)
     const metaFile = opts.cacheFile ? path.join(path.dirname(opts.cacheFile), 'metadata.json') : undefined
     this.metadata = opts.metadata === false ? null : new LibraryMetadata(this, { ...opts.metadata, cacheFile: metaFile, log: opts.log })
+    this.watcher = opts.watch === false ? null : new FolderWatcher(this, { log: opts.log, ...opts.watch })
   }
 
   /** Folders (real paths) shared so far. */
@@ -127,16 +138,18 @@ export class Library extends EventEmitter {
       this.roots.add(real)
       const e = this.index(root, real, path.basename(real), st)
       if (e) added.push(e)
+      this.watcher?.addFile(real)
     } else {
       this.roots.add(real)
       await walkShare(
         real,
         real,
         (f) => {
-          const e = this.index(real, f.real, f.rel, f)
+          const e = this.index(real, f.real, f.rel, f, f.at)
           if (e) added.push(e)
         },
-        this.opts.log
+        this.opts.log,
+        (d) => this.watcher?.addFolder(d, real)
       )
     }
     if (added.length) this.emit('added', added)
@@ -144,18 +157,35 @@ export class Library extends EventEmitter {
     return added
   }
 
-  private index(root: string, real: string, rel: string, { size, mtimeMs, dev, ino }: { size: number; mtimeMs: number; dev: number; ino: number }): LibraryEntry | null {
+  /** Is this real path indexed? */
+  hasPath(real: string): boolean {
+    return this.paths.has(real)
+  }
+
+  /** Index media files found below the share `root` by the folder watcher; 'added', then hashed. */
+  indexFound(root: string, files: FoundFile[]): void {
+    if (this.stopped) return
+    const added: LibraryEntry[] = []
+    for (const f of files) {
+      const e = this.index(root, f.real, f.rel, f, f.at)
+      if (e) added.push(e)
+    }
+    if (added.length) this.emit('added', added)
+    this.kick()
+  }
+
+  private index(root: string, real: string, rel: string, { size, mtimeMs, dev, ino }: { size: number; mtimeMs: number; dev: number; ino: number }, at = real): LibraryEntry | null {
     if (this.byName.size >= MAX_LIBRARY_FILES) return null
     if (this.paths.has(real)) return null
     this.paths.add(real)
     let name = rel
     if (this.byName.has(name)) name = `${path.basename(root)}/${rel}`
     for (let i = 2; this.byName.has(name); i++) name = `${path.basename(root)}-${i}/${rel}`
-    const entry: LibraryEntry = { name, path: real, root, size, mtimeMs, dev, ino, kind: mediaKind(real) as MediaKind }
-    const cached = this.cids.lookup(real, size, mtimeMs)
+    const entry: LibraryEntry = { name, path: real, ...(at !== real ? { found: at } : {}), root, size, mtimeMs, dev, ino, kind: mediaKind(real) as MediaKind }
+    const cached = this.cids.lookup(real, size, mtimeMs, ino)
     if (cached) {
       entry.cid = cached
-      this.byCid.set(cached, entry)
+      if (!this.byCid.has(cached)) this.byCid.set(cached, entry)
     } else {
       this.queue.push(entry)
     }
@@ -235,10 +265,11 @@ export class Library extends EventEmitter {
     const real = await fs.realpath(file)
     const st = await fs.stat(real)
     if (!mediaKind(real)) return null
-    this.cids.set(real, { size: st.size, mtimeMs: st.mtimeMs, cid })
+    this.cids.set(real, { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, cid })
     this.roots.add(real)
     const e = this.index(path.dirname(real), real, path.basename(real), st)
     if (!e) return null
+    this.watcher?.addFile(real)
     if (pieces) {
       await this.cids.keepPieces(cid, pieces)
       if (hashListMatches(pieces, st.size, cid)) this.rememberList(cid, pieces)
@@ -266,22 +297,45 @@ export class Library extends EventEmitter {
    * Compare an entry with its file: gone or not a regular file (a symlink now) → forgotten
    * ('removed'); changed (size, mtime, inode) → its content id is dropped and it is hashed again
    * ('hashed' with the new id). Unchanged: nothing.
+   * @param lstat the file's lstat when the caller has just taken it (null: it is gone).
    */
-  async recheck(e: LibraryEntry): Promise<void> {
+  async recheck(e: LibraryEntry, lstat?: Stats | null): Promise<void> {
     if (this.byName.get(e.name) !== e) return
-    const st = await fs.lstat(e.path).catch(() => null)
+    let st = lstat !== undefined ? lstat : await fs.lstat(e.path).catch(() => null)
+    // Found through a link: the link must still lead to the indexed file.
+    if (st && e.found && (await fs.realpath(e.found).catch(() => null)) !== e.path) st = null
     if (st && sameFile(e, st)) return
-    if (e.cid && this.byCid.get(e.cid) === e) this.byCid.delete(e.cid)
-    delete e.cid
-    if (!st?.isFile()) {
-      this.byName.delete(e.name)
-      this.paths.delete(e.path)
-      this.emit('removed', e)
-      return
-    }
+    if (this.byName.get(e.name) !== e) return
+    this.dropCid(e)
+    if (!st?.isFile()) return this.forget(e)
     Object.assign(e, { size: st.size, mtimeMs: st.mtimeMs, dev: st.dev, ino: st.ino })
     if (!this.queue.includes(e)) this.queue.push(e)
     this.kick()
+  }
+
+  /** Drop `e`'s content id; another entry with the same content (a copy) takes its place in byCid. */
+  private dropCid(e: LibraryEntry): void {
+    const cid = e.cid
+    delete e.cid
+    if (!cid || this.byCid.get(cid) !== e) return
+    this.byCid.delete(cid)
+    for (const other of this.byName.values()) {
+      if (other.cid === cid) {
+        this.byCid.set(cid, other)
+        break
+      }
+    }
+  }
+
+  /** Forget `e` (gone, or no longer hashable): no longer searched, served or announced. */
+  private forget(e: LibraryEntry): void {
+    if (this.byName.get(e.name) !== e) return
+    this.dropCid(e)
+    this.byName.delete(e.name)
+    this.paths.delete(e.path)
+    const q = this.queue.indexOf(e)
+    if (q >= 0) this.queue.splice(q, 1)
+    this.emit('removed', e)
   }
 
   /** Resolves when every indexed file has its content id. */
@@ -293,6 +347,7 @@ export class Library extends EventEmitter {
   async stop(): Promise<void> {
     this.stopped = true
     this.queue.length = 0
+    await this.watcher?.close()
     await this.hashing
     await this.cids.flushed()
     await this.metadata?.stop()
@@ -303,18 +358,19 @@ export class Library extends EventEmitter {
     this.hashing = (async () => {
       while (this.queue.length && !this.stopped) {
         const e = this.queue.shift() as LibraryEntry
+        if (this.byName.get(e.name) !== e) continue // forgotten while queued
         try {
           const { cid, pieces } = await hashFile(e.path)
+          if (this.byName.get(e.name) !== e) continue // forgotten while hashed
           e.cid = cid
           await this.cids.keepPieces(cid, pieces)
           this.rememberList(cid, pieces)
-          this.byCid.set(e.cid, e)
-          this.cids.set(e.path, { size: e.size, mtimeMs: e.mtimeMs, cid: e.cid })
+          if (!this.byCid.has(cid)) this.byCid.set(cid, e)
+          this.cids.set(e.path, { size: e.size, mtimeMs: e.mtimeMs, ...(e.ino !== undefined ? { ino: e.ino } : {}), cid })
           this.emit('hashed', e)
         } catch (err) {
           this.opts.log?.('warn', `cannot hash ${e.path}: ${(err as Error).message}`)
-          this.byName.delete(e.name)
-          this.paths.delete(e.path)
+          this.forget(e)
         }
       }
       await this.cids.save()

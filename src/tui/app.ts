@@ -200,6 +200,7 @@ export class TuiApp {
     }
     n.library.on('added', libraryChanged)
     n.library.on('hashed', libraryChanged)
+    n.library.on('removed', libraryChanged)
   }
 
   /** A new download: give it a row and follow its progress. */

@@ -105,6 +105,7 @@ export async function handler(a: NodeCommandArgs): Promise<number> {
   node.on('peer-removed', (p, reason) => out.event('peer-removed', { peer: p.id, reason }))
   node.on('search', (s) => out.event('query', s))
   node.library.on('idle', () => out.event('indexed', { files: node.library.size }))
+  node.library.on('removed', (e: { name: string; cid?: string }) => out.event('unshared', { name: e.name, contentId: e.cid ?? null, files: node.library.size }))
   // Every content id came from the cache: there will be no 'idle', the library is ready now.
   if (!node.library.busy) out.event('indexed', { files: node.library.size })
   let web: import('../../web/http-server.ts').WebServer | null = null
