@@ -39,18 +39,31 @@ const SELF = fileURLToPath(import.meta.url)
 async function indexPhase(share: string, state: string): Promise<void> {
   const t0 = performance.now()
   const lib = new Library({ cacheFile: path.join(state, 'content-ids.json'), metadata: { ffprobe: null } })
-  await lib.addShare(share)
-  await lib.whenHashed()
+  // As a node starts (app/node.ts): the cached files are served at once, the walk re-validates them behind.
+  await lib.addShare(share, { background: true })
+  let entries = lib.entries()
+  // Ready for search: every file found so far has its content id and its tags (cold: after hashing and reading them).
+  if (entries.length < FILES || entries.some((e) => !e.cid)) await lib.whenHashed()
   await lib.metadata!.idle()
   const ms = performance.now() - t0
-  const entries = lib.entries()
-  const withMeta = entries.filter((e) => e.meta?.artist).length
   globalThis.gc?.()
   const mem = process.memoryUsage()
+  await lib.whenHashed()
+  await lib.metadata!.idle()
+  const revalidatedMs = performance.now() - t0
+  entries = lib.entries()
+  const withMeta = entries.filter((e) => e.meta?.artist).length
   await lib.stop()
   process.stdout.write(
-    JSON.stringify({ ms: Math.round(ms), files: entries.length, withMeta, tagReads: lib.metadata!.readCount, heapMB: +(mem.heapUsed / 2 ** 20).toFixed(1), rssMB: +(mem.rss / 2 ** 20).toFixed(1) }) +
-      '\n'
+    JSON.stringify({
+      ms: Math.round(ms),
+      revalidatedMs: Math.round(revalidatedMs),
+      files: entries.length,
+      withMeta,
+      tagReads: lib.metadata!.readCount,
+      heapMB: +(mem.heapUsed / 2 ** 20).toFixed(1),
+      rssMB: +(mem.rss / 2 ** 20).toFixed(1)
+    }) + '\n'
   )
 }
 
@@ -78,7 +91,7 @@ async function makeLibrary(dir: string): Promise<void> {
 }
 
 function child(share: string, state: string): Record<string, number> {
-  const out = execFileSync(process.execPath, ['--expose-gc', '--import=tsx', SELF, '--phase-index', share, state], { encoding: 'utf8', maxBuffer: 1 << 20 })
+  const out = execFileSync(process.execPath, ['--expose-gc', '--import=tsx', SELF, '--phase-index', share, state, '--files', String(FILES)], { encoding: 'utf8', maxBuffer: 1 << 20 })
   return JSON.parse(out.trim().split('\n').at(-1)!) as Record<string, number>
 }
 
@@ -156,7 +169,7 @@ async function main(): Promise<void> {
     else {
       console.log(`library bench: ${FILES} tagged Ogg files (made in ${made} ms)`)
       for (const [k, v] of Object.entries({ cold, warm1, warm2 }))
-        console.log(`  ${k.padEnd(6)} ready in ${v.ms} ms, ${v.files} files, ${v.withMeta} with tags, ${v.tagReads} tag reads, heap ${v.heapMB} MB, RSS ${v.rssMB} MB`)
+        console.log(`  ${k.padEnd(6)} ready for search in ${v.ms} ms (walk re-validated at ${v.revalidatedMs} ms), ${v.files} files, ${v.withMeta} with tags, ${v.tagReads} tag reads, heap ${v.heapMB} MB, RSS ${v.rssMB} MB`)
       console.log(
         `  search over ${search.nodes} nodes (mean degree ${search.degree}, ${search.queries} artist: queries from node 0, ttl 7): first result p50 ${search.firstP50} ms p90 ${search.firstP90} ms; complete answer p50 ${search.completeP50} ms p90 ${search.completeP90} ms (${search.completed}/${search.queries} complete)`
       )

@@ -13,6 +13,25 @@ import path from 'node:path'
 import PQueue from 'p-queue'
 import { mediaKind } from './media-kind.ts'
 
+/**
+ * The files a content id cache recorded below the share `root` (real paths) as FoundFiles, from
+ * the records alone (no filesystem call): what a warm start indexes before the walk re-validates
+ * it. Names the walk would skip (hidden, partial downloads, not media) are left out; a file
+ * reached through a link inside the share is named by its real path here.
+ */
+export function* cachedFiles(root: string, records: Iterable<[string, { size: number; mtimeMs: number; dev?: number; ino?: number }]>): Generator<Omit<FoundFile, 'dev' | 'ino'> & { dev?: number; ino?: number }> {
+  for (const [real, r] of records) {
+    const rel = path.relative(root, real).split(path.sep).join('/')
+    if (!rel || rel.startsWith('../') || !mediaKind(rel) || rel.split('/').some(skipped)) continue
+    yield { real, rel, size: r.size, mtimeMs: r.mtimeMs, dev: r.dev, ino: r.ino }
+  }
+}
+
+/** Names a walk does not index: hidden, and our own partial downloads. */
+function skipped(name: string): boolean {
+  return name.startsWith('.') || name.endsWith('.p2ptube-part') || name.endsWith('.p2ptube-part.json')
+}
+
 /** Filesystem calls (readdir, stat, realpath) of one walk in flight at once. */
 const WALK_IO_CONCURRENCY = 32
 
@@ -49,7 +68,7 @@ async function walkDir(root: string, dir: string, io: PQueue, log?: (level: 'war
   }
   const parts = await Promise.all(
     items.map(async (it): Promise<FoundFile[]> => {
-      if (it.name.startsWith('.') || it.name.endsWith('.p2ptube-part') || it.name.endsWith('.p2ptube-part.json')) return []
+      if (skipped(it.name)) return []
       const full = path.join(dir, it.name)
       if (it.isDirectory()) return walkDir(root, full, io, log)
       if (!(it.isFile() || it.isSymbolicLink()) || !mediaKind(it.name)) return []
