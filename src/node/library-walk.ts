@@ -19,7 +19,10 @@ import { mediaKind } from './media-kind.ts'
  * it. Names the walk would skip (hidden, partial downloads, not media) are left out; a file
  * reached through a link inside the share is named by its real path here.
  */
-export function* cachedFiles(root: string, records: Iterable<[string, { size: number; mtimeMs: number; dev?: number; ino?: number }]>): Generator<Omit<FoundFile, 'dev' | 'ino'> & { dev?: number; ino?: number }> {
+export function* cachedFiles(
+  root: string,
+  records: Iterable<[string, { size: number; mtimeMs: number; dev?: number; ino?: number }]>
+): Generator<Omit<FoundFile, 'dev' | 'ino'> & { dev?: number; ino?: number }> {
   for (const [real, r] of records) {
     const rel = path.relative(root, real).split(path.sep).join('/')
     if (!rel || rel.startsWith('../') || !mediaKind(rel) || rel.split('/').some(skipped)) continue

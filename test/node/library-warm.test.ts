@@ -42,7 +42,13 @@ test('a warm start serves the cached files at once; the walk behind re-hashes a 
 
   await warm.whenHashed()
   t.deepEqual(removed, ['album/track1.ogg'])
-  t.deepEqual(warm.entries().map((e) => e.name).sort(), ['album/track2.ogg', 'album/track3.ogg', 'album/track4.ogg'])
+  t.deepEqual(
+    warm
+      .entries()
+      .map((e) => e.name)
+      .sort(),
+    ['album/track2.ogg', 'album/track3.ogg', 'album/track4.ogg']
+  )
   const changed = warm.get('album/track2.ogg')!
   t.truthy(changed.cid)
   t.not(changed.cid, before.get('album/track2.ogg'), 'the changed file was hashed again')
@@ -64,5 +70,11 @@ test('without background, addShare on a warm cache returns after the walk, with 
   const warm = new Library({ cacheFile: cache, metadata: false })
   t.teardown(() => warm.stop())
   await warm.addShare(dir)
-  t.deepEqual(warm.entries().map((e) => e.name).sort(), ['album/track1.ogg', 'album/track2.ogg', 'album/track5.ogg'])
+  t.deepEqual(
+    warm
+      .entries()
+      .map((e) => e.name)
+      .sort(),
+    ['album/track1.ogg', 'album/track2.ogg', 'album/track5.ogg']
+  )
 })
