@@ -3,13 +3,17 @@
  * the Debian drascula music, each copied 100 times with 4 trailing bytes so every file has its own
  * content id; music-metadata reads the tags through the trailing bytes), indexed
  *   - cold: a fresh process, no cache: walk, hash, read every file's tags;
- *   - warm: a fresh process on the caches the cold run left: "ready for search" = every entry has
- *     its content id and its metadata; twice, to show memory stays flat;
+ *   - warm: a fresh process on the caches the cold run left, started as a node starts
+ *     (addShare in the background): "ready for search" = every file the cache knows is indexed
+ *     with its content id and its metadata (from the one read of each cache file, no stat);
+ *     "re-validated" = the walk behind it has compared every file with its stat; twice, to
+ *     show memory stays flat;
  * each reporting wall time, tag reads and the process's heap and RSS. Then tag search latency
  * over a 20-node network (in-process nodes on 127.0.0.1, each sharing 500 of the files, warm;
  * each node joins the one before it and one random earlier node): `artist:<artist>` searches
  * from node 0 for an artist only the last nodes hold, time to the first result and to the
- * complete answer (every holder), p50/p90.
+ * complete answer (every holder), p50/p90. Then the same nodes announce their tags to an
+ * in-process tracker and node 0 searches through it (trackerBench).
  * Goal: warm ready for search < 2 s, flat memory.
  *
  * Usage: node --import=tsx bench/library.ts [--files 10000] [--nodes 20] [--queries 20] [--json]

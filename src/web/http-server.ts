@@ -225,7 +225,13 @@ export class WebServer {
 
   private page(req: http.IncomingMessage, res: http.ServerResponse): void {
     const nonce = randomBytes(16).toString('base64')
-    this.html(req, res, 200, renderPage(this.node.id, this.node.library.entries(), nonce), pageCsp(nonce))
+    this.html(
+      req,
+      res,
+      200,
+      renderPage(this.node.id, this.node.library.entries(), nonce, (e) => this.hasPicture(e)),
+      pageCsp(nonce)
+    )
   }
 
   private html(req: http.IncomingMessage, res: http.ServerResponse, status: number, body: string, csp: string, extra: http.OutgoingHttpHeaders = {}): void {
@@ -283,7 +289,7 @@ export class WebServer {
       contentId: e.cid ?? null,
       url: e.cid ? `/media/${e.cid}` : null,
       ...(e.meta ? { meta: e.meta } : {}),
-      ...(e.cid && this.node.library.metadata ? { picture: `/picture/${e.cid}` } : {})
+      ...(this.hasPicture(e) ? { picture: `/picture/${e.cid}` } : {})
     }))
     return { node: this.node.id, files }
   }
@@ -339,6 +345,13 @@ export class WebServer {
     } finally {
       release()
     }
+  }
+
+  /** May a shared file have a picture? Videos and photos: yes; audio: when its tags hold a cover (metadata-cache.ts). */
+  private hasPicture(e: LibraryEntry): boolean {
+    const md = this.node.library.metadata
+    if (!md || !e.cid) return false
+    return e.kind !== 'audio' || md.cache.get(e.cid)?.cover === true
   }
 
   /** The picture of a shared file (JPEG, cached a day by the browser: it is a function of the content id). */

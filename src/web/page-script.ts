@@ -6,7 +6,7 @@
  * photos open full size, network search results; one player with a play queue (an album or a
  * result list plays in order; 'ended' starts the next; the next audio track is fetched ahead).
  * The library comes embedded as JSON (#library-data: `[{ n: name, k: kind, s: size, c: content
- * id, m?: tags }]`).
+ * id, m?: tags, p?: 1 when it may have a picture }]`).
  */
 export const PAGE_SCRIPT = `
 const $ = (id) => document.getElementById(id)
@@ -25,11 +25,12 @@ function clock(ms) {
   return h ? h + ':' + String(m).padStart(2, '0') + ':' + r : m + ':' + r
 }
 function el(tag, cls, text) { const e = document.createElement(tag); if (cls) e.className = cls; if (text !== undefined) e.textContent = text; return e }
-function thumb(cid, cls) {
+function thumb(f, cls) {
   const img = el('img', cls || 'thumb')
   img.alt = ''; img.loading = 'lazy'; img.decoding = 'async'
   img.addEventListener('error', () => img.classList.add('none'), { once: true })
-  if (cid) img.src = '/picture/' + cid
+  if (f && f.p) img.src = '/picture/' + f.c
+  else img.classList.add('none')
   return img
 }
 // Server-rendered thumbnails of files without a picture (404) leave no broken-image mark.
@@ -135,7 +136,7 @@ function showArtist(name) {
     tracks.sort(trackOrder)
     const b = el('button', 'card album'); b.dataset.artist = name; b.dataset.album = album
     const year = tracks.find((t) => t.m && t.m.year)
-    b.append(thumb(tracks[0].c, 'cover'), el('span', 'title', album), el('span', 'muted', [year ? year.m.year : '', tracks.length + ' track' + (tracks.length === 1 ? '' : 's')].filter(Boolean).join(' · ')))
+    b.append(thumb(tracks.find((x) => x.p) || tracks[0], 'cover'), el('span', 'title', album), el('span', 'muted', [year ? year.m.year : '', tracks.length + ' track' + (tracks.length === 1 ? '' : 's')].filter(Boolean).join(' · ')))
     box.appendChild(b)
   }
 }
@@ -145,7 +146,7 @@ function showAlbum(artist, album) {
   box.appendChild(backButton(() => showArtist(artist)))
   const head = el('div', 'album-head')
   const all = el('button', 'play-album', 'Play album'); all.addEventListener('click', () => playList(tracks.map(itemOf)))
-  head.append(thumb(tracks[0].c, 'cover big'), all)
+  head.append(thumb(tracks.find((x) => x.p) || tracks[0], 'cover big'), all)
   box.appendChild(head)
   const ol = el('ol', 'tracks')
   tracks.forEach((f, i) => {
@@ -170,7 +171,7 @@ function grid(box, files, onOpen, label) {
   for (const f of files) {
     const b = el('button', 'tile'); b.title = f.n
     const m = f.m || {}
-    b.append(thumb(f.c), el('span', 'title', label(f)), el('span', 'muted', [clock(m.durationMs), m.width && m.height ? m.width + '×' + m.height : ''].filter(Boolean).join(' · ')))
+    b.append(thumb(f), el('span', 'title', label(f)), el('span', 'muted', [clock(m.durationMs), m.width && m.height ? m.width + '×' + m.height : ''].filter(Boolean).join(' · ')))
     b.addEventListener('click', () => onOpen(f))
     box.appendChild(b)
   }

@@ -41,14 +41,14 @@ function clock(ms: number | undefined): string {
   return h ? `${h}:${String(m).padStart(2, '0')}:${r}` : `${m}:${r}`
 }
 
-function row(e: LibraryEntry): string {
+function row(e: LibraryEntry, picture: boolean): string {
   const name = escapeHtml(e.name)
   const play = e.cid
     ? `<button class="play" data-src="/media/${e.cid}" data-kind="${e.kind}" data-name="${name}">${e.kind === 'image' ? 'View' : 'Play'}</button>`
     : '<span class="muted">indexing…</span>'
   const m = e.meta
   const info = escapeHtml([m?.artist, m?.album].filter(Boolean).join(' — ') || (m?.width && m.height ? `${m.width}×${m.height}` : ''))
-  const pic = e.cid ? `<img class="thumb" alt="" loading="lazy" src="/picture/${e.cid}">` : ''
+  const pic = picture ? `<img class="thumb" alt="" loading="lazy" src="/picture/${e.cid}">` : ''
   return `<tr data-cid="${e.cid ?? ''}"><td class="pic">${pic}</td><td class="name">${name}</td><td class="info">${info}</td><td class="dur">${clock(m?.durationMs)}</td><td class="kind">${e.kind}</td><td class="size">${formatBytes(e.size)}</td><td>${play}</td></tr>`
 }
 
@@ -56,8 +56,8 @@ function row(e: LibraryEntry): string {
  * The library as JSON for the page's script (page-script.ts), safe inside <script>: every
  * `<`, `>`, `&` and line separator is a \u escape, so no name or tag can close the element.
  */
-function libraryJson(entries: LibraryEntry[]): string {
-  const data = entries.map((e) => ({ n: e.name, k: e.kind, s: e.size, c: e.cid ?? null, ...(e.meta ? { m: e.meta } : {}) }))
+function libraryJson(entries: LibraryEntry[], picture: (e: LibraryEntry) => boolean): string {
+  const data = entries.map((e) => ({ n: e.name, k: e.kind, s: e.size, c: e.cid ?? null, ...(e.meta ? { m: e.meta } : {}), ...(picture(e) ? { p: 1 } : {}) }))
   return JSON.stringify(data).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
 }
 
@@ -133,11 +133,12 @@ export const MAX_ROWS = 2000
  * The page.
  * @param nodeId the node's "host:port", shown in the title.
  * @param nonce the CSP nonce (base64, fresh per response) that lets the inline style and script run.
+ * @param picture whether a file may have a picture at /picture/<cid> (no request is made for the others).
  */
-export function renderPage(nodeId: string, entries: LibraryEntry[], nonce: string): string {
+export function renderPage(nodeId: string, entries: LibraryEntry[], nonce: string, picture: (e: LibraryEntry) => boolean = () => false): string {
   const sorted = entries.slice().sort((a, b) => naturalOrder(a.name, b.name))
   const shown = sorted.slice(0, MAX_ROWS)
-  let rows = shown.map(row).join('\n')
+  let rows = shown.map((e) => row(e, picture(e))).join('\n')
   if (sorted.length > MAX_ROWS) rows += `\n<tr><td colspan="7" class="muted">… and ${sorted.length - MAX_ROWS} more: search for them, or see /api/library</td></tr>`
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
@@ -162,7 +163,7 @@ ${rows || '<tr><td colspan="7" class="muted">nothing shared</td></tr>'}
 <section id="photos" class="view" hidden><h2>Photos</h2><div id="photo-grid" class="grid"></div></section>
 </main>
 <div id="viewer" hidden role="dialog" aria-label="Photo"><img id="viewer-img" alt=""><p id="viewer-name"></p><p id="viewer-info" class="muted"></p><button id="viewer-close" type="button">Close</button></div>
-<script id="library-data" type="application/json" nonce="${nonce}">${libraryJson(shown)}</script>
+<script id="library-data" type="application/json" nonce="${nonce}">${libraryJson(shown, picture)}</script>
 <script nonce="${nonce}">${PAGE_SCRIPT}</script>
 </body></html>
 `
