@@ -144,10 +144,13 @@ export class Library extends EventEmitter {
       }
       const walked = this.revalidate(real, new Set(added))
       if (opts.background && added.length) {
-        const w = walked.then((more) => {
-          if (more.length) this.emit('added', more)
-          this.kick()
-        })
+        const w = walked.then(
+          (more) => {
+            if (more.length) this.emit('added', more)
+            this.kick()
+          },
+          (err: Error) => this.opts.log?.('warn', `cannot walk ${real}: ${err.message}`)
+        )
         this.walks.add(w)
         void w.finally(() => this.walks.delete(w))
       } else added.push(...(await walked))
