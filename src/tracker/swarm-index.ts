@@ -18,7 +18,9 @@ export { DEFAULT_INDEX_LIMITS, type IndexLimits } from './index-limits.ts'
  * it lies, and then the first one stands).
  */
 export interface Title extends AnnouncedFile {
-  /** Tokens of the folded name and tags (query.ts fold: case and accents ignored). */
+  /** The folded name and tags, '\n'-separated (what a free word must occur in, as query.ts matches). */
+  text: string
+  /** Tokens of `text`. */
   tokens: string[]
   /** UTF-8 bytes of the name and tags (what the per-host and total byte caps count, announcedBytes). */
   bytes: number
@@ -234,7 +236,9 @@ export class SwarmIndex {
    * matched case- and accent-insensitively against the name and the announced tags; ranked as a
    * node ranks (query.ts score: exact title, artist, album, file name first) plus
    * WHOLE_TOKEN_SCORE per word that is a whole token of the name or tags (a folder named
-   * "Holiday 2024" counts for `holiday`), then by holder count, then shorter name. The work is bounded: at most half of `budget` units go to picking candidates in the
+   * "Holiday 2024" counts for `holiday`), then by holder count, then shorter name. The score
+   * is computed for the best RANK_POOL × `max` matches by whole tokens, holders and name length
+   * only (with more matches than that, an exact title among the rest can be missed). The work is bounded: at most half of `budget` units go to picking candidates in the
    * vocabulary (tokens of the folded names and tags, one unit per token compared), the rest to
    * checking them (one unit per candidate and term); when the budget runs out the best hits found
    * so far are returned with `partial`. A query of filters only (`kind:audio`) has no token to
@@ -258,7 +262,14 @@ export class SwarmIndex {
     let partial = picked.partial
     const mark = ++this.searchNo
     const cost = Math.max(1, words.length)
+    // Free words alone (the common query) are checked on the title's own folded text, as the
+    // tracker always did; filters, ranges and -words go through the node's matcher too.
+    const plain = !parsed.not.length && !parsed.kind && !parsed.cid && !Object.keys(parsed.fields).length && !Object.keys(parsed.ranges).length
     // Keep the best `max` in a sorted array (a full sort of thousands of candidates costs more).
+    // Two stages: the best `keep` by whole tokens, holders and name length (cheap), then those
+    // ranked by the node's score plus whole tokens. score() costs about as much as the rest of
+    // a search (regexes, folded fields): computing it for every match doubled a search's time.
+    const keep = max * RANK_POOL
     const best: Array<{ t: Title; s: number }> = []
     const better = (a: { t: Title; s: number }, b: { t: Title; s: number }): number => b.s - a.s || b.t.holders.size - a.t.holders.size || a.t.name.length - b.t.name.length
     for (const t of picked.items ?? this.titles.values()) {
@@ -269,11 +280,11 @@ export class SwarmIndex {
       meter.work += cost
       if (t.seen === mark) continue
       t.seen = mark
-      if (!matches(parsed, t)) continue
+      if (!parsed.words.every((w) => t.text.includes(w)) || (!plain && !matches(parsed, t))) continue
       let whole = 0
       for (const w of parsed.words) if (t.tokens.includes(w)) whole++
-      const s = { t, s: score(parsed, t) + WHOLE_TOKEN_SCORE * whole }
-      if (best.length === max && better(s, best[max - 1]!) >= 0) continue
+      const s = { t, s: WHOLE_TOKEN_SCORE * whole }
+      if (best.length === keep && better(s, best[keep - 1]!) >= 0) continue
       let lo = 0
       let hi = best.length
       while (lo < hi) {
@@ -282,9 +293,11 @@ export class SwarmIndex {
         else lo = mid + 1
       }
       best.splice(lo, 0, s)
-      if (best.length > max) best.pop()
+      if (best.length > keep) best.pop()
     }
-    return { hits: best.map((s) => this.hit(s.t, TRACKER_HOLDERS_PER_RESULT)), work: meter.work, partial }
+    for (const s of best) s.s += score(parsed, s.t)
+    const ranked = best.sort(better).slice(0, max)
+    return { hits: ranked.map((s) => this.hit(s.t, TRACKER_HOLDERS_PER_RESULT)), work: meter.work, partial }
   }
 
   private hit(t: Title, max: number): TrackerHit {
@@ -302,7 +315,7 @@ export class SwarmIndex {
     if (t) return t
     const m = f.meta
     const text = fold([f.name, m?.title, m?.artist, m?.albumArtist, m?.album, m?.genre].filter(Boolean).join('\n'))
-    t = { cid: f.cid, name: f.name, size: f.size, kind: f.kind, ...(m ? { meta: m } : {}), metaKey: metaKeyOf(f), tokens: tokenize(text), bytes: announcedBytes(f), holders: new Set(), seen: 0 }
+    t = { cid: f.cid, name: f.name, size: f.size, kind: f.kind, ...(m ? { meta: m } : {}), metaKey: metaKeyOf(f), text, tokens: tokenize(text), bytes: announcedBytes(f), holders: new Set(), seen: 0 }
     this.titles.set(key, t)
     let set = this.byCid.get(f.cid)
     if (!set) this.byCid.set(f.cid, (set = new Set()))
@@ -346,6 +359,9 @@ export class SwarmIndex {
     for (const t of [...peer.files.values()]) this.unhold(peer, t)
   }
 }
+
+/** Matches kept per result asked for, by the cheap rank, before the node's score ranks them (SwarmIndex.query). */
+const RANK_POOL = 4
 
 /** Rank added per query word that is a whole token of a title's name or tags (a word of the file name alone is worth 20 + 5 in score()). */
 const WHOLE_TOKEN_SCORE = 30
