@@ -6,9 +6,11 @@
  * used as filesystem paths. Parts: media-kind.ts (which files are media), library-walk.ts (the
  * folder walk), content-ids.ts (hashing, the content id cache file and the piece hash lists).
  *
- * One file (just over 300 lines): the index maps (by name, path, content id) and the re-check on a
- * failed open (re-hash or forget) must change together; the walk, hashing and metadata already
- * live in their own files.
+ * One file (about 380 lines): the index maps (by name, path, content id), the re-check on a
+ * failed open (re-hash or forget) and the warm start's re-validation walk (revalidate: the same
+ * re-hash or forget, for every file) must change together; the walk, hashing and metadata
+ * already live in their own files. Candidate to move out next: the verified piece-list memory
+ * (pieceHashes, rememberList), which touches only byCid.
  */
 import { EventEmitter } from 'node:events'
 import fs, { type FileHandle } from 'node:fs/promises'

@@ -2,6 +2,8 @@
  * The tracker's soft state (docs/PROTOCOL.md §7): who is online, what each peer announced, and
  * the indexes answering "holders of a content id" and keyword search. Rebuilt from announces
  * after a restart; nothing here is persisted. No sockets or timers: the clock is passed in.
+ * Over 300 lines since search speaks the node's language (issue #12): query() is the candidate
+ * to move out next, into a file of its own taking the titles and the token index.
  */
 import { MAX_QUERY_WORDS, SEARCH_WORK_BUDGET, TRACKER_HOLDERS_PER_RESULT, TRACKER_RESULTS_MAX } from '../protocol/constants.ts'
 import { announcedBytes, checkRoom, DEFAULT_INDEX_LIMITS, type IndexLimits } from './index-limits.ts'
