@@ -253,7 +253,7 @@ export class P2PNode extends EventEmitter {
     this.identity.port = this.port
     for (const s of this.opts.shares ?? []) {
       this.life.assertOpen('start')
-      await this.library.addShare(s)
+      await this.library.addShare(s, { background: true })
     }
     // The saved state (app/state.ts): shares added at run time and downloaded files, then followed.
     const state = this.opts.state

@@ -16,6 +16,7 @@ import { isPublicAddress } from '../net/address.ts'
 import { CONNECT_TIMEOUT_MS, MSG, TRACKER_PEERS_DEFAULT } from '../protocol/constants.ts'
 import { errText, RemoteError } from '../protocol/errors.ts'
 import { parsePeerId } from '../protocol/messages.ts'
+import type { MediaMeta } from '../protocol/media-meta.ts'
 import { formatAnnounce, parseAnnounceReply, parseHitList, parsePeerList, parseRegisterReply, type AnnouncedFile } from '../protocol/tracker-messages.ts'
 import { announceDelta } from './announce-delta.ts'
 import type { Discovery } from './discovery.ts'
@@ -23,10 +24,10 @@ import type { Discovery } from './discovery.ts'
 /** What the client announces: the node's shared files and their change events. */
 export interface SharedCatalog {
   /** Every shared file; entries without a content id yet are not announced. */
-  entries(): Iterable<{ cid?: string | undefined; name: string; size: number; kind: string }>
-  /** 'added', 'hashed' and 'removed' fire when the catalog changes. */
-  on(event: 'added' | 'hashed' | 'removed', listener: () => void): unknown
-  off(event: 'added' | 'hashed' | 'removed', listener: () => void): unknown
+  entries(): Iterable<{ cid?: string | undefined; name: string; size: number; kind: string; meta?: MediaMeta | undefined }>
+  /** 'added', 'hashed', 'removed' and 'meta' (tags read) fire when the catalog changes. */
+  on(event: 'added' | 'hashed' | 'removed' | 'meta', listener: () => void): unknown
+  off(event: 'added' | 'hashed' | 'removed' | 'meta', listener: () => void): unknown
 }
 
 /** What the client needs of its node. */
@@ -83,6 +84,8 @@ export interface TrackerResult {
   legacy: false
   /** The holder is reached through the tracker's relay (it cannot be dialled). */
   via?: 'relay'
+  /** The tags the tracker holds for the file (§7.7). */
+  meta?: MediaMeta
 }
 
 /** Connection state: `online` after a successful exchange, `down` after a failed one. */
@@ -170,6 +173,7 @@ export class TrackerClient extends EventEmitter implements Discovery {
     this.node.library.on('hashed', this.onLibrary)
     this.node.library.on('added', this.onLibrary)
     this.node.library.on('removed', this.onLibrary)
+    this.node.library.on('meta', this.onLibrary)
     this.ready = this.tick()
   }
 
@@ -180,6 +184,7 @@ export class TrackerClient extends EventEmitter implements Discovery {
     this.node.library.off('hashed', this.onLibrary)
     this.node.library.off('added', this.onLibrary)
     this.node.library.off('removed', this.onLibrary)
+    this.node.library.off('meta', this.onLibrary)
     if (this.timer) clearTimeout(this.timer)
     if (this.soon) clearTimeout(this.soon)
     this.timer = this.soon = null
@@ -210,7 +215,7 @@ export class TrackerClient extends EventEmitter implements Discovery {
         if (this.node.isSelf(p)) continue
         const relayed = h.relayed?.includes(p) === true
         if (relayed) this.node.relayedAt?.(p, this.endpoint)
-        out.push({ name: h.name, size: h.size, contentId: h.cid, kind: h.kind, holder: p, legacy: false, ...(relayed ? { via: 'relay' as const } : {}) })
+        out.push({ name: h.name, size: h.size, contentId: h.cid, kind: h.kind, holder: p, legacy: false, ...(relayed ? { via: 'relay' as const } : {}), ...(h.meta ? { meta: h.meta } : {}) })
       }
     }
     return out

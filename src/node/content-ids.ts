@@ -60,9 +60,10 @@ export async function hashFile(file: string): Promise<{ cid: string; pieces: Buf
 export interface CacheRecord {
   size: number
   mtimeMs: number
-  /** Inode when hashed (records of older versions have none: not compared). */
-  ino?: number
   cid: string
+  /** Device and inode when hashed (absent in older cache files: not compared); a warm start serves the file only as that inode. */
+  dev?: number
+  ino?: number
 }
 
 /**
@@ -105,6 +106,12 @@ export class ContentIdCache {
   lookup(realPath: string, size: number, mtimeMs: number, ino?: number): string | undefined {
     const r = this.records.get(realPath)
     return r && r.size === size && r.mtimeMs === mtimeMs && (r.ino === undefined || ino === undefined || r.ino === ino) ? r.cid : undefined
+  }
+
+  /** Every record whose real path lies below the folder `root` (a real path), in the order they were recorded. */
+  *below(root: string): Generator<[string, CacheRecord]> {
+    const prefix = root.endsWith(path.sep) ? root : root + path.sep
+    for (const [p, r] of this.records) if (p.startsWith(prefix)) yield [p, r]
   }
 
   set(realPath: string, record: CacheRecord): void {

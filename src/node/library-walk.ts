@@ -13,6 +13,23 @@ import path from 'node:path'
 import PQueue from 'p-queue'
 import { mediaKind } from './media-kind.ts'
 
+/**
+ * The files a content id cache recorded below the share `root` (real paths) as FoundFiles, from
+ * the records alone (no filesystem call): what a warm start indexes before the walk re-validates
+ * it. Names the walk would skip (hidden, partial downloads, not media) are left out; a file
+ * reached through a link inside the share is named by its real path here.
+ */
+export function* cachedFiles(
+  root: string,
+  records: Iterable<[string, { size: number; mtimeMs: number; dev?: number; ino?: number }]>
+): Generator<Omit<FoundFile, 'dev' | 'ino' | 'at'> & { dev?: number; ino?: number }> {
+  for (const [real, r] of records) {
+    const rel = path.relative(root, real).split(path.sep).join('/')
+    if (!rel || rel.startsWith('../') || !mediaKind(rel) || rel.split('/').some(skippedName)) continue
+    yield { real, rel, size: r.size, mtimeMs: r.mtimeMs, dev: r.dev, ino: r.ino }
+  }
+}
+
 /** Filesystem calls (readdir, stat, realpath) of one walk in flight at once. */
 const WALK_IO_CONCURRENCY = 32
 

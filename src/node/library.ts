@@ -7,10 +7,11 @@
  * folder walk), library-watch.ts (the shared folders' watcher), content-ids.ts (hashing, the
  * content id cache file and the piece hash lists).
  *
- * One file (~380 lines): the index maps (by name, path, content id), the recheck (re-hash or
- * forget, on a failed open or a watcher event) and the hashing queue must change together; the
- * walk, the watcher, hashing and metadata already live in their own files. Candidate to move out
- * next: the verified piece-list memory (pieceHashes, rememberList).
+ * One file (about 380 lines): the index maps (by name, path, content id), the recheck (re-hash or
+ * forget, on a failed open or a watcher event) and the warm start's re-validation walk (revalidate:
+ * the same re-hash or forget, for every file) must change together; the walk, the watcher, hashing
+ * and metadata already live in their own files. Candidate to move out next: the verified piece-list
+ * memory (pieceHashes, rememberList), which touches only byCid.
  */
 import { EventEmitter } from 'node:events'
 import type { Stats } from 'node:fs'
@@ -22,7 +23,7 @@ import { decodeLegacyName } from '../protocol/messages.ts'
 import { ContentIdCache, hashFile } from './content-ids.ts'
 import { openIndexed, sameFile } from './indexed-file.ts'
 import { FolderWatcher, type FolderWatcherOptions } from './library-watch.ts'
-import { walkShare, type FoundFile } from './library-walk.ts'
+import { cachedFiles, walkShare, type FoundFile } from './library-walk.ts'
 import { LibraryMetadata } from './metadata-cache.ts'
 import type { MetadataReaderOptions } from './metadata.ts'
 import type { MediaMeta } from '../protocol/media-meta.ts'
@@ -68,13 +69,17 @@ const VERIFIED_LIST_BYTES = 32 << 20
 
 /**
  * Events: 'added' (LibraryEntry[]: new files, shared or found by the folder watcher), 'hashed' (LibraryEntry), 'idle' (all content ids known),
- * 'removed' (LibraryEntry: deleted or no longer a regular file; no longer searched or served).
+ * 'removed' (LibraryEntry: deleted or no longer a regular file; no longer searched or served),
+ * 'meta' (LibraryEntry[] whose tags became known, from metadata-cache.ts).
  */
 export class Library extends EventEmitter {
   private readonly byName = new Map<string, LibraryEntry>()
   private readonly byCid = new Map<string, LibraryEntry>()
   private readonly roots = new Set<string>()
-  private readonly paths = new Set<string>()
+  /** Entries by real path. */
+  private readonly paths = new Map<string, LibraryEntry>()
+  /** Walks re-validating a share indexed from the cache (addShare `background`). */
+  private readonly walks = new Set<Promise<unknown>>()
   /** Content ids and piece hash lists kept across restarts (content-ids.ts). */
   private readonly cids: ContentIdCache
   private readonly queue: LibraryEntry[] = []
@@ -117,13 +122,18 @@ export class Library extends EventEmitter {
   }
 
   /**
-   * Share a folder (indexed recursively) or a single media file.
-   * @returns the entries newly added.
+   * Share a folder (indexed recursively) or a single media file. The files the content id cache
+   * knows below a folder are indexed first, from the cache alone (no stat: a warm start of 10,000
+   * files is one file read, bench/library.ts); the walk then re-validates them (changed: hashed
+   * again; gone: 'removed') and adds new files. With `background` and a warm cache, it returns
+   * once the cached files are indexed and the walk goes on (whenHashed() waits for it; served
+   * files are checked against their inode at open anyway, indexed-file.ts).
+   * @returns the entries newly added (with `background`: those known so far; 'added' tells the rest).
    * @throws P2PTubeError ERR_SHARE_NOT_FOUND when the path does not exist,
    *   ERR_NOT_MEDIA for a single file that is not video/audio/image.
    */
-  async addShare(dir: string): Promise<LibraryEntry[]> {
-    await this.cids.load()
+  async addShare(dir: string, opts: { background?: boolean } = {}): Promise<LibraryEntry[]> {
+    await Promise.all([this.cids.load(), this.metadata?.load()])
     let real: string
     try {
       real = await fs.realpath(dir)
@@ -141,16 +151,22 @@ export class Library extends EventEmitter {
       this.watcher?.addFile(real)
     } else {
       this.roots.add(real)
-      await walkShare(
-        real,
-        real,
-        (f) => {
-          const e = this.index(real, f.real, f.rel, f, f.at)
-          if (e) added.push(e)
-        },
-        this.opts.log,
-        (d) => this.watcher?.addFolder(d, real)
-      )
+      for (const f of cachedFiles(real, this.cids.below(real))) {
+        const e = this.index(real, f.real, f.rel, f)
+        if (e) added.push(e)
+      }
+      const walked = this.revalidate(real, new Set(added))
+      if (opts.background && added.length) {
+        const w = walked.then(
+          (more) => {
+            if (more.length) this.emit('added', more)
+            this.kick()
+          },
+          (err: Error) => this.opts.log?.('warn', `cannot walk ${real}: ${err.message}`)
+        )
+        this.walks.add(w)
+        void w.finally(() => this.walks.delete(w))
+      } else added.push(...(await walked))
     }
     if (added.length) this.emit('added', added)
     this.kick()
@@ -174,14 +190,53 @@ export class Library extends EventEmitter {
     this.kick()
   }
 
-  private index(root: string, real: string, rel: string, { size, mtimeMs, dev, ino }: { size: number; mtimeMs: number; dev: number; ino: number }, at = real): LibraryEntry | null {
+  /**
+   * Walk a share: new files are indexed, known ones compared with their stat (changed: hashed
+   * again), and those of `fromCache` the walk did not find are forgotten ('removed'). Every
+   * folder read is handed to the folder watcher.
+   * @returns the entries newly added.
+   */
+  private async revalidate(root: string, fromCache: Set<LibraryEntry>): Promise<LibraryEntry[]> {
+    const added: LibraryEntry[] = []
+    await walkShare(
+      root,
+      root,
+      (f) => {
+        if (this.stopped) return
+        const known = this.paths.get(f.real)
+        if (!known) {
+          const e = this.index(root, f.real, f.rel, f, f.at)
+          if (e) added.push(e)
+          return
+        }
+        fromCache.delete(known)
+        if (f.at !== f.real && !known.found) known.found = f.at
+        if (known.dev === undefined && known.size === f.size && known.mtimeMs === f.mtimeMs) Object.assign(known, { dev: f.dev, ino: f.ino })
+        else if (!sameFile(known, { ...f, isFile: () => true })) this.changed(known, f)
+      },
+      this.opts.log,
+      (d) => this.watcher?.addFolder(d, root)
+    )
+    if (!this.stopped) for (const e of fromCache) this.forget(e)
+    return added
+  }
+
+  /** An entry's file changed on disk: its content id is dropped and it is hashed again. */
+  private changed(e: LibraryEntry, st: { size: number; mtimeMs: number; dev: number; ino: number }): void {
+    this.dropCid(e)
+    Object.assign(e, { size: st.size, mtimeMs: st.mtimeMs, dev: st.dev, ino: st.ino })
+    if (!this.queue.includes(e)) this.queue.push(e)
+    this.kick()
+  }
+
+  private index(root: string, real: string, rel: string, { size, mtimeMs, dev, ino }: { size: number; mtimeMs: number; dev?: number; ino?: number }, at = real): LibraryEntry | null {
     if (this.byName.size >= MAX_LIBRARY_FILES) return null
     if (this.paths.has(real)) return null
-    this.paths.add(real)
     let name = rel
     if (this.byName.has(name)) name = `${path.basename(root)}/${rel}`
     for (let i = 2; this.byName.has(name); i++) name = `${path.basename(root)}-${i}/${rel}`
     const entry: LibraryEntry = { name, path: real, ...(at !== real ? { found: at } : {}), root, size, mtimeMs, dev, ino, kind: mediaKind(real) as MediaKind }
+    this.paths.set(real, entry)
     const cached = this.cids.lookup(real, size, mtimeMs, ino)
     if (cached) {
       entry.cid = cached
@@ -265,7 +320,7 @@ export class Library extends EventEmitter {
     const real = await fs.realpath(file)
     const st = await fs.stat(real)
     if (!mediaKind(real)) return null
-    this.cids.set(real, { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, cid })
+    this.cids.set(real, { size: st.size, mtimeMs: st.mtimeMs, cid, dev: st.dev, ino: st.ino })
     this.roots.add(real)
     const e = this.index(path.dirname(real), real, path.basename(real), st)
     if (!e) return null
@@ -306,11 +361,8 @@ export class Library extends EventEmitter {
     if (st && e.found && (await fs.realpath(e.found).catch(() => null)) !== e.path) st = null
     if (st && sameFile(e, st)) return
     if (this.byName.get(e.name) !== e) return
-    this.dropCid(e)
-    if (!st?.isFile()) return this.forget(e)
-    Object.assign(e, { size: st.size, mtimeMs: st.mtimeMs, dev: st.dev, ino: st.ino })
-    if (!this.queue.includes(e)) this.queue.push(e)
-    this.kick()
+    if (!st?.isFile()) this.forget(e)
+    else this.changed(e, st)
   }
 
   /** Drop `e`'s content id; another entry with the same content (a copy) takes its place in byCid. */
@@ -340,7 +392,7 @@ export class Library extends EventEmitter {
 
   /** Resolves when every indexed file has its content id. */
   async whenHashed(): Promise<void> {
-    while (this.hashing) await this.hashing
+    while (this.hashing || this.walks.size) await Promise.all([this.hashing, ...this.walks])
   }
 
   /** Stop background hashing after the current file. */
@@ -348,7 +400,7 @@ export class Library extends EventEmitter {
     this.stopped = true
     this.queue.length = 0
     await this.watcher?.close()
-    await this.hashing
+    await Promise.all([this.hashing, ...this.walks])
     await this.cids.flushed()
     await this.metadata?.stop()
   }
@@ -366,7 +418,7 @@ export class Library extends EventEmitter {
           await this.cids.keepPieces(cid, pieces)
           this.rememberList(cid, pieces)
           if (!this.byCid.has(cid)) this.byCid.set(cid, e)
-          this.cids.set(e.path, { size: e.size, mtimeMs: e.mtimeMs, ...(e.ino !== undefined ? { ino: e.ino } : {}), cid })
+          this.cids.set(e.path, { size: e.size, mtimeMs: e.mtimeMs, cid, dev: e.dev, ino: e.ino })
           this.emit('hashed', e)
         } catch (err) {
           this.opts.log?.('warn', `cannot hash ${e.path}: ${(err as Error).message}`)

@@ -8,6 +8,8 @@
  * (a node and a one-shot fetch) never drop each other's entries.
  */
 import fs from 'node:fs/promises'
+import path from 'node:path'
+import { PictureCache } from './metadata-pictures.ts'
 import { writeFileAtomic } from './atomic-file.ts'
 import { toMediaMeta, type MediaMeta } from '../protocol/media-meta.ts'
 import type { EventEmitter } from 'node:events'
@@ -19,6 +21,8 @@ import { sharedMetadataWorker, type MetadataWorker } from './metadata-worker.ts'
 export interface MetaRecord {
   meta?: MediaMeta
   cover?: true
+  /** A photo read for its EXIF date and size (records of photos without it are from before: read again). */
+  exif?: true
 }
 
 /** A cache save is delayed this long after a read so a scan writes the file a few times, not per file; ms. */
@@ -58,7 +62,7 @@ export class MetadataCache {
     for (const [cid, r] of Object.entries(data.entries ?? {})) {
       if (!/^[0-9a-f]{8,128}$/.test(cid) || typeof r !== 'object' || r === null) continue
       const meta = toMediaMeta((r as MetaRecord).meta)
-      out.set(cid, { ...(meta ? { meta } : {}), ...((r as MetaRecord).cover === true ? { cover: true } : {}) })
+      out.set(cid, { ...(meta ? { meta } : {}), ...((r as MetaRecord).cover === true ? { cover: true } : {}), ...((r as MetaRecord).exif === true ? { exif: true } : {}) })
     }
     return out
   }
@@ -115,6 +119,8 @@ type LibraryEntry = MetaTarget
 /** Options of LibraryMetadata. `cacheFile`: the metadata cache file (none: memory only). */
 export interface LibraryMetadataOptions extends MetadataReaderOptions {
   cacheFile?: string
+  /** ffmpeg for the pictures (metadata-pictures.ts; null: none; default 'ffmpeg' on PATH). */
+  ffmpeg?: string | null
   /** The thread that reads tags (default: the process's one, sharedMetadataWorker). */
   reader?: MetadataWorker
   log?: (level: 'info' | 'warn', msg: string) => void
@@ -130,11 +136,14 @@ export interface MetaSource extends EventEmitter {
  * in the background on a worker thread (metadata-worker.ts: one file at a time, started only
  * when a file is missing from the cache, and only while the library is not hashing), so tags
  * never delay serving. Events of the library it follows: 'added' (entries whose content id was
- * cached), 'hashed', and 'idle' (hashing done: reading may start). Emits nothing; `idle()`
- * resolves when every known entry has been looked at.
+ * cached), 'hashed', and 'idle' (hashing done: reading may start). Emits 'meta' (LibraryEntry[]
+ * that got their tags) on the library it follows; `idle()` resolves when every known entry has
+ * been looked at.
  */
 export class LibraryMetadata {
   readonly cache: MetadataCache
+  /** Poster frames, covers and photo thumbnails, made on request and cached in `thumbs/` beside the cache file. */
+  readonly pictures: PictureCache
   private readonly queue: LibraryEntry[] = []
   private running = false
   private readonly reader: MetadataWorker
@@ -153,6 +162,7 @@ export class LibraryMetadata {
     private readonly opts: LibraryMetadataOptions = {}
   ) {
     this.cache = new MetadataCache(opts.cacheFile, opts.log)
+    this.pictures = new PictureCache({ ffmpeg: opts.ffmpeg, dir: opts.cacheFile ? path.join(path.dirname(opts.cacheFile), 'thumbs') : undefined })
     this.reader = opts.reader ?? sharedMetadataWorker()
     library.on('added', (es: LibraryEntry[]) => this.take(es.filter((e) => e.cid)))
     library.on('hashed', (e: LibraryEntry) => this.take([e]))
@@ -168,11 +178,13 @@ export class LibraryMetadata {
     if (this.stopped || !es.length) return
     // The cache may still be loading (a share added before load()): look once it is in.
     void this.cache.load().then(() => {
+      const got: LibraryEntry[] = []
       for (const e of es) {
         const r = this.cache.get(e.cid as string)
-        if (r) e.meta = r.meta
-        else this.queue.push(e)
+        if (!r || (e.kind === 'image' && !r.exif)) this.queue.push(e)
+        else if ((e.meta = r.meta)) got.push(e)
       }
+      if (got.length) this.library.emit('meta', got)
       this.pump()
     })
   }
@@ -193,7 +205,7 @@ export class LibraryMetadata {
   private async read(e: LibraryEntry): Promise<void> {
     const cid = e.cid as string
     const hit = this.cache.get(cid)
-    if (hit) {
+    if (hit && (e.kind !== 'image' || hit.exif)) {
       e.meta = hit.meta
       return
     }
@@ -201,9 +213,10 @@ export class LibraryMetadata {
     if (this.stopped) return
     this.readCount++
     if (r.warnings.length) this.opts.log?.('info', `metadata of ${e.name}: ${r.warnings.join('; ')}`)
-    const rec: MetaRecord = { ...(r.meta ? { meta: r.meta } : {}), ...(r.cover ? { cover: true } : {}) }
+    const rec: MetaRecord = { ...(r.meta ? { meta: r.meta } : {}), ...(r.cover ? { cover: true } : {}), ...(e.kind === 'image' ? { exif: true as const } : {}) }
     this.cache.set(cid, rec)
     e.meta = rec.meta
+    if (e.meta) this.library.emit('meta', [e])
     this.dirty = true
     this.scheduleSave()
   }

@@ -126,8 +126,50 @@ function probe(ffprobe: string, file: string, timeoutMs: number): Promise<Record
   })
 }
 
+/** Bytes of a photo's head read for its EXIF block and size (an APP segment is at most 64 KiB). */
+const PHOTO_HEAD_BYTES = 256 * 1024
+
 /**
- * The metadata of one media file (audio and video; an image gives none yet). Tags from
+ * A photo's size in pixels and the date it was taken (EXIF DateTimeOriginal, else DateTime),
+ * from the first PHOTO_HEAD_BYTES of the file with exifreader (JPEG, PNG, WebP, TIFF, HEIC).
+ * A broken or absent EXIF block gives what could be read (a warning, no exception).
+ */
+async function readPhoto(file: string, warnings: string[]): Promise<MediaMeta | undefined> {
+  const fh = await fs.open(file, 'r')
+  let head: Buffer
+  try {
+    const b = Buffer.alloc(PHOTO_HEAD_BYTES)
+    const { bytesRead } = await fh.read(b, 0, b.length, 0)
+    head = b.subarray(0, bytesRead)
+  } finally {
+    await fh.close()
+  }
+  let tags: Record<string, { value?: unknown; description?: string } | undefined>
+  try {
+    const { default: ExifReader } = await import('exifreader')
+    tags = ExifReader.load(head) as unknown as typeof tags
+  } catch (err) {
+    warnings.push(`photo: ${(err as Error).message}`)
+    return undefined
+  }
+  const px = (...keys: string[]): number | undefined => {
+    for (const k of keys) {
+      const v = tags[k]?.value
+      const n = Array.isArray(v) ? v[0] : v
+      if (typeof n === 'number' && n > 0) return n
+    }
+    return undefined
+  }
+  const d = /^(\d{4}):(\d{2}):(\d{2}) (\d{2}):(\d{2}):(\d{2})/.exec(tags.DateTimeOriginal?.description ?? tags.DateTime?.description ?? '')
+  return toMediaMeta({
+    width: px('Image Width', 'PixelXDimension', 'ImageWidth'),
+    height: px('Image Height', 'PixelYDimension', 'ImageLength'),
+    ...(d && d[1] !== '0000' ? { taken: `${d[1]}-${d[2]}-${d[3]}T${d[4]}:${d[5]}:${d[6]}`, year: Number(d[1]) } : {})
+  })
+}
+
+/**
+ * The metadata of one media file: audio and video as below; a photo its size and EXIF date. Tags from
  * music-metadata; for video, or when music-metadata could not parse the file or gave no
  * duration, ffprobe fills what is missing (music-metadata's values win). Never throws for a bad
  * file: what failed is in `warnings`.
@@ -135,7 +177,7 @@ function probe(ffprobe: string, file: string, timeoutMs: number): Promise<Record
  */
 export async function readMetadata(file: string, kind: MediaKind, size: number, opts: MetadataReaderOptions = {}): Promise<ReadResult> {
   const warnings: string[] = []
-  if (kind === 'image') return { meta: undefined, cover: false, warnings }
+  if (kind === 'image') return { meta: await readPhoto(file, warnings), cover: false, warnings }
   let tags: Record<string, unknown> = {}
   let cover = false
   const ffprobe = opts.ffprobe === undefined ? 'ffprobe' : opts.ffprobe

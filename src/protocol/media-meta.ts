@@ -26,6 +26,8 @@ export interface MediaMeta {
   codec?: string
   width?: number
   height?: number
+  /** When a photo was taken (EXIF DateTimeOriginal, camera local time): `YYYY-MM-DDTHH:MM:SS`. */
+  taken?: string
 }
 
 /** The text fields of MediaMeta. */
@@ -90,5 +92,9 @@ export function toMediaMeta(v: unknown): MediaMeta | undefined {
     const r = Math.round(n)
     if (r >= min && r <= max) m[k] = r
   }
+  if (typeof o.taken === 'string' && TAKEN.test(o.taken)) m.taken = o.taken
   return Object.keys(m).length ? m : undefined
 }
+
+/** The form of MediaMeta.taken. */
+const TAKEN = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$/

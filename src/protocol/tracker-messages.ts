@@ -6,18 +6,21 @@
 import { MAX_ANNOUNCE_ENTRIES, MAX_CONTROL_REPLY, MAX_NAME_LENGTH, MAX_QUERY_LENGTH, TRACKER_HOLDERS_MAX, TRACKER_PEERS_DEFAULT, TRACKER_PEERS_MAX, TRACKER_RESULTS_MAX } from './constants.ts'
 import { ProtocolError } from './errors.ts'
 import { int, isContentId, parseJson, str } from './extension-messages.ts'
+import { toMediaMeta, type MediaMeta } from './media-meta.ts'
 import { malformed } from './peer-id.ts'
 import { parseReachList, type PeerReach } from './reach-messages.ts'
 
 /** Kinds a tracker indexes; anything else is stored as 'other'. */
 export const TRACKER_KINDS: ReadonlySet<string> = new Set(['video', 'audio', 'image', 'other'])
 
-/** One library entry as announced: content id, name, size in bytes, kind. */
+/** One library entry as announced: content id, name, size in bytes, kind, and its tags when known (§7.3). */
 export interface AnnouncedFile {
   cid: string
   name: string
   size: number
   kind: string
+  /** Tags, duration and format (PROTOCOL.md §4.3), cleaned by toMediaMeta; absent when none. */
+  meta?: MediaMeta
 }
 
 /** TREG request (§7.2). The host is never in the payload: the tracker takes it from the socket. */
@@ -129,7 +132,8 @@ export function parseAnnouncedFile(x: unknown, what = 'TANN'): AnnouncedFile {
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(name)) throw malformed(`${what}: "name" has control characters`)
   const kind = typeof f.kind === 'string' && TRACKER_KINDS.has(f.kind) ? f.kind : 'other'
-  return { cid, name, size: int(f, 'size', what, 0, Number.MAX_SAFE_INTEGER), kind }
+  const meta = toMediaMeta(f.meta)
+  return { cid, name, size: int(f, 'size', what, 0, Number.MAX_SAFE_INTEGER), kind, ...(meta ? { meta } : {}) }
 }
 
 /**

@@ -4,7 +4,15 @@
  */
 import { MAX_FILES_PER_PEER, TRACKER_NAME_BYTES_MAX, TRACKER_NAME_BYTES_PER_HOST, TRACKER_NAMES_MAX, TRACKER_NAMES_PER_HOST } from '../protocol/constants.ts'
 import { ProtocolError } from '../protocol/errors.ts'
-import type { Announce } from '../protocol/tracker-messages.ts'
+import type { Announce, AnnouncedFile } from '../protocol/tracker-messages.ts'
+
+/**
+ * What one announced file costs the byte caps: the UTF-8 bytes of its name, plus those of its
+ * tags as JSON (§7.3: tags count as name bytes, so a host's 16 MiB holds names and tags).
+ */
+export function announcedBytes(f: Pick<AnnouncedFile, 'name' | 'meta'>): number {
+  return Buffer.byteLength(f.name) + (f.meta ? Buffer.byteLength(JSON.stringify(f.meta)) : 0)
+}
 
 /** What checkRoom needs of a peer (a SwarmIndex PeerRecord): its host and the names it holds by content id. */
 export interface Holdings {
@@ -53,7 +61,7 @@ export function checkRoom(peer: Holdings, a: Announce, use: { names: number; byt
     bytes -= t.bytes
   }
   for (const f of a.add) {
-    const b = Buffer.byteLength(f.name)
+    const b = announcedBytes(f)
     const had = removed.has(f.cid) ? undefined : held(f.cid)
     if (had) bytes += b - had.bytes
     else {

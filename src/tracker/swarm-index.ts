@@ -2,22 +2,32 @@
  * The tracker's soft state (docs/PROTOCOL.md §7): who is online, what each peer announced, and
  * the indexes answering "holders of a content id" and keyword search. Rebuilt from announces
  * after a restart; nothing here is persisted. No sockets or timers: the clock is passed in.
+ * Over 300 lines since search speaks the node's language (issue #12): query() is the candidate
+ * to move out next, into a file of its own taking the titles and the token index.
  */
 import { MAX_QUERY_WORDS, SEARCH_WORK_BUDGET, TRACKER_HOLDERS_PER_RESULT, TRACKER_RESULTS_MAX } from '../protocol/constants.ts'
-import { checkRoom, DEFAULT_INDEX_LIMITS, type IndexLimits } from './index-limits.ts'
+import { announcedBytes, checkRoom, DEFAULT_INDEX_LIMITS, type IndexLimits } from './index-limits.ts'
+import { fold, isEmptyQuery, matches, parseQuery, score, TEXT_FILTERS } from '../node/query.ts'
 import { ProtocolError } from '../protocol/errors.ts'
 import type { Announce, AnnounceReply, AnnouncedFile, TrackerHit } from '../protocol/tracker-messages.ts'
 import { queryWords, tokenize, TokenIndex } from './token-index.ts'
 
 export { DEFAULT_INDEX_LIMITS, type IndexLimits } from './index-limits.ts'
 
-/** One name of one content id, and the peers announcing it under that name. */
+/**
+ * One name of one content id, and the peers announcing it under that name, with the tags the
+ * first of them announced (tags are a function of the content; a later holder's differ only if
+ * it lies, and then the first one stands).
+ */
 export interface Title extends AnnouncedFile {
-  /** Lower-cased name, for matching. */
-  lower: string
+  /** The folded name and tags, '\n'-separated (what a free word must occur in, as query.ts matches). */
+  text: string
+  /** Tokens of `text`. */
   tokens: string[]
-  /** UTF-8 bytes of the name (what the per-host and total byte caps count). */
+  /** UTF-8 bytes of the name and tags (what the per-host and total byte caps count, announcedBytes). */
   bytes: number
+  /** The tags as announced (JSON), to notice a holder announcing new ones. */
+  metaKey: string
   holders: Set<PeerRecord>
   /** Last search that looked at this title (de-duplicates candidates without a Set). */
   seen: number
@@ -146,7 +156,7 @@ export class SwarmIndex {
     }
     for (const f of a.add) {
       const had = peer.files.get(f.cid)
-      if (had && had.name === f.name) continue
+      if (had && had.name === f.name && had.metaKey === metaKeyOf(f)) continue
       if (had) this.unhold(peer, had)
       this.hold(peer, this.title(f))
     }
@@ -223,44 +233,60 @@ export class SwarmIndex {
   }
 
   /**
-   * Keyword search: every whitespace-separated word of `q` must occur in the name (substring,
-   * case-insensitive, as a node's own search, PROTOCOL.md §4.2, §7.7). Ranked by words that are
-   * whole tokens of the name, then holder count, then shorter name. Words are de-duplicated and a
-   * word inside another word is dropped (it adds no condition). The work is bounded: at most
-   * half of `budget` units go to picking candidates in the vocabulary (one unit per token
-   * compared), the rest to checking them (one unit per candidate and word); when the budget
-   * runs out the best hits found so far are returned with `partial`.
+   * Search in the node's language (PROTOCOL.md §4.2.1, §7.7): words, `-word`, field filters
+   * (`artist:` `album:` `title:` `genre:`), `kind:`, `cid:`, `dur>10m`, `size<1G`, `year:`,
+   * matched case- and accent-insensitively against the name and the announced tags; ranked as a
+   * node ranks (query.ts score: exact title, artist, album, file name first) plus
+   * WHOLE_TOKEN_SCORE per word that is a whole token of the name or tags (a folder named
+   * "Holiday 2024" counts for `holiday`), then by holder count, then shorter name. The score
+   * is computed for the best RANK_POOL × `max` matches by whole tokens, holders and name length
+   * only (with more matches than that, an exact title among the rest can be missed). The work is bounded: at most half of `budget` units go to picking candidates in the
+   * vocabulary (tokens of the folded names and tags, one unit per token compared), the rest to
+   * checking them (one unit per candidate and term); when the budget runs out the best hits found
+   * so far are returned with `partial`. A query of filters only (`kind:audio`) has no token to
+   * pick with: it checks every title, within the budget.
    * @returns at most `max` hits with up to TRACKER_HOLDERS_PER_RESULT peer ids each.
-   * @throws ProtocolError ERR_TOO_MANY_WORDS: more than MAX_QUERY_WORDS distinct words.
+   * @throws ProtocolError ERR_TOO_MANY_WORDS: more than MAX_QUERY_WORDS distinct words (words,
+   *   `-words` and field values together).
    */
   query(q: string, max: number, budget = SEARCH_WORK_BUDGET): SearchResult {
-    const words = queryWords(q)
+    const parsed = parseQuery(q)
+    const positive = [...parsed.words, ...TEXT_FILTERS.flatMap((k) => parsed.fields[k] ?? [])]
+    const words = queryWords([...positive, ...parsed.not].join(' '))
     if (words.length > MAX_QUERY_WORDS) throw new ProtocolError('ERR_TOO_MANY_WORDS', `Find: ${words.length} distinct words, at most ${MAX_QUERY_WORDS}`)
-    if (!words.length) return { hits: [], work: 0, partial: false }
-    // Candidates from the query token with the fewest postings; every word is then checked.
+    if (isEmptyQuery(parsed)) return { hits: [], work: 0, partial: false }
+    // Candidates from the query token with the fewest postings; every term is then checked.
     const meter = { work: 0, budget: Math.floor(budget / 2) }
     const picked = this.words.candidates(
-      words.flatMap((w) => tokenize(w)),
+      positive.flatMap((w) => tokenize(w)),
       meter
     )
     let partial = picked.partial
     const mark = ++this.searchNo
+    const cost = Math.max(1, words.length)
+    // Free words alone (the common query) are checked on the title's own folded text, as the
+    // tracker always did; filters, ranges and -words go through the node's matcher too.
+    const plain = !parsed.not.length && !parsed.kind && !parsed.cid && !Object.keys(parsed.fields).length && !Object.keys(parsed.ranges).length
     // Keep the best `max` in a sorted array (a full sort of thousands of candidates costs more).
-    const best: Array<{ t: Title; exact: number }> = []
-    const better = (a: { t: Title; exact: number }, b: { t: Title; exact: number }): number => b.exact - a.exact || b.t.holders.size - a.t.holders.size || a.t.name.length - b.t.name.length
+    // Two stages: the best `keep` by whole tokens, holders and name length (cheap), then those
+    // ranked by the node's score plus whole tokens. score() costs about as much as the rest of
+    // a search (regexes, folded fields): computing it for every match doubled a search's time.
+    const keep = max * RANK_POOL
+    const best: Array<{ t: Title; s: number }> = []
+    const better = (a: { t: Title; s: number }, b: { t: Title; s: number }): number => b.s - a.s || b.t.holders.size - a.t.holders.size || a.t.name.length - b.t.name.length
     for (const t of picked.items ?? this.titles.values()) {
       if (meter.work >= budget) {
         partial = true
         break
       }
-      meter.work += words.length
+      meter.work += cost
       if (t.seen === mark) continue
       t.seen = mark
-      if (!words.every((w) => t.lower.includes(w))) continue
-      let exact = 0
-      for (const w of words) if (t.tokens.includes(w)) exact++
-      const s = { t, exact }
-      if (best.length === max && better(s, best[max - 1]!) >= 0) continue
+      if (!parsed.words.every((w) => t.text.includes(w)) || (!plain && !matches(parsed, t))) continue
+      let whole = 0
+      for (const w of parsed.words) if (t.tokens.includes(w)) whole++
+      const s = { t, s: WHOLE_TOKEN_SCORE * whole }
+      if (best.length === keep && better(s, best[keep - 1]!) >= 0) continue
       let lo = 0
       let hi = best.length
       while (lo < hi) {
@@ -269,9 +295,11 @@ export class SwarmIndex {
         else lo = mid + 1
       }
       best.splice(lo, 0, s)
-      if (best.length > max) best.pop()
+      if (best.length > keep) best.pop()
     }
-    return { hits: best.map((s) => this.hit(s.t, TRACKER_HOLDERS_PER_RESULT)), work: meter.work, partial }
+    for (const s of best) s.s += score(parsed, s.t)
+    const ranked = best.sort(better).slice(0, max)
+    return { hits: ranked.map((s) => this.hit(s.t, TRACKER_HOLDERS_PER_RESULT)), work: meter.work, partial }
   }
 
   private hit(t: Title, max: number): TrackerHit {
@@ -280,15 +308,16 @@ export class SwarmIndex {
       if (peers.length >= max) break
       peers.push(p.id)
     }
-    return { cid: t.cid, name: t.name, size: t.size, kind: t.kind, holders: t.holders.size, peers }
+    return { cid: t.cid, name: t.name, size: t.size, kind: t.kind, ...(t.meta ? { meta: t.meta } : {}), holders: t.holders.size, peers }
   }
 
   private title(f: AnnouncedFile): Title {
     const key = `${f.cid}\n${f.name}`
     let t = this.titles.get(key)
     if (t) return t
-    const lower = f.name.toLowerCase()
-    t = { cid: f.cid, name: f.name, size: f.size, kind: f.kind, lower, tokens: tokenize(lower), bytes: Buffer.byteLength(f.name), holders: new Set(), seen: 0 }
+    const m = f.meta
+    const text = fold([f.name, m?.title, m?.artist, m?.albumArtist, m?.album, m?.genre].filter(Boolean).join('\n'))
+    t = { cid: f.cid, name: f.name, size: f.size, kind: f.kind, ...(m ? { meta: m } : {}), metaKey: metaKeyOf(f), text, tokens: tokenize(text), bytes: announcedBytes(f), holders: new Set(), seen: 0 }
     this.titles.set(key, t)
     let set = this.byCid.get(f.cid)
     if (!set) this.byCid.set(f.cid, (set = new Set()))
@@ -331,4 +360,15 @@ export class SwarmIndex {
   private clearFiles(peer: PeerRecord): void {
     for (const t of [...peer.files.values()]) this.unhold(peer, t)
   }
+}
+
+/** Matches kept per result asked for, by the cheap rank, before the node's score ranks them (SwarmIndex.query). */
+const RANK_POOL = 4
+
+/** Rank added per query word that is a whole token of a title's name or tags (a word of the file name alone is worth 20 + 5 in score()). */
+const WHOLE_TOKEN_SCORE = 30
+
+/** The tags of an announced file as a comparable string ('' without tags). */
+function metaKeyOf(f: AnnouncedFile): string {
+  return f.meta ? JSON.stringify(f.meta) : ''
 }

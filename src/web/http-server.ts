@@ -5,9 +5,11 @@
  * Routes (GET and HEAD only):
  *   /login?token=TOKEN     a session cookie, then 303 to / (only when a login is needed)
  *   /                      the page (src/web/page.ts)
- *   /api/library           JSON: { node, files: [{ name, size, kind, contentId, url }] }
+ *   /api/library           JSON: { node, files: [{ name, size, kind, contentId, url, meta?, picture? }] }
  *   /api/search?q=WORDS    NDJSON: {"type":"result",...} per result, then {"type":"done","results":N}
  *   /media/<contentId>     an indexed library file, looked up by content id only
+ *   /picture/<contentId>   its poster frame, cover or photo thumbnail (a small JPEG made by
+ *                          ffmpeg and cached, node/metadata-pictures.ts); 404 when it has none
  *   /stream/<contentId>?holder=H:P
  *                          a file from a search result this server returned, served from the
  *                          download it starts (or reuses) while it downloads
@@ -205,6 +207,7 @@ export class WebServer {
       if (url.pathname === '/api/library') return this.json(req, res, this.libraryJson())
       if (url.pathname === '/api/search') return await this.search(req, res, url, ac.signal)
       if (parts.length === 3 && parts[1] === 'media') return await this.media(req, res, parts[2] as string, ac.signal)
+      if (parts.length === 3 && parts[1] === 'picture') return await this.picture(req, res, parts[2] as string)
       if (parts.length === 3 && parts[1] === 'stream') return await this.stream(req, res, parts[2] as string, url, ac.signal)
       throw new HttpError(404, 'not found')
     } catch (err) {
@@ -222,7 +225,13 @@ export class WebServer {
 
   private page(req: http.IncomingMessage, res: http.ServerResponse): void {
     const nonce = randomBytes(16).toString('base64')
-    this.html(req, res, 200, renderPage(this.node.id, this.node.library.entries(), nonce), pageCsp(nonce))
+    this.html(
+      req,
+      res,
+      200,
+      renderPage(this.node.id, this.node.library.entries(), nonce, (e) => this.hasPicture(e)),
+      pageCsp(nonce)
+    )
   }
 
   private html(req: http.IncomingMessage, res: http.ServerResponse, status: number, body: string, csp: string, extra: http.OutgoingHttpHeaders = {}): void {
@@ -273,7 +282,15 @@ export class WebServer {
   }
 
   private libraryJson(): unknown {
-    const files = this.node.library.entries().map((e) => ({ name: e.name, size: e.size, kind: e.kind, contentId: e.cid ?? null, url: e.cid ? `/media/${e.cid}` : null }))
+    const files = this.node.library.entries().map((e) => ({
+      name: e.name,
+      size: e.size,
+      kind: e.kind,
+      contentId: e.cid ?? null,
+      url: e.cid ? `/media/${e.cid}` : null,
+      ...(e.meta ? { meta: e.meta } : {}),
+      ...(this.hasPicture(e) ? { picture: `/picture/${e.cid}` } : {})
+    }))
     return { node: this.node.id, files }
   }
 
@@ -293,7 +310,10 @@ export class WebServer {
       const send = (r: SearchResult): void => {
         if (r.contentId && typeof r.size === 'number') this.remember({ contentId: r.contentId, holder: r.holder, name: r.name, size: r.size, kind: r.kind })
         const url = typeof r.size === 'number' ? streamUrl(r) : null
-        if (!signal.aborted) res.write(JSON.stringify({ type: 'result', name: r.name, size: r.size, kind: r.kind, contentId: r.contentId, holder: r.holder, legacy: r.legacy, url }) + '\n')
+        if (!signal.aborted)
+          res.write(
+            JSON.stringify({ type: 'result', name: r.name, size: r.size, kind: r.kind, contentId: r.contentId, holder: r.holder, legacy: r.legacy, url, ...(r.meta ? { meta: r.meta } : {}) }) + '\n'
+          )
       }
       h.results.forEach(send)
       h.on('result', send)
@@ -325,6 +345,24 @@ export class WebServer {
     } finally {
       release()
     }
+  }
+
+  /** May a shared file have a picture? Videos and photos: yes; audio: when its tags hold a cover (metadata-cache.ts). */
+  private hasPicture(e: LibraryEntry): boolean {
+    const md = this.node.library.metadata
+    if (!md || !e.cid) return false
+    return e.kind !== 'audio' || md.cache.get(e.cid)?.cover === true
+  }
+
+  /** The picture of a shared file (JPEG, cached a day by the browser: it is a function of the content id). */
+  private async picture(req: http.IncomingMessage, res: http.ServerResponse, cid: string): Promise<void> {
+    const e = isContentId(cid) ? this.node.library.getByCid(cid) : undefined
+    const pics = this.node.library.metadata?.pictures
+    if (!e || !pics) throw new HttpError(404, 'no shared file has this content id')
+    const jpg = await pics.get(e)
+    if (!jpg) throw new HttpError(404, 'no picture for this file')
+    res.writeHead(200, { 'Content-Type': 'image/jpeg', 'Content-Length': jpg.length, 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'private, max-age=86400' })
+    res.end(req.method === 'HEAD' ? undefined : jpg)
   }
 
   /** An indexed file, opened (Library.open: no symlink, the file indexed) before any header is sent. */

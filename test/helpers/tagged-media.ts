@@ -51,3 +51,77 @@ export function id3WithPicture(title: string, pictureBytes: number): Buffer {
   const frames = Buffer.concat([tit2, apic])
   return Buffer.concat([Buffer.from('ID3\x03\x00\x00', 'latin1'), syncsafe(frames.length), frames])
 }
+
+/**
+ * An MP3 (3 s of a real track) with `cover` (a JPEG file) as its embedded front cover (ID3v2.3
+ * APIC through ffmpeg's attached picture), and `tags`. @returns the new file's path.
+ */
+export async function mp3WithCover(dir: string, name: string, cover: string, tags: Tags): Promise<string> {
+  const out = path.join(dir, name)
+  await fs.mkdir(path.dirname(out), { recursive: true })
+  const meta = Object.entries(tags).flatMap(([k, v]) => ['-metadata', `${k}=${v}`])
+  await run('ffmpeg', [
+    '-v',
+    'error',
+    '-y',
+    '-i',
+    path.join(AUDIO_DIR, 'track12.ogg'),
+    '-i',
+    cover,
+    '-map',
+    '0:a',
+    '-map',
+    '1:v',
+    '-t',
+    '3',
+    '-c:a',
+    'libmp3lame',
+    '-c:v',
+    'copy',
+    '-id3v2_version',
+    '3',
+    '-disposition:v',
+    'attached_pic',
+    ...meta,
+    out
+  ])
+  return out
+}
+
+/** A big JPEG (`side` × `side` pixels, scaled from a real picture) for the cover caps. */
+export async function bigJpeg(file: string, src: string, side: number): Promise<Buffer> {
+  await run('ffmpeg', ['-v', 'error', '-y', '-i', src, '-vf', `scale=${side}:${side}`, '-q:v', '2', file])
+  return fs.readFile(file)
+}
+
+/**
+ * A copy of a JPEG with an EXIF block (APP1, TIFF little-endian, Exif 2.3 §4.5-4.6) holding
+ * DateTimeOriginal = `taken` ("YYYY:MM:DD HH:MM:SS"), inserted after SOI. @returns the bytes written.
+ */
+export async function jpegWithExifDate(src: string, out: string, taken: string): Promise<Buffer> {
+  const jpg = await fs.readFile(src)
+  const tiff = Buffer.alloc(64)
+  tiff.write('II', 0, 'latin1')
+  tiff.writeUInt16LE(42, 2)
+  tiff.writeUInt32LE(8, 4) // IFD0
+  tiff.writeUInt16LE(1, 8)
+  tiff.writeUInt16LE(0x8769, 10) // ExifIFDPointer, LONG
+  tiff.writeUInt16LE(4, 12)
+  tiff.writeUInt32LE(1, 14)
+  tiff.writeUInt32LE(26, 18)
+  tiff.writeUInt32LE(0, 22)
+  tiff.writeUInt16LE(1, 26) // Exif IFD
+  tiff.writeUInt16LE(0x9003, 28) // DateTimeOriginal, ASCII, 20 bytes
+  tiff.writeUInt16LE(2, 30)
+  tiff.writeUInt32LE(20, 32)
+  tiff.writeUInt32LE(44, 36)
+  tiff.writeUInt32LE(0, 40)
+  tiff.write(`${taken}\0`, 44, 'latin1')
+  const body = Buffer.concat([Buffer.from('Exif\0\0', 'latin1'), tiff])
+  const app1 = Buffer.alloc(4)
+  app1.writeUInt16BE(0xffe1, 0)
+  app1.writeUInt16BE(body.length + 2, 2)
+  const bytes = Buffer.concat([jpg.subarray(0, 2), app1, body, jpg.subarray(2)])
+  await fs.writeFile(out, bytes)
+  return bytes
+}

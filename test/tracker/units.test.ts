@@ -25,15 +25,15 @@ function indexWith(): SwarmIndex {
   return ix
 }
 
-test('search: every word as a substring, ranked by whole-token matches then holders', (t) => {
+test('search: every word as a substring, ranked as a node ranks (file name) plus whole-token matches, then holders', (t) => {
   const ix = indexWith()
   const r = ix.search('holiday', 10)
   t.deepEqual(
     r.map((x) => x.name),
-    ['Holiday 2024/beach.mp4', 'holiday-2023.mp4', 'concert holidays.ogg']
+    ['holiday-2023.mp4', 'Holiday 2024/beach.mp4', 'concert holidays.ogg']
   )
-  t.is(r[0]!.holders, 3)
-  t.deepEqual(r[0]!.peers, ['h:1', 'h:2', 'h:3'])
+  t.is(r[1]!.holders, 3)
+  t.deepEqual(r[1]!.peers, ['h:1', 'h:2', 'h:3'])
   t.deepEqual(
     ix.search('HOLIDAY beach', 10).map((x) => x.cid),
     [cid(1)]

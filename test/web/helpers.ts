@@ -6,6 +6,9 @@ import type { ExecutionContext } from 'ava'
 import http from 'node:http'
 import type { P2PNode } from '../../src/app/node.ts'
 import { WebServer, type WebServerOptions } from '../../src/web/http-server.ts'
+import { existsSync } from 'node:fs'
+import { chromium, type BrowserContext, type Page } from 'playwright-core'
+import { tempDir } from '../helpers/nodes.ts'
 
 /** Start a WebServer for `node` on `host` (127.0.0.1), a free port, stopped after the test. */
 export async function startWeb(t: ExecutionContext, node: P2PNode, opts: WebServerOptions = {}, host = '127.0.0.1'): Promise<WebServer> {
@@ -48,4 +51,38 @@ export async function webSearch(web: WebServer, q: string, timeoutS = 1): Promis
     .split('\n')
     .filter(Boolean)
     .map((l) => JSON.parse(l) as SearchLine)
+}
+
+const CHROMIUM = '/usr/bin/chromium'
+
+/** A fresh headless Chromium with its own temp profile, closed after the test. */
+export async function browser(t: ExecutionContext, viewport?: { width: number; height: number }): Promise<{ ctx: BrowserContext; page: Page; dialogs: string[]; errors: string[] }> {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run scripts/setup.sh (Debian packages chromium, chromium-driver)`)
+  const ctx = await chromium.launchPersistentContext(await tempDir(t, 'p2ptube-chromium'), {
+    executablePath: CHROMIUM,
+    headless: true,
+    ...(viewport ? { viewport } : {}),
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--autoplay-policy=no-user-gesture-required'
+    ]
+  })
+  t.teardown(() => ctx.close())
+  const page = ctx.pages()[0] ?? (await ctx.newPage())
+  const dialogs: string[] = []
+  const errors: string[] = []
+  page.on('dialog', (d) => {
+    dialogs.push(d.message())
+    void d.dismiss()
+  })
+  page.on('pageerror', (e) => errors.push(e.message))
+  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()))
+  return { ctx, page, dialogs, errors }
 }
