@@ -86,6 +86,19 @@ export interface TrackerStatus {
   interval: number
   /** Per peer: the dial-back check's result and its control connection (§7.10; at most 100). */
   reach?: PeerReach[]
+  /** The tracker's own relay (§10), when it relays: reservations and circuits now, bytes and refusals since start. */
+  relay?: TrackerRelayStatus
+  /** Member relays (§10.7), when any registered: how many, and holders reserved on one. */
+  memberRelays?: { relays: number; reserved: number }
+}
+
+/** TSTA `relay`: reservations held, circuits open (pending or spliced) and spliced, bytes copied both ways and requests refused since start. */
+export interface TrackerRelayStatus {
+  reservations: number
+  circuits: number
+  spliced: number
+  bytesRelayed: number
+  refused: number
 }
 
 function portOf(o: Record<string, unknown>, what: string): number {
@@ -342,6 +355,19 @@ export function parseTrackerStatus(payload: Buffer): TrackerStatus {
     rssBytes: n('rssBytes'),
     knownPeers: n('knownPeers'),
     interval: n('interval'),
-    ...(Array.isArray(o.reach) ? { reach: parseReachList(o.reach) ?? [] } : {})
+    ...(Array.isArray(o.reach) ? { reach: parseReachList(o.reach) ?? [] } : {}),
+    ...(isObject(o.relay) ? { relay: numbers(o.relay, ['reservations', 'circuits', 'spliced', 'bytesRelayed', 'refused']) } : {}),
+    ...(isObject(o.memberRelays) ? { memberRelays: numbers(o.memberRelays, ['relays', 'reserved']) } : {})
   }
+}
+
+function isObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x)
+}
+
+/** The named fields of `o` as finite numbers (anything else: 0). */
+function numbers<K extends string>(o: Record<string, unknown>, keys: readonly K[]): Record<K, number> {
+  const out = {} as Record<K, number>
+  for (const k of keys) out[k] = typeof o[k] === 'number' && Number.isFinite(o[k]) ? o[k] : 0
+  return out
 }

@@ -315,7 +315,18 @@ export class Tracker extends EventEmitter {
       rssBytes: process.memoryUsage.rss(),
       knownPeers: this.knownPeers,
       interval: this.intervalMs,
-      reach: this.control.peers()
+      reach: this.control.peers(),
+      ...this.relayStatus()
+    }
+  }
+
+  /** TSTA's relay figures (§10, §10.7): the own relay's, member relays' when any registered. */
+  private relayStatus(): Pick<TrackerStatus, 'relay' | 'memberRelays'> {
+    const r = this.relay?.status()
+    const m = this.memberRelays.counts()
+    return {
+      ...(r ? { relay: { reservations: r.reservations, circuits: r.circuits, spliced: r.spliced, bytesRelayed: r.bytesRelayed, refused: r.refused } } : {}),
+      ...(m.relays ? { memberRelays: m } : {})
     }
   }
 }

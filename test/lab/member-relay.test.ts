@@ -3,7 +3,8 @@
  * member on a public address runs `node --relay`; home 2 (behind a router that maps nothing)
  * shares with no `--relay-via`: the tracker lists the member relay in its announce replies, home
  * 2 reserves on it and names it in its announces, and home 3 (behind NAT too) finds the file with
- * `via relay` and fetches it through the member. Real processes and routers; skipped, with the
+ * `via relay` and fetches it through the member; `tracker status` counts the member relay and the
+ * holder reserved on it. Real processes and routers; skipped, with the
  * reason, without root or nftables.
  */
 import test from 'ava'
@@ -64,4 +65,9 @@ test('a public member with node --relay is found through the tracker: a holder b
   t.is(fetching?.via, 'relay')
   t.is(await sha256File(path.join(dl, CLIP)), await sha256File(path.join(MEDIA, CLIP)))
   t.log(`home 3 fetched ${CLIP} from home 2 through the member relay ${relayId} in ${Math.round(performance.now() - t0)} ms (the whole command)`)
+
+  // `tracker status` (TSTA, §7.8): one member relay, one holder reserved on it; no relay of its own.
+  const st = (await oneShot(lab.pub, ['tracker', 'status', '--tracker', tracker])).events.find((e) => e.event === 'status')
+  t.deepEqual(st?.memberRelays, { relays: 1, reserved: 1 })
+  t.is(st?.relay, undefined)
 })

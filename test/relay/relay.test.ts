@@ -16,6 +16,8 @@ import { RemoteError } from '../../src/protocol/errors.ts'
 import type { RelayOptions } from '../../src/relay/relay.ts'
 import { RelayRoute } from '../../src/relay/route.ts'
 import { firstFrame } from '../../src/net/route.ts'
+import { parseTrackerStatus } from '../../src/protocol/tracker-messages.ts'
+import { relayLines } from '../../src/cli/commands/tracker.ts'
 import { plainTransport } from '../../src/net/transport.ts'
 import { createTracker } from '../../src/tracker/create.ts'
 import type { Tracker } from '../../src/tracker/tracker.ts'
@@ -54,6 +56,12 @@ test('a fetcher reaches a reserved holder through the relay and downloads a real
   const st = tr.relay!.status()
   t.true(st.bytesRelayed >= entry.size, `relayed ${st.bytesRelayed} bytes for a ${entry.size}-byte file`)
   t.true(fetcher.relay.via(holder.id))
+  // TSTA carries the same figures (PROTOCOL.md §7.8), and `tracker status` prints them.
+  const tsta = parseTrackerStatus(Buffer.from(await requestText({ host: '127.0.0.1', port: tr.port }, MSG.TSTA, '{}')))
+  t.is(tsta.relay?.reservations, 1)
+  t.true((tsta.relay?.bytesRelayed ?? 0) >= entry.size)
+  t.is(tsta.memberRelays, undefined, 'no member relay registered')
+  t.regex(relayLines(tsta), /^ {2}relay: 1 reservations, \d+ circuits \(\d+ spliced\), [\d.]+ [kMG]?B relayed, 0 requests refused$/)
 })
 
 test('not an open proxy: RCON to an address without a reservation, RJOI with a made-up token, garbage on the data port: ERRO and close', async (t) => {
