@@ -125,7 +125,14 @@ export class P2PNode extends EventEmitter {
     const connectTimeoutMs = opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS
     const dial = { connectTimeoutMs, idleTimeoutMs: opts.idleTimeoutMs, transport: this.transport, signal: this.life.signal }
     const life = this.life
-    const reaching = { transport: this.transport, identity: this.identity, trackerEndpoint: () => this.discovery.tracker?.endpoint ?? null, adopt: (s: Socket) => this.server.adopt(s), log }
+    const reaching = {
+      transport: this.transport,
+      identity: this.identity,
+      trackerEndpoint: () => this.discovery.tracker?.endpoint ?? null,
+      adopt: (s: Socket) => this.server.adopt(s),
+      adoptRaw: (s: Socket) => this.server.adoptRaw(s),
+      log
+    }
     this.reach = new Reach(reaching, { connectTimeoutMs, signal: life.signal })
     // The download path falls back to the relay after reversal and punching (src/net/route.ts).
     this.reach.routes.push(this.relay.route)

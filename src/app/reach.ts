@@ -37,6 +37,11 @@ export interface ReachingNode {
   trackerEndpoint(): Endpoint | null
   /** Serve a connection this node dialled as if it had accepted it (FrameServer.adopt). */
   adopt(socket: net.Socket): void
+  /**
+   * Serve a raw connection with the transport's server side first (FrameServer.adoptRaw: in a
+   * group, this side is the TLS server): a punched hole in a group (§7.11). Default: adopt.
+   */
+  adoptRaw?(socket: net.Socket): void
   log(level: 'debug' | 'info' | 'warn', msg: string): void
 }
 
@@ -175,18 +180,20 @@ export class Reach {
    * TCP hole punching (§7.11): from a port bound for it, TCON punch to the tracker (which sees
    * our public port), wait for the holder's public address, then connect to it from the same
    * port while the holder connects to ours; the holder's first frame is RVRS with our token.
-   * Plain TCP only (a group holder would have to be the TLS server on a dialled socket).
+   * In a group the two requests to the tracker run in mutual TLS over the bound port's connection,
+   * and the punched connection carries RVRS in the clear, then the members' TLS: this side is the
+   * client, the holder the server (as through a relay, §10.4).
    * @throws P2PTubeError ERR_NO_ROUTE, RemoteError (tracker refused or the holder did not
    *   answer), TimeoutError, ERR_CONNECT.
    */
   private async punch(to: Endpoint, signal: AbortSignal | undefined): Promise<net.Socket> {
-    if (this.node.transport.kind !== 'plain') throw noRoute('punch', 'not over the group transport')
     const tracker = this.tracker('punch')
     const token = randomBytes(REACH_TOKEN_BYTES).toString('hex')
     const any = isIPv6(tracker.host) ? '::' : '0.0.0.0'
     const t0 = performance.now()
-    const ctl = await connectFrom({ host: tracker.host, port: tracker.port, localAddress: any }, this.connectTimeoutMs, signal)
-    const localPort = ctl.localPort ?? 0
+    const raw = await connectFrom({ host: tracker.host, port: tracker.port, localAddress: any }, this.connectTimeoutMs, signal)
+    const localPort = raw.localPort ?? 0
+    const ctl = await this.secured(raw, MSG.TCON)
     let reply: { type: string; payload: Buffer }
     try {
       ctl.write(encodeFrame(MSG.TCON, formatConnect({ holder: peerKey(to), token, port: 0, punch: true })))
@@ -248,14 +255,11 @@ export class Reach {
 
   /** Punch, holder side: TPCH to the tracker from a bound port, and at once connect to the requester from it. */
   private async punchBack(d: DialPush): Promise<void> {
-    if (this.node.transport.kind !== 'plain') {
-      this.stats.dialRefused++
-      throw noRoute('punch', 'not over the group transport')
-    }
     const tracker = this.tracker('punch')
     const any = isIPv6(tracker.host) ? '::' : '0.0.0.0'
-    const ctl = await connectFrom({ host: tracker.host, port: tracker.port, localAddress: any }, this.connectTimeoutMs, this.opts.signal)
-    const localPort = ctl.localPort ?? 0
+    const raw = await connectFrom({ host: tracker.host, port: tracker.port, localAddress: any }, this.connectTimeoutMs, this.opts.signal)
+    const localPort = raw.localPort ?? 0
+    const ctl = await this.secured(raw, MSG.TPCH)
     ctl.write(encodeFrame(MSG.TPCH, formatToken(d.token)))
     // The reply only confirms; the requester connects as soon as the tracker has our address.
     void firstFrame(ctl, REPLY_POLICY, PUNCH_TIMEOUT_MS)
@@ -264,7 +268,40 @@ export class Reach {
     const to = parsePeerId(d.to)
     const socket = await punchConnect({ host: to.host, port: to.port, localAddress: any, localPort }, PUNCH_TIMEOUT_MS, this.opts.signal)
     socket.write(encodeFrame(MSG.RVRS, formatToken(d.token)))
-    this.node.adopt(socket)
+    // In a group the requester starts its TLS handshake next: this side serves it as TLS server.
+    if (this.node.adoptRaw) this.node.adoptRaw(socket)
+    else this.node.adopt(socket)
+  }
+
+  /**
+   * `raw` (a connection to the tracker from a bound port) with the node's transport over it: as
+   * it is for plain TCP; in a group, mutual TLS as client, once handshaken.
+   * @throws P2PTubeError ERR_CONNECT (the handshake failed), TimeoutError; `raw` is destroyed.
+   */
+  private secured(raw: net.Socket, type: string): Promise<net.Socket> {
+    const { transport } = this.node
+    if (transport.kind === 'plain') return Promise.resolve(raw)
+    if (!transport.over) {
+      raw.destroy()
+      return Promise.reject(noRoute('punch', `the ${transport.kind} transport cannot run over a bound port`))
+    }
+    const socket = transport.over(raw, { type })
+    return new Promise((resolve, reject) => {
+      const fail = (err: Error): void => {
+        clearTimeout(timer)
+        socket.destroy()
+        raw.destroy()
+        reject(err instanceof P2PTubeError || err instanceof TimeoutError ? err : new P2PTubeError('ERR_CONNECT', `punch: no TLS with the tracker: ${errText(err)}`, { cause: err }))
+      }
+      const timer = setTimeout(() => fail(new TimeoutError(`punch: no TLS handshake with the tracker within ${this.connectTimeoutMs} ms`)), this.connectTimeoutMs)
+      socket.once('error', fail)
+      socket.once(transport.readyEvent, () => {
+        clearTimeout(timer)
+        socket.off('error', fail)
+        socket.on('error', () => socket.destroy())
+        resolve(socket)
+      })
+    })
   }
 }
 
