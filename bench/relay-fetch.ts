@@ -4,7 +4,8 @@
  * a tracker's TFND/TWHO would), and prints one JSON line: {ms, ttfbMs, bytes, connectMs}. Times in
  * ms from the fetch call; ttfbMs = to the first file byte received; connectMs = the median of 5
  * NAME requests (one connection each: a circuit each through the relay) made before the fetch;
- * circuits / sparesUsed = circuits opened through the relay, and RGET runs started on a spare one.
+ * circuits / sparesUsed = circuits opened through the relay, and RGET runs started on a spare one;
+ * waits = ms each RGET of the download waited for its circuit.
  *   node --import=tsx bench/relay-fetch.ts HOLDER_ID CID SIZE OUT_DIR direct|RELAY_HOST:PORT [spares|no-spares]
  */
 import { P2PNode } from '../src/app/node.ts'
@@ -25,6 +26,17 @@ for (let i = 0; i < 5; i++) {
   names.push(performance.now() - n0)
 }
 const connectMs = names.sort((a, b) => a - b)[2]
+// How long each RGET of the download waited for its circuit (the relay route's open): what a
+// spare circuit saves (the HASH before them never has one).
+const waits: number[] = []
+const route = node.relay.route
+const open = route.open.bind(route)
+route.open = async (to, o) => {
+  const w0 = performance.now()
+  const socket = await open(to, o)
+  if (o.type === 'RGET') waits.push(performance.now() - w0)
+  return socket
+}
 const t0 = performance.now()
 let ttfbMs = -1
 const d = node.fetch({ name: 'bench.mp4', holder, contentId: cid, size: Number(size) })
@@ -32,6 +44,6 @@ d.once('data', () => (ttfbMs = performance.now() - t0))
 const r = await d.start()
 const ms = performance.now() - t0
 const { circuits, sparesUsed } = node.relay.route.counts
-console.log(JSON.stringify({ ms, ttfbMs, connectMs, bytes: r.size, via: node.relay.via(holder) ? 'relay' : 'direct', circuits, sparesUsed }))
+console.log(JSON.stringify({ ms, ttfbMs, connectMs, bytes: r.size, via: node.relay.via(holder) ? 'relay' : 'direct', circuits, sparesUsed, waits }))
 await node.stop()
 process.exit(0)

@@ -46,6 +46,8 @@ interface FetchResult {
   /** Circuits the fetcher opened (RCON + joins) and spare circuits it used (bench/relay-fetch.ts). */
   circuits: number
   sparesUsed: number
+  /** ms each RGET waited for its circuit. */
+  waits: number[]
 }
 
 async function fetchOnce(h: LabHost, holder: string, cid: string, size: number, out: string, via: string, spares: boolean): Promise<FetchResult> {
@@ -94,7 +96,11 @@ async function main(): Promise<void> {
     type Mode = 'direct' | 'relay' | 'relay1'
     const modes: Mode[] = ['direct', 'relay', 'relay1']
     const rows: Record<Mode, Array<{ mbps: number; ttfbMs: number; connectMs: number }>> = { direct: [], relay: [], relay1: [] }
-    const circuits: Record<Mode, { opened: number; spares: number }> = { direct: { opened: 0, spares: 0 }, relay: { opened: 0, spares: 0 }, relay1: { opened: 0, spares: 0 } }
+    const circuits: Record<Mode, { opened: number; spares: number; waits: number[] }> = {
+      direct: { opened: 0, spares: 0, waits: [] },
+      relay: { opened: 0, spares: 0, waits: [] },
+      relay1: { opened: 0, spares: 0, waits: [] }
+    }
     let relayCpu = 0
     let relayBytes = 0
     for (let i = 0; i < runs; i++) {
@@ -109,6 +115,7 @@ async function main(): Promise<void> {
         }
         circuits[mode].opened += r.circuits
         circuits[mode].spares += r.sparesUsed
+        circuits[mode].waits.push(...r.waits)
         rows[mode].push({ mbps: file.size / 1e6 / (r.ms / 1000), ttfbMs: r.ttfbMs, connectMs: r.connectMs })
         console.log(`run ${i + 1} ${mode.padEnd(6)} ${(file.size / 1e6 / (r.ms / 1000)).toFixed(1)} MB/s, first byte after ${r.ttfbMs.toFixed(1)} ms, one NAME request ${r.connectMs.toFixed(1)} ms`)
       }
@@ -129,6 +136,8 @@ async function main(): Promise<void> {
     }
     const c = (m: Mode): string => `${circuits[m].opened} circuits opened, ${circuits[m].spares} runs on a spare`
     console.log(`  circuits per fetch (5 NAME requests included): relay ${c('relay')}; without spares ${c('relay1')} (${runs} fetches each)`)
+    const w = (m: Mode): string => `median ${median(circuits[m].waits).toFixed(1)} ms, max ${Math.max(...circuits[m].waits).toFixed(1)} ms over ${circuits[m].waits.length}`
+    console.log(`  wait for a circuit before an RGET run: relay ${w('relay')}; without spares ${w('relay1')}`)
     console.log(`  time to first byte: direct ${med('direct', 'ttfbMs').toFixed(1)} ms, relay ${med('relay', 'ttfbMs').toFixed(1)} ms, without spares ${med('relay1', 'ttfbMs').toFixed(1)} ms`)
     console.log(`  one request on a new connection (NAME): direct ${med('direct', 'connectMs').toFixed(1)} ms, through the relay ${med('relay', 'connectMs').toFixed(1)} ms`)
     console.log(`  relay process CPU: ${((relayCpu / relayBytes) * 1e6).toFixed(2)} ms per MB relayed (${relayCpu} ms for ${(relayBytes / 1e6).toFixed(0)} MB)`)
