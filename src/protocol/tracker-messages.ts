@@ -6,7 +6,10 @@
 import { MAX_ANNOUNCE_ENTRIES, MAX_CONTROL_REPLY, MAX_NAME_LENGTH, MAX_QUERY_LENGTH, TRACKER_HOLDERS_MAX, TRACKER_PEERS_DEFAULT, TRACKER_PEERS_MAX, TRACKER_RESULTS_MAX } from './constants.ts'
 import { ProtocolError } from './errors.ts'
 import { int, isContentId, parseJson, str } from './extension-messages.ts'
-import { malformed, parsePeerId } from './peer-id.ts'
+import { malformed } from './peer-id.ts'
+import { isPeerIdText, parseRelayFigures, peerIds, type TrackerRelayStatus } from './relay-messages.ts'
+
+export { MAX_ANNOUNCED_RELAYS, type TrackerRelayStatus } from './relay-messages.ts'
 import { parseReachList, type PeerReach } from './reach-messages.ts'
 
 /** Kinds a tracker indexes; anything else is stored as 'other'. */
@@ -49,9 +52,6 @@ export interface Announce {
   relays?: string[]
 }
 
-/** Member relays named in one TANN (either way) at most (PROTOCOL.md §10.7). */
-export const MAX_ANNOUNCED_RELAYS = 4
-
 /**
  * TANN reply: `ok` with the version now held (and, optionally, member relays the tracker found
  * dialable, §10.7), or `resync` (send again from base 0) or `register` (TREG first).
@@ -90,15 +90,6 @@ export interface TrackerStatus {
   relay?: TrackerRelayStatus
   /** Member relays (§10.7), when any registered: how many, and holders reserved on one. */
   memberRelays?: { relays: number; reserved: number }
-}
-
-/** TSTA `relay`: reservations held, circuits open (pending or spliced) and spliced, bytes copied both ways and requests refused since start. */
-export interface TrackerRelayStatus {
-  reservations: number
-  circuits: number
-  spliced: number
-  bytesRelayed: number
-  refused: number
 }
 
 function portOf(o: Record<string, unknown>, what: string): number {
@@ -177,25 +168,6 @@ export function parseAnnounce(payload: Buffer, socketHost: string): Announce {
   const a: Announce = { port: portOf(o, 'TANN'), base, seq, add, remove }
   if (o.relays !== undefined) a.relays = peerIds(o.relays, 'TANN "relays"')
   return a
-}
-
-/** An optional list of at most MAX_ANNOUNCED_RELAYS peer ids. @throws ProtocolError */
-function peerIds(x: unknown, what: string): string[] {
-  if (!Array.isArray(x) || x.length > MAX_ANNOUNCED_RELAYS) throw malformed(`${what} must be an array of at most ${MAX_ANNOUNCED_RELAYS} peer ids`)
-  return x.map((p) => {
-    if (typeof p !== 'string' || !isPeerIdText(p)) throw malformed(`${what} must hold peer ids ("host:port")`)
-    return p
-  })
-}
-
-/** Does `p` parse as a peer id (host:port)? */
-function isPeerIdText(p: string): boolean {
-  try {
-    parsePeerId(p)
-    return p.length <= 300
-  } catch {
-    return false
-  }
 }
 
 export function formatAnnounce(a: Announce): string {
@@ -356,18 +328,6 @@ export function parseTrackerStatus(payload: Buffer): TrackerStatus {
     knownPeers: n('knownPeers'),
     interval: n('interval'),
     ...(Array.isArray(o.reach) ? { reach: parseReachList(o.reach) ?? [] } : {}),
-    ...(isObject(o.relay) ? { relay: numbers(o.relay, ['reservations', 'circuits', 'spliced', 'bytesRelayed', 'refused']) } : {}),
-    ...(isObject(o.memberRelays) ? { memberRelays: numbers(o.memberRelays, ['relays', 'reserved']) } : {})
+    ...parseRelayFigures(o)
   }
-}
-
-function isObject(x: unknown): x is Record<string, unknown> {
-  return typeof x === 'object' && x !== null && !Array.isArray(x)
-}
-
-/** The named fields of `o` as finite numbers (anything else: 0). */
-function numbers<K extends string>(o: Record<string, unknown>, keys: readonly K[]): Record<K, number> {
-  const out = {} as Record<K, number>
-  for (const k of keys) out[k] = typeof o[k] === 'number' && Number.isFinite(o[k]) ? o[k] : 0
-  return out
 }
