@@ -334,8 +334,12 @@ export class P2PNode extends EventEmitter {
   /** The tracker said `peer` is reached through its relay (TFND/TWHO `relayed`, PROTOCOL.md §10.6). */
   relayedAt(peer: string, relay: Endpoint): void {
     this.relay.route.learn(peer, relay)
-    // Downloads from it go straight to the relay route (no direct dial first).
-    this.reach.cache.set(peer, 'relay')
+    // Downloads from it skip the direct dial. A node the tracker can dial lets the holder connect
+    // to it (reversal: nothing through the relay, which stays the fallback); others go straight
+    // to the relay.
+    const dialable = this.reach.reachability === 'direct' || this.reach.reachability === 'mapped'
+    if (!dialable) this.reach.cache.set(peer, 'relay')
+    else if (!this.reach.cache.get(peer)) this.reach.cache.set(peer, 'reversal')
   }
 
   /** Member relays this node is reserved on, for its announces (PROTOCOL.md §10.7). */
