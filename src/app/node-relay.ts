@@ -10,7 +10,7 @@ import type { Endpoint } from '../net/client.ts'
 import type { Handler } from '../net/server.ts'
 import type { Transport } from '../net/transport.ts'
 import { ANY_ADDRESS, ANY_IPV4, localAddresses, normalizeAddress } from '../net/address.ts'
-import { parsePeerId } from '../protocol/messages.ts'
+import { formatPeerId, parsePeerId } from '../protocol/messages.ts'
 import { Relay, type RelayOptions } from '../relay/relay.ts'
 import { RelayReservation, type ReservationStatus } from '../relay/reservation.ts'
 import { RelayRoute } from '../relay/route.ts'
@@ -29,8 +29,8 @@ export interface NodeRelayOptions {
 export interface RelayingNode {
   readonly port: number
   readonly identity: { mapped: string | null }
-  /** The tracker in use, if any (its address is tried as a relay). */
-  readonly tracker: { endpoint: Endpoint } | null
+  /** The tracker in use, if any (its address is tried as a relay; it is told of member relay reservations). */
+  readonly tracker: { endpoint: Endpoint; announceSoon?(): void } | null
   log(level: 'debug' | 'info' | 'warn' | 'error', msg: string): void
   /** The node re-emits every reservation change as its 'relay' event. */
   emit(event: 'relay', status: ReservationStatus): boolean
@@ -44,6 +44,10 @@ export class NodeRelay {
   /** Reservations held (one per relay). */
   readonly reservations: RelayReservation[] = []
   private readonly viaRelays: Endpoint[]
+  /** Member relays (`node --relay` members) the tracker listed, at most 4 (PROTOCOL.md §10.7). */
+  private members: Endpoint[] = []
+  /** The tracker sees this node behind NAT with no mapped port: it reserves on relays by itself. */
+  private behindNat = false
 
   /**
    * @param inner the node's transport without routes (relays are dialled directly).
@@ -61,7 +65,7 @@ export class NodeRelay {
     this.viaRelays = (opts.via ?? []).map((v) => parsePeerId(v))
     this.route = new RelayRoute({
       transport: inner,
-      relays: () => [...this.viaRelays, ...(node.tracker ? [node.tracker.endpoint] : [])],
+      relays: () => [...this.viaRelays, ...(node.tracker ? [node.tracker.endpoint] : []), ...this.members],
       ...(connectTimeoutMs ? { connectTimeoutMs } : {}),
       log: (level, msg) => node.log(level, msg)
     })
@@ -97,16 +101,56 @@ export class NodeRelay {
     const host = normalizeAddress(parsePeerId(peer).host)
     if (localAddresses().has(host)) return
     this.node.log('info', `the tracker sees this node as ${peer} (behind NAT, no mapped port): reserving a slot on the tracker's relay`)
+    this.behindNat = true
     this.reserve(tracker)
+    this.reserveOnMember()
   }
 
-  private reserve(relay: Endpoint): void {
-    if (this.signal.aborted || this.reservations.some((r) => r.relay.host === relay.host && r.relay.port === relay.port)) return
-    const r = new RelayReservation(relay, { port: this.node.port, transport: this.inner, adopt: this.adopt, signal: this.signal, log: (l, m) => this.node.log(l, m) })
+  /**
+   * The tracker listed member relays (TANN reply, §10.7): try them for peers that cannot be
+   * dialled, and, behind NAT, keep a reservation on one of them (the first listed) besides the
+   * tracker's, so members reach this node through a member even when the tracker relays nothing.
+   */
+  onMemberRelays(relays: string[]): void {
+    const parsed: Endpoint[] = []
+    for (const r of relays.slice(0, 4)) {
+      try {
+        parsed.push(parsePeerId(r))
+      } catch {
+        // not a peer id: ignored (the reply parser already checked)
+      }
+    }
+    this.members = parsed
+    this.reserveOnMember()
+  }
+
+  /** Member relays (peer ids) this node holds a reservation on, for its TANN (§10.7); undefined when it never reserved on one. */
+  relayIds(): string[] | undefined {
+    const onMembers = this.reservations.filter((r) => r.member)
+    if (!onMembers.length) return undefined
+    return onMembers.filter((r) => r.status.state === 'reserved').map((r) => r.status.relay)
+  }
+
+  private reserveOnMember(): void {
+    if (!this.behindNat || this.opts.auto === false || this.node.identity.mapped) return
+    if (this.reservations.some((r) => r.member && r.status.state !== 'refused')) return
+    const next = this.members.find((m) => !this.reservations.some((r) => same(r.relay, m)))
+    if (!next) return
+    this.node.log('info', `reserving a slot on the member relay ${formatPeerId(next.host, next.port)} the tracker listed`)
+    this.reserve(next, true)
+  }
+
+  private reserve(relay: Endpoint, member = false): void {
+    if (this.signal.aborted || this.reservations.some((r) => same(r.relay, relay))) return
+    const r = new RelayReservation(relay, { port: this.node.port, transport: this.inner, adopt: this.adopt, signal: this.signal, log: (l, m) => this.node.log(l, m) }, member)
     this.reservations.push(r)
     r.on('status', (st: ReservationStatus) => {
       this.node.log(st.state === 'reserved' ? 'info' : st.state === 'stopped' ? 'debug' : 'warn', `relay ${st.relay}: ${st.state}${st.id ? ` as ${st.id}` : ''} (${st.reason})`)
       this.node.emit('relay', st)
+      // The tracker names this node's member relay in its hits (§10.7): tell it at once.
+      if (member) this.node.tracker?.announceSoon?.()
+      // A member relay that refuses: try the next one listed.
+      if (member && st.state === 'refused') this.reserveOnMember()
     })
     r.start()
   }
@@ -118,6 +162,11 @@ export class NodeRelay {
 
   /** Drop the reservations, stop relaying. Never rejects. */
   async stop(): Promise<void> {
+    this.route.close()
     await Promise.allSettled([...this.reservations.map((r) => r.stop()), this.relay?.stop()])
   }
+}
+
+function same(a: Endpoint, b: Endpoint): boolean {
+  return normalizeAddress(a.host) === normalizeAddress(b.host) && a.port === b.port
 }

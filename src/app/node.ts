@@ -33,6 +33,7 @@ import type { PeerSource, PeerTable } from '../node/peer-table.ts'
 import { errText, newStats, type NodeStats } from '../node/stats.ts'
 import { CONNECT_TIMEOUT_MS, LINK_IDLE_MS, MSG } from '../protocol/constants.ts'
 import { CAPS_FEATURES } from '../protocol/table.ts'
+
 import { handlerContext } from './handler-context.ts'
 import { NodeDiscovery } from './node-discovery.ts'
 import { p2ptubeDirs } from './dirs.ts'
@@ -40,6 +41,9 @@ import { Reach } from './reach.ts'
 import { NodeRelay } from './node-relay.ts'
 import type { Endpoint } from '../net/client.ts'
 import type { NodeOptions } from './options.ts'
+
+/** What a relaying node announces (CAPS, TREG): the relay's request types besides the usual ones. */
+const RELAY_FEATURES: readonly string[] = [...CAPS_FEATURES, 'RRES', 'RCON']
 
 export { legacyKeyOf, SearchHandle, type SearchResult } from '../node/flood-search.ts'
 export type { NodeStats } from '../node/stats.ts'
@@ -64,7 +68,10 @@ export class P2PNode extends EventEmitter {
   readonly library: Library
   readonly limiter: RateLimiter
   readonly stats: NodeStats = newStats()
-  readonly features = CAPS_FEATURES
+  /** CAPS features and TREG features: a node that relays (`node --relay`) adds RRES and RCON (PROTOCOL.md §10.7). */
+  get features(): readonly string[] {
+    return this.relay.relay ? RELAY_FEATURES : CAPS_FEATURES
+  }
   readonly downloadsDir: string
   /** SHA-256 worker thread shared by this node's downloads. */
   readonly hasher = new HashWorker()
@@ -118,7 +125,14 @@ export class P2PNode extends EventEmitter {
     const connectTimeoutMs = opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS
     const dial = { connectTimeoutMs, idleTimeoutMs: opts.idleTimeoutMs, transport: this.transport, signal: this.life.signal }
     const life = this.life
-    const reaching = { transport: this.transport, identity: this.identity, trackerEndpoint: () => this.discovery.tracker?.endpoint ?? null, adopt: (s: Socket) => this.server.adopt(s), log }
+    const reaching = {
+      transport: this.transport,
+      identity: this.identity,
+      trackerEndpoint: () => this.discovery.tracker?.endpoint ?? null,
+      adopt: (s: Socket) => this.server.adopt(s),
+      adoptRaw: (s: Socket) => this.server.adoptRaw(s),
+      log
+    }
     this.reach = new Reach(reaching, { connectTimeoutMs, signal: life.signal })
     // The download path falls back to the relay after reversal and punching (src/net/route.ts).
     this.reach.routes.push(this.relay.route)
@@ -320,8 +334,22 @@ export class P2PNode extends EventEmitter {
   /** The tracker said `peer` is reached through its relay (TFND/TWHO `relayed`, PROTOCOL.md §10.6). */
   relayedAt(peer: string, relay: Endpoint): void {
     this.relay.route.learn(peer, relay)
-    // Downloads from it go straight to the relay route (no direct dial first).
-    this.reach.cache.set(peer, 'relay')
+    // Downloads from it skip the direct dial. A node the tracker can dial lets the holder connect
+    // to it (reversal: nothing through the relay, which stays the fallback); others go straight
+    // to the relay.
+    const dialable = this.reach.reachability === 'direct' || this.reach.reachability === 'mapped'
+    if (!dialable) this.reach.cache.set(peer, 'relay')
+    else if (!this.reach.cache.get(peer)) this.reach.cache.set(peer, 'reversal')
+  }
+
+  /** Member relays this node is reserved on, for its announces (PROTOCOL.md §10.7). */
+  relayIds(): string[] | undefined {
+    return this.relay.relayIds()
+  }
+
+  /** The tracker listed member relays (§10.7). */
+  memberRelays(relays: string[]): void {
+    this.relay.onMemberRelays(relays)
   }
 
   /** @see PeerManager.join */

@@ -19,11 +19,12 @@ import net from 'node:net'
 import { isIPv6 } from 'node:net'
 import { peerKey, requestText, type Endpoint } from '../net/client.ts'
 import { firstFrame, noRoute, RouteCache, type Route, type RouteName } from '../net/route.ts'
+import { connectFrom, punchConnect, secured } from './punch-socket.ts'
 import type { Handler } from '../net/server.ts'
 import { TokenBuckets } from '../net/token-bucket.ts'
 import type { Transport } from '../net/transport.ts'
 import { CONNECT_TIMEOUT_MS, MAX_CONTROL_REPLY, MAX_ERROR_REPLY, MSG, PUNCH_TIMEOUT_MS, PUSH_BURST, PUSH_REFILL_PER_S, REACH_TOKEN_BYTES, REVERSAL_TIMEOUT_MS } from '../protocol/constants.ts'
-import { AbortError, errText, P2PTubeError, ProtocolError, RemoteError, TimeoutError } from '../protocol/errors.ts'
+import { AbortError, errText, ProtocolError, RemoteError, TimeoutError } from '../protocol/errors.ts'
 import { encodeFrame, type FramePolicy } from '../protocol/frame.ts'
 import { parsePeerId } from '../protocol/messages.ts'
 import { formatConnect, formatToken, parseConnectReply, parseToken, type DialPush, type Reachability } from '../protocol/reach-messages.ts'
@@ -37,6 +38,11 @@ export interface ReachingNode {
   trackerEndpoint(): Endpoint | null
   /** Serve a connection this node dialled as if it had accepted it (FrameServer.adopt). */
   adopt(socket: net.Socket): void
+  /**
+   * Serve a raw connection with the transport's server side first (FrameServer.adoptRaw: in a
+   * group, this side is the TLS server): a punched hole in a group (§7.11). Default: adopt.
+   */
+  adoptRaw?(socket: net.Socket): void
   log(level: 'debug' | 'info' | 'warn', msg: string): void
 }
 
@@ -175,18 +181,20 @@ export class Reach {
    * TCP hole punching (§7.11): from a port bound for it, TCON punch to the tracker (which sees
    * our public port), wait for the holder's public address, then connect to it from the same
    * port while the holder connects to ours; the holder's first frame is RVRS with our token.
-   * Plain TCP only (a group holder would have to be the TLS server on a dialled socket).
+   * In a group the two requests to the tracker run in mutual TLS over the bound port's connection,
+   * and the punched connection carries RVRS in the clear, then the members' TLS: this side is the
+   * client, the holder the server (as through a relay, §10.4).
    * @throws P2PTubeError ERR_NO_ROUTE, RemoteError (tracker refused or the holder did not
    *   answer), TimeoutError, ERR_CONNECT.
    */
   private async punch(to: Endpoint, signal: AbortSignal | undefined): Promise<net.Socket> {
-    if (this.node.transport.kind !== 'plain') throw noRoute('punch', 'not over the group transport')
     const tracker = this.tracker('punch')
     const token = randomBytes(REACH_TOKEN_BYTES).toString('hex')
     const any = isIPv6(tracker.host) ? '::' : '0.0.0.0'
     const t0 = performance.now()
-    const ctl = await connectFrom({ host: tracker.host, port: tracker.port, localAddress: any }, this.connectTimeoutMs, signal)
-    const localPort = ctl.localPort ?? 0
+    const raw = await connectFrom({ host: tracker.host, port: tracker.port, localAddress: any }, this.connectTimeoutMs, signal)
+    const localPort = raw.localPort ?? 0
+    const ctl = await secured(this.node.transport, raw, MSG.TCON, this.connectTimeoutMs)
     let reply: { type: string; payload: Buffer }
     try {
       ctl.write(encodeFrame(MSG.TCON, formatConnect({ holder: peerKey(to), token, port: 0, punch: true })))
@@ -248,14 +256,11 @@ export class Reach {
 
   /** Punch, holder side: TPCH to the tracker from a bound port, and at once connect to the requester from it. */
   private async punchBack(d: DialPush): Promise<void> {
-    if (this.node.transport.kind !== 'plain') {
-      this.stats.dialRefused++
-      throw noRoute('punch', 'not over the group transport')
-    }
     const tracker = this.tracker('punch')
     const any = isIPv6(tracker.host) ? '::' : '0.0.0.0'
-    const ctl = await connectFrom({ host: tracker.host, port: tracker.port, localAddress: any }, this.connectTimeoutMs, this.opts.signal)
-    const localPort = ctl.localPort ?? 0
+    const raw = await connectFrom({ host: tracker.host, port: tracker.port, localAddress: any }, this.connectTimeoutMs, this.opts.signal)
+    const localPort = raw.localPort ?? 0
+    const ctl = await secured(this.node.transport, raw, MSG.TPCH, this.connectTimeoutMs)
     ctl.write(encodeFrame(MSG.TPCH, formatToken(d.token)))
     // The reply only confirms; the requester connects as soon as the tracker has our address.
     void firstFrame(ctl, REPLY_POLICY, PUNCH_TIMEOUT_MS)
@@ -264,58 +269,8 @@ export class Reach {
     const to = parsePeerId(d.to)
     const socket = await punchConnect({ host: to.host, port: to.port, localAddress: any, localPort }, PUNCH_TIMEOUT_MS, this.opts.signal)
     socket.write(encodeFrame(MSG.RVRS, formatToken(d.token)))
-    this.node.adopt(socket)
-  }
-}
-
-/**
- * A plain TCP connection from `localAddress` (and `localPort`: bound with SO_REUSEADDR, as libuv
- * binds, so a port that has a connection to the tracker can connect elsewhere too).
- * @throws P2PTubeError ERR_CONNECT, TimeoutError, AbortError.
- */
-function connectFrom(o: { host: string; port: number; localAddress: string; localPort?: number }, timeoutMs: number, signal: AbortSignal | undefined): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new AbortError())
-    const socket = net.connect({ host: o.host, port: o.port, localAddress: o.localAddress, ...(o.localPort ? { localPort: o.localPort } : {}), noDelay: true })
-    const done = (err: Error | null): void => {
-      clearTimeout(timer)
-      signal?.removeEventListener('abort', onAbort)
-      socket.removeAllListeners('error')
-      if (!err) {
-        // Whoever takes the socket listens for its errors; until then one must not crash the node.
-        socket.on('error', () => {})
-        return resolve(socket)
-      }
-      socket.destroy()
-      reject(err)
-    }
-    const onAbort = (): void => done(new AbortError())
-    const timer = setTimeout(() => done(new TimeoutError(`connect to ${o.host}:${o.port} timed out after ${Math.round(timeoutMs)} ms`)), timeoutMs)
-    signal?.addEventListener('abort', onAbort, { once: true })
-    socket.once('connect', () => done(null))
-    socket.once('error', (err: NodeJS.ErrnoException) =>
-      done(err instanceof P2PTubeError ? err : new P2PTubeError('ERR_CONNECT', `cannot connect to ${o.host}:${o.port}: ${err.code ?? err.message}`, { cause: err }))
-    )
-  })
-}
-
-/** Pause between punch attempts after a reset, ms. */
-const PUNCH_RETRY_MS = 10
-
-/**
- * The connect of a punch: again and again from the same port until `timeoutMs` is over, as long
- * as the other side's NAT answers with a reset (its router's own stack refusing a SYN that came
- * before the other side's own SYN opened the way: only SYNs that cross in flight get through).
- * @throws as connectFrom, the last attempt's error.
- */
-async function punchConnect(o: { host: string; port: number; localAddress: string; localPort: number }, timeoutMs: number, signal: AbortSignal | undefined): Promise<net.Socket> {
-  const deadline = performance.now() + timeoutMs
-  for (;;) {
-    try {
-      return await connectFrom(o, Math.max(1, deadline - performance.now()), signal)
-    } catch (err) {
-      if (!(err instanceof P2PTubeError) || err.code !== 'ERR_CONNECT' || performance.now() + PUNCH_RETRY_MS >= deadline) throw err
-      await new Promise((r) => setTimeout(r, PUNCH_RETRY_MS))
-    }
+    // In a group the requester starts its TLS handshake next: this side serves it as TLS server.
+    if (this.node.adoptRaw) this.node.adoptRaw(socket)
+    else this.node.adopt(socket)
   }
 }

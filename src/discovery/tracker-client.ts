@@ -47,8 +47,12 @@ export interface TrackedNode {
   observedAs(host: string, by: string, trusted?: boolean): void
   /** The tracker said `peer` cannot be dialled (its dial-back check): try a route to it first (§7.10). */
   unreachable?(peer: string): void
-  /** The tracker marked `peer` as reached through its relay (PROTOCOL.md §10.6). */
+  /** The tracker marked `peer` as reached through its relay (PROTOCOL.md §10.6), or a member's (§10.7). */
   relayedAt?(peer: string, relay: Endpoint): void
+  /** Member relays this node holds a reservation on (peer ids), named in each TANN (§10.7). */
+  relayIds?(): string[] | undefined
+  /** The tracker listed member relays (peer ids) this node may reserve on (TANN reply, §10.7). */
+  memberRelays?(relays: string[]): void
   /** Join a peer the tracker listed (one hop). */
   join(address: string, hops?: number, source?: 'tracker'): Promise<number>
   log(level: 'debug' | 'info' | 'warn' | 'error', msg: string): void
@@ -213,8 +217,9 @@ export class TrackerClient extends EventEmitter implements Discovery {
       for (const p of h.unreachable ?? []) this.node.unreachable?.(p)
       for (const p of h.peers) {
         if (this.node.isSelf(p)) continue
-        const relayed = h.relayed?.includes(p) === true
-        if (relayed) this.node.relayedAt?.(p, this.endpoint)
+        const member = h.via?.[p]
+        const relayed = h.relayed?.includes(p) === true || member !== undefined
+        if (relayed) this.node.relayedAt?.(p, member ? parsePeerId(member) : this.endpoint)
         out.push({ name: h.name, size: h.size, contentId: h.cid, kind: h.kind, holder: p, legacy: false, ...(relayed ? { via: 'relay' as const } : {}), ...(h.meta ? { meta: h.meta } : {}) })
       }
     }
@@ -252,6 +257,11 @@ export class TrackerClient extends EventEmitter implements Discovery {
     this.timer.unref()
   }
 
+  /** Announce within 250 ms (something the TANN carries changed: a member relay reservation, §10.7). */
+  announceSoon(): void {
+    this.flushSoon()
+  }
+
   private flushSoon(): void {
     if (this.soon || this.closed || !this.registered) return
     this.soon = setTimeout(() => {
@@ -280,7 +290,8 @@ export class TrackerClient extends EventEmitter implements Discovery {
     for (let attempt = 0; attempt < 64 && !this.closed; attempt++) {
       if (!this.registered) await this.register()
       const { add, remove } = announceDelta(this.node.library.entries(), this.sent)
-      const a = { port: this.registeredPort, base: this.ver, seq: add.length || remove.length ? this.ver + 1 : this.ver, add, remove }
+      const relays = this.node.relayIds?.()
+      const a = { port: this.registeredPort, base: this.ver, seq: add.length || remove.length ? this.ver + 1 : this.ver, add, remove, ...(relays ? { relays } : {}) }
       let text: string
       try {
         text = await this.ask(MSG.TANN, formatAnnounce(a))
@@ -303,6 +314,7 @@ export class TrackerClient extends EventEmitter implements Discovery {
         continue
       }
       this.intervalMs = reply.interval
+      if (reply.relays) this.node.memberRelays?.(reply.relays)
       // The tracker applies removes first, then adds (a rename is both).
       for (const c of remove) this.sent.delete(c)
       for (const f of add) this.sent.set(f.cid, f)

@@ -104,3 +104,55 @@ export function formatJoin(j: Join): string {
 export function parseJoin(payload: Buffer): Join {
   return { token: str(parseJson(payload, 'RJOI'), 'token', 'RJOI', 64, TOKEN_RE) }
 }
+
+// §10.7 member relays: the optional fields of TANN (both ways), TFND/TWHO hits and TSTA.
+
+/** Member relays named in one TANN (either way) at most (PROTOCOL.md §10.7). */
+export const MAX_ANNOUNCED_RELAYS = 4
+
+/** An optional list of at most MAX_ANNOUNCED_RELAYS peer ids. @throws ProtocolError */
+export function peerIds(x: unknown, what: string): string[] {
+  if (!Array.isArray(x) || x.length > MAX_ANNOUNCED_RELAYS) throw malformed(`${what} must be an array of at most ${MAX_ANNOUNCED_RELAYS} peer ids`)
+  return x.map((p) => {
+    if (typeof p !== 'string' || !isPeerIdText(p)) throw malformed(`${what} must hold peer ids ("host:port")`)
+    return p
+  })
+}
+
+/** Does `p` parse as a peer id (host:port)? */
+export function isPeerIdText(p: string): boolean {
+  try {
+    parsePeerId(p)
+    return p.length <= 300
+  } catch {
+    return false
+  }
+}
+
+/** TSTA `relay`: reservations held, circuits open (pending or spliced) and spliced, bytes copied both ways and requests refused since start. */
+export interface TrackerRelayStatus {
+  reservations: number
+  circuits: number
+  spliced: number
+  bytesRelayed: number
+  refused: number
+}
+
+/** TSTA's optional `relay` and `memberRelays` (§7.8) from a parsed reply object; absent ones stay absent. */
+export function parseRelayFigures(o: Record<string, unknown>): { relay?: TrackerRelayStatus; memberRelays?: { relays: number; reserved: number } } {
+  return {
+    ...(isObject(o.relay) ? { relay: numbers(o.relay, ['reservations', 'circuits', 'spliced', 'bytesRelayed', 'refused']) } : {}),
+    ...(isObject(o.memberRelays) ? { memberRelays: numbers(o.memberRelays, ['relays', 'reserved']) } : {})
+  }
+}
+
+function isObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x)
+}
+
+/** The named fields of `o` as finite numbers (anything else: 0). */
+function numbers<K extends string>(o: Record<string, unknown>, keys: readonly K[]): Record<K, number> {
+  const out = {} as Record<K, number>
+  for (const k of keys) out[k] = typeof o[k] === 'number' && Number.isFinite(o[k]) ? o[k] : 0
+  return out
+}

@@ -8,6 +8,9 @@ import { ProtocolError } from './errors.ts'
 import { int, isContentId, parseJson, str } from './extension-messages.ts'
 import { toMediaMeta, type MediaMeta } from './media-meta.ts'
 import { malformed } from './peer-id.ts'
+import { isPeerIdText, parseRelayFigures, peerIds, type TrackerRelayStatus } from './relay-messages.ts'
+
+export { MAX_ANNOUNCED_RELAYS, type TrackerRelayStatus } from './relay-messages.ts'
 import { parseReachList, type PeerReach } from './reach-messages.ts'
 
 /** Kinds a tracker indexes; anything else is stored as 'other'. */
@@ -48,10 +51,15 @@ export interface Announce {
   seq: number
   add: AnnouncedFile[]
   remove: string[]
+  /** Member relays (peer ids) this node holds a reservation on (optional, PROTOCOL.md §10.7). */
+  relays?: string[]
 }
 
-/** TANN reply: `ok` with the version now held, or `resync` (send again from base 0) or `register` (TREG first). */
-export type AnnounceReply = { ok: true; seq: number; interval: number } | { resync: true; have: number } | { register: true }
+/**
+ * TANN reply: `ok` with the version now held (and, optionally, member relays the tracker found
+ * dialable, §10.7), or `resync` (send again from base 0) or `register` (TREG first).
+ */
+export type AnnounceReply = { ok: true; seq: number; interval: number; relays?: string[] } | { resync: true; have: number } | { register: true }
 
 /** TFND result: one name of one content id, with how many peers hold it and a few of them. */
 export interface TrackerHit extends AnnouncedFile {
@@ -61,6 +69,8 @@ export interface TrackerHit extends AnnouncedFile {
   unreachable?: string[]
   /** Those of `peers` reached through the tracker's relay (optional, PROTOCOL.md §10.6). */
   relayed?: string[]
+  /** Those of `peers` reached through a member's relay: peer id → the relay's peer id (optional, §10.7). */
+  via?: Record<string, string>
 }
 
 /** TSTA reply (§7.8); rates per second, sizes in bytes, times in ms. */
@@ -79,6 +89,10 @@ export interface TrackerStatus {
   interval: number
   /** Per peer: the dial-back check's result and its control connection (§7.10; at most 100). */
   reach?: PeerReach[]
+  /** The tracker's own relay (§10), when it relays: reservations and circuits now, bytes and refusals since start. */
+  relay?: TrackerRelayStatus
+  /** Member relays (§10.7), when any registered: how many, and holders reserved on one. */
+  memberRelays?: { relays: number; reserved: number }
 }
 
 function portOf(o: Record<string, unknown>, what: string): number {
@@ -155,13 +169,17 @@ export function parseAnnounce(payload: Buffer, socketHost: string): Announce {
     return c
   })
   if (seq === base && (add.length || remove.length) && base !== 0) throw malformed('TANN: a change must advance "seq"')
-  return { port: portOf(o, 'TANN'), base, seq, add, remove }
+  const a: Announce = { port: portOf(o, 'TANN'), base, seq, add, remove }
+  if (o.relays !== undefined) a.relays = peerIds(o.relays, 'TANN "relays"')
+  return a
 }
 
 export function formatAnnounce(a: Announce): string {
   const o: Record<string, unknown> = { port: a.port, base: a.base, seq: a.seq }
   if (a.add.length) o.add = a.add
   if (a.remove.length) o.remove = a.remove
+  // An empty list is sent too: the node held a member relay reservation and lost it.
+  if (a.relays) o.relays = a.relays
   return JSON.stringify(o)
 }
 
@@ -169,8 +187,8 @@ export function formatAnnounce(a: Announce): string {
  * TANN reply: the index's answer (`ok`+`seq` gets the announce `interval` in ms added; `resync`
  * and `register` travel as they are).
  */
-export function formatAnnounceReply(r: { ok: true; seq: number } | { resync: true; have: number } | { register: true }, intervalMs: number): string {
-  return JSON.stringify('ok' in r ? { ...r, interval: intervalMs } : r)
+export function formatAnnounceReply(r: { ok: true; seq: number } | { resync: true; have: number } | { register: true }, intervalMs: number, relays: readonly string[] = []): string {
+  return JSON.stringify('ok' in r ? { ...r, interval: intervalMs, ...(relays.length ? { relays } : {}) } : r)
 }
 
 /** @throws ProtocolError */
@@ -178,7 +196,11 @@ export function parseAnnounceReply(payload: Buffer): AnnounceReply {
   const o = parseJson(payload, 'TANN reply')
   if (o.register === true) return { register: true }
   if (o.resync === true) return { resync: true, have: int(o, 'have', 'TANN reply', 0, Number.MAX_SAFE_INTEGER) }
-  if (o.ok === true) return { ok: true, seq: int(o, 'seq', 'TANN reply', 0, Number.MAX_SAFE_INTEGER), interval: int(o, 'interval', 'TANN reply', 1, 86_400_000) }
+  if (o.ok === true) {
+    const r: AnnounceReply = { ok: true, seq: int(o, 'seq', 'TANN reply', 0, Number.MAX_SAFE_INTEGER), interval: int(o, 'interval', 'TANN reply', 1, 86_400_000) }
+    if (o.relays !== undefined) r.relays = peerIds(o.relays, 'TANN reply "relays"')
+    return r
+  }
   throw malformed('TANN reply: needs "ok", "resync" or "register"')
 }
 
@@ -233,11 +255,27 @@ export function parseFind(payload: Buffer): { q: string; max: number } {
  * less 256 bytes of slack) by dropping the last results, 20 % at a time.
  * @param budget largest reply in bytes.
  */
-export function formatHitList(results: readonly TrackerHit[], budget = MAX_CONTROL_REPLY - 256, partial = false, relayed?: (peer: string) => boolean): string {
+export function formatHitList(
+  results: readonly TrackerHit[],
+  budget = MAX_CONTROL_REPLY - 256,
+  partial = false,
+  relayed?: (peer: string) => boolean,
+  via?: (peer: string) => string | undefined
+): string {
   if (relayed) {
     results = results.map((h) => {
       const r = h.peers.filter(relayed)
       return r.length ? { ...h, relayed: r } : h
+    })
+  }
+  if (via) {
+    results = results.map((h) => {
+      const v: Record<string, string> = {}
+      for (const p of h.peers) {
+        const relay = h.relayed?.includes(p) ? undefined : via(p)
+        if (relay) v[p] = relay
+      }
+      return Object.keys(v).length ? { ...h, via: v } : h
     })
   }
   // `partial` (TFND, §7.7): the search ran out of its work budget; absent when false.
@@ -262,7 +300,12 @@ export function parseHitList(payload: Buffer, what: string): TrackerHit[] {
     const peers = r.peers.filter((p): p is string => typeof p === 'string' && p.length <= 300)
     const unreachable = Array.isArray(r.unreachable) ? r.unreachable.filter((p): p is string => typeof p === 'string' && peers.includes(p)) : []
     const relayed = Array.isArray(r.relayed) ? r.relayed.filter((p): p is string => typeof p === 'string' && peers.includes(p)) : []
-    return { ...f, holders, peers, ...(unreachable.length ? { unreachable } : {}), ...(relayed.length ? { relayed } : {}) }
+    // `via` (§10.7): only holders of this hit, only relays that parse as peer ids; the rest is ignored.
+    const via: Record<string, string> = {}
+    if (typeof r.via === 'object' && r.via !== null && !Array.isArray(r.via)) {
+      for (const [p, relay] of Object.entries(r.via as Record<string, unknown>)) if (peers.includes(p) && typeof relay === 'string' && isPeerIdText(relay)) via[p] = relay
+    }
+    return { ...f, holders, peers, ...(unreachable.length ? { unreachable } : {}), ...(relayed.length ? { relayed } : {}), ...(Object.keys(via).length ? { via } : {}) }
   })
 }
 
@@ -288,6 +331,7 @@ export function parseTrackerStatus(payload: Buffer): TrackerStatus {
     rssBytes: n('rssBytes'),
     knownPeers: n('knownPeers'),
     interval: n('interval'),
-    ...(Array.isArray(o.reach) ? { reach: parseReachList(o.reach) ?? [] } : {})
+    ...(Array.isArray(o.reach) ? { reach: parseReachList(o.reach) ?? [] } : {}),
+    ...parseRelayFigures(o)
   }
 }

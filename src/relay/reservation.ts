@@ -48,9 +48,14 @@ export class RelayReservation extends EventEmitter implements Discovery {
   private timer: NodeJS.Timeout | null = null
   private running: Promise<void> | null = null
 
+  /**
+   * @param member the relay is a member's (`node --relay`, listed by the tracker, PROTOCOL.md
+   *   §10.7), named in this node's announces; false for the tracker's and `--relay-via` relays.
+   */
   constructor(
     readonly relay: Endpoint,
-    private readonly opts: ReservationOptions
+    private readonly opts: ReservationOptions,
+    readonly member = false
   ) {
     super()
     this.status = { state: 'reserving', relay: formatPeerId(relay.host, relay.port), id: null, reason: 'starting' }

@@ -58,6 +58,7 @@ export function createTrackerHandlers(tr: Tracker): Map<string, Handler> {
       tr.opts.group?.bind(id, ctx.peer)
       // Acknowledged only once the registry row is on disk (one fdatasync per tick, shared).
       await tr.onRegister(host, r.port, id)
+      tr.memberRelays.register(id, r.features)
       return ctx.reply(formatRegisterReply({ peer: id, interval: tr.intervalMs, expiry: tr.expiryMs, tracker: tr.id }))
     },
     TANN: (ctx) => {
@@ -72,7 +73,9 @@ export function createTrackerHandlers(tr: Tracker): Map<string, Handler> {
       }
       const r = tr.index.announce(id, a, tr.now())
       tr.countAnnounce()
-      return ctx.reply(formatAnnounceReply(r, tr.intervalMs))
+      // Member relays (§10.7): where this holder is reserved; the relays it may reserve on.
+      tr.memberRelays.announce(id, a.relays)
+      return ctx.reply(formatAnnounceReply(r, tr.intervalMs, tr.memberRelays.list(id)))
     },
     TBYE: (ctx) => {
       const host = hostOf(ctx)
@@ -93,7 +96,7 @@ export function createTrackerHandlers(tr: Tracker): Map<string, Handler> {
       // Searches are limited per host address: a one-shot search comes from any port.
       limited(tr, hostOf(ctx), 'Who', tr.searchLimiter)
       tr.stats.searches++
-      return ctx.reply(formatHitList(tr.control.annotate(tr.index.holders(w.cid, Math.min(w.max, TRACKER_HOLDERS_MAX))), undefined, false, tr.relayed))
+      return ctx.reply(formatHitList(tr.control.annotate(tr.index.holders(w.cid, Math.min(w.max, TRACKER_HOLDERS_MAX))), undefined, false, tr.relayed, (p) => tr.memberRelays.via(p)))
     },
     TFND: (ctx) => {
       const f = parseFind(ctx.payload)
@@ -101,7 +104,7 @@ export function createTrackerHandlers(tr: Tracker): Map<string, Handler> {
       tr.stats.searches++
       const r = tr.index.query(f.q, f.max)
       tr.stats.searchWork += r.work
-      return ctx.reply(formatHitList(tr.control.annotate(r.hits), undefined, r.partial, tr.relayed))
+      return ctx.reply(formatHitList(tr.control.annotate(r.hits), undefined, r.partial, tr.relayed, (p) => tr.memberRelays.via(p)))
     },
     TSTA: (ctx) => ctx.reply(formatTrackerStatus(tr.status()))
   }

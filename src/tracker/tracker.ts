@@ -29,6 +29,7 @@ import { SwarmIndex, type IndexLimits } from './swarm-index.ts'
 import { TrackerStore, type Json } from './store.ts'
 import type { TrackerGroup } from '../group/tracker-group.ts'
 import { Relay, type RelayOptions } from '../relay/relay.ts'
+import { MemberRelays } from './member-relays.ts'
 
 /** Tracker options; times in ms. */
 export interface TrackerOptions {
@@ -119,6 +120,8 @@ export class Tracker extends EventEmitter {
   private knownPeersMemory = new Set<string>()
   /** Control connections, dial-back checks, reversal and punching (PROTOCOL.md §7.10-§7.11). */
   readonly control: ControlChannels
+  /** Members that relay (`node --relay`) and the holders reserved on them (PROTOCOL.md §10.7). */
+  readonly memberRelays: MemberRelays
 
   /**
    * @param makeHandlers the message table (passed in, not imported, so handlers.ts may depend on
@@ -158,7 +161,12 @@ export class Tracker extends EventEmitter {
     }
     this.control = new ControlChannels({ isRegistered: (id) => this.index.peers.has(id), now: this.now, transport: opts.group?.transport ?? plainTransport, log: (level, msg) => this.log(level, msg) })
     for (const [type, h] of this.control.handlers()) handlers.set(type, h)
-    for (const e of ['peer-left', 'peer-expired']) this.on(e, (id: string) => this.control.drop(id))
+    this.memberRelays = new MemberRelays((id) => this.control.reachOf(id))
+    for (const e of ['peer-left', 'peer-expired'])
+      this.on(e, (id: string) => {
+        this.control.drop(id)
+        this.memberRelays.drop(id)
+      })
     // Sessions (§7.1) stay open while their peers announce: the idle limit is the expiry time.
     this.server = new FrameServer({
       handlers,
@@ -307,7 +315,18 @@ export class Tracker extends EventEmitter {
       rssBytes: process.memoryUsage.rss(),
       knownPeers: this.knownPeers,
       interval: this.intervalMs,
-      reach: this.control.peers()
+      reach: this.control.peers(),
+      ...this.relayStatus()
+    }
+  }
+
+  /** TSTA's relay figures (§10, §10.7): the own relay's, member relays' when any registered. */
+  private relayStatus(): Pick<TrackerStatus, 'relay' | 'memberRelays'> {
+    const r = this.relay?.status()
+    const m = this.memberRelays.counts()
+    return {
+      ...(r ? { relay: { reservations: r.reservations, circuits: r.circuits, spliced: r.spliced, bytesRelayed: r.bytesRelayed, refused: r.refused } } : {}),
+      ...(m.relays ? { memberRelays: m } : {})
     }
   }
 }

@@ -4,8 +4,9 @@
  * and `fetch --play` plays it in real (headless) mpv. In a private group the same works with the
  * members' TLS end to end through the relay: a packet capture on the relay host holds none of the
  * file's bytes and none of the member names. A non-member is refused by the relay, and an attempt
- * to use it as an open proxy gets ERR_NO_RESERVATION. Real processes, routers and tcpdump; skipped,
- * with the reason, without root or nftables.
+ * to use it as an open proxy gets ERR_NO_RESERVATION. A fetcher the tracker can dial is reached by
+ * the relayed holder itself (reversal): the relay carries none of the file. Real processes,
+ * routers and tcpdump; skipped, with the reason, without root or nftables.
  */
 import test, { type ExecutionContext } from 'ava'
 import { execFile } from 'node:child_process'
@@ -169,4 +170,31 @@ test('private group across homes through the relay: the capture on the relay hos
   t.is(windowsFound(captured, file), 0, 'no 48-byte window of the file appears in the capture')
   for (const name of [alice, bob, `club${tag}`, mallory]) t.false(captured.includes(Buffer.from(name)), `${name} does not appear in the capture`)
   t.log(`capture on the relay host: ${captured.length} bytes, no file window, no member names`)
+})
+
+test('a dialable node fetching from a relayed holder lets the holder connect to it (reversal): the relay carries none of the file', async (t) => {
+  const s = await setup(t)
+  if (!s) return
+  const { lab, tmp } = s
+  const tracker = await startTracker(lab, tmp, ['--relay'])
+  const holder = await startHolder(lab.homes[1] as LabHost, tmp, ['--tracker', tracker])
+  // A long-running node on the public host: the tracker's dial-back check finds it dialable.
+  const dl = path.join(tmp, 'pub-dl')
+  const p = lab.pub.spawn('node', [BIN, 'node', '--tracker', tracker, '--json', '--stdin', '--no-port-mapping', '--downloads', dl, '--data', path.join(tmp, 'pub-data')], {
+    stdio: ['pipe', 'pipe', 'pipe']
+  })
+  const ev = events(p)
+  const reach = await ev.next('reachability', (e) => e.state === 'open')
+  t.is(reach.reach, 'direct')
+  // The tracker has the holder's announce once a search finds it (marked relayed).
+  const hit = await searchUntilFound(lab.homes[2] as LabHost, ['--tracker', tracker])
+  t.is(hit.via, 'relay')
+  p.stdin!.write(`${JSON.stringify({ cmd: 'fetch', name: CLIP, id: 'f1' })}\n`)
+  await ev.next('fetched', () => true, 60_000)
+  t.is(await sha256File(path.join(dl, CLIP)), await sha256File(path.join(MEDIA, CLIP)))
+  const st = (await oneShot(lab.pub, ['tracker', 'status', '--tracker', tracker])).events.find((e) => e.event === 'status')
+  const relay = st?.relay as { bytesRelayed: number; reservations: number } | undefined
+  t.is(relay?.reservations, 1, 'the holder is reserved on the tracker relay')
+  t.true((relay?.bytesRelayed ?? -1) < 4096, `the relay carried ${String(relay?.bytesRelayed)} bytes`)
+  t.log(`holder ${holder.id} reached by reversal; the relay carried ${String(relay?.bytesRelayed)} bytes`)
 })

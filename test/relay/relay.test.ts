@@ -15,6 +15,9 @@ import { formatJoin } from '../../src/protocol/relay-messages.ts'
 import { RemoteError } from '../../src/protocol/errors.ts'
 import type { RelayOptions } from '../../src/relay/relay.ts'
 import { RelayRoute } from '../../src/relay/route.ts'
+import { firstFrame } from '../../src/net/route.ts'
+import { parseTrackerStatus } from '../../src/protocol/tracker-messages.ts'
+import { relayLines } from '../../src/cli/commands/tracker.ts'
 import { plainTransport } from '../../src/net/transport.ts'
 import { createTracker } from '../../src/tracker/create.ts'
 import type { Tracker } from '../../src/tracker/tracker.ts'
@@ -53,6 +56,12 @@ test('a fetcher reaches a reserved holder through the relay and downloads a real
   const st = tr.relay!.status()
   t.true(st.bytesRelayed >= entry.size, `relayed ${st.bytesRelayed} bytes for a ${entry.size}-byte file`)
   t.true(fetcher.relay.via(holder.id))
+  // TSTA carries the same figures (PROTOCOL.md §7.8), and `tracker status` prints them.
+  const tsta = parseTrackerStatus(Buffer.from(await requestText({ host: '127.0.0.1', port: tr.port }, MSG.TSTA, '{}')))
+  t.is(tsta.relay?.reservations, 1)
+  t.true((tsta.relay?.bytesRelayed ?? 0) >= entry.size)
+  t.is(tsta.memberRelays, undefined, 'no member relay registered')
+  t.regex(relayLines(tsta), /^ {2}relay: 1 reservations, \d+ circuits \(\d+ spliced\), [\d.]+ [kMG]?B relayed, 0 requests refused$/)
 })
 
 test('not an open proxy: RCON to an address without a reservation, RJOI with a made-up token, garbage on the data port: ERRO and close', async (t) => {
@@ -177,6 +186,28 @@ test('bandwidth cap: a 358 KiB fetch through a relay capped at 128 KiB/s takes a
   const least = ((entry.size - 16384 - 65536) / rate) * 1000
   t.log(`${entry.size} bytes in ${Math.round(ms)} ms through a ${rate} B/s relay (at least ${Math.round(least)} ms)`)
   t.true(ms >= least, `${Math.round(ms)} ms`)
+})
+
+test('spare circuits: after a relayed HASH or RGET the next circuit to the holder is opened ahead, the next request starts on it, and an unused spare is closed after spareMs', async (t) => {
+  const tr = await relayTracker(t)
+  const holder = await reservedHolder(t, tr)
+  const route = new RelayRoute({ transport: plainTransport, relays: () => [{ host: '127.0.0.1', port: tr.port }], spareMs: 300 })
+  t.teardown(() => route.close())
+  const to = { host: '127.0.0.1', port: holder.port }
+  ;(await route.open(to, { type: MSG.RGET })).destroy()
+  // The next connection is the spare (a NAME opens no new spare): a live circuit to the holder.
+  const spare = await route.open(to, { type: MSG.NAME })
+  t.deepEqual({ ...route.counts }, { circuits: 2, sparesUsed: 1, sparesWasted: 0 })
+  spare.write(encodeFrame(MSG.NAME, ''))
+  const reply = await firstFrame(spare, controlPolicy, 5000)
+  spare.destroy()
+  t.is(reply.type, MSG.REPL, 'the holder answered on the spare circuit')
+  // A HASH opens a circuit and a spare; nobody takes the spare: it is closed after 300 ms.
+  ;(await route.open(to, { type: MSG.HASH })).destroy()
+  while (route.counts.sparesWasted === 0) await new Promise((r) => setTimeout(r, 20))
+  t.deepEqual({ ...route.counts }, { circuits: 4, sparesUsed: 1, sparesWasted: 1 })
+  while (tr.relay!.status().circuits > 0) await new Promise((r) => setTimeout(r, 20))
+  t.pass('the relay released every circuit')
 })
 
 /** The next circuit of `tr`'s relay that ends with `end`. */

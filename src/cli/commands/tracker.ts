@@ -139,6 +139,8 @@ export async function handler(a: TrackerArgs): Promise<number> {
     out.line(safeText(`tracker ${s.tracker} at ${addr}: ${statusLine(s)}, up ${Math.round(s.uptimeMs / 1000)} s`))
     // Per peer: how the tracker's dial-back check reached it (PROTOCOL.md §7.10).
     for (const r of s.reach ?? []) out.line(`  ${safeText(r.peer)}  ${REACH_WORDS[r.reach]}${r.control ? ', control connection open' : ''}`)
+    const relay = relayLines(s)
+    if (relay) out.line(relay)
     return EXIT.OK
   }
   if (!Number.isInteger(a.port) || a.port < 0 || a.port > 65535) throw new UsageError(`--port must be 0..65535, got ${a.port}`)
@@ -195,6 +197,16 @@ export async function handler(a: TrackerArgs): Promise<number> {
     })
   })
   return EXIT.OK
+}
+
+/** `tracker status` lines of the relay figures (PROTOCOL.md §7.8, §10.7); '' when there are none. */
+export function relayLines(s: TrackerStatus): string {
+  const lines: string[] = []
+  const r = s.relay
+  if (r) lines.push(`  relay: ${r.reservations} reservations, ${r.circuits} circuits (${r.spliced} spliced), ${formatBytes(r.bytesRelayed)} relayed, ${r.refused} requests refused`)
+  const m = s.memberRelays
+  if (m) lines.push(`  member relays: ${m.relays} registered, ${m.reserved} holders reserved on one`)
+  return lines.join('\n')
 }
 
 /** The command for main.ts. */
