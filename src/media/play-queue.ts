@@ -254,3 +254,21 @@ async function readHead(file: string): Promise<Buffer> {
     await fh.close()
   }
 }
+
+const natural = new Intl.Collator(undefined, { numeric: true, sensitivity: 'base' })
+
+/** Natural order of names: digits compare as numbers (`track2` before `track10`), case and accents ignored. */
+export function naturalCompare(a: string, b: string): number {
+  return natural.compare(a, b)
+}
+
+/**
+ * Album order: by folder (natural), then disc and track number when tagged, then file name
+ * (natural). Returns a new array.
+ */
+export function albumOrder<T extends { name: string; meta?: { disc?: number; track?: number } | undefined }>(items: readonly T[]): T[] {
+  const folder = (n: string): string => n.slice(0, n.lastIndexOf('/') + 1)
+  return [...items].sort(
+    (a, b) => naturalCompare(folder(a.name), folder(b.name)) || (a.meta?.disc ?? 0) - (b.meta?.disc ?? 0) || (a.meta?.track ?? 0) - (b.meta?.track ?? 0) || naturalCompare(a.name, b.name)
+  )
+}
