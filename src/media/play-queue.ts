@@ -8,12 +8,11 @@
  * goes from one track to the next without a gap when the download keeps ahead (bench/queue.ts).
  */
 import { EventEmitter } from 'node:events'
-import fs from 'node:fs/promises'
 import type { Download, DownloadResult } from '../node/download.ts'
 import { SNIFF_BYTES } from '../player/media-format.ts'
 import type { Player, PlayerEndInfo } from '../player/player.ts'
 import { AbortError } from '../protocol/errors.ts'
-import { playableFormat } from './play-download.ts'
+import { playableFormat, readHead } from './play-download.ts'
 import { StreamServer } from './stream-server.ts'
 
 /** One track of a queue: its name, and how to get it: a Download to start, or a file on disk. */
@@ -241,17 +240,6 @@ export class PlayQueue extends EventEmitter<PlayQueueEvents> {
       this.#playlist.pop()
       throw err
     }
-  }
-}
-
-/** The first SNIFF_BYTES of a file on disk. */
-async function readHead(file: string): Promise<Buffer> {
-  const fh = await fs.open(file, 'r')
-  try {
-    const { buffer, bytesRead } = await fh.read(Buffer.alloc(SNIFF_BYTES), 0, SNIFF_BYTES, 0)
-    return buffer.subarray(0, bytesRead)
-  } finally {
-    await fh.close()
   }
 }
 
