@@ -4,14 +4,15 @@
  * what happened or why not. Long work (network, mpv) runs in the background; nothing here blocks
  * the UI.
  */
-import type { P2PNode } from '../app/node.ts'
-import type { Download } from '../node/download.ts'
 import { parsePeerId } from '../protocol/messages.ts'
+import type { ActionContext } from './action-context.ts'
 import { completePath, expandPath } from './complete.ts'
+
+export type { ActionContext } from './action-context.ts'
 import type { Handlers } from './keys.ts'
 import { browseEntries, browseInto, browseUp, playAll } from './browse-actions.ts'
 import { nextSortKey } from './list-state.ts'
-import { VOLUME_STEP, type Playback } from './playback.ts'
+import { VOLUME_STEP } from './playback.ts'
 import {
   addResult,
   clearFinished,
@@ -25,24 +26,8 @@ import {
   selectedTransfer,
   startSearch,
   toggleListMode,
-  type PromptState,
-  type StatusLevel,
-  type TuiState
+  type PromptState
 } from './state.ts'
-
-/** What the actions need from the app. */
-export interface ActionContext {
-  state: TuiState
-  node: P2PNode
-  playback: Playback
-  /** Download of a transfer row id. */
-  download(id: number): Download | undefined
-  /** Status line, and a log line unless `log` is false (hints). */
-  say(text: string, level?: StatusLevel, log?: boolean): void
-  render(): void
-  quit(): Promise<void>
-  search: { ttl: number; timeoutMs: number }
-}
 
 function msg(err: unknown): string {
   return err instanceof Error ? err.message : String(err)

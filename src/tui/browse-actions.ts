@@ -8,7 +8,7 @@ import type { QueueEntry } from '../media/play-queue.ts'
 import { browsePeer } from '../node/browse-client.ts'
 import { parsePeerId } from '../protocol/messages.ts'
 import { errText } from '../protocol/errors.ts'
-import type { ActionContext } from './actions.ts'
+import type { ActionContext } from './action-context.ts'
 import { filesUnder } from './list-state.ts'
 import { selectedItem, selectedPeer, visibleItems, type ItemRow } from './state.ts'
 

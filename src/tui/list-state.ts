@@ -4,7 +4,24 @@
  * tagged audio, folders for the rest). Plain functions on plain rows, no I/O.
  */
 import { albumOrder, naturalCompare } from '../media/play-queue.ts'
-import type { ItemRow } from './state.ts'
+import type { MediaMeta } from '../protocol/media-meta.ts'
+
+/** A row of the library/results list. Results from several holders of one file merge into one row. */
+export interface ItemRow {
+  /** contentId, or "legacy:<name>" for results without one. */
+  key: string
+  name: string
+  kind: string
+  size: number | null
+  /** Peer ids that hold it; ["you"] for your own library. */
+  holders: string[]
+  contentId: string | null
+  legacy: boolean
+  /** Tags, duration, format (library, results and browse entries that carry them). */
+  meta?: MediaMeta | undefined
+  /** A folder of the browse view (artist, album, or a real folder): Enter goes into it. */
+  dir?: boolean
+}
 
 /** What the list can be sorted by (O cycles through them in this order). */
 export const SORT_KEYS = ['name', 'artist', 'album', 'duration', 'size'] as const

@@ -7,7 +7,9 @@
 import { safeText } from '../text/safe-text.ts'
 import { mediaKind } from '../node/media-kind.ts'
 import type { MediaMeta } from '../protocol/media-meta.ts'
-import { browseLevel, listRows, type BrowseState, type SortKey } from './list-state.ts'
+import { browseLevel, listRows, type BrowseState, type ItemRow, type SortKey } from './list-state.ts'
+
+export type { ItemRow } from './list-state.ts'
 
 /** The focusable panes, in Tab order. */
 export const PANES = ['items', 'transfers', 'peers', 'log'] as const
@@ -21,23 +23,6 @@ export interface PeerRow {
   address: string
   source: PeerSourceName
   lastSeen: number
-}
-
-/** A row of the library/results list. Results from several holders of one file merge into one row. */
-export interface ItemRow {
-  /** contentId, or "legacy:<name>" for results without one. */
-  key: string
-  name: string
-  kind: string
-  size: number | null
-  /** Peer ids that hold it; ["you"] for your own library. */
-  holders: string[]
-  contentId: string | null
-  legacy: boolean
-  /** Tags, duration, format (library, results and browse entries that carry them). */
-  meta?: MediaMeta | undefined
-  /** A folder of the browse view (artist, album, or a real folder): Enter goes into it. */
-  dir?: boolean
 }
 
 export type TransferStateName = 'queued' | 'downloading' | 'verifying' | 'done' | 'failed' | 'cancelled'
