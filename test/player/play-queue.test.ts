@@ -113,8 +113,11 @@ test('stop() ends the queue while a track plays; next() skips to the next track'
   await once(q, 'appended') // first track
   await once(q, 'appended') // second track
   const second = once(q, 'playing')
+  const firstEnded = once(q, 'ended')
   await q.next()
   t.deepEqual(await second, [1])
+  // mpv moves playlist-pos before it sends the skipped file's end-file: wait for that end.
+  t.is(((await firstEnded) as [number])[0], 0)
   q.stop()
   const report = await ran
   t.is(report.tracks[0]!.end?.reason, 'stop', 'next() stopped the first track')

@@ -4,9 +4,12 @@ import { formatBytes, formatClock } from '../../text/format.ts'
 import { visibleItems, type TuiState } from '../state.ts'
 import { esc, fitCols, innerSize, paint, row, setPaneLabel, windowStart, type ViewOptions } from './common.ts'
 
-/** Column widths for an inner `width` (display columns): the name takes what the others leave. */
-export function itemColumns(width: number): { name: number; artist: number; album: number; dur: number; kind: number; size: number; holders: number } {
-  const tag = Math.min(16, Math.max(8, Math.floor(width * 0.13)))
+/**
+ * Column widths for an inner `width` (display columns): the name takes what the others leave;
+ * artist and album shrink to their headers when no row shown has those tags (a video list).
+ */
+export function itemColumns(width: number, tagged = true): { name: number; artist: number; album: number; dur: number; kind: number; size: number; holders: number } {
+  const tag = tagged ? Math.min(16, Math.max(8, Math.floor(width * 0.13))) : 6
   const holders = Math.min(40, Math.max(10, Math.floor(width * 0.2)))
   const fixed = 1 + 6 + 5 + 5 + 9 + 2 * tag + holders
   return { name: Math.max(8, width - fixed), artist: tag, album: tag, dur: 5, kind: 5, size: 9, holders }
@@ -15,7 +18,10 @@ export function itemColumns(width: number): { name: number; artist: number; albu
 /** Lines of the pane for an inner `width` × `height` (header line included). */
 export function itemLines(s: TuiState, width: number, height: number, o: ViewOptions): string[] {
   const items = visibleItems(s)
-  const c = itemColumns(width)
+  const c = itemColumns(
+    width,
+    items.some((r) => r.meta?.artist || r.meta?.albumArtist || r.meta?.album)
+  )
   const mark = (col: string, key: string): string => (s.sort === key ? `${col}*` : col)
   const head = paint(
     o,
