@@ -4,6 +4,7 @@
  * reads the file through a loopback StreamServer of its own, so a seek to bytes not yet
  * downloaded waits for them and moves the download there (docs/STREAMING.md).
  */
+import fs from 'node:fs/promises'
 import type { Download } from '../node/download.ts'
 import { lavfFormat, SNIFF_BYTES, unsafeHead } from '../player/media-format.ts'
 import type { Player } from '../player/player.ts'
@@ -22,6 +23,17 @@ export function playableFormat(name: string, head: Uint8Array): string {
   const why = unsafeHead(head)
   if (why) throw new P2PTubeError('ERR_UNSAFE_MEDIA', `not playing ${name}: ${why}`)
   return format
+}
+
+/** The first SNIFF_BYTES of a file on disk (fewer for a shorter file). @throws the open/read error. */
+export async function readHead(file: string): Promise<Buffer> {
+  const fh = await fs.open(file, 'r')
+  try {
+    const { buffer, bytesRead } = await fh.read(Buffer.alloc(SNIFF_BYTES), 0, SNIFF_BYTES, 0)
+    return buffer.subarray(0, bytesRead)
+  } finally {
+    await fh.close()
+  }
 }
 
 /** A download being played; `stop()` closes its stream server (the caller owns the player). */

@@ -29,6 +29,11 @@ export interface MpvPlayerOptions {
   playerArgs?: string[]
   /** No video decoding (`--no-video --no-audio-display`), quicker audio probing. Default false. */
   audioOnly?: boolean
+  /**
+   * A play queue: `--gapless-audio=yes` (no silence between tracks of one format) and
+   * `--prefetch-playlist=yes` (mpv opens the next entry while the current one plays). Default false.
+   */
+  gapless?: boolean
   /** Limit for spawn → IPC ready, in ms. Default 5000. */
   startTimeoutMs?: number
   /** Debug sink (`p2ptube:player` namespace is up to the caller). Default: discard. */
@@ -59,6 +64,9 @@ export class MpvPlayer extends EventEmitter<PlayerEvents> implements Player {
   #position: number | null = null
   #duration: number | null = null
   #paused = false
+  #volume = 100
+  /** loadfile takes an index before the per-file options since mpv 0.38 (null: not asked yet). */
+  #loadfileIndex: boolean | null = null
 
   constructor(opts: MpvPlayerOptions = {}) {
     super()
@@ -66,7 +74,7 @@ export class MpvPlayer extends EventEmitter<PlayerEvents> implements Player {
     this.#mpv = new MpvProcess({
       binary: opts.binary ?? 'mpv',
       headless: opts.headless ?? isHeadless(),
-      playerArgs: opts.playerArgs ?? [],
+      playerArgs: [...(opts.gapless ? ['--gapless-audio=yes', '--prefetch-playlist=yes'] : []), ...(opts.playerArgs ?? [])],
       audioOnly: opts.audioOnly ?? false,
       startTimeoutMs: opts.startTimeoutMs ?? 5000,
       log: this.#log
@@ -110,8 +118,10 @@ export class MpvPlayer extends EventEmitter<PlayerEvents> implements Player {
    * @throws TimeoutError (code 'ERR_TIMEOUT') after startTimeoutMs; mpv is SIGKILLed.
    * @throws MpvError 'ERR_MPV_EXITED' when mpv exits during start-up (e.g. a bad flag).
    */
-  start(): Promise<void> {
-    return this.#mpv.start()
+  async start(): Promise<void> {
+    await this.#mpv.start()
+    // A cache underrun (playback waiting for bytes): the gap a play queue must avoid.
+    await this.#mpv.observe('paused-for-cache')
   }
 
   /**
@@ -143,6 +153,44 @@ export class MpvPlayer extends EventEmitter<PlayerEvents> implements Player {
     await loaded.done
     const end = failure as PlayerEndInfo | undefined
     if (end) throw new MpvError('ERR_MPV_LOAD', `mpv could not play ${url}: ${end.error ?? end.reason}`)
+  }
+
+  /**
+   * Appends `url` to mpv's playlist (`loadfile <url> append-play`, with `demuxer-lavf-format` as
+   * a per-file option when `format` is given): it plays once the entries before it ended, at once
+   * when mpv is idle. Resolves when mpv accepted the command (not when the file opens: follow
+   * 'playlist-pos' and 'path'). mpv ≥ 0.38 wants an index (-1) before the options.
+   * @throws MpvError 'ERR_MPV_COMMAND', 'ERR_MPV_EXITED'.
+   */
+  async append(url: string, { format = '' }: { format?: string } = {}): Promise<void> {
+    this.#requireRunning()
+    if (this.#loadfileIndex === null) {
+      const v = String(await this.#send(() => this.#mpv.getProperty('mpv-version')))
+      const m = /(\d+)\.(\d+)/.exec(v)
+      this.#loadfileIndex = m ? Number(m[1]) > 0 || Number(m[2]) >= 38 : false
+    }
+    const args = [url, 'append-play']
+    if (format) args.push(...(this.#loadfileIndex ? ['-1'] : []), `demuxer-lavf-format=${format}`)
+    await this.#send(() => this.#mpv.command('loadfile', args))
+  }
+
+  /** Skips to the next playlist entry (`playlist-next weak`). @throws MpvError 'ERR_MPV_COMMAND' when there is none. */
+  async next(): Promise<void> {
+    this.#requireRunning()
+    await this.#send(() => this.#mpv.command('playlist-next', ['weak']))
+  }
+
+  /** mpv's `volume` in percent (100 = unchanged). */
+  get volume(): number {
+    return this.#volume
+  }
+
+  /** Sets mpv's volume, `percent` clamped to 0-130; `volume` is updated on return. @throws MpvError */
+  async setVolume(percent: number): Promise<void> {
+    this.#requireRunning()
+    const v = Math.max(0, Math.min(130, Math.round(percent)))
+    await this.#send(() => this.#mpv.setProperty('volume', v))
+    this.#setVolume(v)
   }
 
   /** Pauses; resolves when mpv acknowledged, with `paused` already true. @throws MpvError */
@@ -257,6 +305,10 @@ export class MpvPlayer extends EventEmitter<PlayerEvents> implements Player {
         this.#duration = typeof msg.data === 'number' ? msg.data : null
         if (this.#duration !== null) this.emit('duration', this.#duration)
       } else if (msg.name === 'pause' && typeof msg.data === 'boolean') this.#setPaused(msg.data)
+      else if (msg.name === 'playlist-pos' && typeof msg.data === 'number') this.emit('playlist-pos', msg.data)
+      else if (msg.name === 'path') this.emit('path', typeof msg.data === 'string' ? msg.data : null)
+      else if (msg.name === 'volume' && typeof msg.data === 'number') this.#setVolume(msg.data)
+      else if (msg.name === 'paused-for-cache' && typeof msg.data === 'boolean') this.emit('paused-for-cache', msg.data)
     } else if (msg.event === 'playback-restart') {
       this.emit('playback-restart')
     } else if (msg.event === 'end-file') {
@@ -270,6 +322,12 @@ export class MpvPlayer extends EventEmitter<PlayerEvents> implements Player {
   #setPosition(seconds: number | null): void {
     this.#position = seconds
     if (seconds !== null) this.emit('position', seconds)
+  }
+
+  #setVolume(percent: number): void {
+    if (percent === this.#volume) return
+    this.#volume = percent
+    this.emit('volume', percent)
   }
 
   #setPaused(paused: boolean): void {

@@ -238,6 +238,11 @@ export class MpvProcess extends EventEmitter<MpvProcessEvents> {
     return this.#call((mpv) => mpv.getProperty(name) as Promise<unknown>, `get ${name}`)
   }
 
+  /** Observes one more mpv property: its changes arrive as 'message' property-change lines. @throws MpvError */
+  observe(name: string): Promise<void> {
+    return this.#call((mpv) => mpv.observeProperty(name) as Promise<unknown> as Promise<void>, `observe ${name}`)
+  }
+
   /**
    * Quits mpv and resolves after the process exited (SIGKILL after 2 s if it ignores `quit`),
    * then deletes the socket file mpv 0.35 leaves behind. Safe to call at any time, repeatedly; a

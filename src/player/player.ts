@@ -43,6 +43,14 @@ export interface PlayerEvents {
   end: [info: PlayerEndInfo]
   /** The player process exited (quit, crash, or killed). */
   exit: [code: number | null, signal: NodeJS.Signals | null]
+  /** mpv's `playlist-pos` changed: the 0-based playlist entry now playing, -1 when none. */
+  'playlist-pos': [index: number]
+  /** mpv's `path` changed: the URL or file now playing, null when none. */
+  path: [path: string | null]
+  /** mpv's `volume` changed (percent, 0-130). */
+  volume: [percent: number]
+  /** mpv's `paused-for-cache` changed: true while playback waits for bytes (a gap). */
+  'paused-for-cache': [waiting: boolean]
 }
 
 /**
@@ -71,6 +79,19 @@ export interface Player extends EventEmitter<PlayerEvents> {
    * @throws MpvError ERR_MPV_LOAD (unplayable, or superseded by a newer play()), AbortError.
    */
   play(url: string, opts?: { signal?: AbortSignal; format?: string }): Promise<void>
+  /**
+   * Append `url` to the playlist (mpv `loadfile … append-play`): it plays after the entries
+   * before it, or at once when the player is idle. Resolves when mpv took the command.
+   * @param opts.format libavformat format for this entry only (a per-file option).
+   * @throws MpvError ERR_MPV_COMMAND, ERR_MPV_EXITED.
+   */
+  append(url: string, opts?: { format?: string }): Promise<void>
+  /** Skip to the next playlist entry. @throws MpvError ERR_MPV_COMMAND when there is none. */
+  next(): Promise<void>
+  /** Current volume in percent (mpv `volume`, default 100). */
+  readonly volume: number
+  /** Set the volume (percent, clamped to 0-130). @throws MpvError */
+  setVolume(percent: number): Promise<void>
   pause(): Promise<void>
   resume(): Promise<void>
   togglePause(): Promise<void>

@@ -4,16 +4,21 @@
  * what happened or why not. Long work (network, mpv) runs in the background; nothing here blocks
  * the UI.
  */
-import type { P2PNode } from '../app/node.ts'
-import type { Download } from '../node/download.ts'
 import { parsePeerId } from '../protocol/messages.ts'
+import type { ActionContext } from './action-context.ts'
 import { completePath, expandPath } from './complete.ts'
+
+export type { ActionContext } from './action-context.ts'
 import type { Handlers } from './keys.ts'
-import type { Playback } from './playback.ts'
+import { browseEntries, browseInto, browseUp, playAll } from './browse-actions.ts'
+import { nextSortKey } from './list-state.ts'
+import { VOLUME_STEP } from './playback.ts'
 import {
   addResult,
+  clearFinished,
   cycleFocus,
   finishSearch,
+  jumpSelection,
   moveSelection,
   openPrompt,
   selectedItem,
@@ -21,24 +26,8 @@ import {
   selectedTransfer,
   startSearch,
   toggleListMode,
-  type PromptState,
-  type StatusLevel,
-  type TuiState
+  type PromptState
 } from './state.ts'
-
-/** What the actions need from the app. */
-export interface ActionContext {
-  state: TuiState
-  node: P2PNode
-  playback: Playback
-  /** Download of a transfer row id. */
-  download(id: number): Download | undefined
-  /** Status line, and a log line unless `log` is false (hints). */
-  say(text: string, level?: StatusLevel, log?: boolean): void
-  render(): void
-  quit(): Promise<void>
-  search: { ttl: number; timeoutMs: number }
-}
 
 function msg(err: unknown): string {
   return err instanceof Error ? err.message : String(err)
@@ -59,6 +48,7 @@ export function createHandlers(c: ActionContext): Handlers {
       c.say(s.listMode === 'library' ? 'the library is empty: press s to search the network, a to share files' : 'no result selected: press s to search', 'warn')
       return
     }
+    if (item.dir) return play ? playAll(c) : browseInto(c, item)
     if (s.listMode === 'library') {
       const e = c.node.library.get(item.name)
       if (!play) return c.say(`${item.name} is in your library: ${e?.path ?? '?'}`)
@@ -79,12 +69,55 @@ export function createHandlers(c: ActionContext): Handlers {
     if (play) await c.playback.playDownload(d, item.name, item.kind === 'audio')
   }
 
+  // Enter acts on the focused pane.
+  const activate = async (): Promise<void> => {
+    if (s.focus === 'peers') return browseEntries(c)
+    if (s.focus === 'log') {
+      jumpSelection(s, 'last')
+      return c.say('log: following the newest lines', 'info', false)
+    }
+    return fetchOrPlay(false)
+  }
+
   return {
     add: () => prompt(c, 'add', 'Share a folder or file', ''),
     search: () => prompt(c, 'search', 'Search the network', s.search.query),
-    rebuild: () => prompt(c, 'rebuild', 'Rebuild the peer list from peer host:port', selectedPeer(s)?.id ?? ''),
+    rebuild: () => prompt(c, 'rebuild', 'Rebuild the peer list from peer host:port', selectedPeer(s)?.id ?? '', true),
+    addPeer: () => prompt(c, 'join', 'Add a peer: host:port', ''),
+    filter: () => prompt(c, 'filter', 'Filter the list (Esc clears)', s.filter),
+    activate,
     fetch: () => fetchOrPlay(false),
     play: () => fetchOrPlay(true),
+    playAll: () => playAll(c),
+    browse: () => browseEntries(c),
+    back: () => browseUp(c),
+    sort: () => {
+      s.sort = nextSortKey(s.sort)
+      s.selected.items = 0
+      c.say(`sorted by ${s.sort}`, 'info', false)
+    },
+    clear: () => {
+      const n = clearFinished(s)
+      c.say(n ? `cleared ${n} finished transfer${n === 1 ? '' : 's'}` : 'no finished, failed or cancelled transfers to clear', n ? 'ok' : 'warn', false)
+    },
+    home: () => {
+      jumpSelection(s, 'first')
+      c.render()
+    },
+    end: () => {
+      jumpSelection(s, 'last')
+      c.render()
+    },
+    stop: async () => {
+      await c.playback.stop()
+      c.say('mpv stopped')
+    },
+    next: async () => {
+      await c.playback.next()
+      c.say('next track')
+    },
+    volumeDown: async () => c.say(`volume ${await c.playback.volume(-VOLUME_STEP)}%`, 'info', false),
+    volumeUp: async () => c.say(`volume ${await c.playback.volume(VOLUME_STEP)}%`, 'info', false),
     open: () => transferAction(c, 'open'),
     cancel: () => transferAction(c, 'cancel'),
     refresh: async () => {
@@ -121,13 +154,18 @@ export function createHandlers(c: ActionContext): Handlers {
       s.help = !s.help
       c.say(s.help ? 'help: any key closes it' : 'help closed', 'info', false)
     },
-    quit: () => c.quit()
+    quit: () => {
+      const running = s.transfers.filter((t) => t.state === 'downloading' || t.state === 'verifying' || t.state === 'queued').length
+      if (!running) return c.quit()
+      openPrompt(s, 'confirmQuit', `${running} transfer${running === 1 ? ' is' : 's are'} running: quit anyway? y / n`)
+      c.say('quit? y quits (partial files stay for a resume), any other key goes back', 'warn', false)
+    }
   }
 }
 
-function prompt(c: ActionContext, kind: PromptState['kind'], label: string, value: string): void {
-  openPrompt(c.state, kind, label, value)
-  c.say(`${label}: type, then Enter (Esc cancels)`, 'info', false)
+function prompt(c: ActionContext, kind: PromptState['kind'], label: string, value: string, fresh = false): void {
+  openPrompt(c.state, kind, label, value, fresh)
+  c.say(`${label}: type, then Enter (Esc cancels)${fresh && value ? '; typing replaces the suggestion' : ''}`, 'info', false)
 }
 
 async function transferAction(c: ActionContext, what: 'play' | 'open' | 'cancel'): Promise<void> {
@@ -164,6 +202,11 @@ export async function submitPrompt(c: ActionContext): Promise<void> {
   s.prompt = null
   if (!p) return
   const value = p.value.trim()
+  if (p.kind === 'filter') {
+    s.filter = value
+    s.selected.items = 0
+    return c.say(value ? `filter "${value}": Esc in the filter prompt, or / then Enter on an empty line, clears it` : 'filter cleared', 'info', false)
+  }
   if (!value) return c.say(`${p.label}: nothing entered, cancelled`, 'warn')
   if (p.kind === 'add') {
     const dir = expandPath(value)
@@ -197,12 +240,13 @@ export async function submitPrompt(c: ActionContext): Promise<void> {
   } catch (err) {
     return c.say(`not a peer address (host:port): ${msg(err)}`, 'error')
   }
-  c.say(`rebuilding the peer list from ${value}...`)
+  const verb = p.kind === 'join' ? 'add peer' : 'rebuild'
+  c.say(p.kind === 'join' ? `adding peer ${value}...` : `rebuilding the peer list from ${value}...`)
   try {
     const added = await c.node.join(value)
-    c.say(`rebuilt from ${value}: ${added} new peer${added === 1 ? '' : 's'}, ${c.node.peers.size} in total`, 'ok')
+    c.say(`${p.kind === 'join' ? `added ${value}` : `rebuilt from ${value}`}: ${added} new peer${added === 1 ? '' : 's'}, ${c.node.peers.size} in total`, 'ok')
   } catch (err) {
-    c.say(`cannot rebuild from ${value}: ${msg(err)}`, 'error')
+    c.say(`cannot ${verb} ${value}: ${msg(err)}`, 'error')
   }
 }
 

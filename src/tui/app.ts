@@ -13,10 +13,10 @@ import { completePrompt, createHandlers, submitPrompt, type ActionContext } from
 import { Dispatcher, KEYMAP } from './keys.ts'
 import { createLayout, placePanes, type Layout } from './layout.ts'
 import { Playback } from './playback.ts'
-import { initialState, promptKey, pushLog, setLibrary, setPeers, setStatus, updatePlayback, type StatusLevel, type TuiState } from './state.ts'
+import { addUpload, clampSelection, initialState, promptKey, pushLog, setLibrary, setPeers, setStatus, updatePlayback, type StatusLevel, type TuiState } from './state.ts'
 import { tickRates, updateTransfer } from './transfers-state.ts'
 import { renderBars } from './views/bars.ts'
-import type { ViewOptions } from './views/common.ts'
+import { teachEmojiWidth, type ViewOptions } from './views/common.ts'
 import { renderItems } from './views/items.ts'
 import { renderLog } from './views/log.ts'
 import { renderHelp, renderPrompt } from './views/overlays.ts'
@@ -71,6 +71,7 @@ export class TuiApp {
 
   /** Open the screen, start the node, join the --peer addresses (background). @throws the node's start error. */
   async start(): Promise<void> {
+    teachEmojiWidth()
     const screen = blessed.screen({ smartCSR: true, fullUnicode: true, title: 'p2ptube', warnings: false, autoPadding: false })
     // In a UTF-8 locale draw borders with Unicode box characters, not the DEC line-drawing set
     // (what ncurses does under NCURSES_NO_UTF8_ACS=1): tmux and screen render both, but only
@@ -157,8 +158,21 @@ export class TuiApp {
       return
     }
     const s = this.state
+    if (s.prompt?.kind === 'confirmQuit') {
+      s.prompt = null
+      if (ch === 'y' || ch === 'Y') void this.quit()
+      else this.say('not quitting', 'info', false)
+      return
+    }
     if (s.prompt) {
+      const filtering = s.prompt.kind === 'filter' ? s.prompt : null
       const r = promptKey(s, ch, full)
+      // The filter applies as it is typed; Esc clears it.
+      if (filtering) {
+        s.filter = r === 'cancel' ? '' : filtering.value.trim()
+        s.selected.items = 0
+        clampSelection(s)
+      }
       if (r === 'submit') void submitPrompt(ctx).catch((err) => this.say(errText(err), 'error'))
       else if (r === 'complete') void completePrompt(ctx).catch((err) => this.say(errText(err), 'error'))
       else if (r === 'cancel') {
@@ -187,6 +201,11 @@ export class TuiApp {
     n.on('peer-added', peersChanged)
     n.on('peer-removed', peersChanged)
     n.on('download', (d: Download) => this.track(d))
+    // Who took what from this node (the transfers summary).
+    n.on('upload', (u: { peer: string; name: string; bytes: number }) => {
+      addUpload(this.state, u)
+      this.scheduleRender()
+    })
     // How peers reach this node (port mapping, the tracker's dial-back check): in the header.
     const reachChanged = (): void => {
       this.state.node.reach = reachSummary(n.identity.mapped, n.reach.reachability)

@@ -1,20 +1,28 @@
 /**
  * Keys are data (STYLE.md "TUI"): one map action → keys, one dispatcher, and the footer and help
  * text are generated from the same map. Key names are blessed's `key.full` ("q", "C-c", "enter",
- * "S-tab", "space", "left").
+ * "S-tab", "space", "left"; a capital letter is "S-p").
  */
 
 /** Everything a key can do. */
 export type Action =
   | 'add'
   | 'search'
+  | 'filter'
+  | 'activate'
   | 'fetch'
   | 'play'
+  | 'playAll'
+  | 'browse'
+  | 'back'
+  | 'sort'
   | 'open'
   | 'refresh'
   | 'rebuild'
+  | 'addPeer'
   | 'removePeer'
   | 'cancel'
+  | 'clear'
   | 'toggleList'
   | 'nextPane'
   | 'prevPane'
@@ -22,9 +30,15 @@ export type Action =
   | 'down'
   | 'pageUp'
   | 'pageDown'
+  | 'home'
+  | 'end'
   | 'togglePause'
   | 'seekBack'
   | 'seekForward'
+  | 'stop'
+  | 'next'
+  | 'volumeDown'
+  | 'volumeUp'
   | 'help'
   | 'quit'
 
@@ -39,37 +53,69 @@ export interface Binding {
   helpKeys?: string
 }
 
-/** The key map. Order is the footer's and the help's order. Help lines fit 80 columns. */
+/**
+ * The key map. Order is the footer's and the help's order. Help lines fit 80 columns and 18
+ * lines (a 24-line screen); the footer shows every labelled key on two lines at 80 columns.
+ */
 export const KEYMAP: Record<Action, Binding> = {
   add: { keys: ['a'], footer: 'add', help: 'share a folder or file (path prompt, Tab completes)' },
-  search: { keys: ['s', '/'], footer: 'search', help: 'search the network (query prompt)' },
-  fetch: { keys: ['enter', 'f'], footer: 'fetch', help: 'fetch the selected result (transfers: show path)' },
-  play: { keys: ['p'], footer: 'play', help: 'fetch and play in mpv (transfers: play it)' },
+  search: { keys: ['s'], footer: 'search', help: 'search the network / filter this list (Esc clears)', helpKeys: 's / /' },
+  filter: { keys: ['/'], footer: 'filter' },
+  activate: { keys: ['enter'], footer: 'act', help: 'act on the pane: fetch, enter a folder, browse a peer', helpKeys: 'Enter' },
+  fetch: { keys: ['f'], footer: 'fetch', help: 'fetch the selected result (transfers: show path)' },
+  play: { keys: ['p'], footer: 'play', help: 'play the selection / the whole list or album in order', helpKeys: 'p / P' },
+  playAll: { keys: ['S-p'], footer: 'all' },
+  browse: { keys: ['S-b'], footer: 'browse', help: "browse the selected peer's library / up a level", helpKeys: 'B / Backspace' },
+  back: { keys: ['backspace'] },
+  sort: { keys: ['S-o'], footer: 'sort', help: 'sort by name, artist, album, duration, size' },
   open: { keys: ['o'], help: 'show where a finished transfer was saved' },
-  refresh: { keys: ['r'], footer: 'refresh', help: 'check which peers are alive, drop the others' },
-  rebuild: { keys: ['b'], footer: 'rebuild', help: 'rebuild the peer list from a known peer' },
-  removePeer: { keys: ['d'], footer: 'del peer', help: 'remove the selected peer' },
-  cancel: { keys: ['x'], footer: 'cancel', help: 'cancel the selected transfer (resumable)' },
+  refresh: { keys: ['r'], footer: 'refresh', help: 'refresh: drop dead peers / rebuild from a peer', helpKeys: 'r / b' },
+  rebuild: { keys: ['b'], footer: 'rebuild' },
+  addPeer: { keys: ['c'], footer: '+peer', help: 'add a peer (host:port) / remove the selected peer', helpKeys: 'c / d' },
+  removePeer: { keys: ['d'], footer: '-peer' },
+  cancel: { keys: ['x'], footer: 'cancel', help: 'cancel the selected transfer / clear finished rows', helpKeys: 'x / C' },
+  clear: { keys: ['S-c'], footer: 'clear' },
   toggleList: { keys: ['l'], footer: 'lib/res', help: 'list your library / the search results' },
   nextPane: { keys: ['tab'], footer: 'pane', help: 'next / previous pane', helpKeys: 'Tab / S-Tab' },
   prevPane: { keys: ['S-tab'] },
-  up: { keys: ['up', 'k'], help: 'move the selection (log pane: scroll)', helpKeys: 'Up Down k j PgUp PgDn' },
+  up: { keys: ['up', 'k'], help: 'move (log pane: scroll); Home / End: first / last', helpKeys: 'Up Down PgUp PgDn' },
   down: { keys: ['down', 'j'] },
   pageUp: { keys: ['pageup'] },
   pageDown: { keys: ['pagedown'] },
-  togglePause: { keys: ['space'], footer: 'pause', help: 'pause / resume playback' },
-  seekBack: { keys: ['left'], help: 'seek back / forward 5 s', helpKeys: 'Left / Right' },
+  home: { keys: ['home', 'g'] },
+  end: { keys: ['end', 'S-g'] },
+  togglePause: { keys: ['space'], footer: 'pause', help: 'pause / resume; Left / Right: seek 5 s', helpKeys: 'Space Left Right' },
+  seekBack: { keys: ['left'] },
   seekForward: { keys: ['right'] },
+  stop: { keys: ['S-s'], footer: 'stop', help: 'stop mpv / next track / volume down, up', helpKeys: 'S > - +' },
+  next: { keys: ['>', 'S-n'], footer: 'next' },
+  volumeDown: { keys: ['-', '9'] },
+  volumeUp: { keys: ['+', '=', '0'] },
   help: { keys: ['?'], footer: 'help', help: 'show / hide this help' },
-  quit: { keys: ['q', 'C-c'], footer: 'quit', help: 'quit (QUIT sent to peers, mpv closed)' }
+  quit: { keys: ['q', 'C-c'], footer: 'quit', help: 'quit (asks first while transfers run)' }
 }
 
 // ASCII only: the UI must read right in any terminal and locale.
-const DISPLAY: Record<string, string> = { enter: 'Enter', tab: 'Tab', 'S-tab': 'S-Tab', space: 'Space', left: 'Left', right: 'Right', up: 'Up', down: 'Down', pageup: 'PgUp', pagedown: 'PgDn' }
+const DISPLAY: Record<string, string> = {
+  backspace: 'Backspace',
+  home: 'Home',
+  end: 'End',
+  enter: 'Enter',
+  tab: 'Tab',
+  'S-tab': 'S-Tab',
+  space: 'Space',
+  left: 'Left',
+  right: 'Right',
+  up: 'Up',
+  down: 'Down',
+  pageup: 'PgUp',
+  pagedown: 'PgDn'
+}
 
 /** How a key name is shown to people ("enter" → "Enter"). */
 export function displayKey(k: string): string {
-  return DISPLAY[k] ?? k
+  // blessed names a capital letter "S-<letter>": show the letter as typed.
+  return DISPLAY[k] ?? (/^S-[a-z]$/.test(k) ? k.slice(2).toUpperCase() : k)
 }
 
 /** Reverse index key → action. @throws Error when two actions share a key (a bug in the map). */
@@ -84,24 +130,44 @@ export function indexKeys(map: Record<Action, Binding> = KEYMAP): Map<string, Ac
   return idx
 }
 
-/** The footer: "? help  q quit  a add  s search ...", cut to `width` columns (help and quit first, so they always show). */
-export function footerText(width: number, map: Record<Action, Binding> = KEYMAP): string {
+/**
+ * The footer: "?:help q:quit a:add s:search ...", every labelled key, packed onto lines of
+ * `width` columns (help and quit first). When they need more than `lines` lines, the last line
+ * rotates through the overflow: `page` (e.g. a clock tick) picks which one shows, so every key
+ * shows within a few seconds. At 80 columns: one fixed line and a second that alternates.
+ */
+export function footerLines(width: number, lines = 2, page = 0, map: Record<Action, Binding> = KEYMAP): string[] {
   const first: Action[] = ['help', 'quit']
   const order = [...first, ...(Object.keys(map) as Action[]).filter((a) => !first.includes(a))]
   const parts: string[] = []
   for (const a of order) {
     const b = map[a]
     if (!b.footer) continue
-    parts.push(`${displayKey(b.keys[0] as string)} ${b.footer}`)
+    parts.push(`${displayKey(b.keys[0] as string)}:${b.footer}`)
   }
-  parts.push('Left/Right seek')
-  let out = ''
+  parts.push('-/+:vol', 'Left/Right:seek')
+  const packed: string[] = ['']
   for (const p of parts) {
-    const next = out ? `${out}  ${p}` : p
-    if (next.length > width) break
-    out = next
+    const cur = packed[packed.length - 1] as string
+    const next = cur ? `${cur} ${p}` : p
+    if (next.length <= width) packed[packed.length - 1] = next
+    else packed.push(p.slice(0, width))
   }
-  return out
+  if (packed.length <= lines) return packed
+  const rest = packed.slice(lines - 1)
+  const shown = rest[((page % rest.length) + rest.length) % rest.length] as string
+  return [...packed.slice(0, lines - 1), shown]
+}
+
+/** Pages the footer rotates through at `width` columns on `lines` lines (1 when all fit). */
+export function footerPages(width: number, lines = 2): number {
+  const all = footerLines(width, 1000)
+  return Math.max(1, all.length - lines + 1)
+}
+
+/** The footer on one line of `width` columns (footerLines with one line). */
+export function footerText(width: number, map: Record<Action, Binding> = KEYMAP): string {
+  return footerLines(width, 1, 0, map)[0] as string
 }
 
 /** Help lines: "a                      share a folder ...". */

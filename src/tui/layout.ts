@@ -1,7 +1,7 @@
 /**
  * Places the widgets on the screen (and only that). Rows, top to bottom, in any size from 80×24:
  *
- *   header (1) | items | transfers | peers 40% + log 60% | playback (1) | status (1) | footer (1)
+ *   header (1) | items | transfers | peers 40% + log 60% | playback (1) | status (1) | footer (2)
  *
  * The three rows of panes split the height left by the four bars: 35% / 30% / rest. Sizes are
  * blessed percentages and offsets, so blessed re-lays them out on resize.
@@ -22,8 +22,8 @@ export interface Layout {
   prompt: Widgets.BoxElement
 }
 
-/** Lines taken by the one-line bars (header on top; playback, status, footer at the bottom). */
-const BARS = 4
+/** Lines taken by the bars (header on top; playback, status and the two-line footer at the bottom). */
+const BARS = 5
 
 /** Create the widgets on `screen` and place them. `color`: border colours (off with NO_COLOR). */
 export function createLayout(screen: Widgets.Screen, color: boolean): Layout {
@@ -35,9 +35,9 @@ export function createLayout(screen: Widgets.Screen, color: boolean): Layout {
     peers: pane(),
     transfers: pane(),
     log: pane(),
-    playback: bar({ bottom: 2 }),
-    status: bar({ bottom: 1 }),
-    footer: bar({ bottom: 0, style: color ? { fg: 'black', bg: 'white' } : { inverse: true } }),
+    playback: bar({ bottom: 3 }),
+    status: bar({ bottom: 2 }),
+    footer: bar({ bottom: 0, height: 2, style: color ? { fg: 'black', bg: 'white' } : { inverse: true } }),
     help: blessed.box({
       parent: screen,
       top: 'center',

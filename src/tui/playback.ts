@@ -1,15 +1,16 @@
 /**
  * Playback for the TUI: one mpv at a time (MpvPlayer), fed through media/play-download.ts (the
- * CLI's path too) for a file still downloading, or directly from disk for a finished one.
- * Reports what it knows through `onUpdate` (plain PlaybackState fields); owns and closes the mpv
- * process and the stream server.
+ * CLI's path too) for a file still downloading, directly from disk for a finished one, or a play
+ * queue (media/play-queue.ts, the `P` key) for a list or an album. Reports what mpv says through
+ * `onUpdate` (plain PlaybackState fields: the state follows mpv's events, an mpv error shows as
+ * 'error', never as 'playing'); owns and closes the mpv process and the stream server.
  */
-import fs from 'node:fs/promises'
 import type { Download } from '../node/download.ts'
-import { playableFormat, playDownload, type PlayingDownload } from '../media/play-download.ts'
-import { SNIFF_BYTES } from '../player/media-format.ts'
+import { playableFormat, playDownload, readHead, type PlayingDownload } from '../media/play-download.ts'
+import { PlayQueue, type QueueEntry } from '../media/play-queue.ts'
 import { MpvPlayer } from '../player/mpv-player.ts'
 import type { Player } from '../player/player.ts'
+import { errText } from '../protocol/errors.ts'
 import type { PlaybackState } from './state.ts'
 
 /** Options: extra mpv flags; `headless` overrides the DISPLAY check (tests). */
@@ -20,10 +21,16 @@ export interface PlaybackOptions {
   log: (level: 'info' | 'warn' | 'debug', msg: string) => void
 }
 
+/** Volume step of the -/+ keys, in percent. */
+export const VOLUME_STEP = 10
+
 export class Playback {
   private player: Player | null = null
   private streaming: PlayingDownload | null = null
+  private queue: PlayQueue | null = null
   private closed = false
+  /** What plays now (a queue's current track). */
+  private title = ''
 
   constructor(private readonly opts: PlaybackOptions) {}
 
@@ -40,7 +47,7 @@ export class Playback {
   /** Play a download (while it downloads, through the stream server). @throws MpvError, MpvNotInstalledError */
   async playDownload(d: Download, title: string, audioOnly = false): Promise<void> {
     const p = await this.newPlayer(title, audioOnly)
-    const streaming = await playDownload(d, p)
+    const streaming = await this.failing(p, playDownload(d, p))
     // Another file was asked for meanwhile: this one's server goes with its player.
     if (this.player !== p) return void (await streaming.stop())
     this.streaming = streaming
@@ -49,45 +56,92 @@ export class Playback {
 
   /** Play a file on disk (a finished transfer, a file of your library). */
   async playFile(file: string, title: string, audioOnly = false): Promise<void> {
-    const fh = await fs.open(file, 'r')
-    let head: Buffer
-    try {
-      const { buffer, bytesRead } = await fh.read(Buffer.alloc(SNIFF_BYTES), 0, SNIFF_BYTES, 0)
-      head = buffer.subarray(0, bytesRead)
-    } finally {
-      await fh.close()
-    }
-    const format = playableFormat(file, head)
+    const format = playableFormat(file, await readHead(file))
     const p = await this.newPlayer(title, audioOnly)
-    await p.start()
+    await this.failing(p, p.start())
     this.opts.log('info', `mpv (pid ${p.pid}) playing ${title}`)
-    await p.play(file, { format })
+    await this.failing(p, p.play(file, { format }))
   }
 
-  private async newPlayer(title: string, audioOnly: boolean): Promise<Player> {
+  /**
+   * Play `entries` in order in one gapless mpv playlist, each fetched while the one before plays
+   * (PlayQueue). Resolves once the first track plays; the rest goes on in the background.
+   * @param title what the bar shows until the first track plays.
+   */
+  async playQueue(entries: QueueEntry[], title: string, audioOnly = false): Promise<void> {
+    const p = await this.newPlayer(title, audioOnly, true)
+    const q = new PlayQueue(p, entries)
+    this.queue = q
+    const total = entries.length
+    q.on('playing', (i) => {
+      if (this.player !== p) return
+      this.title = entries[i]!.name
+      this.opts.onUpdate({ title: entries[i]!.name, queue: { index: i + 1, total }, position: null, duration: null })
+    })
+    q.on('failed', (i, err) => this.opts.log('warn', `play queue: ${entries[i]!.name} skipped: ${errText(err)}`))
+    q.on('gap', (i) => this.opts.log('warn', `play queue: mpv waited for the bytes of ${entries[i]!.name}`))
+    const first = new Promise<void>((resolve) => {
+      q.once('playing', () => resolve())
+      q.once('failed', () => resolve())
+    })
+    const done = this.failing(p, q.run()).then(
+      (r) => {
+        if (this.queue !== q) return
+        this.queue = null
+        this.opts.log('info', `play queue: ${r.tracks.filter((t) => t.end?.reason === 'eof').length} of ${total} tracks played${r.gaps ? `, ${r.gaps} gap(s)` : ''}`)
+      },
+      () => {}
+    )
+    await Promise.race([first, done])
+    this.opts.log('info', `mpv (pid ${p.pid}) playing a queue of ${total}`)
+  }
+
+  /** Runs `work` of player `p`; a failure shows as mpv state 'error' with its reason, then rethrows. */
+  private async failing<T>(p: Player, work: Promise<T>): Promise<T> {
+    try {
+      return await work
+    } catch (err) {
+      if (this.player === p) this.opts.onUpdate({ state: 'error', error: errText(err) })
+      throw err
+    }
+  }
+
+  private async newPlayer(title: string, audioOnly: boolean, gapless = false): Promise<Player> {
     if (this.closed) throw new Error('closing')
     // A fresh mpv per file: audio-only files get quicker probing (MpvPlayer audioOnly).
     await this.stopPlayer()
     const p = new MpvPlayer({
       playerArgs: this.opts.playerArgs ?? [],
       audioOnly,
+      gapless,
       ...(this.opts.headless !== undefined ? { headless: this.opts.headless } : {}),
       logger: (m) => this.opts.log('debug', `mpv: ${m}`)
     })
     this.player = p
     const mine = (): boolean => this.player === p
+    this.title = title
     p.on('position', (s) => mine() && this.opts.onUpdate({ position: s }))
     p.on('duration', (s) => mine() && this.opts.onUpdate({ duration: s }))
-    p.on('pause', (paused) => mine() && this.opts.onUpdate({ paused }))
+    p.on('pause', (paused) => mine() && this.opts.onUpdate({ paused, state: paused ? 'paused' : 'playing' }))
+    p.on('volume', (volume) => mine() && this.opts.onUpdate({ volume }))
+    p.on('playback-restart', () => mine() && this.opts.onUpdate({ state: p.paused ? 'paused' : 'playing', error: '' }))
+    p.on('path', (path) => {
+      if (mine() && path !== null) this.opts.onUpdate({ state: 'loading', error: '' })
+    })
     p.on('end', (e) => {
-      if (mine() && e.reason === 'eof') this.opts.log('info', `mpv: finished ${title}`)
+      if (!mine()) return
+      if (e.reason === 'eof') this.opts.log('info', `mpv: finished ${this.title}`)
+      if (e.reason === 'error') {
+        this.opts.log('warn', `mpv could not play ${this.title}: ${e.error ?? 'error'}`)
+        this.opts.onUpdate({ state: 'error', error: e.error ?? 'mpv could not play it', position: null })
+      } else this.opts.onUpdate({ state: e.reason === 'eof' ? 'ended' : 'idle', position: null })
     })
     p.on('exit', () => {
       if (!mine()) return
       this.player = null
-      this.opts.onUpdate({ active: false, position: null, duration: null, paused: false })
+      this.opts.onUpdate({ active: false, position: null, duration: null, paused: false, queue: null })
     })
-    this.opts.onUpdate({ active: true, title, position: null, duration: null, paused: false })
+    this.opts.onUpdate({ active: true, state: 'loading', error: '', title, position: null, duration: null, paused: false, queue: null })
     return p
   }
 
@@ -105,16 +159,40 @@ export class Playback {
     return p.position
   }
 
+  /** S: stop playback (the queue too); mpv is closed. @throws Error when nothing plays. */
+  async stop(): Promise<void> {
+    this.requirePlayer()
+    await this.stopPlayer()
+    this.opts.onUpdate({ active: false, state: 'idle', error: '', position: null, duration: null, paused: false, queue: null })
+  }
+
+  /** >: the next track of the play queue. @throws Error when no queue plays or it has no next track. */
+  async next(): Promise<void> {
+    this.requirePlayer()
+    if (!this.queue) throw new Error('no play queue: P plays the whole list or album in order')
+    await this.queue.next()
+  }
+
+  /** -/+: change the volume by `delta` percent. @returns the new volume. */
+  async volume(delta: number): Promise<number> {
+    const p = this.requirePlayer()
+    await p.setVolume(p.volume + delta)
+    return p.volume
+  }
+
   private requirePlayer(): Player {
-    if (!this.player?.running) throw new Error('nothing is playing (p plays the selected result)')
+    if (!this.player?.running) throw new Error('nothing is playing (p plays the selected result, P the whole list)')
     return this.player
   }
 
   private async stopPlayer(): Promise<void> {
     const p = this.player
     const s = this.streaming
+    const q = this.queue
     this.player = null
     this.streaming = null
+    this.queue = null
+    q?.stop()
     await p?.quit().catch(() => {})
     await s?.stop()
   }
@@ -123,6 +201,6 @@ export class Playback {
   async close(): Promise<void> {
     this.closed = true
     await this.stopPlayer()
-    this.opts.onUpdate({ active: false, position: null, duration: null, paused: false })
+    this.opts.onUpdate({ active: false, state: 'idle', position: null, duration: null, paused: false, queue: null })
   }
 }

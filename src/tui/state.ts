@@ -6,6 +6,10 @@
  */
 import { safeText } from '../text/safe-text.ts'
 import { mediaKind } from '../node/media-kind.ts'
+import type { MediaMeta } from '../protocol/media-meta.ts'
+import { browseLevel, listRows, type BrowseState, type ItemRow, type SortKey } from './list-state.ts'
+
+export type { ItemRow } from './list-state.ts'
 
 /** The focusable panes, in Tab order. */
 export const PANES = ['items', 'transfers', 'peers', 'log'] as const
@@ -19,19 +23,6 @@ export interface PeerRow {
   address: string
   source: PeerSourceName
   lastSeen: number
-}
-
-/** A row of the library/results list. Results from several holders of one file merge into one row. */
-export interface ItemRow {
-  /** contentId, or "legacy:<name>" for results without one. */
-  key: string
-  name: string
-  kind: string
-  size: number | null
-  /** Peer ids that hold it; ["you"] for your own library. */
-  holders: string[]
-  contentId: string | null
-  legacy: boolean
 }
 
 export type TransferStateName = 'queued' | 'downloading' | 'verifying' | 'done' | 'failed' | 'cancelled'
@@ -61,22 +52,42 @@ export interface LogLine {
   msg: string
 }
 
-/** mpv playback; times in seconds. */
+/**
+ * mpv playback as mpv reports it (never assumed): 'loading' until its first frame, 'playing' /
+ * 'paused' from its events, 'ended' after the last file's end, 'error' when mpv failed (the
+ * reason in `error`), 'idle' when stopped or not running. Times in seconds.
+ */
 export interface PlaybackState {
   active: boolean
+  state?: 'idle' | 'loading' | 'playing' | 'paused' | 'ended' | 'error'
+  error?: string
   title: string
   position: number | null
   duration: number | null
   paused: boolean
+  /** mpv's volume in percent. */
+  volume?: number
+  /** Place in a play queue (1-based index), when one plays. */
+  queue?: { index: number; total: number } | null
+}
+
+/** A finished upload a peer took from this node (node 'upload' events). `at` epoch ms. */
+export interface UploadRow {
+  peer: string
+  name: string
+  bytes: number
+  at: number
 }
 
 export type StatusLevel = 'info' | 'ok' | 'warn' | 'error'
 
 /** A modal line prompt (the dispatcher is off while one is open). */
 export interface PromptState {
-  kind: 'add' | 'search' | 'rebuild'
+  kind: 'add' | 'search' | 'rebuild' | 'join' | 'filter' | 'confirmQuit'
   label: string
   value: string
+  /** The value is a suggestion: the first typed character replaces it instead of appending. */
+  fresh?: boolean
   /** Candidates of the last path completion, shown under the prompt. */
   hint: string
 }
@@ -88,8 +99,15 @@ export interface TuiState {
   peers: PeerRow[]
   library: ItemRow[]
   results: ItemRow[]
-  listMode: 'library' | 'results'
+  listMode: 'library' | 'results' | 'browse'
   search: { query: string; running: boolean }
+  /** A peer's library (B, or Enter on a peer), shown when listMode is 'browse'. */
+  browse: BrowseState | null
+  /** In-list filter (`/`): words matched against name and tags, case and accents ignored. */
+  filter: string
+  sort: SortKey
+  /** Recent uploads, newest last (at most MAX_UPLOADS). */
+  uploads: UploadRow[]
   transfers: TransferRow[]
   log: LogLine[]
   /** Lines scrolled up from the bottom of the log (0 = follow). */
@@ -115,10 +133,14 @@ export function initialState(id = '', now = Date.now()): TuiState {
     results: [],
     listMode: 'library',
     search: { query: '', running: false },
+    browse: null,
+    filter: '',
+    sort: 'name',
+    uploads: [],
     transfers: [],
     log: [],
     logScroll: 0,
-    playback: { active: false, title: '', position: null, duration: null, paused: false },
+    playback: { active: false, state: 'idle', title: '', position: null, duration: null, paused: false, volume: 100, queue: null },
     focus: 'items',
     selected: { items: 0, peers: 0, transfers: 0, log: 0 },
     status: { text: 'ready - press ? for help', level: 'info', at: now },
@@ -146,11 +168,9 @@ export function setPeers(s: TuiState, peers: Array<{ id: string; host: string; p
   clampSelection(s)
 }
 
-/** Replace the library rows from the library entries (sorted by name). */
-export function setLibrary(s: TuiState, entries: Array<{ name: string; kind: string; size: number; cid?: string }>): void {
-  s.library = entries
-    .map((e) => ({ key: e.cid ?? `local:${e.name}`, name: e.name, kind: e.kind, size: e.size, holders: ['you'], contentId: e.cid ?? null, legacy: false }))
-    .sort((a, b) => a.name.localeCompare(b.name))
+/** Replace the library rows from the library entries (shown in the list's sort order). */
+export function setLibrary(s: TuiState, entries: Array<{ name: string; kind: string; size: number; cid?: string; meta?: MediaMeta | undefined }>): void {
+  s.library = entries.map((e) => ({ key: e.cid ?? `local:${e.name}`, name: e.name, kind: e.kind, size: e.size, holders: ['you'], contentId: e.cid ?? null, legacy: false, meta: e.meta }))
   s.node.files = entries.length
   clampSelection(s)
 }
@@ -165,14 +185,14 @@ export function startSearch(s: TuiState, query: string): void {
 }
 
 /** One answer of a holder: merged into the row of the same file (content id, or name for legacy). */
-export function addResult(s: TuiState, r: { name: string; size: number | null; contentId: string | null; kind: string | null; holder: string; legacy: boolean }): void {
+export function addResult(s: TuiState, r: { name: string; size: number | null; contentId: string | null; kind: string | null; holder: string; legacy: boolean; meta?: MediaMeta | undefined }): void {
   const key = r.contentId ?? `legacy:${r.name}`
   const row = s.results.find((x) => x.key === key)
   if (row) {
     if (!row.holders.includes(r.holder)) row.holders.push(r.holder)
     return
   }
-  s.results.push({ key, name: r.name, kind: r.kind ?? kindOf(r.name), size: r.size, holders: [r.holder], contentId: r.contentId, legacy: r.legacy })
+  s.results.push({ key, name: r.name, kind: r.kind ?? kindOf(r.name), size: r.size, holders: [r.holder], contentId: r.contentId, legacy: r.legacy, meta: r.meta })
 }
 
 /** The search timed out: no more answers will come. */
@@ -180,9 +200,10 @@ export function finishSearch(s: TuiState): void {
   s.search.running = false
 }
 
-/** The rows the items pane shows now. */
+/** The rows the items pane shows now: the list of the mode, filtered and sorted (list-state.ts). */
 export function visibleItems(s: TuiState): ItemRow[] {
-  return s.listMode === 'library' ? s.library : s.results
+  const base = s.listMode === 'library' ? s.library : s.listMode === 'results' ? s.results : s.browse ? browseLevel(s.browse) : []
+  return listRows(base, s.filter, s.sort)
 }
 
 /** The selected row of a pane, if any. */
@@ -196,10 +217,37 @@ export function selectedTransfer(s: TuiState): TransferRow | undefined {
   return s.transfers[s.selected.transfers]
 }
 
-/** Switch the items pane between your library and the last search's results. */
+/** Switch the items pane between your library and the last search's results (browse → library). */
 export function toggleListMode(s: TuiState): void {
   s.listMode = s.listMode === 'library' ? 'results' : 'library'
   s.selected.items = 0
+}
+
+/** Home / End: the first or last row of the focused pane (the log: oldest / newest). */
+export function jumpSelection(s: TuiState, to: 'first' | 'last'): void {
+  if (s.focus === 'log') {
+    s.logScroll = to === 'first' ? Math.max(0, s.log.length - 1) : 0
+    return
+  }
+  s.selected[s.focus] = to === 'first' ? 0 : rowCount(s, s.focus) - 1
+  clampSelection(s)
+}
+
+/** Drop the finished, failed and cancelled transfer rows. @returns how many were dropped. */
+export function clearFinished(s: TuiState): number {
+  const before = s.transfers.length
+  s.transfers = s.transfers.filter((t) => t.state === 'downloading' || t.state === 'verifying' || t.state === 'queued')
+  clampSelection(s)
+  return before - s.transfers.length
+}
+
+/** Most uploads kept for the transfers summary. */
+export const MAX_UPLOADS = 50
+
+/** A peer took a file from this node (node 'upload'). */
+export function addUpload(s: TuiState, u: { peer: string; name: string; bytes: number }, now = Date.now()): void {
+  s.uploads.push({ peer: u.peer, name: safeText(u.name), bytes: u.bytes, at: now })
+  if (s.uploads.length > MAX_UPLOADS) s.uploads.splice(0, s.uploads.length - MAX_UPLOADS)
 }
 
 /** Tab / Shift-Tab. */
@@ -225,7 +273,8 @@ function rowCount(s: TuiState, p: PaneId): number {
   return s.log.length
 }
 
-function clampSelection(s: TuiState): void {
+/** Keep every pane's selection inside its rows (after the rows changed). */
+export function clampSelection(s: TuiState): void {
   for (const p of PANES) s.selected[p] = Math.max(0, Math.min(s.selected[p], rowCount(s, p) - 1))
 }
 
@@ -235,8 +284,8 @@ export function updatePlayback(s: TuiState, p: Partial<PlaybackState>): void {
 }
 
 /** Open a prompt (the dispatcher is off until it closes). */
-export function openPrompt(s: TuiState, kind: PromptState['kind'], label: string, value = ''): void {
-  s.prompt = { kind, label, value, hint: '' }
+export function openPrompt(s: TuiState, kind: PromptState['kind'], label: string, value = '', fresh = false): void {
+  s.prompt = { kind, label, value, hint: '', fresh }
 }
 
 /**
@@ -249,9 +298,13 @@ export function promptKey(s: TuiState, ch: string | undefined, full: string): 's
   if (full === 'enter') return 'submit'
   if (full === 'escape' || full === 'C-g') return 'cancel'
   if (full === 'tab') return 'complete'
-  if (full === 'backspace') p.value = p.value.slice(0, -1)
+  // A suggested value (rebuild's selected peer) is replaced by typing, not appended to.
+  const fresh = p.fresh
+  p.fresh = false
+  if (full === 'backspace') p.value = fresh ? '' : p.value.slice(0, -1)
   else if (full === 'C-u') p.value = ''
-  else if (ch && ch.length === 1 && ch >= ' ' && ch !== '\x7f') p.value += ch
+  else if (ch && ch.length === 1 && ch >= ' ' && ch !== '\x7f') p.value = (fresh ? '' : p.value) + ch
+  else p.fresh = fresh
   return 'edit'
 }
 

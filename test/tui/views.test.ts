@@ -42,12 +42,12 @@ test('rows fit their pane width at 80 columns', (t) => {
   ] as Array<[string[], number]>) {
     for (const l of lines) t.true(strip(l).length <= w, `${strip(l)} (${strip(l).length} > ${w})`)
   }
-  t.regex(itemLines(s, 98, 5, plain)[1]!, /2: 127\.0\.0\.1:40001, 127\.0\.0\.1:40002/)
+  t.regex(itemLines(s, 200, 5, plain)[1]!, /2: 127\.0\.0\.1:40001, 127\.0\.0\.1:40002/)
   t.regex(transferLines(s, 78, 5, plain)[1]!, /\[####----\]\s+50%.*failed/)
   t.regex(headerText(s), /node 127\.0\.0\.1:1 {2}peers 1 {2}files 0/)
 })
 
-test('the panes tile the screen between the header and the three bottom bars', (t) => {
+test('the panes tile the screen between the header and the bottom bars (playback, status, two footer lines)', (t) => {
   for (const [w, h] of [
     [80, 24],
     [100, 30],
@@ -55,7 +55,7 @@ test('the panes tile the screen between the header and the three bottom bars', (
   ] as const) {
     const r = paneRects(w, h)
     t.is(r.items.top, 1)
-    t.is(r.log.top + r.log.height, h - 3)
+    t.is(r.log.top + r.log.height, h - 4)
     t.is(r.peers.width + r.log.width, w)
     t.is(r.transfers.top, r.items.top + r.items.height)
   }

@@ -11,14 +11,16 @@ import { albumFolder, candidates, distinctContents, isIdPrefix, localCopy, short
 import { formatBytes, formatMeta } from '../../text/format.ts'
 import { safeText } from '../../text/safe-text.ts'
 import { EXIT, Output } from '../output.ts'
+import { isQueue, playQueue } from '../play-queue.ts'
 import { noteFetched, openProfile, rememberedPeers } from '../profile.ts'
 
-export const command = 'fetch <target>'
+export const command = 'fetch <target> [more..]'
 export const describe = 'download a file by content id or name (resumes a partial download), optionally playing it in mpv while it downloads'
 
 export function builder(y: Argv) {
   return nodeOptions(y)
     .positional('target', { type: 'string', describe: 'content id (64 hex digits, or a prefix of 8 or more), file name, or search words', demandOption: true })
+    .positional('more', { type: 'string', array: true, describe: 'with --play: more targets, played in order after it (a play queue)' })
     .option('first', { type: 'boolean', default: false, describe: 'when several different contents match, take the first answer instead of listing them' })
     .option('out', { type: 'string', describe: 'folder to save into (default: --downloads)' })
     .option('play', { type: 'boolean', default: false, describe: 'play in mpv while downloading (headless when there is no display)' })
@@ -27,16 +29,19 @@ export function builder(y: Argv) {
     .example('$0 fetch 3f5c...e1 --peer 127.0.0.1:9400', 'by content id')
     .example('$0 fetch 3f5c0a9b --peer 127.0.0.1:9400', 'by a content id prefix (8+ hex digits) when only one content has it')
     .example('$0 fetch "my clip.mp4" --peer 127.0.0.1:9400 --play', 'by name, and watch it while it downloads')
+    .example('$0 fetch --play "Artist/Album/" --peer 127.0.0.1:9400', 'play an album folder (as browse shows it) in order, gapless')
 }
 
 /** Options the handler reads. */
-export type FetchArgs = NodeArgs & { target: string; out?: string; play: boolean; ttl: number; timeout: number; first: boolean }
+export type FetchArgs = NodeArgs & { target: string; more?: string[]; out?: string; play: boolean; ttl: number; timeout: number; first: boolean }
 
 /**
  * Exit 0 when saved (and verified) or already here, 2 when the target matches several different
  * contents (listed), 3 when no holder has it, 4 on a SHA-256 mismatch.
  */
 export async function handler(a: FetchArgs): Promise<number> {
+  const targets = [a.target, ...(a.more ?? [])]
+  if (isQueue(targets)) return playQueue({ ...a, targets })
   const out = new Output(a.json)
   checkNodeArgs(a)
   // No peer given: the node running here and the peers remembered in the state (profile.ts).

@@ -1,6 +1,6 @@
-/** One-line bars: the header (node, peers, files, rates), playback, the status line, the footer. */
+/** The bars: the header (node, peers, files, rates), playback, the status line, the two-line footer. */
 import type { Widgets } from 'blessed'
-import { footerText } from '../keys.ts'
+import { footerLines } from '../keys.ts'
 import { fit, formatClock, formatRate } from '../../text/format.ts'
 import type { TuiState } from '../state.ts'
 import { esc, paint, type ViewOptions } from './common.ts'
@@ -14,11 +14,20 @@ export function headerText(s: TuiState): string {
   return `p2ptube  node ${s.node.id || '(starting)'}${s.node.reach ? `  reach ${s.node.reach}` : ''}  peers ${s.peers.length}  files ${s.node.files}  up ${formatRate(s.node.upRate)}  down ${formatRate(s.node.downRate)}`
 }
 
-/** "playing NAME  0:03 / 0:10  [paused]", or how to start playback. */
+/**
+ * What mpv is doing, as mpv reported it: "mpv: playing NAME  0:03 / 0:10  vol 80%  [2/5]",
+ * "mpv: opening NAME...", "mpv: error: REASON (NAME)", "mpv: finished NAME", or how to start.
+ */
 export function playbackText(s: TuiState): string {
   const p = s.playback
-  if (!p.active) return 'mpv: idle  (p plays the selected result or a finished transfer)'
-  return `mpv: ${p.paused ? 'paused ' : 'playing'} ${p.title}  ${formatClock(p.position)} / ${formatClock(p.duration)}  (Space pause, Left/Right seek 5 s)`
+  const state = p.state ?? (p.active ? (p.paused ? 'paused' : 'playing') : 'idle')
+  if (state === 'error') return `mpv: error: ${p.error || 'mpv failed'} (${p.title})`
+  if (!p.active || state === 'idle') return 'mpv: idle  (p plays the selection, P the whole list or album)'
+  if (state === 'ended') return `mpv: finished ${p.title}`
+  if (state === 'loading') return `mpv: opening ${p.title}...`
+  const queue = p.queue ? `  [${p.queue.index}/${p.queue.total}]` : ''
+  const vol = p.volume !== undefined && p.volume !== 100 ? `  vol ${Math.round(p.volume)}%` : ''
+  return `mpv: ${state === 'paused' ? 'paused ' : 'playing'} ${p.title}  ${formatClock(p.position)} / ${formatClock(p.duration)}${vol}${queue}  (Space pause, Left/Right seek, S stop, > next, -/+ vol)`
 }
 
 const STATUS_STYLE: Record<string, string> = { ok: 'green-fg', warn: 'yellow-fg', error: 'red-fg', info: 'white-fg' }
@@ -29,5 +38,10 @@ export function renderBars(w: { header: Widgets.BoxElement; playback: Widgets.Bo
   w.playback.setContent(esc(fit(playbackText(s), widthOf(w.playback))))
   const st = s.quitting ? 'quitting: sending QUIT to peers, closing mpv...' : s.status.text
   w.status.setContent(paint(o, STATUS_STYLE[s.status.level] ?? 'white-fg', esc(fit(`> ${st}`, widthOf(w.status)))))
-  w.footer.setContent(esc(footerText(widthOf(w.footer))))
+  // Every key: two lines, the second rotating every 4 s when they do not all fit (80 columns).
+  w.footer.setContent(
+    footerLines(widthOf(w.footer), 2, Math.floor(Date.now() / 4000))
+      .map(esc)
+      .join('\n')
+  )
 }

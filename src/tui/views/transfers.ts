@@ -2,7 +2,7 @@
 import type { Widgets } from 'blessed'
 import { fit, formatBytes, formatEta, formatRate, progressBar } from '../../text/format.ts'
 import type { TransferRow, TuiState } from '../state.ts'
-import { esc, innerSize, paint, row, setPaneLabel, windowStart, type ViewOptions } from './common.ts'
+import { esc, fitCols, innerSize, paint, row, setPaneLabel, windowStart, type ViewOptions } from './common.ts'
 
 const STATE_STYLE: Record<string, string> = { done: 'green-fg', failed: 'red-fg', cancelled: 'yellow-fg', verifying: 'cyan-fg', downloading: 'cyan-fg', queued: 'white-fg' }
 
@@ -37,17 +37,33 @@ export function transferLines(s: TuiState, width: number, height: number, o: Vie
     const st = fit(stateText(t), stateW)
     const text =
       esc(
-        `${fit(t.name, nameW)} [${progressBar(frac, barW - 2)}] ${fit(pct, 4, 'right')} ${fit(speed, 10, 'right')} ${fit(eta, 5, 'right')} ${fit(t.sources.length > 1 ? `${t.sources.length} holders` : (t.sources[0] ?? ''), srcW)} `
+        `${fitCols(t.name, nameW)} [${progressBar(frac, barW - 2)}] ${fit(pct, 4, 'right')} ${fit(speed, 10, 'right')} ${fit(eta, 5, 'right')} ${fit(t.sources.length > 1 ? `${t.sources.length} holders` : (t.sources[0] ?? ''), srcW)} `
       ) + paint(o, STATE_STYLE[t.state] ?? 'white-fg', esc(st))
     lines.push(row(text, start + i === s.selected.transfers, s.focus === 'transfers'))
   }
   return lines
 }
 
+/** How long an upload stays in the summary's "to" list, in ms. */
+export const RECENT_UPLOAD_MS = 5 * 60_000
+
+/**
+ * The pane's label and the transfers summary: "Transfers (1 active, 3 total)  down 12 MB  up
+ * 4.2 MB  to 10.0.0.5:9400 (song.ogg)": byte totals of this node and the peers that took files
+ * from it in the last 5 minutes (node 'upload' events).
+ */
+export function transfersLabel(s: TuiState, active: number, now = Date.now()): string {
+  const recent = s.uploads.filter((u) => now - u.at <= RECENT_UPLOAD_MS)
+  const peers = [...new Set(recent.map((u) => u.peer))]
+  const last = recent[recent.length - 1]
+  const to = peers.length ? `  to ${peers.slice(0, 3).join(', ')}${peers.length > 3 ? ` +${peers.length - 3}` : ''}${last ? ` (${last.name})` : ''}` : ''
+  return `Transfers (${active} active, ${s.transfers.length} total)  down ${formatBytes(s.node.bytesDown)}  up ${formatBytes(s.node.bytesUp)}${to}  C: clear done`
+}
+
 /** Render the pane into its box. */
 export function renderTransfers(box: Widgets.BoxElement, s: TuiState, o: ViewOptions): void {
   const { width, height } = innerSize(box)
   const active = s.transfers.filter((t) => t.state === 'downloading' || t.state === 'verifying' || t.state === 'queued').length
-  setPaneLabel(box, `Transfers (${active} active, ${s.transfers.length} total)`, s.focus === 'transfers', o)
+  setPaneLabel(box, transfersLabel(s, active), s.focus === 'transfers', o)
   box.setContent(transferLines(s, width, height, o).join('\n'))
 }
