@@ -26,9 +26,19 @@ import { watch, type FSWatcher, type Stats } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import PQueue from 'p-queue'
-import type { LibraryEntry } from './library.ts'
 import { skippedName, statFile, walkShare, type FoundFile } from './library-walk.ts'
 import { mediaKind } from './media-kind.ts'
+
+/** An indexed file as the watcher sees it (LibraryEntry has these fields; no import: library.ts imports this file). */
+export interface WatchedEntry {
+  /** Real path. */
+  path: string
+  /** Where it was found, when not at `path` (a link). */
+  found?: string
+}
+
+/** An indexed file as the watcher handles it. */
+type LibraryEntry = WatchedEntry
 
 /** What the watcher needs of its library (Library). */
 export interface WatchedLibrary {
