@@ -150,14 +150,16 @@ export function nodeOptionsFrom(a: NodeArgs, profile?: Profile): NodeOptions {
 /**
  * Join every --peer; a peer that cannot be reached is reported, not fatal. `parallel`: all at once
  * (remembered peers, some of them gone: each costs its own connect timeout, not the sum).
+ * `hops`: how deep to crawl from each (default the node's --hops; 1 joins the peers only, e.g. a
+ * fetch by content id from a known holder, which needs no crawl).
  * @returns peers added.
  */
-export async function joinAll(node: P2PNode, peers: string[], out: Output, parallel = false): Promise<number> {
-  if (parallel) return (await Promise.all(peers.map((p) => joinAll(node, [p], out)))).reduce((x, y) => x + y, 0)
+export async function joinAll(node: P2PNode, peers: string[], out: Output, parallel = false, hops?: number): Promise<number> {
+  if (parallel) return (await Promise.all(peers.map((p) => joinAll(node, [p], out, false, hops)))).reduce((x, y) => x + y, 0)
   let added = 0
   for (const p of peers) {
     try {
-      added += await node.join(p)
+      added += await node.join(p, hops)
     } catch (err) {
       out.info(`cannot join ${p}: ${(err as Error).message}`, 'warn')
     }
@@ -219,10 +221,8 @@ export function onShutdown(fn: (signal: string) => Promise<void>): () => void {
   }
 }
 
-/** Split "--a --b=1" into mpv arguments. */
-export function splitPlayerArgs(s: string | undefined): string[] {
-  return s ? s.split(/\s+/).filter(Boolean) : []
-}
+/** Split "--a --b=1" into mpv arguments (early-player.ts, which main.ts loads before any command). */
+export { splitPlayerArgs } from './early-player.ts'
 
 /** What fetchAndMaybePlay reports. Times in ms since the fetch started. */
 export interface FetchReport extends DownloadResult {

@@ -7,7 +7,8 @@ import { createRequire } from 'node:module'
 import { safeText } from '../text/safe-text.ts'
 import yargs, { type Argv } from 'yargs'
 import { hideBin } from 'yargs/helpers'
-import type { CommandModule } from './command.ts'
+import type { CommandModule, RunContext } from './command.ts'
+import { startEarlyPlayer } from './early-player.ts'
 import { EXIT } from './output.ts'
 import { applySettings, type ConfigScope } from './config.ts'
 import { p2ptubeDirs } from '../app/dirs.ts'
@@ -65,13 +66,13 @@ export function commandsFor(argv: string[]): Set<string> {
  * A command for yargs: its handler's exit status is kept in `status.code`. With `settings`, the
  * command also takes the config file's and the environment's values for that scope (config.ts).
  */
-function wrap<Args>(m: CommandModule<Args>, status: { code: number }, settings?: ConfigScope) {
+function wrap<Args>(m: CommandModule<Args>, status: { code: number }, settings?: ConfigScope, ctx: RunContext = {}) {
   return {
     command: m.command,
     describe: m.describe,
     builder: settings ? (y: Argv) => applySettings(m.builder(y), settings, p2ptubeDirs().configFile) : m.builder,
     handler: async (a: Args) => {
-      status.code = await m.handler(a)
+      status.code = await m.handler(a, ctx)
     }
   }
 }
@@ -80,13 +81,14 @@ function wrap<Args>(m: CommandModule<Args>, status: { code: number }, settings?:
  * Build the CLI parser (no side effects until parsed). Loads the modules of the commands `argv`
  * needs (commandsFor); the others are listed by name only and never run.
  * @param status receives the exit status of the command that ran.
+ * @param ctx what main() started ahead of the command, handed to its handler.
  */
-export async function buildParser(argv: string[] = hideBin(process.argv), status: { code: number } = { code: EXIT.OK }): Promise<Argv> {
+export async function buildParser(argv: string[] = hideBin(process.argv), status: { code: number } = { code: EXIT.OK }, ctx: RunContext = {}): Promise<Argv> {
   const needed = commandsFor(argv)
   const modules = await Promise.all(COMMANDS.map(async (c) => ({ ...c, module: needed.has(c.name) ? await c.load() : null })))
   let y = yargs(argv).scriptName('p2ptube').usage('$0 <command> [options]\n\nShare and stream videos and music with a group, peer to peer.')
   for (const c of modules) {
-    if (c.module) y = y.command(wrap(c.module, status, c.settings))
+    if (c.module) y = y.command(wrap(c.module, status, c.settings, ctx))
     else
       y = y.command(
         c.name,
@@ -120,12 +122,19 @@ export async function buildParser(argv: string[] = hideBin(process.argv), status
  */
 export async function main(argv: string[]): Promise<void> {
   const status = { code: EXIT.OK as number }
+  const ctx: RunContext = {}
   try {
-    await (await buildParser(argv, status)).parseAsync()
+    // mpv first (fetch --play): it starts while the command loads and the node starts.
+    const early = startEarlyPlayer(argv)
+    const [parser, player] = await Promise.all([buildParser(argv, status, ctx), early])
+    if (player) Object.assign(ctx, { player })
+    await parser.parseAsync()
     process.exitCode = status.code
   } catch (err) {
     const e = err as Error & { code?: string }
     process.stderr.write(`error: ${safeText(e.message)}\n`)
     process.exitCode = e.code === 'ERR_USAGE' || e.code === 'ERR_MALFORMED_PAYLOAD' ? EXIT.USAGE : EXIT.ERROR
+  } finally {
+    await ctx.player?.player.quit().catch(() => {}) // a handler that failed before taking it
   }
 }

@@ -1,6 +1,6 @@
 /** `p2ptube fetch (CONTENT_ID|NAME) --peer H:P [--play]`: find a holder, download, verify, optionally play. */
 import type { Argv } from 'yargs'
-import type { CommandModule } from '../command.ts'
+import type { CommandModule, RunContext } from '../command.ts'
 import type { SearchResult } from '../../app/node.ts'
 import { findMpv, MpvNotInstalledError, MpvPlayer } from '../../player/mpv-player.ts'
 import { isContentId, parsePeerId } from '../../protocol/messages.ts'
@@ -36,7 +36,7 @@ export type FetchArgs = NodeArgs & { target: string; out?: string; play: boolean
  * Exit 0 when saved (and verified) or already here, 2 when the target matches several different
  * contents (listed), 3 when no holder has it, 4 on a SHA-256 mismatch.
  */
-export async function handler(a: FetchArgs): Promise<number> {
+export async function handler(a: FetchArgs, ctx: RunContext = {}): Promise<number> {
   const out = new Output(a.json)
   checkNodeArgs(a)
   // No peer given: the node running here and the peers remembered in the state (profile.ts).
@@ -50,9 +50,13 @@ export async function handler(a: FetchArgs): Promise<number> {
     out.error(e.message, e.code)
     return EXIT.ERROR
   }
-  // mpv takes 200-300 ms to start: start it first, while the node starts, joins and searches.
-  const player = a.play ? new MpvPlayer({ playerArgs: splitPlayerArgs(a['player-args']) }) : null
-  const playerReady = player?.start()
+  // mpv takes 200-500 ms to start: main.ts started it first (early-player.ts), unless the flags
+  // differ (the config file's player-args); it starts while the node starts, joins and searches.
+  const playerArgs = splitPlayerArgs(a['player-args'])
+  const early = a.play && ctx.player && ctx.player.playerArgs.join(' ') === playerArgs.join(' ') ? ctx.player : null
+  if (ctx.player && !early) void ctx.player.player.quit().catch(() => {})
+  const player = a.play ? (early?.player ?? new MpvPlayer({ playerArgs })) : null
+  const playerReady = early?.ready ?? player?.start()
   playerReady?.catch(() => {})
   const node = makeNode(a, out, { stabilizeIntervalMs: 0, trackerRegister: false, announce: false, portMapping: false, ...(a.out ? { downloadsDir: a.out } : {}) }, profile)
   let removeSignals = (): void => {}
@@ -63,7 +67,9 @@ export async function handler(a: FetchArgs): Promise<number> {
       await player?.quit().catch(() => {})
       await node.stop()
     })
-    if ((await joinAll(node, a.peer, out, remembered)) === 0 && !a.tracker && !a.mdns) {
+    // A content id from a given --peer: straight to it, no crawl (the search floods on from there).
+    const direct = isContentId(a.target) && !remembered
+    if ((await joinAll(node, a.peer, out, remembered, direct ? 1 : undefined)) === 0 && !a.tracker && !a.mdns) {
       out.error(`could not join any of ${a.peer.join(', ')}`, 'ERR_CONNECT')
       return EXIT.ERROR
     }
