@@ -14,6 +14,8 @@ import { parsePeerId } from '../protocol/messages.ts'
 import { UsageError } from '../protocol/errors.ts'
 import { loadCredential } from '../group/credential.ts'
 import { formatBytes } from '../text/format.ts'
+import { safeText } from '../text/safe-text.ts'
+import { cutToWidth } from './columns.ts'
 import { p2ptubeDirs } from '../app/dirs.ts'
 import type { Output } from './output.ts'
 import type { Profile } from './profile.ts'
@@ -73,7 +75,7 @@ export function nodeOptions<T>(y: Argv<T>) {
     .option('rate-limit', { type: 'number', default: 0, describe: 'upload cap in bytes per second (0 = none)' })
     .option('data', { type: 'string', describe: "one folder for this node's state and content id cache (default: state in $XDG_DATA_HOME/p2ptube, cache in $XDG_CACHE_HOME/p2ptube)" })
     .option('json', { type: 'boolean', default: false, describe: 'print one JSON object per line' })
-    .option('verbose', { type: 'boolean', default: false, describe: 'also print debug logs' })
+    .option('verbose', { alias: 'v', type: 'boolean', default: false, describe: 'search, fetch: also print status lines on stderr; every command: debug logs' })
     .option('player-args', { type: 'string', describe: 'extra mpv flags, space-separated (e.g. "--volume=50")' })
     .option('tracker', { type: 'string', describe: 'tracker host:port: register, bootstrap from it and search it first' })
     .option('mdns', { type: 'boolean', default: false, describe: 'find peers and a tracker on the LAN over mDNS (and publish this node)' })
@@ -291,6 +293,10 @@ export async function fetchAndMaybePlay(node: P2PNode, r: SearchResult, out: Out
       opts.onPlayer?.(p, d)
       const result = await started
       progress.stop()
+      if (p.running && opts.stopPlayback !== 'download-done') {
+        out.line(`download finished: ${safeText(result.path)} (${formatBytes(result.size)}), still playing; quit mpv to end`)
+        out.event('downloaded', { path: result.path, size: result.size, sha256: result.sha256 })
+      }
       if (opts.stopPlayback !== 'download-done') {
         await new Promise<void>((resolve) => {
           if (!p.running) return resolve()
@@ -324,7 +330,9 @@ function reportProgress(d: Download, out: Output, t0: number): { stop(): void } 
     const secs = (t - t0) / 1000
     const rate = d.receivedThisRun / Math.max(secs, 0.001)
     const eta = d.size && rate > 0 ? Math.max(0, (d.size - d.received) / rate) : null
-    out.progress(`${d.fileName}  ${pct(d)}  ${formatBytes(d.received)}/${formatBytes(d.size)}  ${formatBytes(rate)}/s${eta !== null ? `  ETA ${eta.toFixed(0)} s` : ''}`)
+    // One line that fits the terminal: the name is cut (by display width) to leave room for the figures.
+    const figures = `  ${pct(d)}  ${formatBytes(d.received)}/${formatBytes(d.size)}  ${formatBytes(rate)}/s${eta !== null ? `  ETA ${eta.toFixed(0)} s` : ''}`
+    out.progress(cutToWidth(safeText(d.fileName), out.errColumns - 1 - figures.length) + figures)
     out.event('progress', { name: d.name, received: d.received, size: d.size ?? null, bytesPerSecond: Math.round(rate) })
   }
   d.on('progress', onProgress)

@@ -38,6 +38,7 @@ export type FetchArgs = NodeArgs & { target: string; out?: string; play: boolean
  */
 export async function handler(a: FetchArgs, ctx: RunContext = {}): Promise<number> {
   const out = new Output(a.json)
+  out.showInfo = a.verbose // status lines only with -v
   checkNodeArgs(a)
   // No peer given: the node running here and the peers remembered in the state (profile.ts).
   const profile = await openProfile(a.data, false, out)
@@ -63,7 +64,7 @@ export async function handler(a: FetchArgs, ctx: RunContext = {}): Promise<numbe
   try {
     await node.start()
     removeSignals = onShutdown(async () => {
-      out.info('interrupted: the partial download is kept; run the same fetch again to resume')
+      out.info('interrupted: the partial download is kept; run the same fetch again to resume', 'warn')
       await player?.quit().catch(() => {})
       await node.stop()
     })
