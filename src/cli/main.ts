@@ -10,6 +10,7 @@ import { hideBin } from 'yargs/helpers'
 import type { CommandModule, RunContext } from './command.ts'
 import { startEarlyPlayer } from './early-player.ts'
 import { EXIT } from './output.ts'
+import { UsageError } from '../protocol/errors.ts'
 import { applySettings, type ConfigScope } from './config.ts'
 import { p2ptubeDirs } from '../app/dirs.ts'
 
@@ -77,6 +78,39 @@ function wrap<Args>(m: CommandModule<Args>, status: { code: number }, settings?:
   }
 }
 
+/** A number option given something else (`--timeout abc`) is bad usage (exit 2), not NaN. */
+function rejectNaN(argv: Record<string, unknown>): void {
+  for (const [k, v] of Object.entries(argv)) {
+    // camelCase and one-letter keys are yargs' aliases of the same option
+    if (typeof v === 'number' && Number.isNaN(v) && k.length > 1 && !/[A-Z]/.test(k)) throw new UsageError(`--${k} takes a number`)
+  }
+}
+
+/** Levenshtein distance (for "did you mean"). */
+function distance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i]
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1))
+    prev = cur
+  }
+  return prev[b.length]!
+}
+
+/**
+ * `p2ptube serch`: the first word names no command (the default command, tui, takes no words).
+ * @throws UsageError naming the nearest command, if one is near.
+ */
+export function checkCommandWord(argv: string[]): void {
+  const word = argv.find((x) => !x.startsWith('-'))
+  if (word === undefined || argv.indexOf(word) !== 0) return // after options: yargs' own checks
+  const names = COMMANDS.map((c) => c.name)
+  if (names.includes(word)) return
+  const [near] = names.map((n) => ({ n, d: distance(word, n) })).sort((x, y) => x.d - y.d)
+  const hint = near && near.d <= Math.max(2, Math.floor(word.length / 3)) ? `; did you mean \`${near.n}\`?` : ''
+  throw new UsageError(`unknown command \`${safeText(word)}\`${hint} (commands: ${names.join(', ')})`)
+}
+
 /**
  * Build the CLI parser (no side effects until parsed). Loads the modules of the commands `argv`
  * needs (commandsFor); the others are listed by name only and never run.
@@ -98,6 +132,7 @@ export async function buildParser(argv: string[] = hideBin(process.argv), status
       )
   }
   return y
+    .middleware(rejectNaN)
     .demandCommand(1, 'name a command: tui (the default), node, search, fetch, config, testnet or demo (see --help)')
     .strict()
     .epilog(
@@ -110,8 +145,9 @@ export async function buildParser(argv: string[] = hideBin(process.argv), status
     .version(packageVersion())
     .wrap(Math.min(110, process.stdout.columns ?? 100))
     .fail((msg, err) => {
-      if (err) throw err
-      process.stderr.write(`error: ${safeText(msg)}\nRun with --help for usage.\n`)
+      // yargs' own errors (YError, e.g. a coerce that threw a UsageError) are bad usage too.
+      if (err && err.name !== 'YError') throw err
+      process.stderr.write(`error: ${safeText(msg ?? err?.message)}\nRun with --help for usage.\n`)
       process.exit(EXIT.USAGE)
     })
 }
@@ -124,6 +160,7 @@ export async function main(argv: string[]): Promise<void> {
   const status = { code: EXIT.OK as number }
   const ctx: RunContext = {}
   try {
+    checkCommandWord(argv)
     // mpv first (fetch --play): it starts while the command loads and the node starts.
     const early = startEarlyPlayer(argv)
     const [parser, player] = await Promise.all([buildParser(argv, status, ctx), early])

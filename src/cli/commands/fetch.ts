@@ -17,7 +17,7 @@ export const command = 'fetch <target>'
 export const describe = 'download a file by content id or name (resumes a partial download), optionally playing it in mpv while it downloads'
 
 export function builder(y: Argv) {
-  return nodeOptions(y)
+  return nodeOptions(y, true)
     .positional('target', { type: 'string', describe: 'content id (64 hex digits, or a prefix of 8 or more), file name, or search words', demandOption: true })
     .option('first', { type: 'boolean', default: false, describe: 'when several different contents match, take the first answer instead of listing them' })
     .option('out', { type: 'string', describe: 'folder to save into (default: --downloads)' })
@@ -61,16 +61,18 @@ export async function handler(a: FetchArgs, ctx: RunContext = {}): Promise<numbe
   playerReady?.catch(() => {})
   const node = makeNode(a, out, { stabilizeIntervalMs: 0, trackerRegister: false, announce: false, portMapping: false, ...(a.out ? { downloadsDir: a.out } : {}) }, profile)
   let removeSignals = (): void => {}
+  let interrupted = false // Ctrl-C: the download's 'cancelled' error is no news then
   try {
     await node.start()
     removeSignals = onShutdown(async () => {
+      interrupted = true
       out.info('interrupted: the partial download is kept; run the same fetch again to resume', 'warn')
       await player?.quit().catch(() => {})
       await node.stop()
     })
     // A content id from a given --peer: straight to it, no crawl (the search floods on from there).
     const direct = isContentId(a.target) && !remembered
-    if ((await joinAll(node, a.peer, out, remembered, direct ? 1 : undefined)) === 0 && !a.tracker && !a.mdns) {
+    if ((await joinAll(node, a.peer, out, remembered, direct ? 1 : undefined, a.timeout * 1000)) === 0 && !a.tracker && !a.mdns) {
       out.error(`could not join any of ${a.peer.join(', ')}`, 'ERR_CONNECT')
       return EXIT.ERROR
     }
@@ -135,6 +137,11 @@ export async function handler(a: FetchArgs, ctx: RunContext = {}): Promise<numbe
     return EXIT.OK
   } catch (err) {
     const e = err as Error & { code?: string }
+    if (interrupted) return EXIT.INTERRUPTED
+    if (e.code === 'ERR_NO_SOURCES') {
+      out.error(`${e.message}; the partial download is kept: run the same fetch again to resume`, e.code)
+      return EXIT.NOT_FOUND
+    }
     out.error(e.message, e.code)
     return e.code === 'ERR_INTEGRITY' ? EXIT.INTEGRITY : EXIT.ERROR
   } finally {

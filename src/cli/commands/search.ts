@@ -8,7 +8,6 @@ import path from 'node:path'
 import type { SearchResult } from '../../app/node.ts'
 import { albumFolder, localCopy, shortId } from '../fetch-choice.ts'
 import { formatBytes, formatMeta } from '../../text/format.ts'
-import { safeText } from '../../text/safe-text.ts'
 import { EXIT, Output } from '../output.ts'
 import { table, type Column } from '../columns.ts'
 import { openProfile, rememberedPeers } from '../profile.ts'
@@ -17,7 +16,8 @@ export const command = 'search <query..>'
 export const describe = 'search the network for media by name and tags: words, artist: album: title: genre: year: kind:, dur>10m, size<1G, -word'
 
 export function builder(y: Argv) {
-  return nodeOptions(y)
+  return nodeOptions(y, true)
+    .hide('player-args')
     .positional('query', { type: 'string', array: true, demandOption: true, describe: 'words to match in names and tags (case- and accent-insensitive), field filters, or a content id' })
     .option('ttl', { type: 'number', default: 4, describe: 'how many hops the query may travel (capped at 7)' })
     .option('timeout', { type: 'number', default: 3, describe: 'seconds to wait for answers at most; the search ends earlier once answers stop coming' })
@@ -43,7 +43,7 @@ export async function handler(a: SearchArgs): Promise<number> {
   const node = makeNode(a, out, { stabilizeIntervalMs: 0, trackerRegister: false, announce: false, portMapping: false }, profile)
   await node.start()
   try {
-    if ((await joinAll(node, a.peer, out, remembered)) === 0 && !a.tracker && !a.mdns) {
+    if ((await joinAll(node, a.peer, out, remembered, undefined, a.timeout * 1000)) === 0 && !a.tracker && !a.mdns) {
       out.error(`could not join any of ${a.peer.join(', ')}`, 'ERR_CONNECT')
       return EXIT.ERROR
     }
@@ -66,8 +66,10 @@ export async function handler(a: SearchArgs): Promise<number> {
       // One row per content: its holders counted (a legacy result has no content id: one per holder).
       const key = r.contentId ?? `legacy:${r.name}:${r.holder}`
       const row = rows.get(key)
-      if (row) row.holders.push(via ? `${r.holder} via ${via}` : r.holder)
-      else rows.set(key, { r, have, holders: [via ? `${r.holder} via ${via}` : r.holder] })
+      if (row) {
+        row.holders.push(via ? `${r.holder} via ${via}` : r.holder)
+        if (!row.r.meta && r.meta) row.r = r // the tags of any holder that sent them
+      } else rows.set(key, { r, have, holders: [via ? `${r.holder} via ${via}` : r.holder] })
       if (r.holderTotal) cut.set(r.holder, r.holderTotal)
     }
     h.on('result', (r) => (printed = printed.then(() => print(r))))
