@@ -10,6 +10,7 @@ import { StreamServer } from '../src/media/stream-server.ts'
 import { MpvPlayer } from '../src/player/mpv-player.ts'
 import { PIECE_SIZE } from '../src/protocol/constants.ts'
 import { BIG_CLIP, contentIdFile, corruptInPlace, shareWith, spawnCli, startNode, tempDir, VIDEO_DIR } from './helpers/nodes.ts'
+import { firstResult, nResults, SEARCH_BOUND_MS } from './helpers/search.ts'
 
 test('3 holders, one killed mid-way: the download completes from the others with the right SHA-256', async (t) => {
   const holders = []
@@ -21,7 +22,7 @@ test('3 holders, one killed mid-way: the download completes from the others with
   }
   const viewer = await startNode(t)
   for (const h of holders) await viewer.join(h.id, 1)
-  const results = await viewer.search('12-19-53', { timeoutMs: 1000 }).finished
+  const results = await nResults(viewer.search('12-19-53', { timeoutMs: SEARCH_BOUND_MS }), 3)
   t.is(results.length, 3)
   const d = viewer.fetch(results[0]!)
   for (const r of results.slice(1)) d.addSource({ id: r.holder, host: '127.0.0.1', port: Number(r.holder.split(':')[1]) })
@@ -143,13 +144,12 @@ test('a finished download is shared: the next person fetches it from the viewer'
   const seeder = await startNode(t, { shares: [await shareWith(t, [BIG_CLIP])] })
   const viewer = await startNode(t)
   await viewer.join(seeder.id)
-  const [r] = await viewer.search('12-19-53', { timeoutMs: 800 }).finished
+  const r = await firstResult(viewer.search('12-19-53', { timeoutMs: SEARCH_BOUND_MS }))
   await viewer.fetch(r!).start()
   await new Promise<void>((resolve) => (viewer.library.getByCid(r!.contentId as string) ? resolve() : viewer.library.once('added', () => resolve())))
   const next = await startNode(t)
   await next.join(viewer.id, 1)
-  const found = await next.search('', { cid: r!.contentId as string, timeoutMs: 800 }).finished
-  const fromViewer = found.find((x) => x.holder === viewer.id)
+  const fromViewer = await firstResult(next.search('', { cid: r!.contentId as string, timeoutMs: SEARCH_BOUND_MS }), (x) => x.holder === viewer.id)
   t.truthy(fromViewer, 'the viewer answers as a holder')
   await seeder.stop() // the original seeder leaves: only the viewer can serve it now
   const res = await next.fetch(fromViewer!).start()

@@ -11,9 +11,12 @@ import { mdnsOptionsFromEnv } from '../discovery/mdns.ts'
 import { portMappingOptionsFromEnv } from '../discovery/port-mapping.ts'
 import { MpvPlayer } from '../player/mpv-player.ts'
 import { parsePeerId } from '../protocol/messages.ts'
-import { UsageError } from '../protocol/errors.ts'
+import { P2PTubeError, UsageError } from '../protocol/errors.ts'
 import { loadCredential } from '../group/credential.ts'
 import { formatBytes } from '../text/format.ts'
+import { safeText } from '../text/safe-text.ts'
+import { cutToWidth } from './columns.ts'
+import { sizeOption } from './units.ts'
 import { p2ptubeDirs } from '../app/dirs.ts'
 import type { Output } from './output.ts'
 import type { Profile } from './profile.ts'
@@ -24,6 +27,12 @@ import { RepeatFilter } from './service-log.ts'
  * answers took so far (FloodSearch untilQuietMs); `--timeout` stays the bound.
  */
 export const QUIET_MS = 500
+
+/**
+ * A download whose holders are all gone is tried again after each of these waits, ms (1 s, 2 s,
+ * 4 s: a holder restarting comes back), before the fetch fails (exit 3, the partial kept).
+ */
+export const RETRY_BACKOFF_MS = [1000, 2000, 4000]
 
 /** Parsed node options (see nodeOptions). */
 export interface NodeArgs {
@@ -52,8 +61,19 @@ export interface NodeArgs {
   'relay-rate': number
 }
 
-/** Add the options every node-running command takes. */
-export function nodeOptions<T>(y: Argv<T>) {
+/**
+ * Options a one-shot command (search, fetch) accepts but does not use: its node only asks, it
+ * serves nobody; they are hidden from its --help (still accepted, so a shared config applies).
+ */
+const SERVING_OPTIONS = ['port', 'host', 'listen', 'advertise', 'share', 'maxpeers', 'minpeers', 'max-peers-per-host', 'rate-limit', 'port-mapping', 'relay', 'relay-rate']
+
+/** Add the options every node-running command takes; `oneShot` hides SERVING_OPTIONS from --help. */
+export function nodeOptions<T>(y: Argv<T>, oneShot = false) {
+  const all = nodeOptionsAll(y)
+  return oneShot ? SERVING_OPTIONS.reduce((z, k) => z.hide(k), all) : all
+}
+
+function nodeOptionsAll<T>(y: Argv<T>) {
   return y
     .option('port', { type: 'number', default: 0, describe: 'TCP port to listen on (0 = any free port)' })
     .option('host', { type: 'string', describe: 'one address to listen on AND advertise (overrides --listen and --advertise); default: listen everywhere, advertise the address each peer reaches' })
@@ -70,10 +90,10 @@ export function nodeOptions<T>(y: Argv<T>) {
     .option('max-peers-per-host', { type: 'number', default: 4, describe: "most neighbours with one IP address (0 = unlimited; this machine's own addresses are not limited)" })
     .option('hops', { type: 'number', default: 2, describe: 'how deep to crawl peer lists when joining' })
     .option('downloads', { type: 'string', describe: 'folder for fetched files (default $XDG_DOWNLOAD_DIR/p2ptube, else ~/Downloads/p2ptube)' })
-    .option('rate-limit', { type: 'number', default: 0, describe: 'upload cap in bytes per second (0 = none)' })
+    .option('rate-limit', sizeOption('rate-limit', 'upload cap in bytes per second (0 = none)'))
     .option('data', { type: 'string', describe: "one folder for this node's state and content id cache (default: state in $XDG_DATA_HOME/p2ptube, cache in $XDG_CACHE_HOME/p2ptube)" })
     .option('json', { type: 'boolean', default: false, describe: 'print one JSON object per line' })
-    .option('verbose', { type: 'boolean', default: false, describe: 'also print debug logs' })
+    .option('verbose', { alias: 'v', type: 'boolean', default: false, describe: 'search, fetch: also print status lines on stderr; every command: debug logs' })
     .option('player-args', { type: 'string', describe: 'extra mpv flags, space-separated (e.g. "--volume=50")' })
     .option('tracker', { type: 'string', describe: 'tracker host:port: register, bootstrap from it and search it first' })
     .option('mdns', { type: 'boolean', default: false, describe: 'find peers and a tracker on the LAN over mDNS (and publish this node)' })
@@ -85,7 +105,7 @@ export function nodeOptions<T>(y: Argv<T>) {
     .option('group', { type: 'string', describe: 'private group credential file (p2ptube group invite): speak only encrypted, authenticated connections with members' })
     .option('relay', { type: 'boolean', default: false, describe: 'relay for members that cannot be dialled (for a node with a public address; docs/NETWORK.md)' })
     .option('relay-via', { type: 'string', array: true, default: [] as string[], describe: 'relay host:port to stay reachable through and to reach others through (repeatable)' })
-    .option('relay-rate', { type: 'number', default: 0, describe: 'with --relay: bandwidth cap of the relay in bytes per second (0 = none)' })
+    .option('relay-rate', sizeOption('relay-rate', 'with --relay: bandwidth cap of the relay in bytes per second (0 = none)'))
 }
 
 /** Validate node options. @throws Error with a clear message (exit 2). */
@@ -150,16 +170,29 @@ export function nodeOptionsFrom(a: NodeArgs, profile?: Profile): NodeOptions {
 /**
  * Join every --peer; a peer that cannot be reached is reported, not fatal. `parallel`: all at once
  * (remembered peers, some of them gone: each costs its own connect timeout, not the sum).
+ * `hops`: how deep to crawl from each (default the node's --hops; 1 joins the peers only, e.g. a
+ * fetch by content id from a known holder, which needs no crawl). `withinMs`: a peer that has
+ * not answered by then counts as unreachable (a one-shot command's --timeout; e.g. an HTTP
+ * server on that port, which never answers; the join goes on until the node stops).
  * @returns peers added.
  */
-export async function joinAll(node: P2PNode, peers: string[], out: Output, parallel = false): Promise<number> {
-  if (parallel) return (await Promise.all(peers.map((p) => joinAll(node, [p], out)))).reduce((x, y) => x + y, 0)
+export async function joinAll(node: P2PNode, peers: string[], out: Output, parallel = false, hops?: number, withinMs?: number): Promise<number> {
+  if (parallel) return (await Promise.all(peers.map((p) => joinAll(node, [p], out, false, hops, withinMs)))).reduce((x, y) => x + y, 0)
   let added = 0
   for (const p of peers) {
+    let timer: NodeJS.Timeout | undefined
     try {
-      added += await node.join(p)
+      const join = node.join(p, hops)
+      if (withinMs === undefined) added += await join
+      else {
+        join.catch(() => {}) // settles after the bound: nobody listens then
+        const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no p2ptube answer within ${withinMs / 1000} s (--timeout)`)), withinMs)))
+        added += await Promise.race([join, late])
+      }
     } catch (err) {
       out.info(`cannot join ${p}: ${(err as Error).message}`, 'warn')
+    } finally {
+      clearTimeout(timer)
     }
   }
   return added
@@ -219,10 +252,8 @@ export function onShutdown(fn: (signal: string) => Promise<void>): () => void {
   }
 }
 
-/** Split "--a --b=1" into mpv arguments. */
-export function splitPlayerArgs(s: string | undefined): string[] {
-  return s ? s.split(/\s+/).filter(Boolean) : []
-}
+/** Split "--a --b=1" into mpv arguments (early-player.ts, which main.ts loads before any command). */
+export { splitPlayerArgs } from './early-player.ts'
 
 /** What fetchAndMaybePlay reports. Times in ms since the fetch started. */
 export interface FetchReport extends DownloadResult {
@@ -247,6 +278,8 @@ export interface FetchOptions {
   holders?: string[]
   /** Called with the download as soon as it exists (e.g. to add holders that answer later). */
   onDownload?(d: Download): void
+  /** Waits before each new attempt when every holder is gone (ERR_NO_SOURCES), ms; default RETRY_BACKOFF_MS. Not with `play`. */
+  retryBackoffMs?: number[]
   /** Called with the player once it plays (e.g. to take pause/seek commands). */
   onPlayer?(p: MpvPlayer, d: Download): void
 }
@@ -267,6 +300,7 @@ export async function fetchAndMaybePlay(node: P2PNode, r: SearchResult, out: Out
   let player: MpvPlayer | null = null
   let playing: PlayingDownload | null = null
   const progress = reportProgress(d, out, t0)
+  const retried: Array<Download | { stop(): void }> = [] // downloads of later attempts, and their progress
   try {
     if (opts.play) {
       player = opts.player ?? new MpvPlayer({ playerArgs: opts.playerArgs ?? [], ...(opts.headless !== undefined ? { headless: opts.headless } : {}), audioOnly: r.kind === 'audio' })
@@ -291,6 +325,10 @@ export async function fetchAndMaybePlay(node: P2PNode, r: SearchResult, out: Out
       opts.onPlayer?.(p, d)
       const result = await started
       progress.stop()
+      if (p.running && opts.stopPlayback !== 'download-done') {
+        out.line(`download finished: ${safeText(result.path)} (${formatBytes(result.size)}), still playing; quit mpv to end`)
+        out.event('downloaded', { path: result.path, size: result.size, sha256: result.sha256 })
+      }
       if (opts.stopPlayback !== 'download-done') {
         await new Promise<void>((resolve) => {
           if (!p.running) return resolve()
@@ -300,13 +338,36 @@ export async function fetchAndMaybePlay(node: P2PNode, r: SearchResult, out: Out
       }
       Object.assign(report, result)
     } else {
-      Object.assign(report, await d.start())
+      // A holder that disappears: tried again with back-off (it may be restarting), then the error.
+      let current = d
+      for (let attempt = 0; ; attempt++) {
+        try {
+          Object.assign(report, await current.start())
+          break
+        } catch (err) {
+          const backoff = opts.retryBackoffMs ?? RETRY_BACKOFF_MS
+          const code = (err as { code?: string }).code
+          // After the first 'no holder left', a new attempt fails on the holder's own error (refused...).
+          const gone = code === 'ERR_NO_SOURCES' || (attempt > 0 && code !== 'ERR_INTEGRITY' && code !== 'ERR_ABORTED')
+          if (!gone) throw err
+          if (attempt >= backoff.length) throw new P2PTubeError('ERR_NO_SOURCES', `no holder left after ${attempt + 1} attempts (${(err as Error).message})`)
+          out.info(`${(err as Error).message}; trying again in ${backoff[attempt]! / 1000} s (${attempt + 1} of ${backoff.length})`, 'warn')
+          await new Promise((resolve) => setTimeout(resolve, backoff[attempt]))
+          if (current !== d) await current.close()
+          for (const h of [r.holder, ...(opts.holders ?? [])]) await node.join(h, 1).catch(() => 0)
+          current = node.fetch({ ...r, ...(opts.holders ? { holders: opts.holders } : {}), ...(opts.dir ? { dir: opts.dir } : {}) })
+          opts.onDownload?.(current)
+          retried.push(current)
+          retried.push(reportProgress(current, out, performance.now()))
+        }
+      }
     }
     return report as FetchReport
   } finally {
     progress.stop()
     await player?.quit().catch(() => {})
     await playing?.stop()
+    for (const x of retried) await ('stop' in x ? x.stop() : x.close())
     await d.close()
   }
 }
@@ -324,7 +385,9 @@ function reportProgress(d: Download, out: Output, t0: number): { stop(): void } 
     const secs = (t - t0) / 1000
     const rate = d.receivedThisRun / Math.max(secs, 0.001)
     const eta = d.size && rate > 0 ? Math.max(0, (d.size - d.received) / rate) : null
-    out.progress(`${d.fileName}  ${pct(d)}  ${formatBytes(d.received)}/${formatBytes(d.size)}  ${formatBytes(rate)}/s${eta !== null ? `  ETA ${eta.toFixed(0)} s` : ''}`)
+    // One line that fits the terminal: the name is cut (by display width) to leave room for the figures.
+    const figures = `  ${pct(d)}  ${formatBytes(d.received)}/${formatBytes(d.size)}  ${formatBytes(rate)}/s${eta !== null ? `  ETA ${eta.toFixed(0)} s` : ''}`
+    out.progress(cutToWidth(safeText(d.fileName), out.errColumns - 1 - figures.length) + figures)
     out.event('progress', { name: d.name, received: d.received, size: d.size ?? null, bytesPerSecond: Math.round(rate) })
   }
   d.on('progress', onProgress)

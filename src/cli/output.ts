@@ -38,6 +38,11 @@ export class Output {
   /** Service mode (logTo): ISO timestamps on logs, and a copy of every log and line in a file. */
   private stamps = false
   private file: NodeJS.WritableStream | null = null
+  /**
+   * Human mode: print 'info' status lines on stderr (warnings and errors always). The one-shot
+   * commands (search, fetch, browse) set it from --verbose; JSON 'log' events are kept either way.
+   */
+  showInfo = true
 
   /**
    * @param onClosed called once when a write to `out` fails with EPIPE (its reader closed);
@@ -102,9 +107,25 @@ export class Output {
     if (!this.json) this.data(safeSgrText(text) + '\n')
   }
 
-  /** A status/log line on stderr (human mode), or a JSON "log" event. */
+  /** stdout is a terminal (tables get a header and fit its width). */
+  get isTTY(): boolean {
+    return !!this.out.isTTY
+  }
+
+  /** stdout's width in cells (80 when not a terminal). */
+  get columns(): number {
+    return (this.out as { columns?: number }).columns ?? 80
+  }
+
+  /** stderr's width in cells, for the progress line (80 when not a terminal). */
+  get errColumns(): number {
+    return (this.err as { columns?: number }).columns ?? 80
+  }
+
+  /** A status/log line on stderr (human mode; 'info' ones only with showInfo), or a JSON "log" event. */
   info(text: string, level: string = 'info'): void {
     this.toFile(level, text)
+    if (!this.json && !this.showInfo && (level === 'info' || level === 'debug')) return
     if (this.json) this.event('log', { ...(this.stamps ? { time: new Date().toISOString() } : {}), level, msg: text })
     else this.log(this.stamp() + (level === 'warn' || level === 'error' ? this.color.yellow(safeText(text)) : this.color.dim(safeText(text))) + '\n')
   }

@@ -15,6 +15,7 @@ import { createTracker } from '../../src/tracker/create.ts'
 import { rawExchange } from '../helpers/raw.ts'
 import { BIG_CLIP, contentIdFile, shareWith, SMALL_CLIP, startNode, VIDEO_DIR } from '../helpers/nodes.ts'
 import { captureProxy, makeGroup, selfSigned, tlsExchange } from './helpers.ts'
+import { firstResult, SEARCH_BOUND_MS } from '../helpers/search.ts'
 
 const CID = 'a'.repeat(64)
 /** One plausible request of every type a node or tracker answers. */
@@ -48,7 +49,7 @@ test('a member searches and fetches from a publisher over mutual TLS (SHA-256 ch
   t.is(alice.transport.kind, 'group')
   await bob.join(alice.id)
   t.true(alice.peers.has(bob.id), 'JOIN over TLS, verified by dialling back')
-  const [r] = await bob.search('12-19-53', { timeoutMs: 800 }).finished
+  const r = await firstResult(bob.search('12-19-53', { timeoutMs: SEARCH_BOUND_MS }))
   t.truthy(r, 'alice answered the search')
   const res = await bob.fetch(r!).start()
   t.is(res.sha256, await contentIdFile(path.join(VIDEO_DIR, BIG_CLIP)))

@@ -10,6 +10,7 @@ import path from 'node:path'
 import readline from 'node:readline'
 import type { ChildProcess } from 'node:child_process'
 import { labUnavailable, natLab, type LabHost, type NatLab } from './netlab.ts'
+import { slow } from './slow.ts'
 
 export const BIN = path.resolve('bin/p2ptube.js')
 
@@ -19,7 +20,7 @@ export type LabEvent = Record<string, unknown>
 /** The JSON events of a process so far (`all`), and `next(event, pred)`: the first match, seen or to come. */
 export interface EventLog {
   all: LabEvent[]
-  /** @throws when the process exits first, or after `timeoutMs` (default 30 000). */
+  /** @throws when the process exits first, or after `timeoutMs` (default 30 000 x P2PTUBE_TEST_SLOW). */
   next(event: string, pred?: (e: LabEvent) => boolean, timeoutMs?: number): Promise<LabEvent>
 }
 
@@ -44,7 +45,7 @@ export function events(p: ChildProcess): EventLog {
   p.stderr?.resume()
   return {
     all,
-    next(event, pred = () => true, timeoutMs = 30_000) {
+    next(event, pred = () => true, timeoutMs = slow(30_000)) {
       const seen = all.find((e) => e.event === event && pred(e))
       if (seen) return Promise.resolve(seen)
       return new Promise((resolve, reject) => {

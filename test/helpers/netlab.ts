@@ -25,6 +25,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
+import { slow } from './slow.ts'
 
 const run = promisify(execFile)
 
@@ -184,7 +185,7 @@ class Builder {
         }
       }
       // Grandchildren (not ours to wait for): poll until each is gone, at most 5 s.
-      for (const p of pids) await gone(Number(p), 5000)
+      for (const p of pids) await gone(Number(p), slow(5000))
     }
     for (const ns of this.namespaces.reverse()) await run(sys('ip'), ['netns', 'del', ns]).catch(() => {})
   }

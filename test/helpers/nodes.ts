@@ -13,6 +13,7 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { P2PNode, type NodeOptions } from '../../src/app/node.ts'
 import { hashFile } from '../../src/node/content-ids.ts'
+import { slow } from './slow.ts'
 
 /** Real media from Debian packages (scripts/setup.sh installs them). */
 export const VIDEO_DIR = '/usr/share/lebiniou/vue/media'
@@ -151,7 +152,7 @@ export function spawnCli(t: ExecutionContext, args: string[], env: NodeJS.Proces
     exited,
     stderr: () => err,
     send: (cmd) => child.stdin.write(JSON.stringify(cmd) + '\n'),
-    next(match, timeoutMs = 60_000) {
+    next(match, timeoutMs = slow(60_000)) {
       const pred = typeof match === 'string' ? (e: Record<string, unknown>) => e.event === match : match
       return new Promise((resolve, reject) => {
         const check = (): boolean => {
@@ -193,7 +194,7 @@ export async function openHandlesOn(file: string): Promise<number> {
 }
 
 /** Wait until `openHandlesOn(file)` is 0 (polled, at most `ms`); returns the last count. */
-export async function handlesClosed(file: string, ms = 5000): Promise<number> {
+export async function handlesClosed(file: string, ms = slow(5000)): Promise<number> {
   const until = Date.now() + ms
   let open = await openHandlesOn(file)
   while (open > 0 && Date.now() < until) {

@@ -4,6 +4,7 @@
  */
 import net from 'node:net'
 import { FrameDecoder } from '../../src/protocol/frame.ts'
+import { slow } from './slow.ts'
 
 /** One reply frame. `text` is the payload as UTF-8. */
 export interface RawFrame {
@@ -39,7 +40,7 @@ export interface RawOptions {
  * @throws Error on a connect error or when the node does not close within `timeoutMs`.
  */
 export function rawExchange(port: number, bytes: Buffer, opts: RawOptions = {}): Promise<RawResult> {
-  const timeoutMs = opts.timeoutMs ?? 5000
+  const timeoutMs = opts.timeoutMs ?? slow(5000)
   return new Promise((resolve, reject) => {
     const frames: RawFrame[] = []
     const received: Buffer[] = []

@@ -17,6 +17,7 @@ import { P2PNode } from '../../src/app/node.ts'
 import { encodeFrame } from '../../src/protocol/frame.ts'
 import { handlesClosed } from '../helpers/nodes.ts'
 import { rawExchange, type RawResult } from '../helpers/raw.ts'
+import { slow } from '../helpers/slow.ts'
 
 const MEDIA_DIR = '/usr/share/lebiniou/vue/media'
 /**
@@ -65,7 +66,7 @@ async function startNode(t: ExecutionContext, requestTimeoutMs = REQUEST_TIMEOUT
 
 /** The node still answers NAME with its own id. */
 async function stillServes(t: ExecutionContext, node: P2PNode): Promise<void> {
-  t.is(await requestText({ host: '127.0.0.1', port: node.port }, 'NAME', '', { connectTimeoutMs: 5000, idleTimeoutMs: 5000 }), node.id, 'node still answers NAME')
+  t.is(await requestText({ host: '127.0.0.1', port: node.port }, 'NAME', '', { connectTimeoutMs: slow(15_000), idleTimeoutMs: slow(15_000) }), node.id, 'node still answers NAME')
 }
 
 /** Exactly one reply frame, an ERRO matching `reason`; the stream was well framed. */

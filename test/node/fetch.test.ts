@@ -3,12 +3,13 @@ import { existsSync } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { BIG_CLIP, contentIdFile, corruptInPlace, SMALL_CLIP, shareWith, spawnCli, startNode, tempDir, VIDEO_DIR } from '../helpers/nodes.ts'
+import { firstResult, SEARCH_BOUND_MS } from '../helpers/search.ts'
 
 test('fetch of real media: REPL data frames, partial file renamed only after the SHA-256 matches', async (t) => {
   const seeder = await startNode(t, { shares: [await shareWith(t, [[BIG_CLIP, 'dir with space/Clip ñ.mp4']])] })
   const viewer = await startNode(t)
   await viewer.join(seeder.id)
-  const [r] = await viewer.search('clip ñ', { timeoutMs: 800 }).finished
+  const r = await firstResult(viewer.search('clip ñ', { timeoutMs: SEARCH_BOUND_MS }))
   t.truthy(r)
   const d = viewer.fetch(r!)
   let sawPart = false
@@ -25,7 +26,7 @@ test('interrupted fetch (cancel) resumes from the chunk map and completes with t
   const seeder = await startNode(t, { shares: [await shareWith(t, [BIG_CLIP])], rateLimit: 1_000_000 })
   const viewer = await startNode(t)
   await viewer.join(seeder.id)
-  const [r] = await viewer.search('12-19-53', { timeoutMs: 800 }).finished
+  const r = await firstResult(viewer.search('12-19-53', { timeoutMs: SEARCH_BOUND_MS }))
   const first = viewer.fetch(r!)
   const running = first.start()
   await new Promise<void>((resolve) => first.on('progress', (p: { received: number }) => p.received >= 1_000_000 && resolve()))
@@ -72,7 +73,7 @@ test('a holder whose file changed (same size, other bytes) fails the piece check
   const seeder = await startNode(t, { shares: [share] })
   const viewer = await startNode(t)
   await viewer.join(seeder.id)
-  const [r] = await viewer.search('12-19-19', { timeoutMs: 800 }).finished
+  const r = await firstResult(viewer.search('12-19-19', { timeoutMs: SEARCH_BOUND_MS }))
   const file = path.join(share, SMALL_CLIP)
   const bytes = await fs.readFile(file)
   bytes[1000] = (bytes[1000] as number) ^ 0xff

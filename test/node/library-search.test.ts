@@ -8,6 +8,7 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { startNode, tempDir, AUDIO_DIR } from '../helpers/nodes.ts'
 import { taggedCopy } from '../helpers/tagged-media.ts'
+import { firstResult, SEARCH_BOUND_MS } from '../helpers/search.ts'
 
 /** A share with a tagged two-track album and a file whose name is NFD-normalised. */
 async function albumShare(t: Parameters<typeof tempDir>[0]): Promise<string> {
@@ -29,7 +30,7 @@ test('SRCH finds tracks by tag (artist, album, title, genre, year, kind, dur) an
   t.deepEqual(await find('album:re genre:rock year:1994 aparato'), ['Tacvba/Re/02.ogg'])
   t.deepEqual(await find('cafe kind:audio dur<20s'), ['Tacvba/Re/01.ogg'], 'track12 is 9 s, track13 longer')
   t.deepEqual(await find('CAFÉ con'), ['Cafe\u0301 con leche.ogg'], 'NFC query, NFD name')
-  const [r] = await a.search('la ingrata', { timeoutMs: 3000, untilQuietMs: 300 }).finished
+  const r = await firstResult(a.search('la ingrata', { timeoutMs: SEARCH_BOUND_MS }))
   t.like(r?.meta, { title: 'La Ingrata', artist: 'Café Tacvba', album: 'Re', genre: 'Rock', year: 1994, track: 1, codec: 'Vorbis I' })
   t.true((r?.meta?.durationMs ?? 0) > 8000)
   t.is(r?.holderTotal, undefined, 'not cut')

@@ -18,6 +18,7 @@ import { fetchAndMaybePlay, splitPlayerArgs } from '../common.ts'
 import { formatBytes } from '../../text/format.ts'
 import { safeText } from '../../text/safe-text.ts'
 import { EXIT, Output } from '../output.ts'
+import { sizeOption } from '../units.ts'
 
 /** Options the handler reads. */
 export type DemoArgs = { share: string[]; query: string; 'rate-limit': number; 'no-play': boolean; 'player-args'?: string; json: boolean }
@@ -32,7 +33,7 @@ export function builder(y: Argv) {
   return y
     .option('share', { type: 'string', array: true, default: DEFAULT_MEDIA, describe: 'folders the seeder shares' })
     .option('query', { type: 'string', default: 'lebiniou mp4', describe: 'what the viewer searches for' })
-    .option('rate-limit', { type: 'number', default: 1_000_000, describe: "seeder's upload cap in bytes/s, so you can watch playback start before the download ends" })
+    .option('rate-limit', sizeOption('rate-limit', "seeder's upload cap in bytes/s, so you can watch playback start before the download ends", 1_000_000))
     .option('no-play', { type: 'boolean', default: false, describe: 'fetch without playing' })
     .option('player-args', { type: 'string', describe: 'extra mpv flags' })
     .option('json', { type: 'boolean', default: false, describe: 'print JSON events' })

@@ -1,6 +1,6 @@
 /** `p2ptube fetch (CONTENT_ID|NAME) --peer H:P [--play]`: find a holder, download, verify, optionally play. */
 import type { Argv } from 'yargs'
-import type { CommandModule } from '../command.ts'
+import type { CommandModule, RunContext } from '../command.ts'
 import type { SearchResult } from '../../app/node.ts'
 import { findMpv, MpvNotInstalledError, MpvPlayer } from '../../player/mpv-player.ts'
 import { isContentId, parsePeerId } from '../../protocol/messages.ts'
@@ -18,7 +18,7 @@ export const command = 'fetch <target> [more..]'
 export const describe = 'download a file by content id or name (resumes a partial download), optionally playing it in mpv while it downloads'
 
 export function builder(y: Argv) {
-  return nodeOptions(y)
+  return nodeOptions(y, true)
     .positional('target', { type: 'string', describe: 'content id (64 hex digits, or a prefix of 8 or more), file name, or search words', demandOption: true })
     .positional('more', { type: 'string', array: true, describe: 'with --play: more targets, played in order after it (a play queue)' })
     .option('first', { type: 'boolean', default: false, describe: 'when several different contents match, take the first answer instead of listing them' })
@@ -39,10 +39,15 @@ export type FetchArgs = NodeArgs & { target: string; more?: string[]; out?: stri
  * Exit 0 when saved (and verified) or already here, 2 when the target matches several different
  * contents (listed), 3 when no holder has it, 4 on a SHA-256 mismatch.
  */
-export async function handler(a: FetchArgs): Promise<number> {
+export async function handler(a: FetchArgs, ctx: RunContext = {}): Promise<number> {
   const targets = [a.target, ...(a.more ?? [])]
-  if (isQueue(targets)) return playQueue({ ...a, targets })
+  if (isQueue(targets)) {
+    // A queue plays in its own gapless mpv (play-queue.ts): the one main.ts started is not used.
+    if (ctx.player) void ctx.player.player.quit().catch(() => {})
+    return playQueue({ ...a, targets })
+  }
   const out = new Output(a.json)
+  out.showInfo = a.verbose // status lines only with -v
   checkNodeArgs(a)
   // No peer given: the node running here and the peers remembered in the state (profile.ts).
   const profile = await openProfile(a.data, false, out)
@@ -55,20 +60,28 @@ export async function handler(a: FetchArgs): Promise<number> {
     out.error(e.message, e.code)
     return EXIT.ERROR
   }
-  // mpv takes 200-300 ms to start: start it first, while the node starts, joins and searches.
-  const player = a.play ? new MpvPlayer({ playerArgs: splitPlayerArgs(a['player-args']) }) : null
-  const playerReady = player?.start()
+  // mpv takes 200-500 ms to start: main.ts started it first (early-player.ts), unless the flags
+  // differ (the config file's player-args); it starts while the node starts, joins and searches.
+  const playerArgs = splitPlayerArgs(a['player-args'])
+  const early = a.play && ctx.player && ctx.player.playerArgs.join(' ') === playerArgs.join(' ') ? ctx.player : null
+  if (ctx.player && !early) void ctx.player.player.quit().catch(() => {})
+  const player = a.play ? (early?.player ?? new MpvPlayer({ playerArgs })) : null
+  const playerReady = early?.ready ?? player?.start()
   playerReady?.catch(() => {})
   const node = makeNode(a, out, { stabilizeIntervalMs: 0, trackerRegister: false, announce: false, portMapping: false, ...(a.out ? { downloadsDir: a.out } : {}) }, profile)
   let removeSignals = (): void => {}
+  let interrupted = false // Ctrl-C: the download's 'cancelled' error is no news then
   try {
     await node.start()
     removeSignals = onShutdown(async () => {
-      out.info('interrupted: the partial download is kept; run the same fetch again to resume')
+      interrupted = true
+      out.info('interrupted: the partial download is kept; run the same fetch again to resume', 'warn')
       await player?.quit().catch(() => {})
       await node.stop()
     })
-    if ((await joinAll(node, a.peer, out, remembered)) === 0 && !a.tracker && !a.mdns) {
+    // A content id from a given --peer: straight to it, no crawl (the search floods on from there).
+    const direct = isContentId(a.target) && !remembered
+    if ((await joinAll(node, a.peer, out, remembered, direct ? 1 : undefined, a.timeout * 1000)) === 0 && !a.tracker && !a.mdns) {
       out.error(`could not join any of ${a.peer.join(', ')}`, 'ERR_CONNECT')
       return EXIT.ERROR
     }
@@ -133,6 +146,11 @@ export async function handler(a: FetchArgs): Promise<number> {
     return EXIT.OK
   } catch (err) {
     const e = err as Error & { code?: string }
+    if (interrupted) return EXIT.INTERRUPTED
+    if (e.code === 'ERR_NO_SOURCES') {
+      out.error(`${e.message}; the partial download is kept: run the same fetch again to resume`, e.code)
+      return EXIT.NOT_FOUND
+    }
     out.error(e.message, e.code)
     return e.code === 'ERR_INTEGRITY' ? EXIT.INTEGRITY : EXIT.ERROR
   } finally {

@@ -31,6 +31,7 @@ import { onShutdown } from '../common.ts'
 import { formatBytes } from '../../text/format.ts'
 import { safeText } from '../../text/safe-text.ts'
 import { EXIT, Output } from '../output.ts'
+import { sizeOption } from '../units.ts'
 
 export const command = 'tracker [action]'
 export const describe = "run a group's tracker (peer index, instant search), or ask one for its status"
@@ -57,7 +58,7 @@ export function builder(y: Argv) {
     .option('group-admin', { type: 'string', describe: 'private group: the admin data dir (p2ptube group init); members only, over mutual TLS' })
     .option('relay', { type: 'boolean', describe: 'relay for members that cannot be dialled (behind NAT); on by default with --group-admin, --no-relay to turn it off' })
     .option('relay-port', { type: 'number', describe: "the relay's data port (default: --port + 1, any free port when --port is 0)" })
-    .option('relay-rate', { type: 'number', default: 0, describe: 'bandwidth cap of the relay in bytes per second, all circuits together (0 = none)' })
+    .option('relay-rate', sizeOption('relay-rate', 'bandwidth cap of the relay in bytes per second, all circuits together (0 = none)'))
     .option('relay-max-circuits', { type: 'number', describe: 'most relayed connections at once (default 128; 16 per peer)' })
     .option('json', { type: 'boolean', default: false, describe: 'print one JSON object per line' })
     .option('verbose', { type: 'boolean', default: false, describe: 'also print debug logs' })
