@@ -43,20 +43,8 @@ export function distinctContents(results: readonly SearchResult[]): SearchResult
   return [...seen.values()]
 }
 
-/**
- * The folder a result is saved in below the downloads folder: its name's folders (an album
- * `Artist/Album/01.ogg` → `Artist/Album`), each segment made safe (no `..`, `.`, empty, hidden or
- * control-character segment; at most 8 levels); '' for a name without a folder.
- */
-export function albumFolder(name: string): string {
-  const parts = name
-    .split('/')
-    .slice(0, -1)
-    // eslint-disable-next-line no-control-regex
-    .map((p) => p.replace(/[\u0000-\u001f\u007f\\]/g, '').trim())
-    .filter((p) => p && p !== '.' && p !== '..' && !p.startsWith('.'))
-  return parts.slice(-8).join(path.sep)
-}
+/** Where a result goes below the downloads folder (moved to text/ for the TUI; issue 12). */
+export { albumFolder } from '../text/album-folder.ts'
 
 /**
  * The path of a file already here with the content of `r` (same size, same content id) at the

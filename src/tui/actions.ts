@@ -10,7 +10,7 @@ import { completePath, expandPath } from './complete.ts'
 
 export type { ActionContext } from './action-context.ts'
 import type { Handlers } from './keys.ts'
-import { browseEntries, browseInto, browseUp, playAll } from './browse-actions.ts'
+import { browseEntries, browseInto, browseUp, fetchRequest, playAll } from './browse-actions.ts'
 import { nextSortKey } from './list-state.ts'
 import { VOLUME_STEP } from './playback.ts'
 import {
@@ -60,7 +60,7 @@ export function createHandlers(c: ActionContext): Handlers {
     // Every holder in the row has the same content id: all are sources (swarm). The node's
     // DownloadManager owns the download: it is closed when the node stops (quit), also after a
     // cancel and a resume replaced it.
-    const d = c.node.downloads.fetch({ name: item.name, holder, holders: item.holders, contentId: item.contentId, size: item.size, legacy: item.legacy })
+    const d = c.node.downloads.fetch(fetchRequest(c.node.downloadsDir, item))
     c.say(`${play ? 'fetching and playing' : 'fetching'} ${item.name} from ${d.sources.length > 1 ? `${d.sources.length} holders` : holder}`)
     d.start().then(
       (r) => c.say(`done: ${item.name}: ${item.contentId ? 'SHA-256 matches the content id' : `SHA-256 ${r.sha256.slice(0, 16)}... (legacy peer: no content id)`}; saved to ${r.path}`, 'ok'),

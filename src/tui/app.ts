@@ -52,6 +52,8 @@ export class TuiApp {
   private resolveExit!: () => void
   /** Resolves once the app has quit and the terminal is restored. */
   readonly exited = new Promise<void>((r) => (this.resolveExit = r))
+  /** Closed on quit after mpv, before the node stops (the web page: cli/web-option.ts). */
+  private readonly closers: Array<() => Promise<void>> = []
 
   constructor(
     private readonly node: P2PNode,
@@ -130,10 +132,24 @@ export class TuiApp {
     this.renderTimer = null
     // mpv first: it reads from downloads, which the node's stop then closes (node.downloads).
     await this.playback.close().catch(() => {})
+    for (const close of this.closers) await close().catch(() => {})
     await this.node.stop().catch(() => {})
     this.screen?.destroy()
     this.screen = null
     this.resolveExit()
+  }
+
+  /**
+   * Show a line in the log pane (and the status line) from outside the app: what the command
+   * started beside it, e.g. the web page's URL and login token.
+   */
+  note(text: string, level: StatusLevel = 'info'): void {
+    this.say(text, level)
+  }
+
+  /** Run `close` on quit, after mpv is closed and before the node stops (a server over the node). */
+  closeOnQuit(close: () => Promise<void>): void {
+    this.closers.push(close)
   }
 
   private actionContext(): ActionContext {

@@ -4,10 +4,13 @@
  * goes up; P plays the whole list (from the selected row) or the selected album/folder in order
  * through one gapless mpv playlist (Playback.playQueue).
  */
+import path from 'node:path'
 import type { QueueEntry } from '../media/play-queue.ts'
+import type { FetchRequest } from '../node/download-manager.ts'
 import { browsePeer } from '../node/browse-client.ts'
 import { parsePeerId } from '../protocol/messages.ts'
 import { errText } from '../protocol/errors.ts'
+import { albumFolder } from '../text/album-folder.ts'
 import type { ActionContext } from './action-context.ts'
 import { filesUnder } from './list-state.ts'
 import { selectedItem, selectedPeer, visibleItems, type ItemRow } from './state.ts'
@@ -90,5 +93,14 @@ function source(c: ActionContext, r: ItemRow): ReturnType<QueueEntry['open']> {
   const own = r.holders[0] === 'you' ? c.node.library.get(r.name)?.path : r.contentId ? c.node.library.getByCid(r.contentId)?.path : undefined
   if (own) return own
   if (r.holders[0] === 'you') throw new Error(`${r.name} is no longer in your library`)
-  return c.node.downloads.fetch({ name: r.name, holder: r.holders[0] as string, holders: r.holders, contentId: r.contentId, size: r.size, legacy: r.legacy })
+  return c.node.downloads.fetch(fetchRequest(c.node.downloadsDir, r))
+}
+
+/**
+ * What the TUI fetches for a result row: every holder of the row as a source (swarm), saved in
+ * the name's album folder below `downloadsDir` (`Artist/Album/01.ogg` → DIR/Artist/Album), as the
+ * CLI's fetch and play queue do (text/album-folder.ts; issue 12).
+ */
+export function fetchRequest(downloadsDir: string, r: Pick<ItemRow, 'name' | 'holders' | 'contentId' | 'size' | 'legacy'>): FetchRequest {
+  return { name: r.name, holder: r.holders[0] as string, holders: r.holders, contentId: r.contentId, size: r.size, legacy: r.legacy, dir: path.join(downloadsDir, albumFolder(r.name)) }
 }

@@ -6,7 +6,6 @@
  * "Always on"); logs carry ISO timestamps, --log-file appends them to a file, and every finished
  * upload is logged (service-log.ts).
  */
-import os from 'node:os'
 import readline from 'node:readline'
 import type { Argv } from 'yargs'
 import type { CommandModule } from '../command.ts'
@@ -17,7 +16,6 @@ import type { ControlStatus } from '../../discovery/control-channel.ts'
 import { reachabilityText } from '../../app/node-discovery.ts'
 import type { ReservationStatus } from '../../relay/reservation.ts'
 import { isContentId } from '../../protocol/messages.ts'
-import { isLoopback } from '../../net/address.ts'
 import { P2PTubeError, UsageError } from '../../protocol/errors.ts'
 import { checkNodeArgs, fetchAndMaybePlay, joinAll, makeNode, nodeOptions, onShutdown, pickResult, resumeState, splitPlayerArgs, type NodeArgs } from '../common.ts'
 import { formatBytes } from '../../text/format.ts'
@@ -25,19 +23,13 @@ import { safeText } from '../../text/safe-text.ts'
 import { EXIT, Output } from '../output.ts'
 import { openProfile } from '../profile.ts'
 import { logUploads, openLogFile } from '../service-log.ts'
+import { checkWebArgs, startWeb, webOptions, type StartedWeb, type WebArgs } from '../web-option.ts'
 
 export const command = 'node'
 export const describe = 'run a headless node until SIGINT/SIGTERM (a service; --json: JSON events on stdout, --stdin: JSON commands on stdin)'
 
 export function builder(y: Argv) {
-  return nodeOptions(y)
-    .option('stabilize', { type: 'number', default: 10, describe: 'seconds between peer liveness checks (0 = off)' })
-    .option('http', { type: 'number', describe: 'serve a web page (library, search, play in the browser) on this TCP port' })
-    .option('http-host', {
-      type: 'string',
-      default: '127.0.0.1',
-      describe: 'address for --http: 127.0.0.1 = this machine only; 0.0.0.0 = the whole LAN, with a login (the token is printed); with --group loopback only'
-    })
+  return webOptions(nodeOptions(y).option('stabilize', { type: 'number', default: 10, describe: 'seconds between peer liveness checks (0 = off)' }))
     .option('stdin', { type: 'boolean', default: false, describe: 'with --json: read JSON commands from stdin, one per line, and quit when stdin closes' })
     .option('log-file', { type: 'string', describe: 'also append every log line (ISO time, level, text) to this file; reopened on SIGHUP' })
     .example('$0 node --share ~/Videos --http 8080', 'watch the library and the network in a browser on this machine')
@@ -58,7 +50,7 @@ export function builder(y: Argv) {
 type Cmd = Record<string, unknown> & { cmd?: unknown; id?: unknown }
 
 /** Options the handler reads. */
-export type NodeCommandArgs = NodeArgs & { stabilize: number; http?: number; 'http-host': string; stdin: boolean; 'log-file'?: string }
+export type NodeCommandArgs = NodeArgs & WebArgs & { stabilize: number; stdin: boolean; 'log-file'?: string }
 
 /** Runs until quit or stdin EOF (--stdin), Ctrl-C or SIGTERM (QUIT is sent to peers). */
 export async function handler(a: NodeCommandArgs): Promise<number> {
@@ -67,9 +59,7 @@ export async function handler(a: NodeCommandArgs): Promise<number> {
   if (a.stdin && !a.json) throw new UsageError('--stdin takes JSON commands and answers in JSON: add --json')
   const logFile = a['log-file'] ? openLogFile(a['log-file'], (err) => process.stderr.write(`error: log file ${a['log-file']}: ${err.message}\n`)) : null
   out.logTo({ timestamps: true, file: logFile?.stream ?? null })
-  if (a.http !== undefined && (!Number.isInteger(a.http) || a.http < 0 || a.http > 65535)) throw new UsageError(`--http must be a port 0..65535, got ${a.http}`)
-  if (a.http !== undefined && a.group && !isLoopback(a['http-host']))
-    throw new UsageError(`with --group the web page is served on this machine only: --http-host must be a loopback address, not ${a['http-host']} (docs/SECURITY.md "Web page")`)
+  checkWebArgs(a)
   const profile = await openProfile(a.data, true, out)
   const node = makeNode(a, out, { stabilizeIntervalMs: a.stabilize * 1000 }, profile)
   logUploads(node, out)
@@ -108,21 +98,17 @@ export async function handler(a: NodeCommandArgs): Promise<number> {
   node.library.on('removed', (e: { name: string; cid?: string }) => out.event('unshared', { name: e.name, contentId: e.cid ?? null, files: node.library.size }))
   // Every content id came from the cache: there will be no 'idle', the library is ready now.
   if (!node.library.busy) out.event('indexed', { files: node.library.size })
-  let web: import('../../web/http-server.ts').WebServer | null = null
-  if (a.http !== undefined) {
-    const { WebServer } = await import('../../web/http-server.ts') // only with --http
-    web = new WebServer(node)
-    try {
-      await web.start(a.http, a['http-host'])
-    } catch (err) {
-      await node.stop()
-      throw new Error(`cannot serve the web page on ${a['http-host']}:${a.http}: ${(err as Error).message}`, { cause: err })
-    }
-    const token = web.token
-    const urls = webUrls(a['http-host'], web.port).map((u) => (token === undefined ? u : `${u}login?token=${token}`))
-    out.event('http', { url: web.url, host: a['http-host'], port: web.port, urls, login: token !== undefined, token: token ?? null })
-    out.line(`${out.color.green('web page')} at ${urls.join('  ')}`)
-    if (token !== undefined) out.line(`web login token (keep it private; a login lasts 12 h): ${token}`)
+  let web: StartedWeb | null = null
+  try {
+    web = await startWeb(node, a)
+  } catch (err) {
+    await node.stop()
+    throw err
+  }
+  if (web) {
+    out.event('http', { url: web.server.url, host: web.host, port: web.port, urls: web.urls, login: web.token !== undefined, token: web.token ?? null })
+    out.line(`${out.color.green('web page')} at ${web.urls.join('  ')}`)
+    if (web.token !== undefined) out.line(web.lines[1]!)
   }
   await joinAll(node, a.peer, out)
   // The saved state: peers rejoined and transfers resumed in the background (app/state.ts).
@@ -139,7 +125,7 @@ export async function handler(a: NodeCommandArgs): Promise<number> {
   let resolveExit!: (code: number) => void
   const exited = new Promise<number>((r) => (resolveExit = r))
   const stop = async (): Promise<void> => {
-    await web?.stop()
+    await web?.server.stop()
     await node.stop()
     await profile.lock?.release()
     await logFile?.close()
@@ -280,16 +266,6 @@ async function runCommand(node: P2PNode, c: Cmd, out: Output, a: NodeArgs, sessi
     default:
       throw new Error(`unknown command ${JSON.stringify(c.cmd)}; see p2ptube node --help`)
   }
-}
-
-/** URLs a browser can use: each IPv4 address of this machine for a wildcard host. */
-function webUrls(host: string, port: number): string[] {
-  if (host !== '0.0.0.0' && host !== '::') return [`http://${host.includes(':') ? `[${host}]` : host}:${port}/`]
-  const addrs = Object.values(os.networkInterfaces())
-    .flat()
-    .filter((i) => i && i.family === 'IPv4')
-    .map((i) => i!.address)
-  return (addrs.length ? addrs : ['127.0.0.1']).map((h) => `http://${h}:${port}/`)
 }
 
 function num(v: unknown, dflt: number): number {

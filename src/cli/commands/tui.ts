@@ -10,23 +10,25 @@ import { checkNodeArgs, nodeOptions, nodeOptionsFrom, resumeState, splitPlayerAr
 import { EXIT, Output } from '../output.ts'
 import { openProfile } from '../profile.ts'
 import { UsageError } from '../../protocol/errors.ts'
+import { checkWebArgs, startWeb, webOptions, type WebArgs } from '../web-option.ts'
 
 export const command = ['tui', '$0']
 export const describe = 'open the terminal UI on a node (the default command): share, search, fetch, play'
 
 export function builder(y: Argv) {
-  return nodeOptions(y)
-    .option('stabilize', { type: 'number', default: 10, describe: 'seconds between peer liveness checks (0 = off)' })
+  return webOptions(nodeOptions(y).option('stabilize', { type: 'number', default: 10, describe: 'seconds between peer liveness checks (0 = off)' }))
     .option('ttl', { type: 'number', default: 4, describe: 'search TTL (capped at 7)' })
     .option('timeout', { type: 'number', default: 3, describe: 'seconds a search waits for answers' })
     .example('$0 --share ~/Videos --peer 127.0.0.1:9400', 'share a folder and join a friend')
+    .example('$0 --share ~/Videos --http 8080', 'also serve the web page on this machine (its URL is in the log pane)')
 }
 
-type TuiArgs = NodeArgs & { stabilize: number; ttl: number; timeout: number }
+type TuiArgs = NodeArgs & WebArgs & { stabilize: number; ttl: number; timeout: number }
 
 /** Runs until q / Ctrl-C / SIGTERM / SIGHUP; QUIT is sent to peers and mpv is closed. */
 export async function handler(a: TuiArgs): Promise<number> {
   checkNodeArgs(a)
+  checkWebArgs(a)
   if (!process.stdout.isTTY || !process.stdin.isTTY) {
     process.stderr.write(
       `p2ptube tui needs a terminal: ${!process.stdout.isTTY ? 'stdout' : 'stdin'} is not a TTY.\n` + 'Run it in a terminal, or use `p2ptube node` (with --json for scripts) for a headless node.\n'
@@ -52,6 +54,15 @@ export async function handler(a: TuiArgs): Promise<number> {
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, onSignal)
   try {
     await app.start()
+    // The web page over the same node (--http): its URL and login token go to the log pane.
+    const web = await startWeb(node, a).catch(async (err: unknown) => {
+      await app.quit()
+      throw err
+    })
+    if (web) {
+      app.closeOnQuit(() => web.server.stop())
+      for (const line of web.lines) app.note(line, 'ok')
+    }
     resumeState(node, profile)
     await app.exited
   } finally {
