@@ -43,6 +43,19 @@ test('tui --http 0: the log pane shows the page URL, GET / answers 200 on loopba
   await t.throwsAsync(fetch(url), undefined, 'the page is closed with the TUI')
 })
 
+test('tui --http 0 --http-host 0.0.0.0: the log pane shows the login token; the page answers 401 without it, the login link logs in', async (t) => {
+  const args = ['tui', '--data', await tempDir(t, 'p2ptube-data'), '--downloads', await tempDir(t, 'p2ptube-dl'), '--stabilize', '0', '--http', '0', '--http-host', '0.0.0.0']
+  const tui = await startTui(t, args, { width: 250, height: 30 })
+  const screen = await tui.waitFor(/web login token \(keep it private; a login lasts 12 h\): [A-Za-z0-9_-]{43}/, 20_000)
+  const port = Number(/web page at http:\/\/[0-9.]+:(\d+)\/login\?token=/.exec(screen)![1])
+  const token = /web login token [^:]+: ([A-Za-z0-9_-]{43})/.exec(screen)![1]!
+  t.is((await fetch(`http://127.0.0.1:${port}/api/library`)).status, 401, 'no login, no library')
+  const login = await fetch(`http://127.0.0.1:${port}/login?token=${token}`, { redirect: 'manual' })
+  t.is(login.status, 303)
+  await tui.keys('q')
+  t.true(await poll(() => tui.dead(), 10_000), 'the TUI exits after q')
+})
+
 test('a TUI fetch keeps the album folder below the downloads folder, as the CLI does', (t) => {
   const row = { name: 'Tacvba/Re/01 - El Aparato.ogg', holders: ['10.0.0.2:9400', '10.0.0.3:9400'], contentId: 'ab'.repeat(32), size: 1234, legacy: false }
   const r = fetchRequest('/dl', row)
