@@ -14,6 +14,7 @@ export const LIVE_TESTS = [
   'test/tui/tui.test.ts',
   'test/tui/tui-state.test.ts',
   'test/tui/tui-queue.test.ts',
+  'test/tui/tui-web.test.ts',
   'test/player/**/*.test.ts',
   'test/web/browser.test.ts',
   'test/web/page-views.test.ts',
