@@ -43,3 +43,13 @@ export async function startEarlyPlayer(argv: string[]): Promise<EarlyPlayer | nu
   ready.catch(() => {})
   return { player, ready, playerArgs }
 }
+
+/**
+ * Quit an early mpv the command does not use, once its start settled: quitting while node-mpv is
+ * still connecting to the IPC socket made the connect's ECONNREFUSED an unhandled 'error' event
+ * that ended the process (seen with `fetch --play A B`, which plays in its own gapless mpv).
+ */
+export function dropEarlyPlayer(e: EarlyPlayer): void {
+  const quit = (): Promise<void> => e.player.quit()
+  void e.ready.then(quit, quit).catch(() => {})
+}

@@ -12,6 +12,7 @@ import { formatBytes, formatMeta } from '../../text/format.ts'
 import { safeText } from '../../text/safe-text.ts'
 import { EXIT, Output } from '../output.ts'
 import { isQueue, playQueue } from '../play-queue.ts'
+import { dropEarlyPlayer } from '../early-player.ts'
 import { noteFetched, openProfile, rememberedPeers } from '../profile.ts'
 
 export const command = 'fetch <target> [more..]'
@@ -43,7 +44,7 @@ export async function handler(a: FetchArgs, ctx: RunContext = {}): Promise<numbe
   const targets = [a.target, ...(a.more ?? [])]
   if (isQueue(targets)) {
     // A queue plays in its own gapless mpv (play-queue.ts): the one main.ts started is not used.
-    if (ctx.player) void ctx.player.player.quit().catch(() => {})
+    if (ctx.player) dropEarlyPlayer(ctx.player)
     return playQueue({ ...a, targets })
   }
   const out = new Output(a.json)
@@ -64,7 +65,7 @@ export async function handler(a: FetchArgs, ctx: RunContext = {}): Promise<numbe
   // differ (the config file's player-args); it starts while the node starts, joins and searches.
   const playerArgs = splitPlayerArgs(a['player-args'])
   const early = a.play && ctx.player && ctx.player.playerArgs.join(' ') === playerArgs.join(' ') ? ctx.player : null
-  if (ctx.player && !early) void ctx.player.player.quit().catch(() => {})
+  if (ctx.player && !early) dropEarlyPlayer(ctx.player)
   const player = a.play ? (early?.player ?? new MpvPlayer({ playerArgs })) : null
   const playerReady = early?.ready ?? player?.start()
   playerReady?.catch(() => {})
