@@ -20,7 +20,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { MpvPlayer } from '../src/player/mpv-player.ts'
-import { events } from './throughput.ts'
+import { benchEnv, events } from './throughput.ts'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const BIN = path.join(ROOT, 'bin/p2ptube.js')
@@ -69,17 +69,7 @@ function bytesBeforeFirstFrame(file: string): number {
   return Math.max(head, p + s) + moov
 }
 
-function env(xdg: string): NodeJS.ProcessEnv {
-  return {
-    ...process.env,
-    DISPLAY: '',
-    WAYLAND_DISPLAY: '',
-    XDG_CONFIG_HOME: path.join(xdg, 'c'),
-    XDG_DATA_HOME: path.join(xdg, 'd'),
-    XDG_CACHE_HOME: path.join(xdg, 'k'),
-    XDG_DOWNLOAD_DIR: path.join(xdg, 'dl')
-  }
-}
+const env = benchEnv
 
 /** Spawn -> exit, ms. */
 async function exitTime(args: string[]): Promise<number> {

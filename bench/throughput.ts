@@ -89,6 +89,19 @@ export async function makeFile(file: string, bytes: number): Promise<void> {
   await new Promise<void>((r, j) => out.end((e?: Error | null) => (e ? j(e) : r())))
 }
 
+/** The environment of a headless p2ptube child with its own XDG folders under `xdg` (no display: mpv headless). */
+export function benchEnv(xdg: string): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    DISPLAY: '',
+    WAYLAND_DISPLAY: '',
+    XDG_CONFIG_HOME: path.join(xdg, 'c'),
+    XDG_DATA_HOME: path.join(xdg, 'd'),
+    XDG_CACHE_HOME: path.join(xdg, 'k'),
+    XDG_DOWNLOAD_DIR: path.join(xdg, 'dl')
+  }
+}
+
 /** JSON-lines reader over a child's stdout. */
 export function events(child: ChildProcess): { next(name: string, timeoutMs?: number): Promise<Record<string, unknown>> } {
   const seen: Array<Record<string, unknown>> = []
