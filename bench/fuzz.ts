@@ -9,11 +9,8 @@
  */
 import { requestText } from '../src/net/client.ts'
 import { ALL_TYPES, fuzz, fuzzCases, startFuzzTargets, type FuzzReport } from '../test/helpers/fuzz.ts'
+import { arg } from './args.ts'
 
-const arg = (name: string, dflt: number): number => {
-  const i = process.argv.indexOf(`--${name}`)
-  return i > 0 ? Number(process.argv[i + 1]) : dflt
-}
 const FRAMES = arg('frames', 100_000)
 const SEED = arg('seed', Date.now() % 2 ** 31)
 const CONCURRENCY = arg('concurrency', 32)

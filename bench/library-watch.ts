@@ -16,11 +16,8 @@ import os from 'node:os'
 import path from 'node:path'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { Library, type LibraryEntry } from '../src/node/library.ts'
+import { arg } from './args.ts'
 
-const arg = (name: string, dflt: number): number => {
-  const i = process.argv.indexOf(`--${name}`)
-  return i > 0 ? Number(process.argv[i + 1]) : dflt
-}
 const FILES = arg('files', 10_000)
 const FOLDERS = arg('folders', 100)
 const EVENTS = arg('events', 20)

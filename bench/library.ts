@@ -27,12 +27,9 @@ import { promisify } from 'node:util'
 import { P2PNode } from '../src/app/node.ts'
 import { Library } from '../src/node/library.ts'
 import { createTracker } from '../src/tracker/create.ts'
+import { arg } from './args.ts'
 
 const run = promisify(execFile)
-const arg = (name: string, dflt: number): number => {
-  const i = process.argv.indexOf(`--${name}`)
-  return i > 0 ? Number(process.argv[i + 1]) : dflt
-}
 const FILES = arg('files', 10_000)
 const NODES = arg('nodes', 20)
 const QUERIES = arg('queries', 20)

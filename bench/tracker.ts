@@ -25,12 +25,9 @@ import readline from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { TrackerSession } from '../src/tracker/session.ts'
 import { prng } from '../src/app/testnet.ts'
+import { arg } from './args.ts'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
-const arg = (name: string, dflt: number): number => {
-  const i = process.argv.indexOf(`--${name}`)
-  return i > 0 ? Number(process.argv[i + 1]) : dflt
-}
 const PEERS = arg('peers', 10_000)
 const FILES = arg('files', 100)
 const INTERVAL_S = arg('interval', 1)
