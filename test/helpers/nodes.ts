@@ -175,12 +175,14 @@ export function spawnCli(t: ExecutionContext, args: string[], env: NodeJS.Proces
         const cleanup = (): void => {
           clearTimeout(timer)
           waiters.delete(w)
-          child.off('exit', onExit)
+          child.off('close', onExit)
         }
         const w = (): void => void check()
         if (check()) return
         waiters.add(w)
-        child.once('exit', onExit)
+        // 'close', not 'exit': at 'exit' the child's last stdout lines may still be unread (seen in CI:
+        // `group revoke` printed 'revoked' and exited, and the event was read after the rejection).
+        child.once('close', onExit)
       })
     }
   }
