@@ -7,7 +7,7 @@
  * folder walk), library-watch.ts (the shared folders' watcher), content-ids.ts (hashing, the
  * content id cache file and the piece hash lists).
  *
- * One file (about 380 lines): the index maps (by name, path, content id), the recheck (re-hash or
+ * One file (about 435 lines): the index maps (by name, path, content id), the recheck (re-hash or
  * forget, on a failed open or a watcher event) and the warm start's re-validation walk (revalidate:
  * the same re-hash or forget, for every file) must change together; the walk, the watcher, hashing
  * and metadata already live in their own files. Candidate to move out next: the verified piece-list
